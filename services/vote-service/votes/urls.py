@@ -1,0 +1,8 @@
+from django.urls import path
+
+from votes.apis import PollResultsApi, VoteCastApi
+
+urlpatterns = [
+    path("", VoteCastApi.as_view(), name="vote-cast"),
+    path("results/<uuid:poll_id>/", PollResultsApi.as_view(), name="poll-results"),
+]

@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
-kafka_home="$cache/kafka"
+kafka_home=${KAFKA_HOME:-$cache/kafka}
 kafka_port=${KAFKA_PORT:-19092}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}

@@ -1,0 +1,21 @@
+"""Reliable events for Django services: outbox, relay, idempotent consumers, rebuildable projections."""
+
+from .context import correlation, current_correlation_id
+from .envelope import Event, InvalidEvent, topic_for
+from .outbox import publish
+from .projection import Projection
+from .registry import UnsupportedVersion, handler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Event",
+    "InvalidEvent",
+    "Projection",
+    "UnsupportedVersion",
+    "correlation",
+    "current_correlation_id",
+    "handler",
+    "publish",
+    "topic_for",
+]

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+from .conf import DEFAULTS, SETTINGS_NAME
+
+_POSITIVE_NUMBERS = (
+    "RELAY_BATCH_SIZE", "RELAY_SHARDS", "RELAY_IDLE_WAIT", "RELAY_SEND_TIMEOUT", "OUTBOX_RETENTION",
+    "INBOX_RETENTION", "CONSUMER_BATCH_SIZE", "TOPIC_PARTITIONS", "TOPIC_REPLICATION_FACTOR",
+)
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, SETTINGS_NAME, None)
+    if not isinstance(user, dict):
+        return [Error(f"{SETTINGS_NAME} must be a dict", hint=f'{SETTINGS_NAME} = {{"SERVICE": "my-service"}}', id="django_events.E001")]
+    errors: list[CheckMessage] = []
+    for name in sorted(set(user) - set(DEFAULTS)):
+        errors.append(Error(f"{SETTINGS_NAME} has an unknown setting {name!r}", hint=f"known: {', '.join(DEFAULTS)}", id="django_events.E002"))
+    service = user.get("SERVICE")
+    if not isinstance(service, str) or not service.strip():
+        errors.append(Error(f"{SETTINGS_NAME}['SERVICE'] must name this service", hint='e.g. "vote-service": it is the events\' source and the consumer group', id="django_events.E003"))
+    for name in _POSITIVE_NUMBERS:
+        value = user.get(name, DEFAULTS[name])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a positive number, not {value!r}", id="django_events.E004"))
+    if not isinstance(user.get("RETRIES", 0), int) or user.get("RETRIES", 0) < 0:
+        errors.append(Error(f"{SETTINGS_NAME}['RETRIES'] must be an integer >= 0", id="django_events.E004"))
+    for name in ("PRODUCER", "CONSUMER"):
+        if not isinstance(user.get(name, {}), dict):
+            errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
+    if user.get("DATABASE", "default") not in settings.DATABASES:
+        errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
+    return errors

@@ -1,0 +1,71 @@
+"""The one settings dict, ``DJANGO_EVENTS``, read through an object with defaults."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+
+SETTINGS_NAME = "DJANGO_EVENTS"
+
+DEFAULTS: dict[str, Any] = {
+    # Name of this service: the `source` of what it publishes and its consumer group.
+    "SERVICE": None,
+    # None means $KAFKA_BOOTSTRAP_SERVERS, read when the setting is first used.
+    "BOOTSTRAP_SERVERS": None,
+    "TOPIC_PREFIX": "",
+    "TOPIC_PARTITIONS": 4,
+    "TOPIC_REPLICATION_FACTOR": 1,
+    "GROUP_ID": None,
+    # Passed through to confluent-kafka after the library's own safe defaults.
+    "PRODUCER": {},
+    "CONSUMER": {},
+    "DATABASE": "default",
+    "RELAY_BATCH_SIZE": 1000,
+    "RELAY_SHARDS": 16,
+    "RELAY_IDLE_WAIT": 1.0,
+    "RELAY_SEND_TIMEOUT": 30.0,
+    "OUTBOX_RETENTION": 7 * 24 * 3600,
+    "INBOX_RETENTION": 30 * 24 * 3600,
+    "CONSUMER_BATCH_SIZE": 500,
+    "RETRIES": 3,
+    "RETRY_BACKOFF": 0.2,
+    "DEAD_LETTER_SUFFIX": ".dlq",
+}
+
+
+class EventsSettings:
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(django_settings, SETTINGS_NAME, {}) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{SETTINGS_NAME} has no setting {name!r}")
+        if name not in self._cache:
+            value = self.user_settings.get(name, DEFAULTS[name])
+            if name == "BOOTSTRAP_SERVERS" and not value:
+                value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+            if name == "GROUP_ID" and not value:
+                value = self.SERVICE
+            self._cache[name] = value
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+events_settings = EventsSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTINGS_NAME:
+        events_settings.reload()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,68 @@
+"""Readiness of the database and the broker, and the HTTP endpoint of relay and consumer processes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+from django.db import connections
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .conf import events_settings
+
+
+def database_ready() -> tuple[bool, str]:
+    try:
+        with connections[events_settings.DATABASE].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True, "ok"
+    except Exception as error:
+        return False, f"{type(error).__name__}: {error}"
+
+
+def broker_ready(timeout: float = 2.0) -> tuple[bool, str]:
+    try:
+        admin = AdminClient({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "socket.timeout.ms": int(timeout * 1000)})
+        metadata = admin.list_topics(timeout=timeout)
+        return True, f"{len(metadata.brokers)} broker(s)"
+    except Exception as error:
+        return False, f"{type(error).__name__}: {error}"
+
+
+def readiness(timeout: float = 2.0) -> tuple[bool, dict[str, str]]:
+    """Whether this service can reach its database and Kafka; the details say what failed."""
+    db_ok, db_detail = database_ready()
+    broker_ok, broker_detail = broker_ready(timeout)
+    return db_ok and broker_ok, {"database": db_detail, "broker": broker_detail}
+
+
+def serve_worker_health(port: int, is_healthy: Callable[[], bool]) -> ThreadingHTTPServer:
+    """Serve ``/metrics`` and ``/healthz`` (503 once the worker loop stalls) on ``port`` in a thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path == "/metrics":
+                self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
+            elif self.path == "/healthz":
+                healthy = is_healthy()
+                body = b'{"status":"ok"}' if healthy else b'{"status":"stalled"}'
+                self._reply(200 if healthy else 503, body, "application/json")
+            else:
+                self._reply(404, b'{"error":"not_found"}', "application/json")
+
+        def _reply(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, name="django-events-health", daemon=True).start()
+    return server

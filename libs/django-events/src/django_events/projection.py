@@ -1,0 +1,134 @@
+"""CQRS read models fed by events, with tables the library owns so it can rebuild them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.apps.registry import Apps
+from django.db import connections, models
+from django.db.models import Model, QuerySet
+
+from .conf import events_settings
+from .envelope import Event
+from .registry import UnsupportedVersion, registry
+
+_METHOD_PREFIX = "on_"
+_table_models: dict[tuple[type[Model], str], type[Model]] = {}
+
+
+def model_for_table(model: type[Model], table: str) -> type[Model]:
+    """The read model's fields on another table (a rebuild's fresh one), in a private app registry."""
+    if table == model._meta.db_table:
+        return model
+    cache_key = (model, table)
+    if cache_key not in _table_models:
+        meta = type("Meta", (), {"db_table": table, "managed": False, "app_label": model._meta.app_label, "apps": Apps()})
+        attrs: dict[str, Any] = {"__module__": model.__module__, "Meta": meta}
+        for model_field in model._meta.local_fields:
+            attrs[model_field.name] = model_field.clone()
+        _table_models[cache_key] = type(f"{model.__name__}On_{table}", (models.Model,), attrs)
+    return _table_models[cache_key]
+
+
+def type_of_method(name: str) -> str:
+    """``on_poll_created`` handles ``poll.created``; the first underscore after the prefix is the dot."""
+    return name[len(_METHOD_PREFIX) :].replace("_", ".", 1)
+
+
+class Projection:
+    """Base class of a read model kept up to date by events::
+
+        class PollProjection(django_events.Projection):
+            model = PollView                      # Meta.managed = False: the library owns the table
+
+            def on_poll_created(self, event):     # poll.created
+                self.upsert(event.data["poll_id"], question=event.data["question"])
+
+    Every ``on_<aggregate>_<action>`` method handles version 1 of ``<aggregate>.<action>`` unless
+    ``versions`` says otherwise; any other version is dead-lettered with a clear reason.
+    """
+
+    model: ClassVar[type[Model]]
+    versions: ClassVar[dict[str, set[int]]] = {}
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+        if getattr(cls, "model", None) is not None:
+            registry.add(cls())
+
+    def __init__(self, table: str | None = None, *, name: str | None = None) -> None:
+        self.table = table or self.model._meta.db_table
+        if name:
+            self.name = name  # type: ignore[misc]
+        self.table_model = model_for_table(self.model, self.table)
+
+    @classmethod
+    def handled_types(cls) -> dict[str, str]:
+        return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+
+    def event_types(self) -> set[str]:
+        return set(self.handled_types())
+
+    def apply(self, event: Event) -> None:
+        method = self.handled_types()[event.type]
+        if event.version not in self.versions.get(event.type, {1}):
+            raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
+        getattr(self, method)(event)
+
+    def bound_to(self, table: str, *, name: str) -> Projection:
+        return type(self)(table, name=name)
+
+    # Helpers for handlers.
+
+    @property
+    def objects(self) -> QuerySet[Any]:
+        return self.table_model._default_manager.using(events_settings.DATABASE).all()
+
+    def upsert(self, pk: Any, **fields: Any) -> None:
+        """Insert the row or update its fields, in one statement (INSERT ... ON CONFLICT)."""
+        row = self.table_model(pk=pk, **fields)
+        pk_name = self.table_model._meta.pk.name
+        self.objects.bulk_create(
+            [row],
+            update_conflicts=bool(fields),
+            ignore_conflicts=not fields,
+            unique_fields=[pk_name],
+            update_fields=list(fields) or None,
+        )
+
+    def update(self, pk: Any, **fields: Any) -> int:
+        """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""
+        return self.objects.filter(pk=pk).update(**fields)
+
+    def delete(self, pk: Any) -> None:
+        self.objects.filter(pk=pk).delete()
+
+
+def projections() -> list[Projection]:
+    return [s for s in registry.subscribers.values() if isinstance(s, Projection)]
+
+
+def find_projection(name: str) -> Projection:
+    for projection in projections():
+        if name in (projection.name, f"{type(projection).__module__}.{type(projection).__qualname__}"):
+            return projection
+    known = ", ".join(sorted(p.name for p in projections())) or "none"
+    raise LookupError(f"no projection named {name!r} (known: {known})")
+
+
+def create_table(model: type[Model], using: str) -> bool:
+    connection = connections[using]
+    if model._meta.db_table in connection.introspection.table_names():
+        return False
+    with connection.schema_editor() as editor:
+        editor.create_model(model)
+    return True
+
+
+def ensure_projection_tables(using: str | None = None) -> list[str]:
+    """Create the table of every registered read model that lacks one (called after ``migrate``)."""
+    using = using or events_settings.DATABASE
+    return [p.table for p in projections() if create_table(p.table_model, using)]

@@ -1,0 +1,81 @@
+"""Subscribers: plain handler functions and projections, registered by event type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .envelope import Event, topic_for
+
+
+class UnsupportedVersion(Exception):
+    """An event version no subscriber of this service understands: dead-lettered, never guessed at."""
+
+
+class Subscriber(Protocol):
+    name: str
+
+    def event_types(self) -> set[str]: ...
+
+    def apply(self, event: Event) -> None: ...
+
+
+@dataclass
+class FunctionSubscriber:
+    name: str
+    types: set[str]
+    versions: set[int]
+    function: Callable[[Event], Any]
+
+    def event_types(self) -> set[str]:
+        return self.types
+
+    def apply(self, event: Event) -> None:
+        if event.version not in self.versions:
+            raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
+        self.function(event)
+
+
+@dataclass
+class Registry:
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers[subscriber.name] = subscriber
+
+    def for_type(self, event_type: str) -> list[Subscriber]:
+        return [s for s in self.subscribers.values() if event_type in s.event_types()]
+
+    def event_types(self, subscribers: Iterable[Subscriber] | None = None) -> set[str]:
+        chosen = self.subscribers.values() if subscribers is None else subscribers
+        return {t for s in chosen for t in s.event_types()}
+
+    def topics(self, subscribers: Iterable[Subscriber] | None = None) -> list[str]:
+        return sorted({topic_for(t) for t in self.event_types(subscribers)})
+
+
+registry = Registry()
+
+
+def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[Callable[[Event], Any]], Callable[[Event], Any]]:
+    """Register a plain function for one or more event types::
+
+        @django_events.handler("user.registered")
+        def welcome(event): ...
+    """
+    if not event_types:
+        raise TypeError("handler() needs at least one event type")
+
+    def register(function: Callable[[Event], Any]) -> Callable[[Event], Any]:
+        registry.add(
+            FunctionSubscriber(
+                name=f"{function.__module__}.{function.__qualname__}",
+                types=set(event_types),
+                versions=set(versions),
+                function=function,
+            )
+        )
+        return function
+
+    return register

@@ -1,0 +1,197 @@
+"""The relay: sends committed outbox rows to Kafka and marks them sent once the broker has acknowledged them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from django.db import connections, transaction
+from django.db.models import Count, F, Min
+from django.utils import timezone
+
+from .conf import events_settings
+from .faults import failpoint
+from .kafka import make_producer
+from .metrics import outbox_backlog, outbox_oldest_age, relay_failed, relay_sent
+from .models import OutboxEvent
+
+logger = logging.getLogger("django_events.relay")
+
+NOTIFY_CHANNEL = "django_events_outbox"
+# Namespace of the relay's advisory locks (pg_try_advisory_xact_lock(namespace, shard)).
+LOCK_NAMESPACE = 0x0E7E
+
+
+@dataclass
+class Batch:
+    rows: list[tuple[Any, ...]]
+    errors: dict[int, str] = field(default_factory=dict)
+    acked: list[int] = field(default_factory=list)
+
+
+class Relay:
+    """One relay process. Several may run against one PostgreSQL database.
+
+    Each claim takes transaction-scoped advisory locks on outbox shards (a hash of the event key), so a key is
+    only ever sent by one relay at a time and in commit order; rows are marked sent in that transaction only
+    after Kafka acknowledged them. A crash before the mark resends: consumers' inboxes make that harmless.
+    """
+
+    def __init__(self, producer: Producer | None = None, *, stop: threading.Event | None = None) -> None:
+        self.using = events_settings.DATABASE
+        self.producer = producer or make_producer()
+        self.stop = stop or threading.Event()
+        self.batch_size = events_settings.RELAY_BATCH_SIZE
+        self.service = events_settings.SERVICE or ""
+        self.heartbeat = time.monotonic()
+        self._listener: Any = None
+        self._next_housekeeping = 0.0
+
+    @property
+    def vendor(self) -> str:
+        return connections[self.using].vendor
+
+    def run(self) -> None:
+        failures = 0
+        self._listen()
+        while not self.stop.is_set():
+            self.heartbeat = time.monotonic()
+            try:
+                sent = self.send_batch()
+                failures = 0
+            except Exception:
+                failures += 1
+                relay_failed.labels(self.service).inc()
+                logger.exception("relay batch failed; backing off")
+                connections[self.using].close_if_unusable_or_obsolete()
+                self.stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            self._housekeeping()
+            if sent < self.batch_size:
+                self._wait_for_commit(events_settings.RELAY_IDLE_WAIT)
+        self.producer.flush(events_settings.RELAY_SEND_TIMEOUT)
+        self._close_listener()
+
+    def send_batch(self) -> int:
+        """Claim, send and mark one batch; returns how many rows were acknowledged."""
+        with transaction.atomic(using=self.using):
+            batch = Batch(self._claim())
+            if not batch.rows:
+                return 0
+            self._send(batch)
+            failpoint("relay.after_send")
+            if batch.acked:
+                OutboxEvent.objects.using(self.using).filter(seq__in=batch.acked).update(sent_at=timezone.now())
+            if batch.errors:
+                OutboxEvent.objects.using(self.using).filter(seq__in=list(batch.errors)).update(
+                    attempts=F("attempts") + 1, last_error=next(iter(batch.errors.values()))[:2000]
+                )
+        relay_sent.labels(self.service).inc(len(batch.acked))
+        if batch.errors:
+            relay_failed.labels(self.service).inc(len(batch.errors))
+            raise RuntimeError(f"{len(batch.errors)} events not acknowledged: {next(iter(batch.errors.values()))}")
+        return len(batch.acked)
+
+    def _claim(self) -> list[tuple[Any, ...]]:
+        unsent = OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True)
+        if self.vendor == "postgresql":
+            with connections[self.using].cursor() as cursor:
+                cursor.execute(
+                    "SELECT s FROM generate_series(0, %s) AS s WHERE pg_try_advisory_xact_lock(%s, s)",
+                    [events_settings.RELAY_SHARDS - 1, LOCK_NAMESPACE],
+                )
+                shards = [row[0] for row in cursor.fetchall()]
+            if not shards:
+                return []
+            unsent = unsent.filter(shard__in=shards)
+        rows = unsent.order_by("seq").values_list("seq", "topic", "key", "payload", "event_id", "event_type", "event_version")
+        return list(rows[: self.batch_size])
+
+    def _send(self, batch: Batch) -> None:
+        def delivered(seq: int, error: KafkaError | None, message: Message) -> None:
+            if error is None:
+                batch.acked.append(seq)
+            else:
+                batch.errors[seq] = str(error)
+
+        for seq, topic, key, payload, event_id, event_type, event_version in batch.rows:
+            headers = [
+                ("event_id", str(event_id).encode()),
+                ("event_type", event_type.encode()),
+                ("event_version", str(event_version).encode()),
+            ]
+            while True:
+                try:
+                    self.producer.produce(
+                        topic,
+                        key=key.encode(),
+                        value=payload.encode(),
+                        headers=headers,
+                        on_delivery=lambda err, msg, seq=seq: delivered(seq, err, msg),
+                    )
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+        remaining = self.producer.flush(events_settings.RELAY_SEND_TIMEOUT + 5)
+        if remaining:
+            for seq, *_ in batch.rows:
+                if seq not in batch.acked:
+                    batch.errors.setdefault(seq, "not acknowledged before the send timeout")
+
+    # Waking up on commit instead of polling a timer.
+
+    def _listen(self) -> None:
+        if self.vendor != "postgresql":
+            return
+        import psycopg
+
+        params = connections[self.using].get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        self._listener = psycopg.connect(**params, autocommit=True)
+        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def _wait_for_commit(self, timeout: float) -> None:
+        if self._listener is None:
+            self.stop.wait(min(timeout, 0.05))
+            return
+        try:
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except Exception:
+            logger.exception("LISTEN connection lost; reconnecting")
+            self._close_listener()
+            self.stop.wait(1.0)
+            self._listen()
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + 5.0
+        update_backlog_metrics(self.using)
+        purge_sent(self.using)
+
+
+def update_backlog_metrics(using: str) -> None:
+    stats = OutboxEvent.objects.using(using).filter(sent_at__isnull=True).aggregate(n=Count("seq"), oldest=Min("created_at"))
+    service = events_settings.SERVICE or ""
+    outbox_backlog.labels(service).set(stats["n"])
+    age = (timezone.now() - stats["oldest"]).total_seconds() if stats["oldest"] else 0.0
+    outbox_oldest_age.labels(service).set(age)
+
+
+def purge_sent(using: str) -> int:
+    cutoff = timezone.now() - timedelta(seconds=events_settings.OUTBOX_RETENTION)
+    deleted, _ = OutboxEvent.objects.using(using).filter(sent_at__lt=cutoff).delete()
+    return deleted

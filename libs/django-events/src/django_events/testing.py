@@ -1,0 +1,49 @@
+"""Test helpers: see what a unit test published, and hand events to this service's subscribers in-process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from .conf import events_settings
+from .dispatch import apply_events
+from .envelope import Event
+from .models import OutboxEvent
+
+
+@contextmanager
+def captured_events(using: str | None = None) -> Iterator[list[Event]]:
+    """Yields a list that holds, once the block ends, the events published inside it and not rolled back."""
+    using = using or events_settings.DATABASE
+    outbox = OutboxEvent.objects.using(using)
+    start = outbox.aggregate(last=Max("seq"))["last"] or 0
+    events: list[Event] = []
+    yield events
+    payloads = outbox.filter(seq__gt=start).order_by("seq").values_list("payload", flat=True)
+    events.extend(Event.from_json(payload) for payload in payloads)
+
+
+def make_event(type: str, data: dict[str, Any], *, key: str | None = None, version: int = 1, **fields: Any) -> Event:
+    """An event as another service would have published it; ``key`` defaults to the aggregate's id field."""
+    aggregate_id = data.get(f"{type.split('.', 1)[0]}_id", "")
+    return Event(type=type, key=str(key if key is not None else aggregate_id), data=data, version=version, **fields)
+
+
+def deliver(*events: Event, using: str | None = None) -> int:
+    """Apply ``events`` to this service's handlers and projections through the consumer's exactly-once path.
+
+    Returns how many (event, subscriber) pairs took effect; a repeated event counts 0. Errors propagate,
+    including ``UnsupportedVersion`` for a version no subscriber accepts.
+    """
+    using = using or events_settings.DATABASE
+    with transaction.atomic(using=using):
+        return apply_events(list(events), using=using)
+
+
+def unique_topic_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}."

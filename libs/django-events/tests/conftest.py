@@ -1,0 +1,112 @@
+"""Fixtures for tests against the real PostgreSQL and Kafka started by `make infra-up`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer as KafkaConsumer
+from confluent_kafka import Message
+from django.db import connection, transaction
+
+import django_events
+from django_events.conf import events_settings
+from django_events.consumer import Consumer
+from django_events.relay import Relay
+
+LIBRARY = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Committed data, unique topics and the environment a worker subprocess needs to see both."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM testapp_note_view")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DJANGO_EVENTS_TEST_DATABASE": connection.settings_dict["NAME"],
+        "DJANGO_EVENTS_OVERRIDES": json.dumps(
+            {k: settings.DJANGO_EVENTS[k] for k in ("BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "GROUP_ID")}
+        ),
+        "PYTHONPATH": str(LIBRARY),
+    }
+    yield env
+
+
+def start_worker(command: str, env: dict[str, str], *, failpoints: str = "") -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", command],
+        cwd=LIBRARY,
+        env={**env, "DJANGO_EVENTS_FAILPOINTS": failpoints},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def publish_ticks(keys: int, per_key: int, *, start: int = 0, poison: set[int] = frozenset()) -> list[django_events.Event]:  # type: ignore[assignment]
+    """Publishes tick.happened events round-robin over keys, each key's `seq` counting up."""
+    events = []
+    with transaction.atomic():
+        for seq in range(start, start + per_key):
+            for k in range(keys):
+                data = {"seq": seq, **({"poison": True} if seq in poison else {})}
+                events.append(django_events.publish("tick.happened", key=f"key-{k}", data=data))
+    return events
+
+
+def relay_until_empty(timeout: float = 30.0) -> int:
+    relay = Relay()
+    sent, deadline = 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = relay.send_batch()
+        sent += batch
+        if batch == 0:
+            return sent
+    raise AssertionError("relay did not drain the outbox")
+
+
+def consume_until(done: Callable[[], bool], timeout: float = 60.0) -> Consumer:
+    consumer = Consumer()
+    deadline = time.monotonic() + timeout
+    try:
+        while not done():
+            assert time.monotonic() < deadline, "consumer did not get there in time"
+            consumer.poll_once(0.2)
+    finally:
+        consumer.close()
+    return consumer
+
+
+def read_topic(topic: str, count: int, timeout: float = 30.0) -> list[Message]:
+    """Every message of ``topic`` from the beginning, until ``count`` were read (then briefly more)."""
+    reader = KafkaConsumer(
+        {
+            "bootstrap.servers": events_settings.BOOTSTRAP_SERVERS,
+            "group.id": f"reader-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    reader.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout
+    quiet_until = None
+    try:
+        while time.monotonic() < deadline:
+            batch = [m for m in reader.consume(1000, 0.5) if m.error() is None]
+            messages.extend(batch)
+            if len(messages) >= count:
+                quiet_until = quiet_until or time.monotonic() + 1.0
+                if time.monotonic() > quiet_until:
+                    break
+    finally:
+        reader.close()
+    return messages

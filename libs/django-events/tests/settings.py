@@ -1,0 +1,23 @@
+import json
+import os
+from urllib.parse import urlparse
+
+_url = urlparse(os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0.1:5432/polls"))
+
+SECRET_KEY = "django-events-tests"
+USE_TZ = True
+INSTALLED_APPS = ["django.contrib.contenttypes", "django_events", "tests.testapp"]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        # Worker subprocesses of the fault tests point at the test database through this variable.
+        "NAME": os.environ.get("DJANGO_EVENTS_TEST_DATABASE", "django_events"),
+        "USER": _url.username,
+        "PASSWORD": _url.password,
+        "HOST": _url.hostname,
+        "PORT": _url.port or 5432,
+        "TEST": {"NAME": "test_django_events"},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DJANGO_EVENTS = {"SERVICE": "testapp", "RETRY_BACKOFF": 0.01, "RETRIES": 2, **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}

@@ -1,0 +1,25 @@
+from django.db.models import F
+
+import django_events
+
+from .models import Applied, NoteView
+
+
+class NoteProjection(django_events.Projection):
+    model = NoteView
+
+    def on_note_created(self, event):
+        self.upsert(event.data["note_id"], text=event.data["text"])
+
+    def on_note_edited(self, event):
+        self.update(event.data["note_id"], text=event.data["text"], edits=F("edits") + 1)
+
+    def on_note_deleted(self, event):
+        self.delete(event.data["note_id"])
+
+
+@django_events.handler("tick.happened")
+def record_tick(event):
+    if event.data.get("poison"):
+        raise ValueError("this tick is poison")
+    Applied.objects.create(event_id=event.id, key=event.key, seq=event.data["seq"])

@@ -1,0 +1,59 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from service_kit.errors import ApplicationError
+
+from votes.selectors import poll_results
+from votes.services import vote_cast
+
+
+class VoteCastApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        poll_id = serializers.UUIDField()
+        choice_id = serializers.UUIDField()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        poll_id = serializers.UUIDField()
+        choice_id = serializers.UUIDField()
+        voter_id = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        if "voter_id" in request.data:
+            # Silently dropping it would hide a client that believes it can vote for someone else.
+            raise ApplicationError(
+                "voter_id is taken from your token and must not be sent",
+                code="invalid",
+                status=400,
+                details={"voter_id": ["The voter is the authenticated user; do not send this field."]},
+            )
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        vote = vote_cast(**serializer.validated_data, voter_id=str(request.user.id))
+        return Response(self.OutputSerializer(vote).data, status=status.HTTP_201_CREATED)
+
+
+class PollResultsApi(APIView):
+    permission_classes = []
+
+    class OutputSerializer(serializers.Serializer):
+        class ChoiceSerializer(serializers.Serializer):
+            choice_id = serializers.UUIDField()
+            text = serializers.CharField()
+            votes = serializers.IntegerField()
+
+        poll_id = serializers.UUIDField()
+        total = serializers.IntegerField()
+        choices = ChoiceSerializer(many=True)
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, poll_id) -> Response:
+        results = poll_results(poll_id=poll_id)
+        return Response(self.OutputSerializer(results).data)

@@ -20,4 +20,7 @@ DATABASES = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-DJANGO_EVENTS = {"SERVICE": "testapp", "RETRY_BACKOFF": 0.01, "RETRIES": 2, **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}
+DJANGO_EVENTS = {"SERVICE": "testapp", "RETRY_BACKOFF": 0.01, "RETRIES": 2,
+    # A killed consumer's partitions move to the survivor after this, not after the 45 s default.
+    "CONSUMER": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+    **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}

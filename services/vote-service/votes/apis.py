@@ -1,3 +1,5 @@
+import uuid
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -54,6 +56,6 @@ class PollResultsApi(APIView):
         choices = ChoiceSerializer(many=True)
 
     @extend_schema(responses={200: OutputSerializer})
-    def get(self, request: Request, poll_id) -> Response:
+    def get(self, request: Request, poll_id: uuid.UUID) -> Response:
         results = poll_results(poll_id=poll_id)
         return Response(self.OutputSerializer(results).data)

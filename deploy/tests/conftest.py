@@ -1,0 +1,58 @@
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+HELM_DIR = ROOT / "deploy" / "helm"
+SERVICES = ["auth-service", "polls-service", "choice-service", "vote-service"]
+CHARTS = [*SERVICES, "gateway"]
+NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")
+
+
+def _helm():
+    found = os.environ.get("HELM") or next(iter(sorted((ROOT / ".cache" / "tools").glob("helm-*/helm"))), None)
+    found = found or shutil.which("helm")
+    if not found:
+        pytest.fail("helm not found: run deploy/tests/install-tools.sh")
+    return str(found)
+
+
+HELM = _helm()
+
+
+def helm(*args, check=True):
+    result = subprocess.run([HELM, *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dependencies():
+    for chart in CHARTS:
+        helm("dependency", "build", str(HELM_DIR / chart))
+
+
+def render(chart, *args):
+    out = helm("template", chart, str(HELM_DIR / chart), "--namespace", "polls", *args).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def pod_specs(objects):
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "Job"):
+            yield obj, obj["spec"]["template"]["spec"]
+
+
+def containers(objects):
+    for obj, spec in pod_specs(objects):
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            yield obj, spec, container
+
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env", [])}

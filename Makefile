@@ -1,0 +1,79 @@
+# The polls platform. `make run` starts everything on an embedded default; `make test` runs every suite
+# against real PostgreSQL and Apache Kafka (started by `make infra-up`).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := auth polls choice vote
+LIBS := libs/django-events libs/django-service-kit
+TEST_TOOLS := pytest pytest-django
+# Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
+INFRA_ENV = eval "$$(bash infra/infra.sh up)"
+
+.PHONY: help
+help:
+	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
+	@echo "make demo           the same, with a few users and polls loaded"
+	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
+	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
+	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
+
+# One development virtualenv holding everything (uv makes it in seconds).
+$(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
+	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
+	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
+	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) selenium pyyaml
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.ready
+
+.PHONY: infra-up infra-down
+infra-up:
+	@bash infra/infra.sh up
+infra-down:
+	@bash infra/infra.sh down
+
+.PHONY: run demo
+run: venv
+	$(PY) dev/run.py
+demo: venv
+	$(PY) dev/run.py --demo
+
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e
+test: test-libs test-services test-gateway test-deploy test-e2e
+
+test-libs: venv
+	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
+
+# Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
+# one team can install, test and release its service alone.
+test-services:
+	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
+	$(INFRA_ENV); for s in $(SERVICES); do \
+		venv=.venvs/$$s-service; \
+		uv venv -q --allow-existing -p $(PYTHON) $$venv; \
+		uv pip install -q --python $$venv/bin/python $(LIBS) services/$$s-service $(TEST_TOOLS); \
+		(cd services/$$s-service && ../../$$venv/bin/python -m pytest -q); \
+	done
+
+test-gateway: venv
+	cd gateway && ../$(PY) -m pytest -q
+
+test-deploy: venv
+	export PATH="$$(bash deploy/tests/install-tools.sh):$$PATH"; $(PY) -m pytest -q deploy/tests
+
+test-e2e: venv
+	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+.PHONY: bench-events
+bench-events: venv
+	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) .venvs

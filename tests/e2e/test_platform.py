@@ -1,0 +1,88 @@
+"""The platform end to end, through the gateway: four services, their relays and consumers, real PostgreSQL
+(one database each) and real Kafka."""
+
+import signal
+import time
+import uuid
+
+from tests.e2e.conftest import alive, descendants, eventually
+
+
+def register_and_login(client, username):
+    password = "a-long-password-42"
+    registered = client.post("/api/auth/register/", json={"username": username, "password": password})
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["username"] == username
+    tokens = client.post("/api/auth/token/", json={"username": username, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    assert set(tokens.json()) >= {"access", "refresh"}
+    return {"Authorization": f"Bearer {tokens.json()['access']}"}
+
+
+def test_register_poll_choices_vote_results_close(platform):
+    with platform.client() as client:
+        assert client.get("/healthz").status_code == 200
+        suffix = uuid.uuid4().hex[:6]
+        alice = register_and_login(client, f"alice-{suffix}")
+        bob = register_and_login(client, f"bob-{suffix}")
+        me = client.get("/api/auth/me/", headers=alice)
+        assert me.status_code == 200 and me.json()["username"] == f"alice-{suffix}"
+        assert client.get("/api/auth/jwks/").json()["keys"]
+
+        poll = client.post("/api/polls/", json={"question": "Best broker?"}, headers=alice)
+        assert poll.status_code == 201, poll.text
+        poll_id = poll.json()["id"]
+        assert poll.json()["status"] == "open" and poll.json()["owner_id"] == me.json()["id"]
+
+        choice_ids = []
+        for text in ("Kafka", "Tansu"):
+            choice = eventually(
+                lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}, headers=alice),
+                until=lambda r: r.status_code != 404,
+            )
+            assert choice.status_code == 201, choice.text
+            choice_ids.append(choice.json()["id"])
+        listed = client.get("/api/choices/", params={"poll_id": poll_id})
+        assert [c["text"] for c in _results(listed.json())] == ["Kafka", "Tansu"]
+
+        vote = eventually(
+            lambda: client.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_ids[0]}, headers=bob),
+            until=lambda r: r.status_code != 404 and not (r.status_code == 400 and "choice" in r.text),
+        )
+        assert vote.status_code == 201, vote.text
+        assert vote.json()["voter_id"] != me.json()["id"]
+
+        again = client.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_ids[1]}, headers=bob)
+        assert again.status_code == 409 and again.json()["message"]
+
+        results = client.get(f"/api/votes/results/{poll_id}/")
+        assert results.status_code == 200
+        assert results.json()["total"] == 1
+        assert {c["choice_id"]: c["votes"] for c in results.json()["choices"]} == {choice_ids[0]: 1, choice_ids[1]: 0}
+
+        total = eventually(lambda: client.get(f"/api/polls/{poll_id}/"), until=lambda r: r.json().get("total_votes") == 1)
+        assert total.json()["total_votes"] == 1  # polls-service's projection of vote.cast
+
+        closed = client.post(f"/api/polls/{poll_id}/close/", headers=alice)
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["status"] == "closed"
+        late = eventually(
+            lambda: client.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_ids[1]}, headers=alice),
+            until=lambda r: r.status_code == 409,
+        )
+        assert late.status_code == 409 and late.json()["error"]
+
+
+def _results(body):
+    return body["results"] if isinstance(body, dict) else body
+
+
+def test_ctrl_c_stops_every_process_it_started(platform):
+    started = descendants(platform.runner.pid)
+    assert len(started) >= 13  # broker-less here: 4 x (web, relay, consumer) + gateway
+
+    platform.runner.send_signal(signal.SIGINT)
+    assert platform.runner.wait(60) == 0 or platform.runner.returncode in (0, -2)
+
+    time.sleep(0.5)
+    assert [pid for pid in started if alive(pid)] == []

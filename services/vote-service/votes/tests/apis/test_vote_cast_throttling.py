@@ -3,6 +3,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from rest_framework.throttling import SimpleRateThrottle
 
 from votes.apis import VoteCastApi
 
@@ -10,14 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def two_votes_a_minute(settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}),
-            VoteCastApi.throttle_scope: "2/min",
-        },
-    }
+def two_votes_a_minute(monkeypatch):
+    # DRF copies the rates onto the throttle class at import, so overriding settings would not reach it.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, VoteCastApi.throttle_scope, "2/min")
     cache.clear()
     yield
     cache.clear()

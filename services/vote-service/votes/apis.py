@@ -20,12 +20,18 @@ class VoteCastApi(APIView):
         poll_id = serializers.UUIDField()
         choice_id = serializers.UUIDField()
 
+        class Meta:
+            ref_name = "VoteCastInput"
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         poll_id = serializers.UUIDField()
         choice_id = serializers.UUIDField()
         voter_id = serializers.CharField()
         created_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "Vote"
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request) -> Response:
@@ -52,9 +58,15 @@ class PollResultsApi(APIView):
             text = serializers.CharField()
             votes = serializers.IntegerField()
 
+            class Meta:
+                ref_name = "ChoiceResult"
+
         poll_id = serializers.UUIDField()
         total = serializers.IntegerField()
         choices = ChoiceSerializer(many=True)
+
+        class Meta:
+            ref_name = "PollResults"
 
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:

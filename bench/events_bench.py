@@ -1,0 +1,324 @@
+"""django-events throughput and lag beside bare confluent-kafka, on the real PostgreSQL and Kafka.
+
+    eval "$(bash infra/infra.sh up)" && .venv/bin/python bench/events_bench.py [--events 50000]
+
+Creates (and drops first) the database ``bench_events``, uses topics of its own, prints a table and writes
+bench/results/events.json. Phases:
+  relay       N outbox rows published in large transactions, drained by one Relay; beside it a bare
+              confluent-kafka produce loop of the same messages with the same producer settings.
+  projection  the Consumer applying those N events to a Projection (an upsert each, inbox rows in the same
+              transaction); beside it a bare confluent-kafka consume loop of the same messages.
+  lag         relay and consumer running as `events_relay` / `events_consume` processes; a publisher commits
+              one event per transaction, idle (spaced ~20 ms) and then at a fixed rate; the lag is from the
+              publisher's commit to the consumer's commit that makes the read-model row visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "events_settings")
+DATABASE = os.environ.setdefault("BENCH_DATABASE", "bench_events")
+RUN = uuid.uuid4().hex[:8]
+PREFIX = f"bench-{RUN}."
+os.environ["DJANGO_EVENTS_OVERRIDES"] = json.dumps({"TOPIC_PREFIX": PREFIX, "GROUP_ID": f"{PREFIX}group"})
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    admin_url = os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0.1:5432/polls")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+recreate_database()
+
+import django  # noqa: E402
+
+django.setup()
+
+from confluent_kafka import Consumer as KafkaConsumer  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+import django_events  # noqa: E402
+from django_events.conf import events_settings  # noqa: E402
+from django_events.consumer import Consumer  # noqa: E402
+from django_events.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
+from django_events.models import OutboxEvent  # noqa: E402
+from django_events.relay import Relay  # noqa: E402
+from events_app.models import ItemView  # noqa: E402
+
+EVENT_TYPE = "bench.upserted"
+ITEMS = 10_000  # distinct read-model rows: most events insert, the rest update
+
+
+def publish_events(count: int, *, per_transaction: int = 5000) -> float:
+    started = time.perf_counter()
+    for start in range(0, count, per_transaction):
+        with transaction.atomic():
+            for n in range(start, min(count, start + per_transaction)):
+                item = f"item-{n % ITEMS}"
+                django_events.publish(EVENT_TYPE, key=item, data={"id": item, "n": n, "label": f"label {n:08d}"})
+    return count / (time.perf_counter() - started)
+
+
+def bench_relay(count: int) -> tuple[float, float]:
+    """Returns (relay events/s, bare produce events/s) over the same messages."""
+    rows = list(
+        OutboxEvent.objects.order_by("seq").values_list("topic", "key", "payload", "event_id", "event_type", "event_version")
+    )
+    bare_topic = f"{PREFIX}bare"
+    ensure_topics([bare_topic, django_events.topic_for(EVENT_TYPE)])
+
+    producer = Producer(producer_config())
+    producer.produce(bare_topic, key=b"warm-up", value=b"{}")
+    producer.flush(30)
+    acked = 0
+
+    def delivered(error: Any, message: Any) -> None:
+        nonlocal acked
+        if error is None:
+            acked += 1
+
+    started = time.perf_counter()
+    for _topic, key, payload, event_id, event_type, version in rows:
+        headers = [("event_id", str(event_id).encode()), ("event_type", event_type.encode()), ("event_version", str(version).encode())]
+        while True:
+            try:
+                producer.produce(bare_topic, key=key.encode(), value=payload.encode(), headers=headers, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    bare = acked / (time.perf_counter() - started)
+    assert acked == count, f"bare producer: {acked} of {count} acknowledged"
+
+    relay = Relay()
+    relay.producer.produce(bare_topic, key=b"warm-up", value=b"{}")  # connect before the clock starts
+    relay.producer.flush(30)
+    sent = 0
+    started = time.perf_counter()
+    while batch := relay.send_batch():
+        sent += batch
+    relayed = sent / (time.perf_counter() - started)
+    relay.producer.flush(30)
+    assert sent == count and not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), f"relay sent {sent} of {count}"
+    return relayed, bare
+
+
+def timed_after_first_batch(count: int, poll: Callable[[], int]) -> float:
+    """Events/s of ``poll`` after its first non-empty batch, so joining the group is not counted."""
+    done, started = 0, 0.0
+    deadline = time.monotonic() + 300
+    while done < count:
+        assert time.monotonic() < deadline, f"only {done} of {count} consumed"
+        got = poll()
+        if got and not started:
+            started, count = time.perf_counter(), count - got
+            continue
+        done += got
+    return done / (time.perf_counter() - started)
+
+
+def bench_projection(count: int) -> tuple[float, float]:
+    """Returns (projection events/s, bare consume events/s) over the same messages."""
+    topic = django_events.topic_for(EVENT_TYPE)
+    bare = KafkaConsumer(consumer_config(**{"group.id": f"{PREFIX}bare-reader", "enable.auto.offset.store": True}))
+    bare.subscribe([topic])
+
+    def bare_poll() -> int:
+        messages = [m for m in bare.consume(events_settings.CONSUMER_BATCH_SIZE, 0.5) if m.error() is None]
+        for message in messages:  # what any consumer does at least: decode each message
+            json.loads(message.value())
+        return len(messages)
+
+    try:
+        bare_eps = timed_after_first_batch(count, bare_poll)
+    finally:
+        bare.close()
+
+    consumer = Consumer()
+    try:
+        projection_eps = timed_after_first_batch(count, lambda: consumer.poll_once(0.5))
+    finally:
+        consumer.close()
+    assert ItemView.objects.count() == min(count, ITEMS)
+    return projection_eps, bare_eps
+
+
+def start_worker(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", command], cwd=BENCH, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float) -> dict[str, float]:
+    prefix = f"bench-{RUN}-lag."
+    overrides = {"TOPIC_PREFIX": prefix, "GROUP_ID": f"{prefix}group"}
+    lag_file = Path(tempfile.mkdtemp()) / "visible.txt"
+    lag_file.touch()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(BENCH), os.environ.get("PYTHONPATH", "")]),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps(overrides),
+        "BENCH_LAG_FILE": str(lag_file),
+    }
+    from django.test.utils import override_settings
+
+    committed: dict[str, float] = {}
+
+    def publish_one(n: int) -> None:
+        with transaction.atomic():
+            event = django_events.publish(EVENT_TYPE, key=f"lag-{n % 100}", data={"id": f"lag-{n % 100}", "n": n, "label": "lag"})
+        committed[str(event.id)] = time.time()
+
+    def visible() -> dict[str, float]:
+        seen = {}
+        for line in lag_file.read_text().splitlines():
+            event_id, at = line.split()
+            seen[event_id] = float(at)
+        return seen
+
+    def wait_until_visible(ids: set[str], timeout: float) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        while not ids <= (seen := visible()).keys() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return seen
+
+    with override_settings(DJANGO_EVENTS={**events_settings.user_settings, **overrides}):
+        ensure_topics([django_events.topic_for(EVENT_TYPE)])
+        workers = [start_worker("events_relay", env), start_worker("events_consume", env)]
+        try:
+            publish_one(-1)  # the consumer has joined its group once this one is visible
+            seen = wait_until_visible(set(committed), 60)
+            assert set(committed) <= seen.keys(), "the lag benchmark's first event never became visible"
+            committed.clear()
+
+            for n in range(idle_events):
+                publish_one(n)
+                time.sleep(idle_gap)
+            idle_ids = set(committed)
+            seen = wait_until_visible(idle_ids, 30)
+            idle = [seen[i] - committed[i] for i in idle_ids if i in seen]
+
+            committed.clear()
+            started = time.perf_counter()
+            for n in range(int(rate * seconds)):
+                pause = started + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                publish_one(n)
+            achieved_rate = len(committed) / (time.perf_counter() - started)
+            loaded_ids = set(committed)
+            seen = wait_until_visible(loaded_ids, 60)
+            loaded = [seen[i] - committed[i] for i in loaded_ids if i in seen]
+        finally:
+            for worker in workers:
+                worker.terminate()
+            codes = [worker.wait(30) for worker in workers]
+    assert codes == [0, 0], f"workers exited with {codes}: {[w.stderr.read().decode()[-1000:] for w in workers]}"
+    assert len(idle) == len(idle_ids) and len(loaded) == len(loaded_ids), "some events never became visible"
+    ms = 1000.0
+    return {
+        "lag_idle_p50_ms": percentile(idle, 50) * ms,
+        "lag_idle_p99_ms": percentile(idle, 99) * ms,
+        "lag_idle_max_ms": max(idle) * ms,
+        "lag_idle_events": len(idle),
+        "lag_500eps_p50_ms": percentile(loaded, 50) * ms,
+        "lag_500eps_p99_ms": percentile(loaded, 99) * ms,
+        "lag_500eps_max_ms": max(loaded) * ms,
+        "lag_500eps_events": len(loaded),
+        "lag_500eps_achieved_rate": achieved_rate,
+    }
+
+
+TARGETS = {
+    "relay_eps": (">=", 10_000),
+    "projection_eps": (">=", 5_000),
+    "lag_idle_p99_ms": ("<", 50),
+    "lag_500eps_p99_ms": ("<", 250),
+}
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows = [
+        ("relay events/s", "relay_eps", "bare_produce_eps", "relay_vs_bare"),
+        ("projection events/s", "projection_eps", "bare_consume_eps", "projection_vs_bare"),
+    ]
+    print(f"\n{'figure':<24}{'django-events':>15}{'bare kafka':>13}{'ratio':>8}   target")
+    for label, ours, bare, ratio in rows:
+        op, target = TARGETS[ours]
+        print(f"{label:<24}{results[ours]:>15,.0f}{results[bare]:>13,.0f}{results[ratio]:>8.2f}   {op} {target:,}")
+    for label, key in [
+        ("lag idle p50 ms", "lag_idle_p50_ms"),
+        ("lag idle p99 ms", "lag_idle_p99_ms"),
+        ("lag 500/s p50 ms", "lag_500eps_p50_ms"),
+        ("lag 500/s p99 ms", "lag_500eps_p99_ms"),
+    ]:
+        op, target = TARGETS.get(key, ("", ""))
+        print(f"{label:<24}{results[key]:>15.1f}{'':>21}   {op} {target}")
+    print(f"(publish: {results['publish_eps']:,.0f} events/s in transactions of 5,000; "
+          f"500/s phase achieved {results['lag_500eps_achieved_rate']:.0f}/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--idle-events", type=int, default=200)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--skip-lag", action="store_true")
+    parser.add_argument("--output", type=Path, default=BENCH / "results" / "events.json")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    results: dict[str, Any] = {"events": args.events, "machine": f"{os.cpu_count()} cores, {platform.platform()}"}
+    print(f"publishing {args.events:,} events ...", flush=True)
+    results["publish_eps"] = publish_events(args.events)
+    print("relay vs bare produce ...", flush=True)
+    results["relay_eps"], results["bare_produce_eps"] = bench_relay(args.events)
+    results["relay_vs_bare"] = results["relay_eps"] / results["bare_produce_eps"]
+    print("projection vs bare consume ...", flush=True)
+    results["projection_eps"], results["bare_consume_eps"] = bench_projection(args.events)
+    results["projection_vs_bare"] = results["projection_eps"] / results["bare_consume_eps"]
+    if not args.skip_lag:
+        print("lag (relay and consumer processes) ...", flush=True)
+        results.update(bench_lag(args.idle_events, 0.02, args.rate, args.seconds))
+    else:
+        results.update({k: float("nan") for k in ("lag_idle_p50_ms", "lag_idle_p99_ms", "lag_500eps_p50_ms", "lag_500eps_p99_ms", "lag_500eps_achieved_rate")})
+    results["targets_met"] = {
+        key: (results[key] >= target if op == ">=" else results[key] < target) for key, (op, target) in TARGETS.items()
+    }
+    print_table(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    connection.close()
+
+
+if __name__ == "__main__":
+    main()

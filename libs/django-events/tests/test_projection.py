@@ -59,3 +59,32 @@ def test_an_event_no_subscriber_wants_is_ignored():
 def test_unknown_projection_names_list_the_known_ones():
     with pytest.raises(LookupError, match="NoteProjection"):
         find_projection("Nope")
+
+
+def test_upserts_of_a_batch_merge_per_row_and_reach_the_database_before_any_other_sql():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from django_events.projection import batched_upserts
+
+    projection = find_projection("NoteProjection")
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries, batched_upserts("default"):
+        projection.upsert("a", text="one")
+        projection.upsert("b")
+        projection.upsert("a", edits=5)
+        assert len(queries) == 0  # held back
+        assert NoteView.objects.get(id="a").text == "one"  # a read sees them: they are written first
+        projection.upsert("a", text="two")
+        projection.upsert("b", text="bee")
+        projection.upsert("c", text="sea")
+    inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2 + 1  # before the read: a(text, edits) and b(); after it: a, b, c share one column set
+    assert sorted(NoteView.objects.values_list("id", "text", "edits")) == [("a", "two", 5), ("b", "bee", 0), ("c", "sea", 0)]
+
+
+def test_a_batch_of_events_applies_as_one_statement_per_event_would():
+    events = [make_event("note.created", {"note_id": f"n{i % 3}", "text": f"v{i}"}) for i in range(10)]
+    events.insert(5, make_event("note.edited", {"note_id": "n1", "text": "edited"}))
+    deliver(*events)
+    # n1: created v1, v4, edited (edits=1), then v7; edits is only ever changed by note.edited.
+    assert sorted(NoteView.objects.values_list("id", "text", "edits")) == [("n0", "v9", 0), ("n1", "v7", 1), ("n2", "v8", 0)]

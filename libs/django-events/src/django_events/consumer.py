@@ -93,7 +93,11 @@ class Consumer:
 
     def poll_once(self, timeout: float = 0.5) -> int:
         self.heartbeat = time.monotonic()
-        messages = self.consumer.consume(self.batch_size, timeout)
+        # consume(n, timeout) waits the whole timeout unless n messages arrive: wait for the first message only,
+        # then take what is already fetched, so a lone event is applied at once and a backlog in full batches.
+        messages = self.consumer.consume(1, timeout)
+        if messages and self.batch_size > 1:
+            messages += self.consumer.consume(self.batch_size - 1, 0)
         messages = [m for m in messages if not self._is_error(m)]
         if messages:
             self.handle(messages)

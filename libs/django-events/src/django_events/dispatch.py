@@ -9,7 +9,7 @@ from .conf import events_settings
 from .envelope import Event
 from .metrics import consumer_duplicates, consumer_processed, projection_lag
 from .models import InboxEvent
-from .projection import Projection
+from .projection import Projection, batched_upserts
 from .registry import Subscriber, registry
 
 
@@ -37,15 +37,16 @@ def apply_events(
     )
     inbox_rows = []
     applied = 0
-    for event in relevant:
-        for subscriber in by_type[event.type]:
-            if (subscriber.name, event.id) in done:
-                consumer_duplicates.labels(events_settings.SERVICE or "").inc()
-                continue
-            subscriber.apply(event)
-            done.add((subscriber.name, event.id))
-            inbox_rows.append(InboxEvent(subscriber=subscriber.name, event_id=event.id))
-            applied += 1
+    with batched_upserts(using):
+        for event in relevant:
+            for subscriber in by_type[event.type]:
+                if (subscriber.name, event.id) in done:
+                    consumer_duplicates.labels(events_settings.SERVICE or "").inc()
+                    continue
+                subscriber.apply(event)
+                done.add((subscriber.name, event.id))
+                inbox_rows.append(InboxEvent(subscriber=subscriber.name, event_id=event.id))
+                applied += 1
     InboxEvent.objects.using(using).bulk_create(inbox_rows)
     _observe(relevant, chosen)
     return applied
@@ -58,7 +59,8 @@ def _observe(events: Sequence[Event], subscribers: list[Subscriber]) -> None:
     now = datetime.now(timezone.utc)
     for subscriber in subscribers:
         if isinstance(subscriber, Projection):
-            handled = [e for e in events if e.type in subscriber.event_types()]
+            types = subscriber.event_types()
+            handled = [e for e in events if e.type in types]
             if handled:
                 lag = (now - handled[-1].occurred_at).total_seconds()
                 projection_lag.labels(service, subscriber.name).set(max(lag, 0.0))

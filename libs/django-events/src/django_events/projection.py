@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from django.apps.registry import Apps
@@ -28,6 +32,67 @@ def model_for_table(model: type[Model], table: str) -> type[Model]:
             attrs[model_field.name] = model_field.clone()
         _table_models[cache_key] = type(f"{model.__name__}On_{table}", (models.Model,), attrs)
     return _table_models[cache_key]
+
+
+class PendingUpserts:
+    """Upserts held back during a batch and written as one multi-row statement per table and column set.
+
+    Upserts of one primary key merge (later values win; a row inserted with some fields and then updated with
+    others ends up exactly as the merged upsert leaves it), so the result equals one statement per event. They
+    are written before any other SQL runs on the connection, so every read or write of a handler or of Django
+    sees them, and at the end of the batch, inside its transaction.
+    """
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.rows: dict[type[Model], dict[Any, dict[str, Any]]] = {}
+
+    def add(self, model: type[Model], pk: Any, fields: dict[str, Any]) -> None:
+        # Normalised, so "1" and 1 (or a UUID and its string) are one row, not two rows one statement can't upsert.
+        self.rows.setdefault(model, {}).setdefault(model._meta.pk.to_python(pk), {}).update(fields)
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, {}
+        for model, by_pk in rows.items():
+            by_columns: dict[tuple[str, ...], list[Model]] = {}
+            for pk, fields in by_pk.items():
+                by_columns.setdefault(tuple(sorted(fields)), []).append(model(pk=pk, **fields))
+            for columns, instances in by_columns.items():
+                _upsert_rows(model, instances, list(columns), self.using)
+
+    def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if self.rows:
+            self.flush()
+        return execute(sql, params, many, context)
+
+
+_pending: ContextVar[PendingUpserts | None] = ContextVar("django_events_pending_upserts", default=None)
+
+
+@contextmanager
+def batched_upserts(using: str) -> Iterator[None]:
+    """Inside the block, ``Projection.upsert`` writes are batched (see ``PendingUpserts``); call in a transaction."""
+    if _pending.get() is not None:  # nested: the outer block flushes
+        yield
+        return
+    pending = PendingUpserts(using)
+    token = _pending.set(pending)
+    try:
+        with connections[using].execute_wrapper(pending.before_execute):
+            yield
+            pending.flush()
+    finally:
+        _pending.reset(token)
+
+
+def _upsert_rows(model: type[Model], rows: list[Model], fields: list[str], using: str) -> None:
+    model._default_manager.using(using).bulk_create(
+        rows,
+        update_conflicts=bool(fields),
+        ignore_conflicts=not fields,
+        unique_fields=[model._meta.pk.name],
+        update_fields=fields or None,
+    )
 
 
 def type_of_method(name: str) -> str:
@@ -67,13 +132,13 @@ class Projection:
 
     @classmethod
     def handled_types(cls) -> dict[str, str]:
-        return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+        return dict(_handled_types(cls))
 
     def event_types(self) -> set[str]:
-        return set(self.handled_types())
+        return set(_handled_types(type(self)))
 
     def apply(self, event: Event) -> None:
-        method = self.handled_types()[event.type]
+        method = _handled_types(type(self))[event.type]
         if event.version not in self.versions.get(event.type, {1}):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
         getattr(self, method)(event)
@@ -88,16 +153,17 @@ class Projection:
         return self.table_model._default_manager.using(events_settings.DATABASE).all()
 
     def upsert(self, pk: Any, **fields: Any) -> None:
-        """Insert the row or update its fields, in one statement (INSERT ... ON CONFLICT)."""
-        row = self.table_model(pk=pk, **fields)
-        pk_name = self.table_model._meta.pk.name
-        self.objects.bulk_create(
-            [row],
-            update_conflicts=bool(fields),
-            ignore_conflicts=not fields,
-            unique_fields=[pk_name],
-            update_fields=list(fields) or None,
-        )
+        """Insert the row or update its fields (INSERT ... ON CONFLICT), plain values only.
+
+        Under the consumer the statement is batched with the other upserts of the batch: it reaches the database
+        before any other SQL on the connection and before the batch commits, so handlers never see it missing,
+        but a database error it causes is raised there rather than here.
+        """
+        pending = _pending.get()
+        if pending is not None and pending.using == events_settings.DATABASE and not _has_expressions(fields):
+            pending.add(self.table_model, pk, fields)
+            return
+        _upsert_rows(self.table_model, [self.table_model(pk=pk, **fields)], list(fields), events_settings.DATABASE)
 
     def update(self, pk: Any, **fields: Any) -> int:
         """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""
@@ -105,6 +171,16 @@ class Projection:
 
     def delete(self, pk: Any) -> None:
         self.objects.filter(pk=pk).delete()
+
+
+@functools.cache
+def _handled_types(cls: type[Projection]) -> dict[str, str]:
+    # dir() walks the class hierarchy: far too slow to repeat for every event.
+    return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+
+
+def _has_expressions(fields: dict[str, Any]) -> bool:
+    return any(hasattr(value, "resolve_expression") for value in fields.values())
 
 
 def projections() -> list[Projection]:

@@ -1,0 +1,33 @@
+"""`python -m gateway [--host H] [--port P]`: the development gateway under uvicorn (make run)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from gateway.proxy import ACCESS_LOG, Gateway
+from gateway.table import load
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    # One JSON object per line on stdout, like nginx's access log.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    ACCESS_LOG.addHandler(handler)
+    ACCESS_LOG.setLevel(logging.INFO)
+    ACCESS_LOG.propagate = False
+    # proxy_headers off: the rate limits key on the connection's address, as nginx's $binary_remote_addr does,
+    # never on an X-Forwarded-For a client can write itself.
+    uvicorn.run(Gateway(load()), host=args.host, port=args.port, access_log=False, proxy_headers=False,
+                server_header=False, lifespan="on")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""Renders the routing table and the edge policy as nginx configuration.
+
+    python -m gateway.nginx render                  the `server {}` level config for conf.d (the Helm chart's nginxConf)
+    python -m gateway.nginx render --main > n.conf  a complete nginx.conf: `nginx -p DIR -c n.conf` runs it alone
+
+Upstream addresses come from the table or its environment overrides (AUTH_SERVICE_URL, ...) at render time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway import edge
+from gateway.table import RateLimit, Route, Table, load, resource
+
+# Fields of the JSON access log, the same as the development proxy writes; numbers stay unquoted.
+ACCESS_LOG_FORMAT = (
+    '{"time":"$time_iso8601","request_id":"$edge_request_id","client":"$remote_addr",'
+    '"method":"$request_method","path":"$uri","status":$status,"bytes_sent":$body_bytes_sent,'
+    '"duration_seconds":$request_time,"upstream":"$upstream_addr"}'
+)
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def quote(text: str) -> str:
+    """An nginx single-quoted string. nginx cannot escape `$`, so a literal one would become a variable."""
+    if "$" in text:
+        raise ValueError(f"nginx would expand '$' in {text!r}")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, access_log: str = "/dev/stdout") -> str:
+    web_root = (web_root or resource("web")).resolve()
+    return "\n".join([
+        "# Rendered from gateway/routes.toml by `python -m gateway.nginx render`: edit the table, not this file.",
+        f"log_format gateway_json escape=json {quote_format(ACCESS_LOG_FORMAT)};",
+        "",
+        "# The client's X-Request-ID when it is sane, a fresh one otherwise.",
+        "map $http_x_request_id $edge_request_id {",
+        f'    "~^{edge.SANE_REQUEST_ID.pattern}$" $http_x_request_id;',
+        "    default $request_id;",
+        "}",
+        "map $status $edge_retry_after {",
+        f"    429 {edge.RETRY_AFTER_SECONDS};",
+        '    default "";',
+        "}",
+        *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
+        *(line for route in table.routes for line in _upstream(route)),
+        "",
+        "server {",
+        f"    listen {listen};",
+        "    server_tokens off;",
+        f"    access_log {access_log} gateway_json;",
+        f"    client_max_body_size {table.max_body_bytes};",
+        "    limit_req_status 429;",
+        "",
+        "    proxy_http_version 1.1;",
+        f"    proxy_connect_timeout {_seconds(table.connect_timeout)};",
+        f"    proxy_send_timeout {_seconds(table.read_timeout)};",
+        f"    proxy_read_timeout {_seconds(table.read_timeout)};",
+        "    proxy_set_header Host $http_host;",
+        '    proxy_set_header Connection "";',
+        "    proxy_set_header X-Request-ID $edge_request_id;",
+        "    proxy_set_header X-Real-IP $remote_addr;",
+        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "    proxy_set_header X-Forwarded-Proto $scheme;",
+        *(f"    proxy_hide_header {name};" for name in edge.OWNED_RESPONSE_HEADERS),
+        "",
+        "    add_header X-Request-ID $edge_request_id always;",
+        *(f"    add_header {name} {quote(value)} always;" for name, value in edge.SECURITY_HEADERS.items()),
+        "    add_header Retry-After $edge_retry_after always;",
+        "",
+        *(f"    error_page {edge.error_status(code)} @{code};" for code in _GATEWAY_ERRORS),
+        *(f"    location @{code} {{ {_json_return(code)} }}" for code in _GATEWAY_ERRORS),
+        "",
+        "    types {",
+        *(f"        {quote(content_type)} {suffix.lstrip('.')};" for suffix, content_type in edge.WEB_CONTENT_TYPES.items()),
+        "    }",
+        f"    location = /healthz {{ default_type application/json; return 200 {quote(edge.HEALTH_BODY.decode())}; }}",
+        *(_web_location(url, file.name, web_root) for url, file in edge.web_files().items()),
+        "",
+        *(f"    location {route.prefix} {{ proxy_pass http://{route.service}; }}" for route in table.routes),
+        *(_rate_limited_location(limit, table) for limit in table.rate_limits),
+        f"    location / {{ {_json_return('not_found')} }}",
+        "}",
+        "",
+    ])
+
+
+_GATEWAY_ERRORS = ("payload_too_large", "rate_limited", "bad_gateway", "gateway_timeout")
+
+
+def quote_format(text: str) -> str:
+    # The log format is the one string that must expand variables, so it skips quote()'s `$` guard.
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def _json_return(code: str) -> str:
+    return f"default_type application/json; return {edge.error_status(code)} {quote(edge.error_body(code).decode())};"
+
+
+def _rate_limit_zone(limit: RateLimit) -> list[str]:
+    # An empty key is not counted: that is how the limit applies only to its methods.
+    return [
+        f"map $request_method $limit_{limit.name}_key {{",
+        *(f"    {method} $binary_remote_addr;" for method in limit.methods),
+        '    default "";',
+        "}",
+        f"limit_req_zone $limit_{limit.name}_key zone={limit.name}:10m rate={limit.rate}r/s;",
+    ]
+
+
+def _upstream(route: Route) -> list[str]:
+    # keepalive: a pool of idle connections to each service instead of a new one per request.
+    return [f"upstream {route.service} {{", f"    server {route.upstream_host_port};", "    keepalive 16;", "}"]
+
+
+def _rate_limited_location(limit: RateLimit, table: Table) -> str:
+    route = table.route_for(limit.path)
+    assert route is not None  # the table's own check guarantees it
+    return (
+        f"    location = {limit.path} {{ limit_req zone={limit.name} burst={limit.burst} nodelay; "
+        f"proxy_pass http://{route.service}; }}"
+    )
+
+
+def _web_location(url: str, name: str, web_root: Path) -> str:
+    return f"    location = {url} {{ root {web_root}; try_files /{name} =404; }}"
+
+
+def _seconds(value: float) -> str:
+    return f"{int(value * 1000)}ms"
+
+
+def render_main(server_config: str) -> str:
+    """Wraps the server config into a whole nginx.conf whose every path is relative to nginx's -p prefix."""
+    indented = "\n".join(f"    {line}" if line else "" for line in server_config.splitlines())
+    return "\n".join([
+        "# Run with: nginx -p <prefix dir> -c <this file> -e stderr",
+        "daemon off;",
+        "worker_processes auto;",
+        "pid nginx.pid;",
+        "error_log stderr warn;",
+        "events { worker_connections 1024; }",
+        "http {",
+        *(f"    {kind}_temp_path {kind}_temp;" for kind in TEMP_PATHS),
+        indented,
+        "}",
+        "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway.nginx", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("render", help="print the nginx config")
+    command.add_argument("--main", action="store_true", help="a complete nginx.conf instead of the conf.d part")
+    command.add_argument("--listen", default="8080", help="nginx `listen` value (default 8080)")
+    command.add_argument("--web-root", type=Path, help="folder holding the page (default gateway/web)")
+    command.add_argument("--access-log", default="/dev/stdout", help="access log path (default /dev/stdout)")
+    args = parser.parse_args(argv)
+    config = render(load(), listen=args.listen, web_root=args.web_root, access_log=args.access_log)
+    sys.stdout.write(render_main(config) if args.main else config)
+
+
+if __name__ == "__main__":
+    main()

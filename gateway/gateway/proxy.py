@@ -1,0 +1,238 @@
+"""The development gateway: an ASGI reverse proxy applying the routing table and the edge policy.
+
+Production runs nginx from the same table (`gateway.nginx`); the test suite holds both to the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from gateway import edge
+from gateway.ratelimit import LeakyBucket
+from gateway.table import Route, Table
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = Sequence[tuple[bytes, bytes]]
+
+ACCESS_LOG = logging.getLogger("gateway.access")
+HOP_BY_HOP = {
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailer",
+    b"transfer-encoding", b"upgrade",
+}
+OWNED = {name.lower().encode() for name in edge.OWNED_RESPONSE_HEADERS}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+@dataclass
+class Exchange:
+    """What the access log says about one request."""
+
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    status: int = 0
+    bytes_sent: int = 0
+    upstream: str = ""
+
+
+class Gateway:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.buckets = {rule.name: LeakyBucket(rule) for rule in table.rate_limits}
+        self.timeout = httpx.Timeout(table.read_timeout, connect=table.connect_timeout)
+        # The transport holds the connection pool. The client layer on top of it is left out on purpose: it
+        # would add its own default headers and keep one cookie jar for every user behind the gateway.
+        self.transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50), retries=0
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            exchange = Exchange(request_id=_request_id(scope["headers"]))
+            try:
+                await self._handle(scope, receive, _edge_send(send, exchange), exchange)
+            finally:
+                _log_access(scope, exchange)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.transport.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, exchange: Exchange) -> None:
+        method, path = scope["method"], scope["path"]
+        if path == "/healthz":
+            return await _respond(send, 200, edge.HEALTH_BODY)
+        page = edge.web_files().get(path)
+        if page is not None:
+            content_type = edge.WEB_CONTENT_TYPES[page.suffix]
+            return await _respond(send, 200, page.read_bytes(), content_type=content_type, head=method == "HEAD")
+        route = self.table.route_for(path)
+        if route is None:
+            return await _fail(send, "not_found")
+        if int(_header(scope["headers"], b"content-length") or 0) > self.table.max_body_bytes:
+            return await _fail(send, "payload_too_large")
+        rule = self.table.rate_limit_for(method, path)
+        if rule is not None and not self.buckets[rule.name].admit(_client_address(scope)):
+            return await _fail(send, "rate_limited", [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())])
+        exchange.upstream = route.upstream
+        await self._proxy(scope, receive, send, route, exchange)
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: Exchange) -> None:
+        request = httpx.Request(
+            scope["method"],
+            route.upstream + _target(scope),
+            headers=_upstream_headers(scope, exchange.request_id),
+            content=self._body(receive) if _has_body(scope["headers"]) else None,
+            extensions={"timeout": self.timeout.as_dict()},
+        )
+        try:
+            response = await self.transport.handle_async_request(request)
+        except BodyTooLarge:
+            return await _fail(send, "payload_too_large")
+        except ClientDisconnected:
+            return
+        except httpx.TimeoutException:
+            return await _fail(send, "gateway_timeout")
+        except httpx.TransportError:
+            return await _fail(send, "bad_gateway")
+        try:
+            await send({"type": "http.response.start", "status": response.status_code,
+                        "headers": _without_hop_by_hop(response.headers.raw)})
+            # A failure past this point cannot become a clean error: the exception makes the server drop the
+            # connection, so the client sees a truncated response rather than a complete wrong one.
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            # Content-Length was checked already; this catches chunked bodies, which declare no size up front.
+            if received > self.table.max_body_bytes:
+                raise BodyTooLarge
+            if chunk:
+                yield chunk
+            if not message.get("more_body"):
+                return
+
+
+def _edge_send(send: Send, exchange: Exchange) -> Send:
+    """Every response leaves with the request id and the security headers, whoever produced it."""
+    owned = [(b"x-request-id", exchange.request_id.encode())] + [(name.lower().encode(), value.encode()) for name, value in edge.SECURITY_HEADERS.items()]
+
+    async def edge_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            exchange.status = message["status"]
+            message["headers"] = [(n, v) for n, v in message.get("headers", []) if n.lower() not in OWNED] + owned
+        elif message["type"] == "http.response.body":
+            exchange.bytes_sent += len(message.get("body", b""))
+        await send(message)
+
+    return edge_send
+
+
+async def _respond(send: Send, status: int, body: bytes, extra: Headers = (), *,
+                   content_type: str = "application/json", head: bool = False) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _fail(send: Send, code: str, extra: Headers = ()) -> None:
+    await _respond(send, edge.error_status(code), edge.error_body(code), extra)
+
+
+def _request_id(headers: Headers) -> str:
+    offered = _header(headers, b"x-request-id")
+    if offered is not None and edge.SANE_REQUEST_ID.fullmatch(offered):
+        return offered
+    return uuid.uuid4().hex
+
+
+def _header(headers: Headers, name: bytes) -> str | None:
+    return next((value.decode("latin-1") for key, value in headers if key.lower() == name), None)
+
+
+def _has_body(headers: Headers) -> bool:
+    return int(_header(headers, b"content-length") or 0) > 0 or _header(headers, b"transfer-encoding") is not None
+
+
+def _client_address(scope: Scope) -> str:
+    return scope["client"][0] if scope.get("client") else "unknown"
+
+
+def _target(scope: Scope) -> str:
+    """The request target exactly as the client sent it: services serve their full paths, nothing is rewritten."""
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    return (path + (b"?" + query if query else b"")).decode("latin-1")
+
+
+def _without_hop_by_hop(headers: Headers) -> Headers:
+    named_by_connection = {
+        token.strip().lower().encode()
+        for key, value in headers if key.lower() == b"connection"
+        for token in value.decode("latin-1").split(",")
+    }
+    return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in named_by_connection]
+
+
+def _upstream_headers(scope: Scope, request_id: str) -> Headers:
+    client = _client_address(scope)
+    forwarded_for = _header(scope["headers"], b"x-forwarded-for")
+    replaced = {b"x-request-id", b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto"}
+    headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in replaced]
+    return [
+        *headers,
+        (b"x-request-id", request_id.encode()),
+        (b"x-real-ip", client.encode()),
+        (b"x-forwarded-for", (f"{forwarded_for}, {client}" if forwarded_for else client).encode()),
+        (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
+    ]
+
+
+def _log_access(scope: Scope, exchange: Exchange) -> None:
+    ACCESS_LOG.info(json.dumps({
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "request_id": exchange.request_id,
+        "client": _client_address(scope),
+        "method": scope["method"],
+        "path": scope["path"],
+        "status": exchange.status,
+        "bytes_sent": exchange.bytes_sent,
+        "duration_seconds": round(time.perf_counter() - exchange.started, 3),
+        "upstream": exchange.upstream,
+    }))

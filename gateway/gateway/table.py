@@ -1,0 +1,93 @@
+"""The routing table (`routes.toml`): routes, rate limits and edge settings, with environment overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def resource(name: str) -> Path:
+    """The table and the web page sit beside the package in the source tree and inside it in a wheel."""
+    for base in (PACKAGE, PACKAGE.parent):
+        if (base / name).exists():
+            return base / name
+    raise FileNotFoundError(f"gateway resource {name!r} is neither in {PACKAGE} nor beside it")
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    service: str
+    upstream: str
+
+    @property
+    def upstream_host_port(self) -> str:
+        parts = urlsplit(self.upstream)
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"{self.service}: upstream {self.upstream!r} must be http://host[:port]")
+        return f"{parts.hostname}:{parts.port or 80}"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    name: str
+    path: str
+    methods: tuple[str, ...]
+    rate: int
+    burst: int
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return path == self.path and method in self.methods
+
+
+@dataclass(frozen=True)
+class Table:
+    routes: tuple[Route, ...]
+    rate_limits: tuple[RateLimit, ...]
+    max_body_bytes: int
+    connect_timeout: float
+    read_timeout: float
+
+    def route_for(self, path: str) -> Route | None:
+        return next((route for route in self.routes if path.startswith(route.prefix)), None)
+
+    def rate_limit_for(self, method: str, path: str) -> RateLimit | None:
+        return next((limit for limit in self.rate_limits if limit.applies_to(method, path)), None)
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Table:
+    raw = tomllib.loads((path or resource("routes.toml")).read_text())
+    edge = raw["edge"]
+    table = Table(
+        routes=tuple(
+            Route(prefix=r["prefix"], service=r["service"], upstream=environ.get(r["env"]) or r["upstream"])
+            for r in raw["route"]
+        ),
+        rate_limits=tuple(
+            RateLimit(name=r["name"], path=r["path"], methods=tuple(r["methods"]), rate=r["rate"], burst=r["burst"])
+            for r in raw.get("rate_limit", [])
+        ),
+        max_body_bytes=edge["max_body_bytes"],
+        connect_timeout=float(edge["connect_timeout_seconds"]),
+        read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),
+    )
+    _check(table)
+    return table
+
+
+def _check(table: Table) -> None:
+    for route in table.routes:
+        if not (route.prefix.startswith("/") and route.prefix.endswith("/")):
+            raise ValueError(f"route prefix {route.prefix!r} must start and end with '/'")
+        route.upstream_host_port  # noqa: B018 - validates the address
+    for limit in table.rate_limits:
+        if table.route_for(limit.path) is None:
+            raise ValueError(f"rate limit {limit.name!r} covers {limit.path!r}, which no route serves")
+        if limit.rate < 1 or limit.burst < 0:
+            raise ValueError(f"rate limit {limit.name!r}: rate must be >= 1 r/s and burst >= 0")

@@ -1,0 +1,75 @@
+"""``settings.SERVICE_KIT`` with defaults; reloaded when a test overrides it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    "SERVICE": "",
+    "JWT": {
+        "ISSUER": "polls-auth",
+        "AUDIENCE": "polls-platform",
+        "JWKS_URL": None,
+        "PUBLIC_KEYS": [],
+        # Fetched keys are trusted this long, so a key auth-service drops stops verifying soon after.
+        "JWKS_CACHE_SECONDS": 300,
+        # An unknown kid refetches the JWKS at most this often: garbage tokens must not hammer auth-service.
+        "JWKS_MIN_REFETCH_SECONDS": 10,
+        "JWKS_TIMEOUT_SECONDS": 2.0,
+        "LEEWAY_SECONDS": 10,
+    },
+    "IDEMPOTENCY": {
+        # A first request still "in flight" after this is taken as crashed; a retry may run it again.
+        "IN_FLIGHT_TIMEOUT_SECONDS": 60,
+    },
+}
+
+
+class KitSettings:
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _merged(self) -> dict[str, Any]:
+        if self._cache is None:
+            user = getattr(settings, "SERVICE_KIT", {}) or {}
+            unknown = set(user) - set(DEFAULTS)
+            if unknown:
+                raise ValueError(f"unknown SERVICE_KIT keys: {sorted(unknown)}")
+            merged: dict[str, Any] = {}
+            for key, default in DEFAULTS.items():
+                value = user.get(key, default)
+                merged[key] = {**default, **value} if isinstance(default, dict) else value
+            self._cache = merged
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        merged = self._merged()
+        if name not in merged:
+            raise AttributeError(name)
+        return merged[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+kit_settings = KitSettings()
+_listeners: list[Any] = []
+
+
+def on_reload(callback: Any) -> Any:
+    """Registers ``callback()`` to run when SERVICE_KIT changes (caches built from it must drop)."""
+    _listeners.append(callback)
+    return callback
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "SERVICE_KIT":
+        kit_settings.reload()
+        for callback in _listeners:
+            callback()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,134 @@
+"""One error body everywhere: ``{"error": code, "message": for a person, "details": {...}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+__all__ = [
+    "ApplicationError",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "error_body",
+    "exception_handler",
+    "page_not_found",
+    "server_error",
+]
+
+
+class ApplicationError(Exception):
+    """Raised by services for a rule the request breaks; the API answers ``status`` with this body."""
+
+    def __init__(self, message: str, *, code: str = "invalid", status: int = 400, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.details = details or {}
+
+
+class NotFound(ApplicationError):
+    def __init__(self, message: str = "Not found.", *, code: str = "not_found", details: dict[str, Any] | None = None):
+        super().__init__(message, code=code, status=404, details=details)
+
+
+class Conflict(ApplicationError):
+    def __init__(self, message: str, *, code: str = "conflict", details: dict[str, Any] | None = None):
+        super().__init__(message, code=code, status=409, details=details)
+
+
+class Forbidden(ApplicationError):
+    def __init__(
+        self, message: str = "You may not do this.", *, code: str = "forbidden", details: dict[str, Any] | None = None
+    ):
+        super().__init__(message, code=code, status=403, details=details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": code, "message": message, "details": details or {}}
+
+
+def _first_message(detail: Any, path: str = "") -> str:
+    """The first leaf message with the field it belongs to, e.g. ``choices.0.text: This field is required.``"""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = "" if field in {"non_field_errors", "__all__"} else str(field)
+            return _first_message(value, f"{path}.{inner}".strip(".") if inner else path)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                return _first_message(value, f"{path}.{index}".strip("."))
+            return _first_message(value, path)
+    return f"{path}: {detail}" if path else str(detail)
+
+
+def _validation_details(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return dict(detail)
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+
+
+def _from_django_validation_error(error: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError(error.message_dict)
+    return exceptions.ValidationError(error.messages)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``; anything it does not know stays a 500 (a bug, logged by Django)."""
+    if isinstance(exc, DjangoValidationError):
+        exc = _from_django_validation_error(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, ApplicationError):
+        # Same side effect DRF's handler has: an atomic request rolls back.
+        from rest_framework.views import set_rollback
+
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+
+    response = drf_exception_handler(exc, context)  # keeps WWW-Authenticate and Retry-After
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+
+    if isinstance(exc, exceptions.ValidationError):
+        details = _validation_details(exc.detail)
+        response.data = error_body("invalid", _first_message(details) or "Invalid input.", details)
+        return response
+
+    code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else exc.default_code
+    details: dict[str, Any] = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details["retry_after_seconds"] = int(response.get("Retry-After", 0) or 0)
+    if isinstance(exc.detail, dict):
+        details.update(exc.detail)
+        message = str(exc.default_detail)
+    else:
+        message = str(exc.detail)
+    response.data = error_body(str(code), message, details)
+    return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler404`` for URLs outside DRF views."""
+    return JsonResponse(
+        error_body("not_found", f"No endpoint at {request.path}.", {}), status=status.HTTP_404_NOT_FOUND
+    )
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """``handler500``: the cause is in the logs, never in the body."""
+    return JsonResponse(
+        error_body("server_error", "Something went wrong on our side; it has been logged.", {}),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

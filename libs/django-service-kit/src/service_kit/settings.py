@@ -1,0 +1,179 @@
+"""Settings helpers so each service's ``config/settings/base.py`` holds only what is its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+DEFAULT_THROTTLE_RATES = {"burst": "120/min", "sustained": "20000/day", "scoped": "60/min"}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    normalized = value.strip().lower()
+    if normalized in _TRUE:
+        return True
+    if normalized in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r} is not a boolean (use true/false)")
+
+
+def env_list(name: str, default: list[str] | None = None, *, separator: str = ",") -> list[str]:
+    value = os.environ.get(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(separator) if item.strip()]
+
+
+def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
+    """``scope=rate`` pairs, e.g. ``THROTTLE_RATES="burst=60/min,votes=10/min"``, over the defaults."""
+    rates = dict(default)
+    for pair in env_list(name):
+        scope, separator, rate = pair.partition("=")
+        if not separator or not scope.strip() or not rate.strip():
+            raise ValueError(f"{name}: {pair!r} is not scope=rate")
+        rates[scope.strip()] = rate.strip()
+    return rates
+
+
+def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
+    """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL`` with the database renamed to ``name`` (each
+    service owns its database on a shared server), else a SQLite file for a first look without a server."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path), "TEST": {"NAME": None}}
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
+        raise ValueError(f"DATABASE_URL must be postgresql://..., not {parsed.scheme}://")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or 5432),
+        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
+        # A persistent connection the server dropped is noticed here rather than failing a request.
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"NAME": f"test_{name}"},
+    }
+
+
+def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
+    """Trusted public keys given inline: a JSON JWKS document / list of JWKs, or one or more PEM blocks."""
+    value = (env(name) or "").strip()
+    if not value:
+        return []
+    if value[0] in "[{":
+        document = json.loads(value)
+        return list(document["keys"] if isinstance(document, dict) else document)
+    end = "-----END PUBLIC KEY-----"
+    return [block.strip() + "\n" + end + "\n" for block in value.split(end) if block.strip()]
+
+
+def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "service_kit.logging.RequestIdFilter", "service": service}},
+        "formatters": {"json": {"()": "service_kit.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django": {"handlers": ["console"], "level": level, "propagate": False},
+            # Django logs every 4xx as a warning; our JSON error bodies already tell the client.
+            "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        },
+    }
+
+
+def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "config.urls") -> dict[str, Any]:
+    """The settings every service shares; ``globals().update(common_settings(...))`` in ``base.py``."""
+    base_dir = Path(base_dir)
+    debug = env_bool("DEBUG", False)
+    return {
+        "BASE_DIR": base_dir,
+        # The services keep no sessions and sign nothing with it (tokens are RS256), so a per-process key is
+        # safe when none is configured; one is still read so signed values could survive restarts later.
+        "SECRET_KEY": env("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+        "DEBUG": debug,
+        "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"]),
+        "ROOT_URLCONF": urlconf,
+        "ASGI_APPLICATION": "config.asgi.application",
+        "INSTALLED_APPS": [
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "rest_framework",
+            "drf_spectacular",
+            "django_events",
+            "service_kit",
+        ],
+        "MIDDLEWARE": [
+            "service_kit.middleware.MetricsMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "django_events.middleware.CorrelationIdMiddleware",
+            "django.middleware.common.CommonMiddleware",
+        ],
+        "TEMPLATES": [],
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-us",
+        "USE_I18N": False,
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "STATIC_URL": "static/",
+        "APPEND_SLASH": False,
+        "LOGGING": logging_config(service=service, level=(env("LOG_LEVEL", "INFO") or "INFO").upper()),
+        "REST_FRAMEWORK": {
+            "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.JWTAuthentication"],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PAGINATION_CLASS": "service_kit.pagination.Pagination",
+            "PAGE_SIZE": 20,
+            "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
+            "DEFAULT_THROTTLE_CLASSES": [
+                "service_kit.throttling.BurstRateThrottle",
+                "service_kit.throttling.SustainedRateThrottle",
+                "service_kit.throttling.ScopedRateThrottle",
+            ],
+            "DEFAULT_THROTTLE_RATES": env_rates("THROTTLE_RATES", DEFAULT_THROTTLE_RATES),
+            # The gateway is the one proxy in front of a service: the client is the last X-Forwarded-For hop.
+            "NUM_PROXIES": int(env("NUM_PROXIES", "1") or 0),
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "TEST_REQUEST_DEFAULT_FORMAT": "json",
+        },
+        "SPECTACULAR_SETTINGS": {
+            "TITLE": service,
+            "VERSION": "0.1.0",
+            "SERVE_INCLUDE_SCHEMA": False,
+            "COMPONENT_SPLIT_REQUEST": True,
+            "APPEND_COMPONENTS": {
+                "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+        },
+        "DJANGO_EVENTS": {"SERVICE": service},
+        "SERVICE_KIT": {
+            "SERVICE": service,
+            "JWT": {
+                "ISSUER": env("JWT_ISSUER", "polls-auth"),
+                "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
+                "JWKS_URL": env("JWT_JWKS_URL", "") or None,
+                "PUBLIC_KEYS": public_keys_from_env(),
+            },
+        },
+    }

@@ -41,9 +41,14 @@ def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str,
     yield env
 
 
-def start_worker(command: str, env: dict[str, str], *, failpoints: str = "") -> subprocess.Popen[bytes]:
+def with_overrides(env: dict[str, str], **overrides: object) -> dict[str, str]:
+    """The worker environment ``env`` with more DJANGO_EVENTS settings."""
+    return {**env, "DJANGO_EVENTS_OVERRIDES": json.dumps({**json.loads(env["DJANGO_EVENTS_OVERRIDES"]), **overrides})}
+
+
+def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str = "") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "django", command],
+        [sys.executable, "-m", "django", command, *args],
         cwd=LIBRARY,
         env={**env, "DJANGO_EVENTS_FAILPOINTS": failpoints},
         stdout=subprocess.DEVNULL,

@@ -1,3 +1,5 @@
+import time
+
 from django.db.models import F
 
 import django_events
@@ -20,6 +22,7 @@ class NoteProjection(django_events.Projection):
 
 @django_events.handler("tick.happened")
 def record_tick(event):
+    time.sleep(event.data.get("sleep", 0))  # a slow handler, for the health and shutdown tests
     if event.data.get("poison"):
         raise ValueError("this tick is poison")
     Applied.objects.create(event_id=event.id, key=event.key, seq=event.data["seq"])

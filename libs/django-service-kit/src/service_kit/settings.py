@@ -54,7 +54,18 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     service owns its database on a shared server), else a SQLite file for a first look without a server."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path), "TEST": {"NAME": None}}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(sqlite_path),
+            # The web process, relay and consumer share the file: WAL lets readers run beside the writer, and
+            # IMMEDIATE transactions wait for the write lock up front instead of failing half-way.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            "TEST": {"NAME": None},
+        }
     parsed = urlparse(url)
     if parsed.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
         raise ValueError(f"DATABASE_URL must be postgresql://..., not {parsed.scheme}://")
@@ -166,7 +177,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        "DJANGO_EVENTS": {"SERVICE": service},
+        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or ""},
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

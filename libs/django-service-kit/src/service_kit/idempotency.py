@@ -12,18 +12,20 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from .conf import kit_settings
 from .errors import ApplicationError
 from .models import IdempotencyKey
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255

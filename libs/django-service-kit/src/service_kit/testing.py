@@ -17,7 +17,6 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from rest_framework.test import APIClient
 
 from .jwks import jwk_thumbprint, public_jwk
 
@@ -118,18 +117,14 @@ def make_token(
     raise ValueError(f"make_token cannot sign with {algorithm!r}")
 
 
-class AuthClient(APIClient):
-    """An APIClient sending a valid token for ``user_id``; ``auth_client(user_id=...)`` gives another user's."""
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: importing DRF's test module reads REST_FRAMEWORK, which must not happen while a
+    # settings module imports TEST_JWT_SETTINGS from here.
+    if name == "AuthClient":
+        from ._client import AuthClient
 
-    def __init__(self, *, user_id: str, username: str = "alice", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.user_id = user_id
-        self.username = username
-        self.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id=user_id, username=username)}")
-
-    def __call__(self, user_id: str | None = None, username: str | None = None) -> AuthClient:
-        new_id = user_id or str(uuid.uuid4())
-        return AuthClient(user_id=new_id, username=username or f"user-{new_id[:8]}")
+        return AuthClient
+    raise AttributeError(name)
 
 
 from .pytest_plugin import api_client, auth_client, auth_user_id, service_kit_trusts_test_key  # noqa: E402

@@ -1,0 +1,145 @@
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.urls import reverse
+
+from service_kit.jwks import public_jwk
+from service_kit.testing import TEST_JWT_SETTINGS, TEST_PUBLIC_JWK, make_token
+
+URL = reverse("whoami")
+
+
+def _get(api_client, token: str):
+    return api_client.get(URL, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def _assert_unauthorized(response, message_part: str = "") -> None:
+    assert response.status_code == 401, response.content
+    body = response.json()
+    assert set(body) == {"error", "message", "details"}
+    assert message_part.lower() in body["message"].lower()
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_valid_access_token_authenticates_the_token_user_without_a_database(api_client):
+    response = _get(api_client, make_token(user_id="8a6e0804-2bd0-4672-b79d-d97027f9071a", username="ada"))
+
+    assert response.status_code == 200
+    assert response.json() == {"id": "8a6e0804-2bd0-4672-b79d-d97027f9071a", "username": "ada"}
+
+
+def test_no_token_is_unauthorized(api_client):
+    response = api_client.get(URL)
+
+    _assert_unauthorized(response)
+    assert response.json()["error"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    ("token_options", "message_part"),
+    [
+        ({"algorithm": "none"}, "algorithm"),
+        ({"algorithm": "HS256"}, "algorithm"),  # the public key used as an HMAC secret
+        ({"audience": "another-platform"}, "audience"),
+        ({"audience": None}, "aud"),
+        ({"issuer": "someone-else"}, "issuer"),
+        ({"expires_in": -60}, "expired"),
+        ({"kid": "unknown-key"}, "unknown key"),
+        ({"kid": None}, "key id"),
+        ({"token_type": "refresh"}, "not an access token"),
+        ({"user_id": None}, "user_id"),
+        ({"key": rsa.generate_private_key(public_exponent=65537, key_size=2048)}, "signature"),
+    ],
+    ids=["alg-none", "hs256-public-key", "wrong-aud", "no-aud", "wrong-iss", "expired", "unknown-kid", "no-kid",
+         "refresh-as-access", "no-user-id", "foreign-key-same-kid"],
+)
+def test_bad_tokens_are_unauthorized_with_a_clear_message(api_client, token_options, message_part):
+    options = {"user_id": "u1", **token_options}
+    _assert_unauthorized(_get(api_client, make_token(**options)), message_part)
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Bearer not-a-jwt"])
+def test_malformed_authorization_headers_are_unauthorized(api_client, header):
+    _assert_unauthorized(api_client.get(URL, HTTP_AUTHORIZATION=header))
+
+
+def test_a_tampered_payload_fails_the_signature(api_client):
+    header, _payload, signature = make_token(user_id="u1").split(".")
+    forged_payload = make_token(user_id="admin").split(".")[1]
+
+    _assert_unauthorized(_get(api_client, f"{header}.{forged_payload}.{signature}"), "signature")
+
+
+def test_a_configured_jwk_is_trusted_like_a_pem(api_client, settings):
+    settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [TEST_PUBLIC_JWK]}}
+
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200
+
+
+class _JwksServer:
+    def __init__(self) -> None:
+        self.document: dict = {"keys": []}
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests += 1
+                body = json.dumps(server.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/jwks/"
+
+
+@pytest.fixture
+def jwks_server(settings) -> Iterator[_JwksServer]:
+    server = _JwksServer()
+    settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_URL": server.url}}
+    yield server
+    server.http.shutdown()
+
+
+def test_keys_are_fetched_from_the_jwks_url_and_cached(api_client, jwks_server):
+    jwks_server.document = {"keys": [TEST_PUBLIC_JWK]}
+
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200
+    assert _get(api_client, make_token(user_id="u2")).status_code == 200
+    assert jwks_server.requests == 1
+
+
+def test_an_unknown_kid_refetches_the_jwks_but_not_more_often_than_allowed(api_client, jwks_server, settings):
+    next_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks_server.document = {"keys": [TEST_PUBLIC_JWK]}
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200
+
+    # auth-service publishes its next key; a token signed with it arrives: one refetch finds it.
+    settings.SERVICE_KIT = {
+        "JWT": {**settings.SERVICE_KIT["JWT"], "JWKS_MIN_REFETCH_SECONDS": 0}
+    }
+    jwks_server.document = {"keys": [TEST_PUBLIC_JWK, public_jwk(next_key.public_key(), kid="next")]}
+    assert _get(api_client, make_token(user_id="u1", key=next_key, kid="next")).status_code == 200
+
+    settings.SERVICE_KIT = {"JWT": {**settings.SERVICE_KIT["JWT"], "JWKS_MIN_REFETCH_SECONDS": 3600}}
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200  # the first fetch after the reload
+    fetches = jwks_server.requests
+    for _ in range(5):
+        _assert_unauthorized(_get(api_client, make_token(user_id="u1", kid="garbage")), "unknown key")
+    assert jwks_server.requests == fetches
+
+
+def test_an_unreachable_jwks_is_a_401_not_a_500(api_client, settings):
+    settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_URL": "http://127.0.0.1:9/jwks/"}}
+
+    _assert_unauthorized(_get(api_client, make_token(user_id="u1")), "unknown key")

@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from service_kit.settings import common_settings, database_from_env, env_bool, env_list, env_rates
+
+
+def test_database_from_env_renames_the_database_for_the_service(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://polls:p%40ss@db.internal:6543/polls")
+
+    database = database_from_env(name="vote_service", sqlite_path="/tmp/x.sqlite3")
+
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("vote_service", "polls", "p@ss")
+    assert (database["HOST"], database["PORT"]) == ("db.internal", "6543")
+    assert database["TEST"] == {"NAME": "test_vote_service"}
+
+
+def test_database_from_env_falls_back_to_sqlite(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+    database = database_from_env(name="vote_service", sqlite_path=tmp_path / "db.sqlite3")
+
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == str(tmp_path / "db.sqlite3")
+
+
+def test_database_from_env_refuses_another_database_kind(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql://x@y/z")
+
+    with pytest.raises(ValueError, match="postgresql"):
+        database_from_env(name="vote_service", sqlite_path="x")
+
+
+def test_env_helpers(monkeypatch):
+    monkeypatch.setenv("FLAG", "yes")
+    monkeypatch.setenv("HOSTS", "a.example, b.example,")
+    monkeypatch.setenv("RATES", "burst=5/min, votes=1/sec")
+
+    assert env_bool("FLAG") is True
+    assert env_bool("MISSING", True) is True
+    assert env_list("HOSTS") == ["a.example", "b.example"]
+    assert env_rates("RATES", {"burst": "1/min", "sustained": "9/day"}) == {
+        "burst": "5/min", "sustained": "9/day", "votes": "1/sec"
+    }
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(ValueError):
+        env_bool("FLAG")
+
+
+def test_common_settings_wire_the_kit_and_events(monkeypatch):
+    monkeypatch.setenv("JWT_JWKS_URL", "http://auth-service/api/auth/jwks/")
+    monkeypatch.delenv("JWT_ISSUER", raising=False)
+
+    shared = common_settings(service="vote-service", base_dir=Path("/srv/vote"))
+
+    assert {"rest_framework", "drf_spectacular", "django_events", "service_kit"} <= set(shared["INSTALLED_APPS"])
+    assert "django_events.middleware.CorrelationIdMiddleware" in shared["MIDDLEWARE"]
+    assert shared["MIDDLEWARE"][0] == "service_kit.middleware.MetricsMiddleware"
+    assert shared["REST_FRAMEWORK"]["EXCEPTION_HANDLER"] == "service_kit.errors.exception_handler"
+    assert shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"] == ["service_kit.auth.JWTAuthentication"]
+    assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
+    assert shared["SERVICE_KIT"]["JWT"] == {
+        "ISSUER": "polls-auth",
+        "AUDIENCE": "polls-platform",
+        "JWKS_URL": "http://auth-service/api/auth/jwks/",
+        "PUBLIC_KEYS": [],
+    }
+    assert shared["ROOT_URLCONF"] == "config.urls"

@@ -1,0 +1,47 @@
+import pytest
+from django.urls import reverse
+
+from service_kit.testing import AuthClient
+
+
+def test_a_scope_over_its_rate_is_429_with_retry_after(api_client):
+    for _ in range(2):
+        assert api_client.get(reverse("tight")).status_code == 200
+
+    response = api_client.get(reverse("tight"))
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    body = response.json()
+    assert body["error"] == "throttled"
+    assert body["details"]["retry_after_seconds"] == int(response["Retry-After"])
+
+
+def test_users_are_throttled_apart_from_each_other(auth_client):
+    other = auth_client(user_id="someone-else")
+    for _ in range(2):
+        auth_client.get(reverse("tight"))
+
+    assert auth_client.get(reverse("tight")).status_code == 429
+    assert other.get(reverse("tight")).status_code == 200
+    assert isinstance(other, AuthClient)
+
+
+@pytest.mark.parametrize(
+    ("query", "count_on_page", "has_next"),
+    [("", 20, True), ("?page_size=50", 50, True), ("?page_size=1000", 100, True), ("?page=13", 10, False)],
+)
+def test_pages_are_capped_at_100(api_client, query, count_on_page, has_next):
+    body = api_client.get(reverse("items") + query).json()
+
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert body["count"] == 250
+    assert len(body["results"]) == count_on_page
+    assert bool(body["next"]) is has_next
+
+
+def test_a_page_past_the_end_is_a_json_404(api_client):
+    response = api_client.get(reverse("items") + "?page=99")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

@@ -25,6 +25,7 @@ class Route:
     prefix: str
     service: str
     upstream: str
+    env: str  # the environment variable that overrides `upstream`
 
     @property
     def upstream_host_port(self) -> str:
@@ -66,7 +67,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> T
     edge = raw["edge"]
     table = Table(
         routes=tuple(
-            Route(prefix=r["prefix"], service=r["service"], upstream=environ.get(r["env"]) or r["upstream"])
+            Route(prefix=r["prefix"], service=r["service"], upstream=environ.get(r["env"]) or r["upstream"], env=r["env"])
             for r in raw["route"]
         ),
         rate_limits=tuple(

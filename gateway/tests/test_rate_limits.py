@@ -1,0 +1,45 @@
+"""The token and vote endpoints' rate limits, per client address, the same in both gateways."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from gateway.table import load
+from tests.conftest import Gateway
+
+LIMITS = load().rate_limits
+
+
+def hammer(gateway: Gateway, path: str, times: int, *, source: str = "127.0.0.1") -> list[httpx.Response]:
+    transport = httpx.HTTPTransport(local_address=source)
+    with gateway.client(transport=transport) as client:
+        return [client.post(path, json={}) for _ in range(times)]
+
+
+@pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
+def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit) -> None:  # type: ignore[no-untyped-def]
+    responses = hammer(gateway, limit.path, limit.burst + 10)
+    statuses = [response.status_code for response in responses]
+    admitted = statuses.count(200)
+    # nginx admits the first request and `burst` more at once; a slow machine may leak in a request or two more.
+    assert statuses[: limit.burst + 1] == [200] * (limit.burst + 1)
+    assert limit.burst + 1 <= admitted <= limit.burst + 3, statuses
+    rejected = next(response for response in responses if response.status_code == 429)
+    assert rejected.headers["retry-after"] == "1"
+    assert rejected.json()["error"] == "rate_limited"
+    assert rejected.headers["x-content-type-options"] == "nosniff"
+    # Another client is counted on its own.
+    assert hammer(gateway, limit.path, 1, source="127.0.0.2")[0].status_code == 200
+
+
+def test_only_the_limited_methods_are_counted(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        statuses = {client.get("/api/votes/").status_code for _ in range(40)}
+    assert statuses == {200}
+
+
+def test_other_paths_of_a_limited_service_are_not_counted(gateway: Gateway) -> None:
+    with gateway.client() as client:
+        statuses = {client.post("/api/votes/results/1/", json={}).status_code for _ in range(40)}
+    assert statuses == {200}

@@ -143,3 +143,15 @@ def test_an_unreachable_jwks_is_a_401_not_a_500(api_client, settings):
     settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_URL": "http://127.0.0.1:9/jwks/"}}
 
     _assert_unauthorized(_get(api_client, make_token(user_id="u1")), "unknown key")
+
+
+def provided_jwks() -> dict:
+    return {"keys": [TEST_PUBLIC_JWK]}
+
+
+def test_keys_from_a_jwks_provider_are_trusted_without_http(api_client, settings):
+    settings.SERVICE_KIT = {
+        "JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_PROVIDER": "tests.test_auth.provided_jwks"}
+    }
+
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200

@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
         "AUDIENCE": "polls-platform",
         "JWKS_URL": None,
         "PUBLIC_KEYS": [],
+        # Import path of a function returning a JWKS document: how auth-service trusts its own keys without
+        # an HTTP call to itself.
+        "JWKS_PROVIDER": None,
         # Fetched keys are trusted this long, so a key auth-service drops stops verifying soon after.
         "JWKS_CACHE_SECONDS": 300,
         # An unknown kid refetches the JWKS at most this often: garbage tokens must not hammer auth-service.

@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from django.utils.module_loading import import_string
 from jwt.algorithms import RSAAlgorithm
 
 from .conf import kit_settings, on_reload
@@ -87,7 +88,10 @@ class TrustedKeys:
 
     def configured(self) -> dict[str, RSAPublicKey]:
         if self._configured is None:
-            self._configured = dict(load_public_key(key) for key in kit_settings.JWT["PUBLIC_KEYS"])
+            keys = dict(load_public_key(key) for key in kit_settings.JWT["PUBLIC_KEYS"])
+            if kit_settings.JWT["JWKS_PROVIDER"]:
+                keys.update(keys_from_jwks(import_string(kit_settings.JWT["JWKS_PROVIDER"])()))
+            self._configured = keys
         return self._configured
 
     def get(self, kid: str) -> RSAPublicKey | None:

@@ -97,6 +97,7 @@ async function untilKnown(send, waitingMessage) {
 }
 
 const listOf = (page) => (Array.isArray(page) ? page : page.results);
+const votesText = (count) => `${count} ${count === 1 ? "vote" : "votes"}`;
 
 // ---- messages ----
 
@@ -196,7 +197,7 @@ function pollItem(poll) {
   open.dataset.testid = `open-poll-${poll.id}`;
   open.addEventListener("click", () => guarded(() => showPoll(poll.id)));
   item.querySelector(".status").textContent = poll.status;
-  item.querySelector(".total").textContent = poll.total_votes;
+  item.querySelector(".total").textContent = votesText(poll.total_votes);
   item.classList.toggle("closed", poll.status !== "open");
   return item;
 }
@@ -253,11 +254,11 @@ async function loadResults() {
     throw error;
   }
   if (results.poll_id !== openPollId) return; // the person moved on while this was in flight
-  $("detail-total").textContent = results.total;
+  $("detail-total").textContent = votesText(results.total);
   for (const counted of results.choices) {
     const item = $(`choice-${counted.choice_id}`);
     if (!item) continue;
-    item.querySelector(".count").textContent = `${counted.votes} ${counted.votes === 1 ? "vote" : "votes"}`;
+    item.querySelector(".count").textContent = votesText(counted.votes);
     const bar = item.querySelector("progress");
     bar.max = Math.max(results.total, 1);
     bar.value = counted.votes;

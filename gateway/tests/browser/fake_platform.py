@@ -1,0 +1,127 @@
+"""An in-memory stand-in for the four services, to develop the page and its browser test without them.
+
+    python -m tests.browser.fake_platform --port 8100       (from gateway/), then start the dev gateway with
+    AUTH_SERVICE_URL=http://127.0.0.1:8100 (and POLLS_, CHOICE_, VOTE_) and browse http://127.0.0.1:8000/.
+
+Like the real platform, the choice service does not know a new poll at first: its first choice gets a 404.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+
+Json = dict[str, Any]
+
+
+class Failure(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Platform:
+    users: dict[str, Json] = field(default_factory=dict)
+    polls: dict[int, Json] = field(default_factory=dict)
+    choices: dict[int, Json] = field(default_factory=dict)
+    votes: dict[tuple[int, int], int] = field(default_factory=dict)  # (poll, voter) -> choice
+    polls_known_to_choices: set[int] = field(default_factory=set)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def user_of(self, headers: dict[str, str]) -> Json:
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        user = next((u for u in self.users.values() if f"access-{u['id']}" == token), None)
+        if user is None:
+            raise Failure(401, "not_authenticated", "Log in first.")
+        return user
+
+    def poll(self, poll_id: int) -> Json:
+        if poll_id not in self.polls:
+            raise Failure(404, "not_found", "No such poll.")
+        return self.polls[poll_id]
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Json, headers: dict[str, str]) -> tuple[int, Any]:
+        if (method, path) == ("POST", "/api/auth/register/"):
+            if body["username"] in self.users:
+                raise Failure(409, "username_taken", "That username is taken.")
+            self.users[body["username"]] = {"id": next(self.ids), "username": body["username"], "password": body["password"]}
+            return 201, {"id": self.users[body["username"]]["id"], "username": body["username"]}
+        if (method, path) == ("POST", "/api/auth/token/"):
+            user = self.users.get(body.get("username", ""))
+            if user is None or user["password"] != body.get("password"):
+                raise Failure(401, "invalid_credentials", "Wrong username or password.")
+            return 200, {"access": f"access-{user['id']}", "refresh": f"refresh-{user['id']}"}
+        user = self.user_of(headers) if method == "POST" or path == "/api/auth/me/" else None
+        if path == "/api/auth/me/":
+            return 200, {"id": user["id"], "username": user["username"]}  # type: ignore[index]
+        if (method, path) == ("GET", "/api/polls/"):
+            results = sorted(self.polls.values(), key=lambda p: -p["id"])
+            return 200, {"count": len(results), "next": None, "previous": None, "results": results}
+        if (method, path) == ("POST", "/api/polls/"):
+            poll = {"id": next(self.ids), "question": body["question"], "owner_id": user["id"], "status": "open",  # type: ignore[index]
+                    "closes_at": None, "created_at": "2026-01-01T00:00:00Z", "total_votes": 0}
+            self.polls[poll["id"]] = poll
+            return 201, poll
+        if match := re.fullmatch(r"/api/polls/(\d+)/", path):
+            return 200, self.poll(int(match[1]))
+        if (match := re.fullmatch(r"/api/polls/(\d+)/close/", path)) and method == "POST":
+            self.poll(int(match[1]))["status"] = "closed"
+            return 200, self.poll(int(match[1]))
+        if (method, path) == ("GET", "/api/choices/"):
+            results = [c for c in self.choices.values() if c["poll_id"] == int(query["poll_id"])]
+            return 200, {"count": len(results), "next": None, "previous": None, "results": results}
+        if (method, path) == ("POST", "/api/choices/"):
+            if body["poll_id"] not in self.polls_known_to_choices:
+                self.polls_known_to_choices.add(body["poll_id"])
+                raise Failure(404, "not_found", "Poll not known yet.")
+            choice = {"id": next(self.ids), "poll_id": body["poll_id"], "text": body["text"]}
+            self.choices[choice["id"]] = choice
+            return 201, choice
+        if (method, path) == ("POST", "/api/votes/"):
+            poll = self.poll(body["poll_id"])
+            if poll["status"] != "open":
+                raise Failure(409, "poll_closed", "This poll is closed.")
+            if (poll["id"], user["id"]) in self.votes:  # type: ignore[index]
+                raise Failure(409, "already_voted", "You have already voted in this poll.")
+            self.votes[(poll["id"], user["id"])] = body["choice_id"]  # type: ignore[index]
+            poll["total_votes"] += 1
+            return 201, {"poll_id": poll["id"], "choice_id": body["choice_id"], "voter_id": user["id"]}  # type: ignore[index]
+        if match := re.fullmatch(r"/api/votes/results/(\d+)/", path):
+            poll = self.poll(int(match[1]))
+            counted = [{"choice_id": c["id"], "text": c["text"], "votes": list(self.votes.values()).count(c["id"])}
+                       for c in self.choices.values() if c["poll_id"] == poll["id"]]
+            return 200, {"poll_id": poll["id"], "total": sum(c["votes"] for c in counted), "choices": counted}
+        raise Failure(404, "not_found", "Not found.")
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        try:
+            status, answer = self.handle(scope["method"], scope["path"], query, json.loads(raw or b"{}"), headers)
+        except Failure as failure:
+            status, answer = failure.status, {"error": failure.code, "message": failure.message, "details": {}}
+        body = json.dumps(answer).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8100)
+    uvicorn.run(Platform(), host="127.0.0.1", port=parser.parse_args().port, log_level="warning")

@@ -1,0 +1,59 @@
+from datetime import timedelta
+from pathlib import Path
+
+from service_kit.settings import DEFAULT_THROTTLE_RATES, common_settings, database_from_env, env, env_list, env_rates
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+globals().update(common_settings(service="auth-service", base_dir=BASE_DIR))
+
+INSTALLED_APPS += ["users"]  # noqa: F821 - defined by common_settings
+
+DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
+
+AUTH_USER_MODEL = "users.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = env_rates(  # noqa: F821
+    "THROTTLE_RATES", {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_register": "20/min"}
+)
+
+# auth-service verifies its own access tokens (GET /me) from its own keys: fetching its JWKS over HTTP from
+# inside a request could wait on itself.
+SERVICE_KIT["JWT"] = {**SERVICE_KIT["JWT"], "JWKS_URL": None, "JWKS_PROVIDER": "users.selectors.jwks_document"}  # noqa: F821
+
+JWT_SIGNING = {
+    # Production: the mounted secret. Without it, development generates a key once into var/ (git-ignored).
+    "PRIVATE_KEY_FILE": env("JWT_PRIVATE_KEY_FILE") or None,
+    "GENERATED_PRIVATE_KEY_FILE": BASE_DIR / "var/jwt/private.pem",
+    "GENERATE_IN_MEMORY": False,
+    # Published beside the signing key: the next key before a rotation, the previous one after it.
+    "EXTRA_PUBLIC_KEY_FILES": env_list("JWT_NEXT_PUBLIC_KEY_FILE"),
+}
+
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "ISSUER": SERVICE_KIT["JWT"]["ISSUER"],  # noqa: F821
+    "AUDIENCE": SERVICE_KIT["JWT"]["AUDIENCE"],  # noqa: F821
+    # Access tokens cannot be revoked (other services verify them alone): keep them short.
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+    "LEEWAY": 10,
+    # Never HS256 on SECRET_KEY: users.tokens signs with the RSA key of JWT_SIGNING.
+    "SIGNING_KEY": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,  # noqa: F821
+    "TITLE": "auth-service",
+    "DESCRIPTION": "Users, RS256 access tokens and the JWKS",
+    "VERSION": "0.1.0",
+}

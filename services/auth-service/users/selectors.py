@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from service_kit.errors import NotFound
+
+from users.models import User
+from users.signing_keys import signing_keys
+
+
+def user_get_active(*, user_id: str) -> User | None:
+    try:
+        return User.objects.filter(pk=uuid.UUID(user_id), is_active=True).first()
+    except ValueError:
+        return None
+
+
+def user_get(*, user_id: str) -> User:
+    user = user_get_active(user_id=user_id)
+    if user is None:
+        raise NotFound("This user does not exist.", code="user_not_found")
+    return user
+
+
+def jwks_document() -> dict[str, Any]:
+    """The public keys tokens may be signed with; also how auth-service trusts its own tokens."""
+    return signing_keys().jwks()

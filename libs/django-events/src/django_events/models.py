@@ -29,6 +29,9 @@ class OutboxEvent(models.Model):
                 condition=models.Q(sent_at__isnull=True),
                 name="django_events_outbox_unsent",
             ),
+            # The relay's claim reads unsent rows in seq order; without this, PostgreSQL walks the primary key
+            # past every sent row still retained (a week's worth by default) on each claim.
+            models.Index(fields=["seq"], condition=models.Q(sent_at__isnull=True), name="django_events_unsent_seq"),
             models.Index(fields=["sent_at"], name="django_events_outbox_sent"),
         ]
 

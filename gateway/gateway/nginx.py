@@ -22,6 +22,8 @@ ACCESS_LOG_FORMAT = (
     '"duration_seconds":$request_time,"upstream":"$upstream_addr"}'
 )
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+# The errors nginx itself produces, each answered by a named location with the platform's JSON body.
+GATEWAY_ERRORS = ("payload_too_large", "rate_limited", "bad_gateway", "gateway_timeout")
 
 
 def quote(text: str) -> str:
@@ -35,7 +37,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
     web_root = (web_root or resource("web")).resolve()
     return "\n".join([
         "# Rendered from gateway/routes.toml by `python -m gateway.nginx render`: edit the table, not this file.",
-        f"log_format gateway_json escape=json {quote_format(ACCESS_LOG_FORMAT)};",
+        f"log_format gateway_json escape=json {_quote_format(ACCESS_LOG_FORMAT)};",
         "",
         "# The client's X-Request-ID when it is sane, a fresh one otherwise.",
         "map $http_x_request_id $edge_request_id {",
@@ -72,8 +74,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(f"    add_header {name} {quote(value)} always;" for name, value in edge.SECURITY_HEADERS.items()),
         "    add_header Retry-After $edge_retry_after always;",
         "",
-        *(f"    error_page {edge.error_status(code)} @{code};" for code in _GATEWAY_ERRORS),
-        *(f"    location @{code} {{ {_json_return(code)} }}" for code in _GATEWAY_ERRORS),
+        *(f"    error_page {edge.error_status(code)} @{code};" for code in GATEWAY_ERRORS),
+        *(f"    location @{code} {{ {_json_return(code)} }}" for code in GATEWAY_ERRORS),
         "",
         "    types {",
         *(f"        {quote(content_type)} {suffix.lstrip('.')};" for suffix, content_type in edge.WEB_CONTENT_TYPES.items()),
@@ -89,10 +91,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
     ])
 
 
-_GATEWAY_ERRORS = ("payload_too_large", "rate_limited", "bad_gateway", "gateway_timeout")
-
-
-def quote_format(text: str) -> str:
+def _quote_format(text: str) -> str:
     # The log format is the one string that must expand variables, so it skips quote()'s `$` guard.
     return "'" + text.replace("'", "\\'") + "'"
 

@@ -151,7 +151,10 @@ class Gateway:
 
 def _edge_send(send: Send, exchange: Exchange) -> Send:
     """Every response leaves with the request id and the security headers, whoever produced it."""
-    owned = [(b"x-request-id", exchange.request_id.encode())] + [(name.lower().encode(), value.encode()) for name, value in edge.SECURITY_HEADERS.items()]
+    owned = [
+        (b"x-request-id", exchange.request_id.encode()),
+        *((name.lower().encode(), value.encode()) for name, value in edge.SECURITY_HEADERS.items()),
+    ]
 
     async def edge_send(message: Message) -> None:
         if message["type"] == "http.response.start":

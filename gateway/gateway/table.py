@@ -67,7 +67,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> T
     edge = raw["edge"]
     table = Table(
         routes=tuple(
-            Route(prefix=r["prefix"], service=r["service"], upstream=environ.get(r["env"]) or r["upstream"], env=r["env"])
+            Route(r["prefix"], r["service"], upstream=environ.get(r["env"]) or r["upstream"], env=r["env"])
             for r in raw["route"]
         ),
         rate_limits=tuple(

@@ -60,11 +60,14 @@ def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
     access_log = folder / "access.log"
     if kind == "dev":
         command = [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=access_log.open("wb"), stderr=subprocess.STDOUT)
+        # stdout is the JSON access log; uvicorn's own messages go to stderr.
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=access_log.open("wb"),
+                                   stderr=(folder / "gateway.out").open("wb"))
     else:
         render = [sys.executable, "-m", "gateway.nginx", "render", "--main", "--listen", f"127.0.0.1:{port}",
                   "--access-log", str(access_log)]
-        (folder / "nginx.conf").write_bytes(subprocess.run(render, cwd=PROJECT, env=env, check=True, capture_output=True).stdout)
+        config = subprocess.run(render, cwd=PROJECT, env=env, check=True, capture_output=True).stdout
+        (folder / "nginx.conf").write_bytes(config)
         command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"]
         if os.geteuid() == 0:
             # Started by root, nginx would run its workers as `nobody`, who cannot enter pytest's private tmp.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway.table import load
+from gateway.table import RateLimit, load
 from tests.conftest import Gateway
 
 LIMITS = load().rate_limits
@@ -18,7 +18,7 @@ def hammer(gateway: Gateway, path: str, times: int, *, source: str = "127.0.0.1"
 
 
 @pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
-def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit) -> None:  # type: ignore[no-untyped-def]
+def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit: RateLimit) -> None:
     responses = hammer(gateway, limit.path, limit.burst + 10)
     statuses = [response.status_code for response in responses]
     admitted = statuses.count(200)

@@ -1,0 +1,64 @@
+"""The routing table, its overrides and checks, and the rate limiter's arithmetic (nginx's, step by step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.nginx import quote, render
+from gateway.ratelimit import LeakyBucket
+from gateway.table import RateLimit, load, resource
+
+
+def test_the_table_routes_the_four_services_on_their_development_ports() -> None:
+    table = load(environ={})
+    assert {route.prefix: route.upstream for route in table.routes} == {
+        "/api/auth/": "http://127.0.0.1:8001",
+        "/api/polls/": "http://127.0.0.1:8002",
+        "/api/choices/": "http://127.0.0.1:8003",
+        "/api/votes/": "http://127.0.0.1:8004",
+    }
+    assert table.route_for("/api/pollsx/") is None
+
+
+def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
+    table = load(environ={"VOTE_SERVICE_URL": "http://vote-service", "GATEWAY_READ_TIMEOUT_SECONDS": "3"})
+    vote = table.route_for("/api/votes/")
+    assert vote is not None and vote.upstream_host_port == "vote-service:80"
+    assert table.read_timeout == 3
+
+
+@pytest.mark.parametrize(("old", "new", "complaint"), [
+    ('prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
+    ('upstream = "http://127.0.0.1:8001"', 'upstream = "https://auth"', "must be http://host"),
+    ('path = "/api/auth/token/"', 'path = "/nowhere/"', "which no route serves"),
+])
+def test_a_broken_table_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
+    broken = tmp_path / "routes.toml"
+    broken.write_text(resource("routes.toml").read_text().replace(old, new, 1))
+    with pytest.raises(ValueError, match=complaint):
+        load(broken, environ={})
+
+
+def test_the_production_config_listens_where_the_helm_chart_expects() -> None:
+    config = render(load(environ={"AUTH_SERVICE_URL": "http://auth-service"}))
+    assert "listen 8080;" in config and "server auth-service:80;" in config
+    assert "daemon" not in config  # it is a conf.d file, included in the image's own nginx.conf
+
+
+def test_nginx_strings_refuse_what_nginx_would_expand() -> None:
+    assert quote("it's") == r"'it\'s'"
+    with pytest.raises(ValueError):
+        quote("costs $5")
+
+
+def test_the_bucket_admits_a_burst_then_one_request_per_interval() -> None:
+    now = [0.0]
+    bucket = LeakyBucket(RateLimit("t", "/p/", ("POST",), rate=10, burst=20), clock=lambda: now[0])
+    assert [bucket.admit("a") for _ in range(22)] == [True] * 21 + [False]
+    assert bucket.admit("b")  # each client has its own bucket
+    now[0] += 0.1
+    assert bucket.admit("a") and not bucket.admit("a")
+    now[0] += 10  # fully drained: as good as new
+    assert [bucket.admit("a") for _ in range(22)] == [True] * 21 + [False]

@@ -26,7 +26,7 @@ __all__ = [
     "TEST_PRIVATE_KEY",
     "TEST_PUBLIC_JWK",
     "TEST_PUBLIC_KEY_PEM",
-    "AuthClient",
+    "AuthClient",  # noqa: F822 - served by __getattr__, which imports DRF only on use
     "api_client",
     "auth_client",
     "auth_user_id",

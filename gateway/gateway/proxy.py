@@ -100,7 +100,7 @@ class Gateway:
         rule = self.table.rate_limit_for(method, path)
         if rule is not None and not self.buckets[rule.name].admit(_client_address(scope)):
             return await _fail(send, "rate_limited", [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())])
-        exchange.upstream = route.upstream
+        exchange.upstream = route.upstream_host_port  # as nginx logs $upstream_addr
         await self._proxy(scope, receive, send, route, exchange)
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: Exchange) -> None:

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.errors import ApplicationError
+from service_kit.idempotency import idempotent
 
 from votes.selectors import poll_results
 from votes.services import vote_cast
@@ -34,6 +35,7 @@ class VoteCastApi(APIView):
             ref_name = "Vote"
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         if "voter_id" in request.data:
             # Silently dropping it would hide a client that believes it can vote for someone else.

@@ -7,7 +7,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from service_kit.errors import ApplicationError, Conflict, NotFound
 
-from votes.models import ONE_VOTE_PER_VOTER_CONSTRAINT, ChoiceView, PollView, Vote
+from votes.models import ChoiceView, PollView, Vote
 
 
 def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> PollView | None:
@@ -45,9 +45,9 @@ def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid
         raise Conflict("this poll is closed", code="poll_closed", details={"poll_id": str(poll_id)})
 
 
-def _breaks_one_vote_per_voter(error: IntegrityError) -> bool:
-    diagnostics = getattr(error.__cause__, "diag", None)
-    return getattr(diagnostics, "constraint_name", None) == ONE_VOTE_PER_VOTER_CONSTRAINT
+def _breaks_one_vote_per_voter(*, poll_id: uuid.UUID, voter_id: str) -> bool:
+    # Asked after the rollback, so it sees the committed rival; works alike on PostgreSQL and SQLite.
+    return Vote.objects.filter(poll_id=poll_id, voter_id=voter_id).exists()
 
 
 def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vote:
@@ -72,7 +72,7 @@ def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vot
             )
     except IntegrityError as error:
         # A concurrent duplicate waits on the unique index for the first transaction, then lands here.
-        if not _breaks_one_vote_per_voter(error):
+        if not _breaks_one_vote_per_voter(poll_id=poll_id, voter_id=voter_id):
             raise
         raise Conflict(
             "you have already voted in this poll", code="already_voted", details={"poll_id": str(poll_id)}

@@ -8,18 +8,11 @@ pytestmark = pytest.mark.django_db
 
 URL = reverse("vote-cast")
 
-# Strict: once VoteCastApi is wired to service_kit.idempotency these pass, and the marker must go.
-awaits_service_kit_idempotency = pytest.mark.xfail(
-    strict=True, reason="service_kit.idempotency does not exist yet; VoteCastApi is not wired to it"
-)
-
-
 @pytest.fixture
 def poll():
     return poll_view_create()
 
 
-@awaits_service_kit_idempotency
 def test_a_retried_vote_with_the_same_key_replays_the_first_answer(auth_client, poll):
     body = {"poll_id": str(poll.id), "choice_id": str(choice_view_create(poll=poll).id)}
 
@@ -31,7 +24,6 @@ def test_a_retried_vote_with_the_same_key_replays_the_first_answer(auth_client, 
     assert Vote.objects.count() == 1
 
 
-@awaits_service_kit_idempotency
 def test_a_key_reused_with_another_body_is_unprocessable(auth_client, poll):
     yes, no = choice_view_create(poll=poll, text="Yes"), choice_view_create(poll=poll, text="No", position=1)
     auth_client.post(URL, {"poll_id": str(poll.id), "choice_id": str(yes.id)}, format="json", HTTP_IDEMPOTENCY_KEY="k")

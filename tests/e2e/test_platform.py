@@ -73,6 +73,22 @@ def test_register_poll_choices_vote_results_close(platform):
         assert late.status_code == 409 and late.json()["error"]
 
 
+def test_the_web_page_in_headless_chromium(platform):
+    """The gateway's browser test, run against the real platform: register, poll, choices, vote, result."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import ROOT
+
+    browser = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/browser"],
+        cwd=ROOT / "gateway", env={**os.environ, "GATEWAY_URL": platform.url}, capture_output=True, text=True,
+    )
+    assert browser.returncode == 0, browser.stdout[-4000:] + browser.stderr[-2000:]
+    assert " passed" in browser.stdout and "skipped" not in browser.stdout
+
+
 def _results(body):
     return body["results"] if isinstance(body, dict) else body
 

@@ -88,3 +88,17 @@ def test_a_batch_of_events_applies_as_one_statement_per_event_would():
     deliver(*events)
     # n1: created v1, v4, edited (edits=1), then v7; edits is only ever changed by note.edited.
     assert sorted(NoteView.objects.values_list("id", "text", "edits")) == [("n0", "v9", 0), ("n1", "v7", 1), ("n2", "v8", 0)]
+
+
+def test_events_a_handler_publishes_carry_the_correlation_id_of_the_event_it_handles(monkeypatch):
+    from django_events.testing import captured_events
+    from tests.testapp import projections
+
+    def publish_follow_up(self, event):
+        django_events.publish("note.followed", key="n1", data={})
+
+    monkeypatch.setattr(projections.NoteProjection, "on_note_created", publish_follow_up)
+    with captured_events() as events:
+        deliver(make_event("note.created", {"note_id": "n1", "text": "x"}, correlation_id="chain-7"))
+
+    assert [e.correlation_id for e in events] == ["chain-7"]

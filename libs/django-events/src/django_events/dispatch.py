@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from .conf import events_settings
+from .context import correlation
 from .envelope import Event
 from .metrics import consumer_duplicates, consumer_processed, projection_lag
 from .models import InboxEvent
@@ -43,7 +44,9 @@ def apply_events(
                 if (subscriber.name, event.id) in done:
                     consumer_duplicates.labels(events_settings.SERVICE or "").inc()
                     continue
-                subscriber.apply(event)
+                # What a handler publishes continues the chain of the event that caused it.
+                with correlation(event.correlation_id or str(event.id)):
+                    subscriber.apply(event)
                 done.add((subscriber.name, event.id))
                 inbox_rows.append(InboxEvent(subscriber=subscriber.name, event_id=event.id))
                 applied += 1

@@ -1,0 +1,107 @@
+import uuid
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from service_kit.errors import ApplicationError
+from service_kit.pagination import Pagination, get_paginated_response
+
+from polls.selectors import poll_get, poll_list
+from polls.services import poll_close, poll_create, poll_delete, poll_update
+
+# Set by the platform, never by a client: sending one is a mistake worth saying out loud.
+SERVER_OWNED_FIELDS = ("id", "owner_id", "status", "total_votes", "created_at", "closed_at")
+
+
+def reject_server_owned_fields(data: Any) -> None:
+    sent = sorted(set(SERVER_OWNED_FIELDS) & set(data if isinstance(data, dict) else ()))
+    if sent:
+        raise ApplicationError(
+            f"these fields are set by the platform and must not be sent: {', '.join(sent)}",
+            details={field: ["Set by the platform; do not send this field."] for field in sent},
+        )
+
+
+class PollOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    question = serializers.CharField()
+    owner_id = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    closes_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    total_votes = serializers.IntegerField(default=0)
+
+    class Meta:
+        ref_name = "Poll"
+
+    def get_status(self, poll) -> str:  # type: ignore[no-untyped-def]
+        return poll.status_at(timezone.now())
+
+
+class PollListCreateApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    class InputSerializer(serializers.Serializer):
+        question = serializers.CharField(max_length=300)
+        closes_at = serializers.DateTimeField(required=False, allow_null=True)
+
+        class Meta:
+            ref_name = "PollCreateInput"
+
+    @extend_schema(responses={200: PollOutputSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return get_paginated_response(
+            pagination_class=Pagination,
+            serializer_class=PollOutputSerializer,
+            queryset=poll_list(),
+            request=request,
+            view=self,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: PollOutputSerializer})
+    def post(self, request: Request) -> Response:
+        reject_server_owned_fields(request.data)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        poll = poll_create(owner_id=str(request.user.id), **serializer.validated_data)
+        return Response(PollOutputSerializer(poll_get(poll_id=poll.id)).data, status=status.HTTP_201_CREATED)
+
+
+class PollDetailApi(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    class InputSerializer(serializers.Serializer):
+        question = serializers.CharField(max_length=300, required=False)
+        closes_at = serializers.DateTimeField(required=False, allow_null=True)
+
+        class Meta:
+            ref_name = "PollUpdateInput"
+
+    @extend_schema(responses={200: PollOutputSerializer})
+    def get(self, request: Request, poll_id: uuid.UUID) -> Response:
+        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)
+
+    @extend_schema(request=InputSerializer, responses={200: PollOutputSerializer})
+    def patch(self, request: Request, poll_id: uuid.UUID) -> Response:
+        reject_server_owned_fields(request.data)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        poll_update(poll_id=poll_id, actor_id=str(request.user.id), **serializer.validated_data)
+        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, poll_id: uuid.UUID) -> Response:
+        poll_delete(poll_id=poll_id, actor_id=str(request.user.id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PollCloseApi(APIView):
+    @extend_schema(request=None, responses={200: PollOutputSerializer})
+    def post(self, request: Request, poll_id: uuid.UUID) -> Response:
+        poll_close(poll_id=poll_id, actor_id=str(request.user.id))
+        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)

@@ -1,0 +1,88 @@
+"""Every write to polls. Each locks the poll row first, so a poll's events leave in the order its changes
+committed, and publishes its event in the same transaction as the change."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import django_events
+from django.db import transaction
+from django.utils import timezone
+from service_kit.errors import ApplicationError, Conflict, Forbidden, NotFound
+
+from polls.models import Poll
+
+UNCHANGED: Any = object()
+
+
+def _poll_for_change(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
+    poll = Poll.objects.select_for_update().filter(pk=poll_id).first()
+    if poll is None:
+        raise NotFound("no poll with this id", code="poll_not_found", details={"poll_id": str(poll_id)})
+    if poll.owner_id != actor_id:
+        raise Forbidden("only the poll's owner may change it", code="not_owner")
+    return poll
+
+
+def _validate_closes_at(closes_at: datetime | None) -> None:
+    if closes_at is not None and closes_at <= timezone.now():
+        raise ApplicationError(
+            "closes_at must be in the future", code="invalid", details={"closes_at": ["Must be in the future."]}
+        )
+
+
+def _poll_data(poll: Poll) -> dict[str, Any]:
+    return {
+        "poll_id": str(poll.id),
+        "question": poll.question,
+        "status": poll.status,
+        "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
+    }
+
+
+@transaction.atomic
+def poll_create(*, owner_id: str, question: str, closes_at: datetime | None = None) -> Poll:
+    _validate_closes_at(closes_at)
+    poll = Poll.objects.create(owner_id=owner_id, question=question, closes_at=closes_at)
+    django_events.publish(
+        "poll.created",
+        key=str(poll.id),
+        data={**_poll_data(poll), "owner_id": poll.owner_id, "created_at": poll.created_at.isoformat()},
+    )
+    return poll
+
+
+@transaction.atomic
+def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED, closes_at: datetime | None = UNCHANGED) -> Poll:
+    poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
+    if poll.status_at(timezone.now()) == Poll.STATUS_CLOSED:
+        raise Conflict("a closed poll cannot be changed", code="poll_closed")
+    if question is not UNCHANGED:
+        poll.question = question
+    if closes_at is not UNCHANGED:
+        _validate_closes_at(closes_at)
+        poll.closes_at = closes_at
+    poll.save(update_fields=["question", "closes_at"])
+    django_events.publish("poll.updated", key=str(poll.id), data=_poll_data(poll))
+    return poll
+
+
+@transaction.atomic
+def poll_close(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
+    poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
+    if poll.status == Poll.STATUS_CLOSED:
+        raise Conflict("this poll is already closed", code="poll_closed")
+    poll.status = Poll.STATUS_CLOSED
+    poll.closed_at = timezone.now()
+    poll.save(update_fields=["status", "closed_at"])
+    django_events.publish(
+        "poll.closed", key=str(poll.id), data={"poll_id": str(poll.id), "closed_at": poll.closed_at.isoformat()}
+    )
+    return poll
+
+
+@transaction.atomic
+def poll_delete(*, poll_id: uuid.UUID, actor_id: str) -> None:
+    poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
+    poll.delete()
+    django_events.publish("poll.deleted", key=str(poll_id), data={"poll_id": str(poll_id)})

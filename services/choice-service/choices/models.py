@@ -1,0 +1,43 @@
+import uuid
+from datetime import datetime
+
+from django.db import models
+
+ONE_CHOICE_PER_POSITION_CONSTRAINT = "choices_choice_unique_position_per_poll"
+
+
+class Choice(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    poll_id = models.UUIDField()
+    text = models.CharField(max_length=200)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            # Positions are assigned under a lock on the poll; the constraint is the backstop if that is ever
+            # bypassed, and its index serves "the choices of a poll, by position".
+            models.UniqueConstraint(fields=["poll_id", "position"], name=ONE_CHOICE_PER_POSITION_CONSTRAINT),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class PollView(models.Model):
+    """Read model of polls-service's polls, fed by poll.* events: the only source of owner and status here."""
+
+    STATUS_CLOSED = "closed"
+
+    id = models.UUIDField(primary_key=True)
+    owner_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    closes_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        managed = False
+        db_table = "choices_poll_view"
+
+    def is_open_at(self, moment: datetime) -> bool:
+        if self.status == self.STATUS_CLOSED:
+            return False
+        return self.closes_at is None or moment < self.closes_at

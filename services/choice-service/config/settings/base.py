@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from service_kit.settings import common_settings, database_from_env
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+globals().update(common_settings(service="choice-service", base_dir=BASE_DIR))
+
+INSTALLED_APPS += ["choices"]  # noqa: F821 - defined by common_settings
+
+DATABASES = {"default": database_from_env(name="choice_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
+
+SPECTACULAR_SETTINGS = {
+    **globals().get("SPECTACULAR_SETTINGS", {}),
+    "TITLE": "choice-service",
+    "DESCRIPTION": "Choices of a poll; who may add them comes from a projection of poll events",
+    "VERSION": "0.1.0",
+}

@@ -1,0 +1,52 @@
+"""The real path: poll events through the outbox, the relay, Kafka and the consumer into PollView."""
+
+import time
+import uuid
+from collections.abc import Callable
+
+import django_events
+import pytest
+from django.db import transaction
+from django_events.consumer import Consumer
+from django_events.relay import Relay
+
+from choices.models import Choice, PollView
+from choices.tests.factories import a_choice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+OWNER = str(uuid.uuid4())
+
+
+def published_as_polls_service(type: str, data: dict) -> None:
+    with transaction.atomic():
+        django_events.publish(type, key=data["poll_id"], data=data)
+    relay = Relay()
+    while relay.send_batch():
+        pass
+
+
+def consume_until(consumer: Consumer, done: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the consumer did not get there in time"
+        consumer.poll_once(0.2)
+
+
+def test_a_poll_is_known_after_its_events_cross_kafka_and_its_deletion_removes_its_choices(isolated_topics):
+    poll_id = str(uuid.uuid4())
+    consumer = Consumer()
+    try:
+        published_as_polls_service(
+            "poll.created",
+            {"poll_id": poll_id, "question": "?", "owner_id": OWNER, "status": "open", "closes_at": None, "created_at": "2026-11-24T00:00:00+00:00"},
+        )
+        consume_until(consumer, lambda: PollView.objects.filter(pk=poll_id).exists())
+        a_choice(poll_id=uuid.UUID(poll_id), owner_id=OWNER)
+
+        published_as_polls_service("poll.deleted", {"poll_id": poll_id})
+        consume_until(consumer, lambda: not Choice.objects.exists())
+    finally:
+        consumer.close()
+
+    assert not PollView.objects.filter(pk=poll_id).exists()

@@ -57,11 +57,14 @@ def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED,
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     if poll.status_at(timezone.now()) == Poll.STATUS_CLOSED:
         raise Conflict("a closed poll cannot be changed", code="poll_closed")
+    before = _poll_data(poll)
     if question is not UNCHANGED:
         poll.question = question
     if closes_at is not UNCHANGED:
         _validate_closes_at(closes_at)
         poll.closes_at = closes_at
+    if _poll_data(poll) == before:
+        return poll
     poll.save(update_fields=["question", "closes_at"])
     django_events.publish("poll.updated", key=str(poll.id), data=_poll_data(poll))
     return poll

@@ -68,8 +68,17 @@ def test_invalid_or_server_owned_fields_are_a_400_that_names_the_field(auth_clie
     assert not Poll.objects.exists()
 
 
-def test_malformed_json_is_a_400_not_a_500(auth_client):
-    error_of(auth_client.post(LIST, data='{"question": ', content_type="application/json"), 400)
+@pytest.mark.parametrize("raw", ['{"question": ', "[]", '"question"', "null", b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_a_400_not_a_500(auth_client, raw):
+    error_of(auth_client.post(LIST, data=raw, content_type="application/json"), 400)
+
+
+def test_changes_need_a_token(api_client):
+    poll = a_poll()
+    error_of(api_client.patch(detail(poll.id), {"question": "Anon"}, format="json"), 401)
+    error_of(api_client.delete(detail(poll.id)), 401)
+    error_of(api_client.post(close(poll.id)), 401)
+    assert Poll.objects.get().question == "Tea or coffee?"
 
 
 def test_anyone_lists_polls_paginated(api_client):

@@ -48,6 +48,14 @@ def test_the_owner_updates_the_question_and_an_event_says_so():
     assert [(e.type, e.data["question"], e.data["closes_at"]) for e in events] == [("poll.updated", "Coffee or tea?", None)]
 
 
+def test_an_update_that_changes_nothing_announces_nothing():
+    poll = a_poll(owner_id=OWNER)
+    with captured_events() as events:
+        poll_update(poll_id=poll.id, actor_id=OWNER)
+        poll_update(poll_id=poll.id, actor_id=OWNER, question=poll.question, closes_at=None)
+    assert events == []
+
+
 def test_only_the_owner_changes_closes_or_deletes_a_poll():
     poll = a_poll(owner_id=OWNER)
     stranger = str(uuid.uuid4())

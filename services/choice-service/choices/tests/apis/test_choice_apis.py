@@ -153,3 +153,10 @@ def test_the_owner_deletes(auth_client, auth_user_id):
 
 def test_the_schema_is_served(api_client):
     assert api_client.get("/api/choices/schema/").status_code == 200
+
+
+def test_a_huge_body_is_refused_without_a_500(auth_client, auth_user_id):
+    poll_id = a_known_poll(owner_id=auth_user_id)
+    huge = {"poll_id": str(poll_id), "text": "x" * 5_000_000}
+    assert "text" in error_of(auth_client.post(LIST, huge, format="json"), 400)["details"]
+    assert not Choice.objects.exists()

@@ -16,11 +16,10 @@ from choices.services import choice_create, choice_delete, choice_update
 TEXT_MAX_LENGTH = Choice._meta.get_field("text").max_length
 
 
-# A comment, not a docstring: drf-spectacular would publish a docstring as every input's description.
 # Refuses fields it does not declare: a client sending ``position`` or ``id`` believes it sets them, and
-# silently dropping them would hide that it does not.
+# silently dropping them would hide that it does not. (A comment: drf-spectacular would publish a docstring
+# as the description of every input schema.) Belongs in service_kit; polls-service needs it too.
 class StrictInputSerializer(serializers.Serializer):
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         undeclared = sorted(set(self.initial_data) - set(self.fields))
         if undeclared:

@@ -56,6 +56,23 @@ def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str 
     )
 
 
+def wait_until_relays_listen(count: int, timeout: float = 60.0) -> None:
+    """Blocks until ``count`` relays wait on the outbox's NOTIFY channel, so a test starts them all before it publishes."""
+    from django_events.relay import NOTIFY_CHANNEL
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+                [f"LISTEN {NOTIFY_CHANNEL}"],
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+        assert time.monotonic() < deadline, f"{count} relays did not start listening in time"
+        time.sleep(0.1)
+
+
 def publish_ticks(keys: int, per_key: int, *, start: int = 0, poison: set[int] = frozenset()) -> list[django_events.Event]:  # type: ignore[assignment]
     """Publishes tick.happened events round-robin over keys, each key's `seq` counting up."""
     events = []

@@ -10,7 +10,14 @@ import pytest
 
 import django_events
 from django_events.models import OutboxEvent
-from tests.conftest import consume_until, publish_ticks, read_topic, relay_until_empty, start_worker
+from tests.conftest import (
+    consume_until,
+    publish_ticks,
+    read_topic,
+    relay_until_empty,
+    start_worker,
+    wait_until_relays_listen,
+)
 from tests.testapp.models import Applied
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,6 +64,7 @@ def test_a_relay_killed_between_send_and_mark_resends_and_the_duplicate_applies_
 def test_two_relays_at_once_lose_nothing_duplicate_nothing_and_keep_key_order(live):
     relays = [start_worker("events_relay", live) for _ in range(2)]
     try:
+        wait_until_relays_listen(2)
         for chunk in range(20):
             publish_ticks(keys=10, per_key=10, start=chunk * 10)
         deadline = time.monotonic() + 60

@@ -53,8 +53,11 @@ class Supervisor:
         return process
 
     def run(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
-        if self.start(name, command, cwd=cwd, env=env).wait() != 0:
+        """Runs a one-shot command to its end; once it succeeded, `watch` no longer counts it among the living."""
+        process = self.start(name, command, cwd=cwd, env=env)
+        if process.wait() != 0:
             raise SystemExit(f"run | {name} failed")
+        self.processes.remove((name, process))
 
     def _pipe(self, prefix: str, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None

@@ -48,6 +48,15 @@ def test_django_validation_errors_keep_their_fields(api_client):
     }
 
 
+def test_a_body_over_the_upload_limit_is_a_json_400_naming_the_limit(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+
+    body = _error(api_client.post(reverse("echo"), {"question": "x" * 2_000}, format="json"), 400)
+
+    assert body["error"] == "parse_error"
+    assert "DATA_UPLOAD_MAX_MEMORY_SIZE" in body["message"]
+
+
 def test_nested_validation_errors_keep_their_path(api_client):
     response = api_client.post(reverse("echo"), {"question": "Tea?", "choices": [{"text": "ok"}, {"text": "x" * 20}]})
 

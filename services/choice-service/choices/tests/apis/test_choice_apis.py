@@ -165,9 +165,5 @@ def test_a_huge_body_is_refused_without_a_500(auth_client, auth_user_id):
     assert not Choice.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service_kit has no handler400: Django answers RequestDataTooBig (body > DATA_UPLOAD_MAX_MEMORY_SIZE) in HTML",
-)
 def test_a_huge_body_gets_the_json_error_shape(auth_client, auth_user_id):
     error_of(auth_client.post(LIST, huge_body(a_known_poll(owner_id=auth_user_id)), format="json"), 400)

@@ -1,4 +1,5 @@
-"""Starts the whole platform with `dev/run.py` (what `make run` runs) on real PostgreSQL and Kafka."""
+"""Starts the whole platform twice: `dev/run.py` on real PostgreSQL and Kafka, and `make run` from a clean clone
+on its embedded default (SQLite files, the Tansu broker), as a newcomer would."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psycopg
@@ -18,6 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_PORT = int(os.environ.get("E2E_GATEWAY_PORT", 18000))
+EMBEDDED_GATEWAY_PORT = GATEWAY_PORT + 100
+EMBEDDED_BROKER_PORT = int(os.environ.get("E2E_BROKER_PORT", 19192))
 SERVICE_DATABASES = ["auth_service", "polls_service", "choice_service", "vote_service"]
 
 
@@ -57,23 +61,53 @@ def alive(pid: int) -> bool:
     return bool(state) and not state.startswith("Z")
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+def start_on_real_infrastructure(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
+    """`dev/run.py` of this tree, each service with its own database on PostgreSQL, on Apache Kafka."""
     database_url = os.environ.get("DATABASE_URL")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not (database_url and bootstrap):
+    if not (database_url and os.environ.get("KAFKA_BOOTSTRAP_SERVERS")):
         pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make infra-up)")
     fresh_databases(database_url)
-    log = tmp_path_factory.mktemp("platform") / "run.log"
     env = {**os.environ, "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
-    with open(log, "wb") as out:
-        runner = subprocess.Popen(
-            [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(GATEWAY_PORT)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    platform = Platform(f"http://127.0.0.1:{GATEWAY_PORT}", runner, log)
+    command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(GATEWAY_PORT)]
+    return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, env, out)
+
+
+def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
+    """What a newcomer types: `make run` in a fresh clone, on the embedded default (SQLite files, Tansu)."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
+    env |= {"PORT": str(EMBEDDED_GATEWAY_PORT), "BROKER_PORT": str(EMBEDDED_BROKER_PORT)}
+    return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out)
+
+
+def _start(command: list[str], cwd: Path, env: dict[str, str], out: IO[bytes]) -> subprocess.Popen[bytes]:
+    # A session of its own, so the test can press Ctrl-C as a terminal does: SIGINT to the whole process group.
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def interrupt(runner: subprocess.Popen[bytes]) -> None:
     try:
-        deadline = time.monotonic() + 120
+        os.killpg(runner.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(
+    scope="session",
+    params=[start_on_real_infrastructure, start_make_run_from_a_clean_clone],
+    ids=["postgresql-kafka", "make-run-embedded"],
+)
+def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    tmp_path = tmp_path_factory.mktemp("platform")
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        url, runner = request.param(tmp_path, out)
+    platform = Platform(url, runner, log)
+    try:
+        # The clean clone builds its own virtualenv first.
+        deadline = time.monotonic() + 300
         while b"ready:" not in log.read_bytes():
             assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
             assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
@@ -81,7 +115,7 @@ def platform(tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped
         yield platform
     finally:
         if runner.poll() is None:
-            runner.send_signal(signal.SIGINT)
+            interrupt(runner)
             runner.wait(60)
 
 

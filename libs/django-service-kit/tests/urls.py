@@ -10,6 +10,7 @@ urlpatterns = [
     path("whoami/", views.WhoAmIApi.as_view(), name="whoami"),
     path("errors/<str:kind>/", views.RaiseApi.as_view(), name="raise"),
     path("echo/", views.EchoApi.as_view(), name="echo"),
+    path("strict-echo/", views.StrictEchoApi.as_view(), name="strict-echo"),
     path("tight/", views.TightlyThrottledApi.as_view(), name="tight"),
     path("items/", views.ItemListApi.as_view(), name="items"),
     path("counted/", views.CountedCreateApi.as_view(), name="counted"),

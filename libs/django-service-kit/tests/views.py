@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from service_kit.errors import ApplicationError, Conflict, Forbidden, NotFound
 from service_kit.idempotency import idempotent
 from service_kit.pagination import Pagination, get_paginated_response
+from service_kit.serializers import StrictInputSerializer
 
 
 class WhoAmIApi(APIView):
@@ -38,6 +39,18 @@ class RaiseApi(APIView):
 
     def get(self, request: Any, kind: str) -> Response:
         raise RAISERS[kind]()
+
+
+class StrictEchoApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(StrictInputSerializer):
+        question = serializers.CharField()
+
+    def post(self, request: Any) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(serializer.validated_data, status=201)
 
 
 class EchoApi(APIView):

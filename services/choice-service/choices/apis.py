@@ -1,5 +1,4 @@
 import uuid
-from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -8,23 +7,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.pagination import Pagination, get_paginated_response
+from service_kit.serializers import StrictInputSerializer
 
 from choices.models import Choice
 from choices.selectors import choice_get, choice_list
 from choices.services import choice_create, choice_delete, choice_update
 
 TEXT_MAX_LENGTH = Choice._meta.get_field("text").max_length
-
-
-# Refuses fields it does not declare: a client sending ``position`` or ``id`` believes it sets them, and
-# silently dropping them would hide that it does not. (A comment: drf-spectacular would publish a docstring
-# as the description of every input schema.) Belongs in service_kit; polls-service needs it too.
-class StrictInputSerializer(serializers.Serializer):
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        undeclared = sorted(set(self.initial_data) - set(self.fields))
-        if undeclared:
-            raise serializers.ValidationError({name: ["This field is not accepted here."] for name in undeclared})
-        return attrs
 
 
 class ChoiceOutputSerializer(serializers.Serializer):

@@ -1,5 +1,4 @@
 import uuid
-from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -8,24 +7,11 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from service_kit.errors import ApplicationError
 from service_kit.pagination import Pagination, get_paginated_response
+from service_kit.serializers import StrictInputSerializer
 
 from polls.selectors import poll_get, poll_list
 from polls.services import poll_close, poll_create, poll_delete, poll_update
-
-# Set by the platform, never by a client: sending one is a mistake worth saying out loud.
-SERVER_OWNED_FIELDS = ("id", "owner_id", "status", "total_votes", "created_at", "closed_at")
-
-
-def reject_server_owned_fields(data: Any) -> None:
-    sent = sorted(set(SERVER_OWNED_FIELDS) & set(data if isinstance(data, dict) else ()))
-    if sent:
-        raise ApplicationError(
-            f"these fields are set by the platform and must not be sent: {', '.join(sent)}",
-            details={field: ["Set by the platform; do not send this field."] for field in sent},
-        )
-
 
 class PollOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -46,7 +32,7 @@ class PollOutputSerializer(serializers.Serializer):
 class PollListCreateApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         question = serializers.CharField(max_length=300)
         closes_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -65,7 +51,6 @@ class PollListCreateApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: PollOutputSerializer})
     def post(self, request: Request) -> Response:
-        reject_server_owned_fields(request.data)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         poll = poll_create(owner_id=str(request.user.id), **serializer.validated_data)
@@ -75,7 +60,7 @@ class PollListCreateApi(APIView):
 class PollDetailApi(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         question = serializers.CharField(max_length=300, required=False)
         closes_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -88,7 +73,6 @@ class PollDetailApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: PollOutputSerializer})
     def patch(self, request: Request, poll_id: uuid.UUID) -> Response:
-        reject_server_owned_fields(request.data)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         poll_update(poll_id=poll_id, actor_id=str(request.user.id), **serializer.validated_data)

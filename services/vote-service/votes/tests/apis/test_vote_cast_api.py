@@ -61,6 +61,12 @@ def test_cast_vote_without_a_token_is_unauthorized(api_client, poll, choice):
     assert not Vote.objects.exists()
 
 
+@pytest.mark.parametrize("raw", ["null", "[]", '"poll_id"', '{"poll_id": ', b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_a_400_not_a_500(auth_client, raw):
+    _assert_error(auth_client.post(URL, data=raw, content_type="application/json"), 400)
+    assert not Vote.objects.exists()
+
+
 def test_cast_vote_with_a_voter_id_is_rejected_and_never_written(auth_client, poll, choice):
     response = auth_client.post(URL, {**_body(poll, choice), "voter_id": str(uuid.uuid4())}, format="json")
 

@@ -1,0 +1,27 @@
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_strict_input_serializer_accepts_what_it_declares(api_client):
+    response = api_client.post(reverse("strict-echo"), {"question": "Tea?"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json() == {"question": "Tea?"}
+
+
+def test_a_field_it_does_not_declare_is_a_400_naming_that_field(api_client):
+    response = api_client.post(reverse("strict-echo"), {"question": "Tea?", "owner_id": "someone"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["details"] == {"owner_id": ["This field is not accepted here."]}
+    assert response.json()["message"] == "owner_id: This field is not accepted here."
+
+
+@pytest.mark.parametrize("raw", ["null", "[]", '"question"', "42", '{"question": '])
+def test_a_body_that_is_not_a_json_object_is_a_400(api_client, raw):
+    response = api_client.post(reverse("strict-echo"), data=raw, content_type="application/json")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "message", "details"}

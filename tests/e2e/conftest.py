@@ -127,3 +127,14 @@ def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Respo
         if until(response) or time.monotonic() > deadline:
             return response
         time.sleep(0.2)
+
+
+def register_and_login(client: httpx.Client, username: str) -> dict[str, str]:
+    password = "a-long-password-42"
+    registered = client.post("/api/auth/register/", json={"username": username, "password": password})
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["username"] == username
+    tokens = client.post("/api/auth/token/", json={"username": username, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    assert set(tokens.json()) >= {"access", "refresh"}
+    return {"Authorization": f"Bearer {tokens.json()['access']}"}

@@ -5,18 +5,7 @@ import signal
 import time
 import uuid
 
-from tests.e2e.conftest import alive, descendants, eventually, interrupt
-
-
-def register_and_login(client, username):
-    password = "a-long-password-42"
-    registered = client.post("/api/auth/register/", json={"username": username, "password": password})
-    assert registered.status_code == 201, registered.text
-    assert registered.json()["username"] == username
-    tokens = client.post("/api/auth/token/", json={"username": username, "password": password})
-    assert tokens.status_code == 200, tokens.text
-    assert set(tokens.json()) >= {"access", "refresh"}
-    return {"Authorization": f"Bearer {tokens.json()['access']}"}
+from tests.e2e.conftest import alive, descendants, eventually, interrupt, register_and_login
 
 
 def test_register_poll_choices_vote_results_close(platform):
@@ -94,6 +83,7 @@ def _results(body):
 
 
 def test_ctrl_c_stops_every_process_it_started(platform):
+    """Stops the platform, so it stays the last test of this module, and test_fuzzing.py sorts before it."""
     started = descendants(platform.runner.pid)
     assert len(started) >= 13  # 4 x (web, relay, consumer) + gateway, and the broker on the embedded default
 

@@ -45,3 +45,22 @@ def test_a_page_past_the_end_is_a_json_404(api_client):
 
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_paginated_documents_the_page_envelope_around_the_items():
+    from rest_framework import serializers
+
+    from service_kit.pagination import paginated
+
+    class ItemSerializer(serializers.Serializer):
+        name = serializers.CharField()
+
+        class Meta:
+            ref_name = "Item"
+
+    envelope = paginated(ItemSerializer)
+
+    assert type(envelope).__name__ == "PaginatedItemList"
+    assert set(envelope.fields) == {"count", "next", "previous", "results"}
+    assert envelope.fields["next"].allow_null and envelope.fields["previous"].allow_null
+    assert isinstance(envelope.fields["results"].child, ItemSerializer)

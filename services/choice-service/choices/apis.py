@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from service_kit.pagination import Pagination, get_paginated_response
+from service_kit.pagination import PAGE_PARAMETERS, Pagination, get_paginated_response, paginated
 from service_kit.serializers import StrictInputSerializer
 
 from choices.models import Choice
@@ -40,8 +40,8 @@ class ChoiceListCreateApi(APIView):
             ref_name = "ChoiceCreateInput"
 
     @extend_schema(
-        parameters=[OpenApiParameter("poll_id", uuid.UUID, required=True)],
-        responses={200: ChoiceOutputSerializer(many=True)},
+        parameters=[OpenApiParameter("poll_id", uuid.UUID, required=True), *PAGE_PARAMETERS],
+        responses={200: paginated(ChoiceOutputSerializer)},
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)

@@ -7,7 +7,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from service_kit.pagination import Pagination, get_paginated_response
+from service_kit.pagination import PAGE_PARAMETERS, Pagination, get_paginated_response, paginated
 from service_kit.serializers import StrictInputSerializer
 
 from polls.selectors import poll_get, poll_list
@@ -39,7 +39,7 @@ class PollListCreateApi(APIView):
         class Meta:
             ref_name = "PollCreateInput"
 
-    @extend_schema(responses={200: PollOutputSerializer(many=True)})
+    @extend_schema(responses={200: paginated(PollOutputSerializer)}, parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         return get_paginated_response(
             pagination_class=Pagination,

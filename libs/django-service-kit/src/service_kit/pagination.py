@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import pagination, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +15,12 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 MAX_PAGE_SIZE = 100
+
+# The query parameters of `Pagination`, for `@extend_schema(parameters=...)`: an APIView's schema lacks them.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"Items per page, at most {MAX_PAGE_SIZE}."),
+]
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -43,3 +51,18 @@ def get_paginated_response(
     if page is None:
         return Response(serializer_class(queryset, many=True).data)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """The OpenAPI response of a list paged by `get_paginated_response`: ``{count, next, previous, results}``."""
+    meta = getattr(serializer_class, "Meta", None)
+    name = getattr(meta, "ref_name", None) or serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"Paginated{name}List",
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )

@@ -1,6 +1,20 @@
+"""OpenAPI extras for drf-spectacular: the JWT security scheme, and the error body every operation may answer."""
+
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "Every error of the platform, from a service or the gateway.",
+    "properties": {
+        "error": {"type": "string", "description": "A stable code, e.g. already_voted or not_authenticated."},
+        "message": {"type": "string", "description": "What went wrong, for a person."},
+        "details": {"type": "object", "additionalProperties": True, "description": "Per field, or more context."},
+    },
+    "required": ["error", "message", "details"],
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -9,3 +23,21 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+def document_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: every operation's `default` response is the error body.
+
+    Which of 400/401/403/404/409/429 an operation can answer depends on its rules and the edge's limits; what
+    a client can rely on is that any status it was not told of carries this body.
+    """
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    default = {
+        "description": "An error (4xx from the request's rules or limits, 5xx from the platform).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in HTTP_METHODS:
+                operation.setdefault("responses", {}).setdefault("default", default)
+    return result

@@ -173,6 +173,10 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "VERSION": "0.1.0",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "service_kit.schema.document_error_responses",
+            ],
             "APPEND_COMPONENTS": {
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },

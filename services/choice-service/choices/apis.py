@@ -40,6 +40,7 @@ class ChoiceListCreateApi(APIView):
             ref_name = "ChoiceCreateInput"
 
     @extend_schema(
+        operation_id="choices_list",
         parameters=[OpenApiParameter("poll_id", uuid.UUID, required=True), *PAGE_PARAMETERS],
         responses={200: paginated(ChoiceOutputSerializer)},
     )

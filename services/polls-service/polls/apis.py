@@ -39,7 +39,7 @@ class PollListCreateApi(APIView):
         class Meta:
             ref_name = "PollCreateInput"
 
-    @extend_schema(responses={200: paginated(PollOutputSerializer)}, parameters=PAGE_PARAMETERS)
+    @extend_schema(operation_id="polls_list", responses={200: paginated(PollOutputSerializer)}, parameters=PAGE_PARAMETERS)
     def get(self, request: Request) -> Response:
         return get_paginated_response(
             pagination_class=Pagination,

@@ -173,6 +173,8 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "VERSION": "0.1.0",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
+            # Without it the prefix common to a service's paths is cut, and /api/votes/ is operation "root_create".
+            "SCHEMA_PATH_PREFIX": r"/api/",
             "POSTPROCESSING_HOOKS": [
                 "drf_spectacular.hooks.postprocess_schema_enums",
                 "service_kit.schema.document_error_responses",

@@ -88,7 +88,9 @@ def test_ctrl_c_stops_every_process_it_started(platform):
     assert len(started) >= 13  # 4 x (web, relay, consumer) + gateway, and the broker on the embedded default
 
     interrupt(platform.runner)
-    assert platform.runner.wait(60) in (0, -signal.SIGINT, 2)  # make answers an interrupt with 2
+    # dev/run.py exits 0; make, whose child stopped cleanly, re-raises the interrupt (-2). A 2 from make would
+    # mean dev/run.py died of the signal instead of stopping what it started.
+    assert platform.runner.wait(60) in (0, -signal.SIGINT)
 
     time.sleep(0.5)
     assert [pid for pid in started if alive(pid)] == []

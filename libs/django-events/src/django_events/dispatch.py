@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
 
 from .conf import events_settings
 from .context import correlation
@@ -12,6 +17,7 @@ from .metrics import consumer_duplicates, consumer_processed, projection_lag
 from .models import InboxEvent
 from .projection import Projection, batched_upserts
 from .registry import Subscriber, registry
+from .rows import insert_rows
 
 
 def apply_events(
@@ -30,36 +36,49 @@ def apply_events(
     relevant = [e for e in events if e.type in by_type]
     if not relevant:
         return 0
-    names = {s.name for s in chosen}
-    done = set(
-        InboxEvent.objects.using(using)
-        .filter(event_id__in={e.id for e in relevant}, subscriber__in=names)
-        .values_list("subscriber", "event_id")
-    )
-    inbox_rows = []
+    claimed = _claim(relevant, by_type, using)
     applied = 0
     with batched_upserts(using):
         for event in relevant:
             for subscriber in by_type[event.type]:
-                if (subscriber.name, event.id) in done:
+                if (subscriber.name, event.id) not in claimed:
                     consumer_duplicates.labels(events_settings.SERVICE or "").inc()
                     continue
+                claimed.discard((subscriber.name, event.id))  # the same event twice in one batch applies once
                 # What a handler publishes continues the chain of the event that caused it.
                 with correlation(event.correlation_id or str(event.id)):
                     subscriber.apply(event)
-                done.add((subscriber.name, event.id))
-                inbox_rows.append(InboxEvent(subscriber=subscriber.name, event_id=event.id))
                 applied += 1
-    InboxEvent.objects.using(using).bulk_create(inbox_rows)
     _observe(relevant, chosen)
     return applied
 
 
+def _claim(events: Sequence[Event], by_type: dict[str, list[Subscriber]], using: str) -> set[tuple[str, uuid.UUID]]:
+    """Insert the inbox rows first and return those that were new: one statement finds what was already applied,
+    and a second consumer of the same partition (during a rebalance) waits on the first one's rows, then skips.
+    Sorted, so two such batches lock their rows in one order and wait for each other rather than deadlock."""
+    wanted = sorted(
+        {(subscriber.name, event.id) for event in events for subscriber in by_type[event.type]},
+        key=lambda pair: (pair[0], pair[1].int),
+    )
+    now = timezone.now()
+    inserted = insert_rows(
+        InboxEvent,
+        ["subscriber", "event_id", "processed_at"],
+        [(name, event_id, now) for name, event_id in wanted],
+        using=using,
+        conflict=["subscriber", "event_id"],
+        returning=["subscriber", "event_id"],
+    )
+    # SQLite returns the UUID as the hex text it stores.
+    return {(name, event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(event_id)) for name, event_id in inserted}
+
+
 def _observe(events: Sequence[Event], subscribers: list[Subscriber]) -> None:
     service = events_settings.SERVICE or ""
-    for event in events:
-        consumer_processed.labels(service, event.type).inc()
-    now = datetime.now(timezone.utc)
+    for event_type, count in Counter(event.type for event in events).items():
+        consumer_processed.labels(service, event_type).inc(count)
+    now = datetime.now(dt_timezone.utc)
     for subscriber in subscribers:
         if isinstance(subscriber, Projection):
             types = subscriber.event_types()

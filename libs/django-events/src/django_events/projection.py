@@ -15,6 +15,7 @@ from django.db.models import Model, QuerySet
 from .conf import events_settings
 from .envelope import Event
 from .registry import UnsupportedVersion, registry
+from .rows import insert_rows
 
 _METHOD_PREFIX = "on_"
 _table_models: dict[tuple[type[Model], str], type[Model]] = {}
@@ -54,11 +55,19 @@ class PendingUpserts:
     def flush(self) -> None:
         rows, self.rows = self.rows, {}
         for model, by_pk in rows.items():
-            by_columns: dict[tuple[str, ...], list[Model]] = {}
-            for pk, fields in by_pk.items():
-                by_columns.setdefault(tuple(sorted(fields)), []).append(model(pk=pk, **fields))
-            for columns, instances in by_columns.items():
-                _upsert_rows(model, instances, list(columns), self.using)
+            pk = model._meta.pk.attname
+            concrete = model._meta.concrete_fields
+            by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for key, fields in by_pk.items():
+                by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
+            for given, group in by_given.items():
+                # A new row gets every field, the model's defaults where none was given; an existing one the given.
+                values = [
+                    [row[f.attname] if f.attname in row else row[f.name] if f.name in row else f.get_default() for f in concrete]
+                    for row in group
+                ]
+                columns = [f.attname for f in concrete]
+                insert_rows(model, columns, values, using=self.using, conflict=[pk], update=given)
 
     def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self.rows:
@@ -83,16 +92,6 @@ def batched_upserts(using: str) -> Iterator[None]:
             pending.flush()
     finally:
         _pending.reset(token)
-
-
-def _upsert_rows(model: type[Model], rows: list[Model], fields: list[str], using: str) -> None:
-    model._default_manager.using(using).bulk_create(
-        rows,
-        update_conflicts=bool(fields),
-        ignore_conflicts=not fields,
-        unique_fields=[model._meta.pk.name],
-        update_fields=fields or None,
-    )
 
 
 def type_of_method(name: str) -> str:
@@ -163,7 +162,14 @@ class Projection:
         if pending is not None and pending.using == events_settings.DATABASE and not _has_expressions(fields):
             pending.add(self.table_model, pk, fields)
             return
-        _upsert_rows(self.table_model, [self.table_model(pk=pk, **fields)], list(fields), events_settings.DATABASE)
+        # bulk_create, unlike insert_rows, takes expressions such as Now() as values.
+        self.table_model._default_manager.using(events_settings.DATABASE).bulk_create(
+            [self.table_model(pk=pk, **fields)],
+            update_conflicts=bool(fields),
+            ignore_conflicts=not fields,
+            unique_fields=[self.table_model._meta.pk.name],
+            update_fields=list(fields) or None,
+        )
 
     def update(self, pk: Any, **fields: Any) -> int:
         """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""
@@ -179,8 +185,11 @@ def _handled_types(cls: type[Projection]) -> dict[str, str]:
     return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _has_expressions(fields: dict[str, Any]) -> bool:
-    return any(hasattr(value, "resolve_expression") for value in fields.values())
+    return any(not isinstance(value, _PLAIN) and hasattr(value, "resolve_expression") for value in fields.values())
 
 
 def projections() -> list[Projection]:

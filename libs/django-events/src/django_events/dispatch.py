@@ -64,8 +64,7 @@ def _claim(events: Sequence[Event], by_type: dict[str, list[Subscriber]], using:
     now = timezone.now()
     inserted = insert_rows(
         InboxEvent,
-        ["subscriber", "event_id", "processed_at"],
-        [(name, event_id, now) for name, event_id in wanted],
+        [{"subscriber": name, "event_id": event_id, "processed_at": now} for name, event_id in wanted],
         using=using,
         conflict=["subscriber", "event_id"],
         returning=["subscriber", "event_id"],

@@ -8,6 +8,7 @@ from typing import Any
 from .conf import events_settings
 from .context import current_correlation_id
 from .envelope import Event
+from .rows import insert_rows
 
 
 def shard_of(key: str) -> int:
@@ -32,13 +33,15 @@ def publish(type: str, *, key: str, data: dict[str, Any], version: int = 1, usin
         source=events_settings.SERVICE or "",
         correlation_id=current_correlation_id(),
     )
-    OutboxEvent.objects.using(using or events_settings.DATABASE).create(
-        event_id=event.id,
-        event_type=event.type,
-        event_version=event.version,
-        topic=event.topic,
-        key=event.key,
-        shard=shard_of(event.key),
-        payload=event.to_json(),
-    )
+    # insert_rows rather than the ORM's create(): half the cost, on the path of every write that publishes.
+    row = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "event_version": event.version,
+        "topic": event.topic,
+        "key": event.key,
+        "shard": shard_of(event.key),
+        "payload": event.to_json(),
+    }
+    insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
     return event

@@ -56,18 +56,11 @@ class PendingUpserts:
         rows, self.rows = self.rows, {}
         for model, by_pk in rows.items():
             pk = model._meta.pk.attname
-            concrete = model._meta.concrete_fields
             by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key, fields in by_pk.items():
                 by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
             for given, group in by_given.items():
-                # A new row gets every field, the model's defaults where none was given; an existing one the given.
-                values = [
-                    [row[f.attname] if f.attname in row else row[f.name] if f.name in row else f.get_default() for f in concrete]
-                    for row in group
-                ]
-                columns = [f.attname for f in concrete]
-                insert_rows(model, columns, values, using=self.using, conflict=[pk], update=given)
+                insert_rows(model, group, using=self.using, conflict=[pk], update=given)
 
     def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self.rows:

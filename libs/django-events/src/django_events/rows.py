@@ -8,6 +8,7 @@ placeholders.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,47 +19,34 @@ from django.db.models import Field, Model
 
 def insert_rows(
     model: type[Model],
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[dict[str, Any]],
     *,
     using: str,
-    conflict: Sequence[str],
+    conflict: Sequence[str] = (),
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
-    """Insert ``rows`` (values in ``columns`` order); on a ``conflict`` with an existing row, set its ``update``
-    fields to the new values, or leave it alone when there are none. Returns the ``returning`` fields of the rows
-    inserted or updated (on PostgreSQL and SQLite, a row left alone is not returned)."""
+    """Insert ``rows``, each a dict of field names (or attnames) to values; the fields a row leaves out get
+    their model defaults, and an auto primary key its next value. On a ``conflict`` with an existing row, set
+    its ``update`` fields to the new values, or leave it alone when there are none. Returns the ``returning``
+    fields of the rows written (on PostgreSQL and SQLite, a row left alone is not returned)."""
     if not rows:
         return []
     connection = connections[using]
-    quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in columns]
-
-    def column_list(names: Sequence[str]) -> str:
-        return ", ".join(quote(model._meta.get_field(name).column) for name in names)
-
-    if update:
-        action = "DO UPDATE SET " + ", ".join(
-            f"{quote(column)} = EXCLUDED.{quote(column)}" for column in (model._meta.get_field(n).column for n in update)
-        )
+    fields = tuple(f for f in model._meta.concrete_fields if not (f.db_returning and _value(rows[0], f) is _MISSING))
+    columns = [_prepared(field, [_value(row, field) for row in rows], connection) for field in fields]
+    # Many rows on PostgreSQL: one array parameter per column. psycopg caches the parsing of a short statement
+    # and re-parses a long one, with a placeholder per value, on every call (a third of a consumer batch's
+    # time); but an array's setup costs more than it saves for a single row.
+    arrays = connection.vendor == "postgresql" and len(rows) > 1
+    head, placeholder, tail = _statement(model, fields, tuple(conflict), tuple(update), tuple(returning), using, arrays)
+    if arrays:
+        statements = [(head + placeholder + tail, columns)]
     else:
-        action = "DO NOTHING"
-    tail = f"ON CONFLICT ({column_list(conflict)}) {action}" + (f" RETURNING {column_list(returning)}" if returning else "")
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({column_list(columns)}) "
-    placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
-
-    columns_prepared = [_prepared(field, [row[i] for row in rows], connection) for i, field in enumerate(fields)]
-    if connection.vendor == "postgresql":
-        # One array parameter per column keeps the statement short: psycopg caches the parsing of short statements
-        # and re-parses a long one, with a placeholder per value, on every call (a third of a batch's time).
-        arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields)
-        statements = [(f"{head}SELECT * FROM unnest({arrays}) {tail}", columns_prepared)]
-    else:
-        prepared = list(zip(*columns_prepared))
-        chunk = max(1, connection.ops.bulk_batch_size(fields, prepared))
+        prepared = list(zip(*columns))
+        chunk = max(1, connection.ops.bulk_batch_size(list(fields), prepared))
         statements = [
-            (head + "VALUES " + ", ".join([placeholder] * len(part)) + " " + tail, [v for row in part for v in row])
+            (head + ", ".join([placeholder] * len(part)) + tail, [v for row in part for v in row])
             for part in (prepared[start : start + chunk] for start in range(0, len(prepared), chunk))
         ]
     returned: list[tuple[Any, ...]] = []
@@ -70,11 +58,58 @@ def insert_rows(
     return returned
 
 
+@functools.lru_cache(maxsize=256)
+def _statement(
+    model: type[Model],
+    fields: tuple[Field[Any, Any], ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+    returning: tuple[str, ...],
+    using: str,
+    arrays: bool,
+) -> tuple[str, str, str]:
+    """The statement's text before the values, for one row of values (or all the arrays), and after them."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+
+    def column_list(names: Sequence[str]) -> str:
+        return ", ".join(quote(model._meta.get_field(name).column) for name in names)
+
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    if arrays:
+        head += "SELECT * FROM unnest"
+        placeholder = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields) + ")"
+    else:
+        head += "VALUES "
+        placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = ""
+    if conflict:
+        tail = f" ON CONFLICT ({column_list(conflict)}) "
+        updated = [quote(model._meta.get_field(name).column) for name in update]
+        tail += "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated) if update else "DO NOTHING"
+    if returning:
+        tail += f" RETURNING {column_list(returning)}"
+    return head, placeholder, tail
+
+
+_MISSING = object()
+
+
+def _value(row: dict[str, Any], field: Field[Any, Any]) -> Any:
+    if field.attname in row:
+        return row[field.attname]
+    return row.get(field.name, _MISSING)
+
+
 def _prepared(field: Field[Any, Any], values: list[Any], connection: BaseDatabaseWrapper) -> list[Any]:
     # A batch's rows share many value objects (a subscriber's name, the batch's time): prepare each one once.
+    # A default is made per row: it may be a callable such as uuid4.
     done: dict[int, Any] = {}
     prepared = []
     for value in values:
+        if value is _MISSING:
+            prepared.append(field.get_db_prep_save(field.get_default(), connection))
+            continue
         key = id(value)
         if key not in done:
             done[key] = field.get_db_prep_save(value, connection)

@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
+import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
@@ -58,7 +58,7 @@ django.setup()
 from confluent_kafka import Consumer as KafkaConsumer  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection, connections, transaction  # noqa: E402
 
 import django_events  # noqa: E402
 from django_events.conf import events_settings  # noqa: E402
@@ -70,7 +70,7 @@ from events_app.models import ItemView  # noqa: E402
 
 EVENT_TYPE = "bench.upserted"
 ITEMS = 10_000  # distinct read-model rows: most events insert, the rest update
-PUBLISHERS = 4  # threads publishing during the loaded lag phase
+PUBLISHERS = 4  # processes publishing during the loaded lag phase
 
 
 def publish_events(count: int, *, per_transaction: int = 5000) -> float:
@@ -231,22 +231,25 @@ def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float) -> d
             started = time.perf_counter()
             total = int(rate * seconds)
 
-            def publisher(first: int) -> None:
-                # Several publishers, like a web server's workers: one alone waits out every commit's fsync.
-                try:
-                    for n in range(first, total, PUBLISHERS):
-                        pause = started + n / rate - time.perf_counter()
-                        if pause > 0:
-                            time.sleep(pause)
-                        publish_one(n)
-                finally:
-                    connection.close()
+            def publisher(first: int, results: Any) -> None:
+                # Several publishers, like a web server's worker processes: one alone waits out every commit.
+                for n in range(first, total, PUBLISHERS):
+                    pause = started + n / rate - time.perf_counter()
+                    if pause > 0:
+                        time.sleep(pause)
+                    publish_one(n)
+                results.put(committed)
 
-            threads = [threading.Thread(target=publisher, args=(i,)) for i in range(PUBLISHERS)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            connections.close_all()  # each forked publisher opens its own connection
+            fork = multiprocessing.get_context("fork")
+            results = fork.Queue()
+            publishers = [fork.Process(target=publisher, args=(i, results)) for i in range(PUBLISHERS)]
+            for process in publishers:
+                process.start()
+            for _ in publishers:
+                committed.update(results.get(timeout=seconds + 120))
+            for process in publishers:
+                process.join(30)
             achieved_rate = len(committed) / (time.perf_counter() - started)
             loaded_ids = set(committed)
             seen = wait_until_visible(loaded_ids, 60)

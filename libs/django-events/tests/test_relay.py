@@ -89,7 +89,9 @@ def second_broker(tmp_path):
     port = 19292
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_HOME": str(tmp_path / "kafka")}
     (tmp_path / "kafka").mkdir()
-    (tmp_path / "kafka" / "libs").symlink_to(ROOT / ".cache" / "kafka" / "libs")
+    jars = ROOT / ".cache" / "kafka" / "libs"
+    if jars.is_dir():  # else (the shared broker runs from another checkout) kafka-up fetches them
+        (tmp_path / "kafka" / "libs").symlink_to(jars)
     infra = ["bash", str(ROOT / "infra" / "infra.sh")]
     yield f"127.0.0.1:{port}", lambda: subprocess.run([*infra, "kafka-up"], env=env, check=True, capture_output=True)
     subprocess.run([*infra, "kafka-down"], env=env, check=False)

@@ -34,6 +34,23 @@ def test_rebuild_replays_the_log_into_the_same_read_model(live, capsys):
     assert snapshot() == built
 
 
+def test_rebuild_skips_an_event_that_fails_and_applies_the_rest(live, caplog):
+    with transaction.atomic():
+        for n in range(5):
+            django_events.publish("note.created", key=f"n{n}", data={"note_id": f"n{n}", "text": f"note {n}"})
+        django_events.publish("note.edited", key="n1", data={"note_id": "n1"})  # no text: the handler fails
+        django_events.publish("note.edited", key="n2", data={"note_id": "n2", "text": "edited 2"})
+    relay_until_empty()
+    consume_until(lambda: NoteView.objects.filter(text="edited 2").exists())  # the bad one dead-lettered
+    built = snapshot()
+    NoteView.objects.all().delete()
+
+    call_command("events_rebuild", "NoteProjection")
+
+    assert snapshot() == built
+    assert "skipped 1 failing events" in caplog.text
+
+
 def _event_id_of(key, event_type):
     from django_events.models import OutboxEvent
 

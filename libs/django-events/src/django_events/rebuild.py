@@ -86,15 +86,26 @@ def _catch_up(consumer, partitions: list[TopicPartition], fresh: Projection, usi
             except InvalidEvent:
                 continue  # dead-lettered by the live consumer already
         with transaction.atomic(using=using):
-            for event in events:
-                try:
-                    with transaction.atomic(using=using):
-                        applied += apply_events([event], [fresh], using=using)
-                except UnsupportedVersion:
-                    continue  # dead-lettered by the live consumer, as a failing event was
-                except Exception as error:
-                    skipped.append(f"{event.type} {event.id}: {error}")
+            try:
+                with transaction.atomic(using=using):
+                    applied += apply_events(events, [fresh], using=using)
+            except Exception:
+                applied += _apply_one_by_one(events, fresh, using, skipped)
         partitions = consumer.position(partitions)
+
+
+def _apply_one_by_one(events: list[Event], fresh: Projection, using: str, skipped: list[str]) -> int:
+    """A batch failed: apply its events one at a time, skipping those that fail, as the live consumer did."""
+    applied = 0
+    for event in events:
+        try:
+            with transaction.atomic(using=using):
+                applied += apply_events([event], [fresh], using=using)
+        except UnsupportedVersion:
+            continue  # dead-lettered by the live consumer, as a failing event was
+        except Exception as error:
+            skipped.append(f"{event.type} {event.id}: {error}")
+    return applied
 
 
 def _swap(cursor, connection, live: str, fresh: str) -> None:  # type: ignore[no-untyped-def]

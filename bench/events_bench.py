@@ -8,6 +8,7 @@ bench/results/events.json. Phases:
               confluent-kafka produce loop of the same messages with the same producer settings.
   projection  the Consumer applying those N events to a Projection (an upsert each, inbox rows in the same
               transaction); beside it a bare confluent-kafka consume loop of the same messages.
+  rebuild     events_rebuild's replay of the same N events into a fresh table, swapped in; same rows after.
   lag         relay and consumer running as `events_relay` / `events_consume` processes; a publisher commits
               one event per transaction, idle (spaced ~20 ms) and then at a fixed rate; the lag is from the
               publisher's commit to the consumer's commit that makes the read-model row visible.
@@ -65,6 +66,8 @@ from django_events.conf import events_settings  # noqa: E402
 from django_events.consumer import Consumer  # noqa: E402
 from django_events.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
 from django_events.models import OutboxEvent  # noqa: E402
+from django_events.projection import find_projection  # noqa: E402
+from django_events.rebuild import rebuild  # noqa: E402
 from django_events.relay import Relay  # noqa: E402
 from events_app.models import ItemView  # noqa: E402
 
@@ -165,6 +168,16 @@ def bench_projection(count: int) -> tuple[float, float]:
         consumer.close()
     assert ItemView.objects.count() == min(count, ITEMS)
     return projection_eps, bare_eps
+
+
+def bench_rebuild(count: int) -> float:
+    """Events/s of events_rebuild replaying the projection's topic into a fresh table and swapping it in."""
+    before = sorted(ItemView.objects.values_list("id", "n", "label"))
+    started = time.perf_counter()
+    replayed = rebuild(find_projection("ItemProjection"))
+    eps = replayed / (time.perf_counter() - started)
+    assert replayed == count and sorted(ItemView.objects.values_list("id", "n", "label")) == before
+    return eps
 
 
 def start_worker(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -291,6 +304,7 @@ def print_table(results: dict[str, Any]) -> None:
     for label, ours, bare, ratio in rows:
         op, target = TARGETS[ours]
         print(f"{label:<24}{results[ours]:>15,.0f}{results[bare]:>13,.0f}{results[ratio]:>8.2f}   {op} {target:,}")
+    print(f"{'rebuild events/s':<24}{results['rebuild_eps']:>15,.0f}")
     for label, key in [
         ("lag idle p50 ms", "lag_idle_p50_ms"),
         ("lag idle p99 ms", "lag_idle_p99_ms"),
@@ -323,6 +337,8 @@ def main() -> None:
     print("projection vs bare consume ...", flush=True)
     results["projection_eps"], results["bare_consume_eps"] = bench_projection(args.events)
     results["projection_vs_bare"] = results["projection_eps"] / results["bare_consume_eps"]
+    print("rebuild ...", flush=True)
+    results["rebuild_eps"] = bench_rebuild(args.events)
     if not args.skip_lag:
         print("lag (relay and consumer processes) ...", flush=True)
         results.update(bench_lag(args.idle_events, 0.02, args.rate, args.seconds))

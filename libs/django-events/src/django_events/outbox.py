@@ -33,7 +33,7 @@ def publish(type: str, *, key: str, data: dict[str, Any], version: int = 1, usin
         source=events_settings.SERVICE or "",
         correlation_id=current_correlation_id(),
     )
-    # insert_rows rather than the ORM's create(): half the cost, on the path of every write that publishes.
+    # insert_rows rather than the ORM's create(): a quarter less CPU, on the path of every write that publishes.
     row = {
         "event_id": event.id,
         "event_type": event.type,

@@ -1,4 +1,4 @@
-"""Multi-row ``INSERT ... ON CONFLICT`` straight from values, for the consumer's batches.
+"""``INSERT ... ON CONFLICT`` straight from values: the consumer's batches and the outbox row of ``publish``.
 
 A consumer batch writes hundreds of rows. Building a Django model instance for each and letting ``bulk_create``
 prepare it cost more than the database spent on the rows; here each value goes through its field's
@@ -84,9 +84,9 @@ def _statement(
         placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = ""
     if conflict:
-        tail = f" ON CONFLICT ({column_list(conflict)}) "
         updated = [quote(model._meta.get_field(name).column) for name in update]
-        tail += "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated) if update else "DO NOTHING"
+        action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)) if updated else "DO NOTHING"
+        tail = f" ON CONFLICT ({column_list(conflict)}) {action}"
     if returning:
         tail += f" RETURNING {column_list(returning)}"
     return head, placeholder, tail

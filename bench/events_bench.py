@@ -170,13 +170,17 @@ def bench_projection(count: int) -> tuple[float, float]:
     return projection_eps, bare_eps
 
 
-def bench_rebuild(count: int) -> float:
-    """Events/s of events_rebuild replaying the projection's topic into a fresh table and swapping it in."""
-    before = sorted(ItemView.objects.values_list("id", "n", "label"))
+def read_model() -> list[tuple[Any, ...]]:
+    return sorted(ItemView.objects.values_list("id", "n", "label"))
+
+
+def bench_rebuild(count: int, built: list[tuple[Any, ...]]) -> float:
+    """Events/s of events_rebuild replaying the projection's topic into a fresh table and swapping it in; the
+    result must be ``built``, the read model the consumer built from the same events."""
     started = time.perf_counter()
     replayed = rebuild(find_projection("ItemProjection"))
     eps = replayed / (time.perf_counter() - started)
-    assert replayed == count and sorted(ItemView.objects.values_list("id", "n", "label")) == before
+    assert replayed == count and read_model() == built, "the rebuilt read model differs from the consumer's"
     return eps
 
 
@@ -337,13 +341,16 @@ def main() -> None:
     print("projection vs bare consume ...", flush=True)
     results["projection_eps"], results["bare_consume_eps"] = bench_projection(args.events)
     results["projection_vs_bare"] = results["projection_eps"] / results["bare_consume_eps"]
-    print("rebuild ...", flush=True)
-    results["rebuild_eps"] = bench_rebuild(args.events)
+    built = read_model()
     if not args.skip_lag:
         print("lag (relay and consumer processes) ...", flush=True)
         results.update(bench_lag(args.idle_events, 0.02, args.rate, args.seconds))
     else:
         results.update({k: float("nan") for k in ("lag_idle_p50_ms", "lag_idle_p99_ms", "lag_500eps_p50_ms", "lag_500eps_p99_ms", "lag_500eps_achieved_rate")})
+    # Last: its table swap and the inbox rows it moves leave autovacuum work that would weigh on the lag phase.
+    print("rebuild ...", flush=True)
+    ItemView.objects.filter(id__startswith="lag-").delete()  # the lag phase's rows come from other topics
+    results["rebuild_eps"] = bench_rebuild(args.events, built)
     results["targets_met"] = {
         key: (results[key] >= target if op == ">=" else results[key] < target) for key, (op, target) in TARGETS.items()
     }

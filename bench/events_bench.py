@@ -8,10 +8,11 @@ bench/results/events.json. Phases:
               confluent-kafka produce loop of the same messages with the same producer settings.
   projection  the Consumer applying those N events to a Projection (an upsert each, inbox rows in the same
               transaction); beside it a bare confluent-kafka consume loop of the same messages.
-  rebuild     events_rebuild's replay of the same N events into a fresh table, swapped in; same rows after.
   lag         relay and consumer running as `events_relay` / `events_consume` processes; a publisher commits
               one event per transaction, idle (spaced ~20 ms) and then at a fixed rate; the lag is from the
               publisher's commit to the consumer's commit that makes the read-model row visible.
+  rebuild     events_rebuild's replay of the same N events into a fresh table, swapped in; its rows must be
+              those the consumer built. Last: the autovacuum work it leaves would weigh on the lag phase.
 """
 
 from __future__ import annotations

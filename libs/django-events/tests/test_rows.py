@@ -18,7 +18,8 @@ def empty_read_model():
 def test_a_conflict_updates_only_the_named_fields():
     NoteView.objects.create(id="a", text="old", edits=3)
 
-    insert_rows(NoteView, [{"id": "a", "text": "new"}, {"id": "b", "text": "bee"}], using="default", conflict=["id"], update=["text"])
+    rows = [{"id": "a", "text": "new"}, {"id": "b", "text": "bee"}]
+    insert_rows(NoteView, rows, using="default", conflict=["id"], update=["text"])
 
     assert sorted(NoteView.objects.values_list("id", "text", "edits")) == [("a", "new", 3), ("b", "bee", 0)]
 

@@ -130,11 +130,11 @@ def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Respo
 
 
 def register_and_login(client: httpx.Client, username: str) -> dict[str, str]:
-    password = "a-long-password-42"
-    registered = _honouring_retry_after(lambda: client.post("/api/auth/register/", json={"username": username, "password": password}))
+    credentials = {"username": username, "password": "a-long-password-42"}
+    registered = _honouring_retry_after(lambda: client.post("/api/auth/register/", json=credentials))
     assert registered.status_code == 201, registered.text
     assert registered.json()["username"] == username
-    tokens = _honouring_retry_after(lambda: client.post("/api/auth/token/", json={"username": username, "password": password}))
+    tokens = _honouring_retry_after(lambda: client.post("/api/auth/token/", json=credentials))
     assert tokens.status_code == 200, tokens.text
     assert set(tokens.json()) >= {"access", "refresh"}
     return {"Authorization": f"Bearer {tokens.json()['access']}"}

@@ -79,7 +79,9 @@ def test_a_batch_on_sqlite_applies_each_event_once_and_upserts_as_on_postgresql(
         "DJANGO_EVENTS_SQLITE": str(tmp_path / "events.sqlite3"),
         "PYTHONPATH": str(LIBRARY),
     }
-    run = subprocess.run([sys.executable, "-c", APPLY_TWICE], cwd=LIBRARY, env=env, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", APPLY_TWICE], cwd=LIBRARY, env=env, capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stderr[-2000:]
 
     # The tick twice in one batch and the whole batch again (in another order) take effect once.

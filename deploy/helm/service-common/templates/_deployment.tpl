@@ -2,12 +2,13 @@
 {{- define "service-common.deployment" -}}
 {{- $web := .Values.web -}}
 {{- $jwt := .Values.jwtPrivateKey -}}
+{{- $component := dict "ctx" . "component" "web" "port" 8000 -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ include "service-common.fullname" . }}
   labels:
-    {{- include "service-common.componentLabels" (dict "ctx" . "component" "web") | nindent 4 }}
+    {{- include "service-common.componentLabels" $component | nindent 4 }}
 spec:
   {{- if not .Values.autoscaling.enabled }}
   replicas: {{ $web.replicaCount }}
@@ -20,30 +21,36 @@ spec:
       maxSurge: 1
   selector:
     matchLabels:
-      {{- include "service-common.componentSelectorLabels" (dict "ctx" . "component" "web") | nindent 6 }}
+      {{- include "service-common.componentSelectorLabels" $component | nindent 6 }}
   template:
     metadata:
-      labels:
-        {{- include "service-common.componentLabels" (dict "ctx" . "component" "web") | nindent 8 }}
-      {{- with include "service-common.scrapeAnnotations" (dict "ctx" . "port" 8000) }}
-      annotations:
-        {{- . | nindent 8 }}
-      {{- end }}
+      {{- include "service-common.podMetadata" $component | nindent 6 }}
     spec:
       serviceAccountName: {{ include "service-common.serviceAccountName" . }}
-      {{- include "service-common.podSpec" . | nindent 6 }}
-      terminationGracePeriodSeconds: {{ $web.terminationGracePeriodSeconds }}
+      {{- include "service-common.podSpec" $component | nindent 6 }}
+      terminationGracePeriodSeconds: {{ add $web.terminationGracePeriodSeconds $web.preStopSleepSeconds }}
       containers:
         - name: web
           {{- include "service-common.container" (dict "ctx" . "resources" $web.resources) | nindent 10 }}
             {{- if $jwt.existingSecret }}
             - name: JWT_PRIVATE_KEY_FILE
               value: {{ printf "%s/%s" $jwt.mountPath $jwt.secretKey | quote }}
+            {{- with $jwt.nextPublicKey }}
+            - name: JWT_NEXT_PUBLIC_KEY_FILE
+              value: {{ printf "%s/%s" $jwt.mountPath . | quote }}
+            {{- end }}
             {{- end }}
           ports:
             - name: http
               containerPort: 8000
               protocol: TCP
+          {{- if $web.preStopSleepSeconds }}
+          {{- /* Keeps serving while the Service's endpoints and the gateway's connections drop this pod. */}}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", {{ $web.preStopSleepSeconds | quote }}]
+          {{- end }}
           livenessProbe:
             {{- toYaml $web.livenessProbe | nindent 12 }}
           readinessProbe:
@@ -53,22 +60,20 @@ spec:
             {{- toYaml . | nindent 12 }}
           {{- end }}
           volumeMounts:
-            {{- include "service-common.tmpMount" . | nindent 12 }}
+            {{- include "service-common.volumeMounts" . | nindent 12 }}
             {{- if $jwt.existingSecret }}
-            - name: jwt-private-key
+            - name: jwt
               mountPath: {{ $jwt.mountPath }}
               readOnly: true
             {{- end }}
       volumes:
-        {{- include "service-common.tmpVolume" . | nindent 8 }}
+        {{- include "service-common.volumes" . | nindent 8 }}
         {{- if $jwt.existingSecret }}
-        - name: jwt-private-key
+        {{- /* The whole Secret: a rotation adds the next key to it, and kubelet updates the mounted files. */}}
+        - name: jwt
           secret:
             secretName: {{ $jwt.existingSecret }}
             defaultMode: 0400
-            items:
-              - key: {{ $jwt.secretKey }}
-                path: {{ $jwt.secretKey }}
         {{- end }}
 {{- end }}
 
@@ -80,6 +85,7 @@ A worker (the outbox relay or the event consumer) from the same image. It has no
 {{- define "service-common.workerDeployment" -}}
 {{- $worker := index .ctx.Values .component -}}
 {{- $port := int .ctx.Values.workers.metricsPort -}}
+{{- $component := dict "ctx" .ctx "component" .component "port" $port -}}
 {{- if $worker.enabled }}
 apiVersion: apps/v1
 kind: Deployment
@@ -95,15 +101,10 @@ spec:
       {{- include "service-common.componentSelectorLabels" . | nindent 6 }}
   template:
     metadata:
-      labels:
-        {{- include "service-common.componentLabels" . | nindent 8 }}
-      {{- with include "service-common.scrapeAnnotations" (dict "ctx" .ctx "port" $port) }}
-      annotations:
-        {{- . | nindent 8 }}
-      {{- end }}
+      {{- include "service-common.podMetadata" $component | nindent 6 }}
     spec:
       serviceAccountName: {{ include "service-common.serviceAccountName" .ctx }}
-      {{- include "service-common.podSpec" .ctx | nindent 6 }}
+      {{- include "service-common.podSpec" $component | nindent 6 }}
       terminationGracePeriodSeconds: {{ $worker.terminationGracePeriodSeconds }}
       containers:
         - name: {{ .component }}
@@ -118,8 +119,8 @@ spec:
           livenessProbe:
             {{- toYaml $worker.livenessProbe | nindent 12 }}
           volumeMounts:
-            {{- include "service-common.tmpMount" .ctx | nindent 12 }}
+            {{- include "service-common.volumeMounts" .ctx | nindent 12 }}
       volumes:
-        {{- include "service-common.tmpVolume" .ctx | nindent 8 }}
+        {{- include "service-common.volumes" .ctx | nindent 8 }}
 {{- end }}
 {{- end }}

@@ -4,6 +4,7 @@ ServiceAccount exists, so it runs as the namespace's default account (with no AP
 */}}
 {{- define "service-common.migrationJob" -}}
 {{- $m := .Values.migrations -}}
+{{- $component := dict "ctx" . "component" "migrate" -}}
 {{- if $m.enabled }}
 apiVersion: batch/v1
 kind: Job
@@ -20,18 +21,17 @@ spec:
   activeDeadlineSeconds: {{ $m.activeDeadlineSeconds }}
   template:
     metadata:
-      labels:
-        {{- include "service-common.componentLabels" (dict "ctx" . "component" "migrate") | nindent 8 }}
+      {{- include "service-common.podMetadata" $component | nindent 6 }}
     spec:
       restartPolicy: Never
-      {{- include "service-common.podSpec" . | nindent 6 }}
+      {{- include "service-common.podSpec" $component | nindent 6 }}
       containers:
         - name: migrate
           command: ["python", "manage.py", "migrate", "--noinput"]
           {{- include "service-common.container" (dict "ctx" . "resources" $m.resources) | nindent 10 }}
           volumeMounts:
-            {{- include "service-common.tmpMount" . | nindent 12 }}
+            {{- include "service-common.volumeMounts" . | nindent 12 }}
       volumes:
-        {{- include "service-common.tmpVolume" . | nindent 8 }}
+        {{- include "service-common.volumes" . | nindent 8 }}
 {{- end }}
 {{- end }}

@@ -11,6 +11,7 @@ HELM_DIR = ROOT / "deploy" / "helm"
 SERVICES = ["auth-service", "polls-service", "choice-service", "vote-service"]
 CHARTS = [*SERVICES, "gateway"]
 NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")
+GATEWAY_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "gateway-non-default.yaml")
 
 
 def _helm():
@@ -37,8 +38,8 @@ def dependencies():
         helm("dependency", "build", str(HELM_DIR / chart))
 
 
-def render(chart, *args):
-    out = helm("template", chart, str(HELM_DIR / chart), "--namespace", "polls", *args).stdout
+def render(chart, *args, release=None):
+    out = helm("template", release or chart, str(HELM_DIR / chart), "--namespace", "polls", *args).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 

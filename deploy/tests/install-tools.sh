@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what deploy/tests needs: helm (built from its Go module: no registry we reach ships the binary),
-# promtool (Debian's prometheus package) and pytest + PyYAML. Idempotent; helm is cached under .cache/tools.
+# promtool (Debian's prometheus package), pytest, PyYAML and kubernetes-validate. Idempotent; helm is cached under
+# .cache/tools.
 # Prints the directory to put on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,9 +28,13 @@ if ! command -v promtool >/dev/null; then
   apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
 
-if ! "$python" -c 'import pytest, yaml' 2>/dev/null; then
-  log "installing pytest and PyYAML"
-  "$python" -m pip install -q pytest pyyaml
+if ! "$python" -c 'import pytest, yaml, kubernetes_validate' 2>/dev/null; then
+  log "installing pytest, PyYAML and kubernetes-validate (the rendered objects' schema check)"
+  if command -v uv >/dev/null; then
+    uv pip install -q --python "$python" pytest pyyaml kubernetes-validate
+  else
+    "$python" -m pip install -q pytest pyyaml kubernetes-validate
+  fi
 fi
 
 echo "$bin"

@@ -4,10 +4,10 @@ import re
 import pytest
 import yaml
 
-from conftest import CHARTS, HELM_DIR, NON_DEFAULT, SERVICES, containers, env_of, helm, pod_specs, render
+from conftest import CHARTS, GATEWAY_NON_DEFAULT, HELM_DIR, NON_DEFAULT, SERVICES, containers, env_of, helm, pod_specs, render
 
 VALUE_SETS = {"default": [], "non-default": ["-f", NON_DEFAULT]}
-GATEWAY_SETS = {"default": [], "non-default": ["--set-file", f"nginxConf={HELM_DIR.parents[1]}/deploy/tests/values/gateway-conf.nginx", "--set", "replicaCount=3"]}
+GATEWAY_SETS = {"default": [], "non-default": ["-f", GATEWAY_NON_DEFAULT]}
 
 
 def _cases():
@@ -51,12 +51,11 @@ def test_no_secret_values_rendered(chart, args):
     objects = render(chart, *args)
     text = yaml.safe_dump_all(objects)
     assert not [o for o in objects if o["kind"] == "Secret"]
-    assert not re.search(r"PRIVATE KEY|postgres(ql)?://|password", text, re.IGNORECASE)
+    assert not re.search(r"PRIVATE KEY|postgres(ql)?://", text)
     for _, _, c in containers(objects):
-        env = env_of(c)
-        if "DATABASE_URL" in env:
-            assert "value" not in env["DATABASE_URL"]
-            assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+        for name, entry in env_of(c).items():
+            if re.search(r"DATABASE_URL|PASSWORD|SECRET", name):
+                assert "value" not in entry and entry["valueFrom"]["secretKeyRef"]["name"], name
 
 
 @pytest.mark.parametrize("chart", SERVICES)
@@ -139,29 +138,71 @@ def test_non_default_values_switch_branches():
         assert c["image"].startswith("polls/polls-service@sha256:")
         assert spec["imagePullSecrets"] == [{"name": "registry"}]
         assert "prometheus.io/scrape" not in obj["spec"]["template"]["metadata"].get("annotations", {})
-        assert env_of(c)["ALLOWED_HOSTS"]["value"].startswith("polls.example.com,custom,")
-        assert env_of(c)["LOG_LEVEL"]["value"] == "debug"
+        env = env_of(c)
+        assert env["ALLOWED_HOSTS"]["value"].startswith("polls.example.com,custom,")
+        assert env["LOG_LEVEL"]["value"] == "debug"
+        assert env["SENTRY_DSN"]["valueFrom"] == {"secretKeyRef": {"name": "sentry", "key": "dsn"}}
+        assert c["envFrom"] == [{"configMapRef": {"name": "team-settings"}}]
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "polls-db"
+        assert env["DJANGO_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "django-secret-key", "key": "DJANGO_SECRET_KEY"}
+        assert {k: env[k]["value"] for k in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_REPLICATION_FACTOR",
+                                             "KAFKA_TOPIC_PREFIX", "KAFKA_SSL_CA_LOCATION")} == {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_REPLICATION_FACTOR": "3",
+            "KAFKA_TOPIC_PREFIX": "staging.", "KAFKA_SSL_CA_LOCATION": "/var/run/secrets/kafka-ca/ca.crt"}
+        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kafka-user", "key": "KAFKA_SASL_PASSWORD"}
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        assert mounts["/etc/team"] == "extra" and mounts["/var/run/secrets/kafka-ca"] == "kafka-ca"
+        assert {"extra", "kafka-ca"} <= {v["name"] for v in spec["volumes"]}
+        template = obj["spec"]["template"]["metadata"]
+        assert template["labels"]["team"] == "polls" and template["annotations"]["team"] == "polls"
+        if obj["kind"] == "Deployment":
+            [spread] = spec["topologySpreadConstraints"]
+            assert spread["labelSelector"]["matchLabels"] == obj["spec"]["selector"]["matchLabels"]
+            assert "lifecycle" not in c  # preStopSleepSeconds: 0
+    [ingress] = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "custom", "port": {"name": "http"}}
+
+
+def test_any_release_name_and_namespace():
+    """A team installs under its own name and namespace; the gateway is told where by values."""
+    objects = render("vote-service", "--namespace", "team-votes", release="votes")
+    [service] = [o for o in objects if o["kind"] == "Service"]
+    assert service["metadata"]["name"] == "votes-vote-service"
+    for _, _, c in containers(objects):
+        env = env_of(c)
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "votes-vote-service-database"
+        assert "votes-vote-service.team-votes.svc.cluster.local" in env["ALLOWED_HOSTS"]["value"].split(",")
+    gateway = render("gateway", "-f", GATEWAY_NON_DEFAULT)
+    [config] = [o for o in gateway if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
+    assert 'map $host $route_vote_service { default "votes-vote-service.team-votes.svc.cluster.local:80"; }' in config["data"]["cluster.conf"]
+    assert 'map $host $route_polls_service { default "polls-service.polls.svc.cluster.local:80"; }' in config["data"]["cluster.conf"]
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_web_pods_drain_before_they_stop(chart):
+    [web] = [o for o in render(chart) if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "web"]
+    [c] = web["spec"]["template"]["spec"]["containers"]
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    assert web["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 35
 
 
 @pytest.mark.parametrize(
-    "override",
-    ["securityContext.readOnlyRootFilesystem=false", "podSecurityContext.runAsNonRoot=false", "database.existingSecret=",
-     "config.extraEnv.DATABASE_URL=postgres://x", "image.digest=latest", "unknownKey=1"],
+    ("override", "complaint"),
+    [("securityContext.readOnlyRootFilesystem=false", "read-only root filesystem"),
+     ("podSecurityContext.runAsNonRoot=false", "non-root"),
+     ("config.extraEnv.DATABASE_URL=postgres://x", "DATABASE_URL is a secret"),
+     ("image.digest=latest", "is not sha256"),
+     ("unknownKey=1", 'unknown key "unknownKey"'),
+     ("autoscaling.minReplicas=0", "schema")],
 )
-def test_schema_rejects(override):
+def test_shared_refusals_and_the_charts_own_schema(override, complaint):
     result = helm("template", "x", str(HELM_DIR / "vote-service"), "--set", override, check=False)
+    assert result.returncode != 0 and complaint in result.stderr
+
+
+def test_auth_service_schema_wants_its_signing_key():
+    result = helm("template", "x", str(HELM_DIR / "auth-service"), "--set", "jwtPrivateKey.existingSecret=", check=False)
     assert result.returncode != 0 and "schema" in result.stderr
-
-
-def test_gateway_config_from_a_file():
-    conf = (HELM_DIR.parents[1] / "deploy/tests/values/gateway-conf.nginx").read_text()
-    objects = render("gateway", *GATEWAY_SETS["non-default"])
-    [cm] = [o for o in objects if o["kind"] == "ConfigMap"]
-    assert cm["data"]["default.conf"].strip() == conf.strip()
-    [deploy] = [o for o in objects if o["kind"] == "Deployment"]
-    assert deploy["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-    deny = [o for o in objects if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"] == {}]
-    assert deny and "ingress" not in deny[0]["spec"]
 
 
 def _leaves(tree, path=()):
@@ -175,7 +216,10 @@ def _leaves(tree, path=()):
 @pytest.mark.parametrize("chart", CHARTS)
 def test_every_value_is_documented(chart):
     """helm-docs style: a comment right above a key documents it and everything under it."""
-    lines = (HELM_DIR / chart / "values.yaml").read_text().splitlines()
+    _assert_documented(chart, (HELM_DIR / chart / "values.yaml").read_text().splitlines())
+
+
+def _assert_documented(chart, lines):
     documented, stack = set(), []
     for i, line in enumerate(lines):
         m = re.match(r"^( *)([A-Za-z][\w.-]*):", line)
@@ -189,6 +233,26 @@ def test_every_value_is_documented(chart):
         assert any(leaf[:n] in documented for n in range(1, len(leaf) + 1)), f"{chart}: {'.'.join(leaf)} undocumented"
 
 
-def test_service_charts_share_one_shape():
-    shapes = {c: sorted(_leaves(yaml.safe_load((HELM_DIR / c / "values.yaml").read_text()))) for c in SERVICES}
-    assert all(shape == shapes["vote-service"] for shape in shapes.values())
+def _library_defaults():
+    return yaml.safe_load((HELM_DIR / "service-common/values.yaml").read_text())["exports"]["defaults"]
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_a_service_values_file_holds_only_what_differs(chart):
+    """Every leaf a service chart sets exists in the library's defaults and differs from it."""
+    defaults, own = _library_defaults(), yaml.safe_load((HELM_DIR / chart / "values.yaml").read_text())
+    for leaf in _leaves(own):
+        default = defaults
+        for key in leaf:
+            assert isinstance(default, dict) and key in default, f"{chart}: {'.'.join(leaf)} is not a library value"
+            default = default[key]
+        value = own
+        for key in leaf:
+            value = value[key]
+        assert value != default, f"{chart}: {'.'.join(leaf)} repeats the library's default"
+
+
+def test_the_library_defaults_are_documented():
+    lines = (HELM_DIR / "service-common/values.yaml").read_text().splitlines()
+    body = lines[lines.index("  defaults:") + 1:]
+    _assert_documented("service-common", [line[4:] for line in body])

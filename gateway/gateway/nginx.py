@@ -2,8 +2,13 @@
 
     python -m gateway.nginx render                  the `server {}` level config for conf.d (the Helm chart's nginxConf)
     python -m gateway.nginx render --main > n.conf  a complete nginx.conf: `nginx -p DIR -c n.conf` runs it alone
+    python -m gateway.nginx render --main --upstreams-include cluster.conf
+                                                    the Helm chart's nginx.conf: upstreams resolved per request
 
-Upstream addresses come from the table or its environment overrides (AUTH_SERVICE_URL, ...) at render time.
+Upstream addresses come from the table or its environment overrides (AUTH_SERVICE_URL, ...) at render time, or,
+with --upstreams-include, from the included file: it sets `resolver` and one variable, `$route_<service>`
+(host:port), per route, which nginx resolves when a request needs it. So nginx starts while a service is
+missing, and that service's prefix alone answers the JSON 502.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, access_log: str = "/dev/stdout") -> str:
+def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, access_log: str = "/dev/stdout",
+           upstreams_include: str | None = None) -> str:
     web_root = (web_root or resource("web")).resolve()
+    resolved = upstreams_include is not None
     return "\n".join([
         "# Rendered from gateway/routes.toml by `python -m gateway.nginx render`: edit the table, not this file.",
         f"log_format gateway_json escape=json {_quote_format(ACCESS_LOG_FORMAT)};",
@@ -49,7 +56,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         '    default "";',
         "}",
         *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
-        *(line for route in table.routes for line in _upstream(route)),
+        *([f"include {upstreams_include};"] if resolved else
+          [line for route in table.routes for line in _upstream(route)]),
         "",
         "server {",
         f"    listen {listen};",
@@ -62,7 +70,9 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f"    proxy_connect_timeout {_seconds(table.connect_timeout)};",
         f"    proxy_send_timeout {_seconds(table.read_timeout)};",
         f"    proxy_read_timeout {_seconds(table.read_timeout)};",
-        "    proxy_set_header Host $http_host;",
+        # Resolved upstreams get the Service's own name as Host: it is what the service's ALLOWED_HOSTS holds.
+        f"    proxy_set_header Host {'$proxy_to' if resolved else '$http_host'};",
+        "    proxy_set_header X-Forwarded-Host $http_host;",
         '    proxy_set_header Connection "";',
         "    proxy_set_header X-Request-ID $edge_request_id;",
         "    proxy_set_header X-Real-IP $remote_addr;",
@@ -83,8 +93,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f"    location = /healthz {{ default_type application/json; return 200 {quote(edge.HEALTH_BODY.decode())}; }}",
         *(_web_location(url, file.name, web_root) for url, file in edge.web_files().items()),
         "",
-        *(f"    location {route.prefix} {{ proxy_pass http://{route.service}; }}" for route in table.routes),
-        *(_rate_limited_location(limit, table) for limit in table.rate_limits),
+        *(f"    location {route.prefix} {{ {_proxy_pass(route, resolved)} }}" for route in table.routes),
+        *(_rate_limited_location(limit, table, resolved) for limit in table.rate_limits),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",
         "",
@@ -116,12 +126,23 @@ def _upstream(route: Route) -> list[str]:
     return [f"upstream {route.service} {{", f"    server {route.upstream_host_port};", "    keepalive 16;", "}"]
 
 
-def _rate_limited_location(limit: RateLimit, table: Table) -> str:
+def upstream_variable(route: Route) -> str:
+    return "route_" + route.service.replace("-", "_")
+
+
+def _proxy_pass(route: Route, resolved: bool) -> str:
+    if not resolved:
+        return f"proxy_pass http://{route.service};"
+    # A variable in proxy_pass makes nginx resolve the name per request (through `resolver`), not at start.
+    return f"set $proxy_to ${upstream_variable(route)}; proxy_pass http://$proxy_to;"
+
+
+def _rate_limited_location(limit: RateLimit, table: Table, resolved: bool) -> str:
     route = table.route_for(limit.path)
     assert route is not None  # the table's own check guarantees it
     return (
         f"    location = {limit.path} {{ limit_req zone={limit.name} burst={limit.burst} nodelay; "
-        f"proxy_pass http://{route.service}; }}"
+        f"{_proxy_pass(route, resolved)} }}"
     )
 
 
@@ -160,8 +181,11 @@ def main(argv: list[str] | None = None) -> None:
     command.add_argument("--listen", default="8080", help="nginx `listen` value (default 8080)")
     command.add_argument("--web-root", type=Path, help="folder holding the page (default gateway/web)")
     command.add_argument("--access-log", default="/dev/stdout", help="access log path (default /dev/stdout)")
+    command.add_argument("--upstreams-include", metavar="FILE",
+                         help="resolve upstreams per request from the variables FILE sets (the Helm chart's way)")
     args = parser.parse_args(argv)
-    config = render(load(), listen=args.listen, web_root=args.web_root, access_log=args.access_log)
+    config = render(load(), listen=args.listen, web_root=args.web_root, access_log=args.access_log,
+                    upstreams_include=args.upstreams_include)
     sys.stdout.write(render_main(config) if args.main else config)
 
 

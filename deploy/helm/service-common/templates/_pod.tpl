@@ -168,7 +168,7 @@ env:
 
 {{/* Scrape annotations, unless a PodMonitor does the job; (dict "ctx" $ "port" 8000). */}}
 {{- define "service-common.scrapeAnnotations" -}}
-{{- if and .port .ctx.Values.metrics.enabled (not .ctx.Values.metrics.podMonitor.enabled) -}}
+{{- if and .port .ctx.Values.metrics.enabled (not (dig "podMonitor" "enabled" false .ctx.Values.metrics)) -}}
 prometheus.io/scrape: "true"
 prometheus.io/port: {{ .port | quote }}
 prometheus.io/path: /metrics

@@ -1,0 +1,25 @@
+{{/*
+The http-level part of nginx's config that the cluster decides: the resolver, one `$route_<service>` variable
+(host:port) per route that files/nginx.conf proxies to, and the stub_status server the exporter reads. The routes
+are those of files/nginx.conf (rendered from gateway/routes.toml), so a route with no `upstreams` entry still gets
+its conventional name, and a name that does not resolve is a 502 on that prefix at request time.
+*/}}
+{{- define "gateway.clusterConf" -}}
+{{- $conf := .Files.Get "files/nginx.conf" -}}
+resolver {{ .Values.resolver }} valid={{ .Values.resolverValidSeconds }}s ipv6=off;
+resolver_timeout 2s;
+{{- range $variable := regexFindAll "\\$route_[a-z0-9_]+" $conf -1 | uniq }}
+{{- $service := trimPrefix "$route_" $variable | replace "_" "-" }}
+{{- $upstream := get $.Values.upstreams $service | default dict }}
+{{- $namespace := default $.Release.Namespace $upstream.namespace }}
+{{- $address := printf "%s.%s.svc.%s:%v" (default $service $upstream.name) $namespace $.Values.clusterDomain (default 80 $upstream.port) }}
+map $host {{ $variable }} { default "{{ default $address $upstream.address }}"; }
+{{- end }}
+{{- if .Values.metrics.enabled }}
+server {
+    listen 127.0.0.1:8081;
+    access_log off;
+    location = /stub_status { stub_status; }
+}
+{{- end }}
+{{- end }}

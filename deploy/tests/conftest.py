@@ -9,9 +9,11 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HELM_DIR = ROOT / "deploy" / "helm"
 SERVICES = ["auth-service", "polls-service", "choice-service", "vote-service"]
-CHARTS = [*SERVICES, "gateway"]
+PLATFORM_CHARTS = ["gateway", "postgresql", "kafka", "polls-platform"]
+CHARTS = [*SERVICES, *PLATFORM_CHARTS]
 NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")
 GATEWAY_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "gateway-non-default.yaml")
+PLATFORM_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "platform-non-default.yaml")
 
 
 def _helm():
@@ -34,8 +36,8 @@ def helm(*args, check=True):
 
 @pytest.fixture(scope="session", autouse=True)
 def dependencies():
-    for chart in CHARTS:
-        helm("dependency", "build", str(HELM_DIR / chart))
+    for chart in CHARTS:  # the umbrella last: it packages the others
+        helm("dependency", "update" if chart == "polls-platform" else "build", str(HELM_DIR / chart))
 
 
 def render(chart, *args, release=None):
@@ -45,8 +47,10 @@ def render(chart, *args, release=None):
 
 def pod_specs(objects):
     for obj in objects:
-        if obj["kind"] in ("Deployment", "Job"):
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
             yield obj, obj["spec"]["template"]["spec"]
+        elif obj["kind"] == "Pod":
+            yield obj, obj["spec"]
 
 
 def containers(objects):

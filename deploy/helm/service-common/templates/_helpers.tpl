@@ -53,7 +53,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{- define "service-common.imageTag" -}}
-{{- default .Chart.AppVersion .Values.image.tag }}
+{{- default .Chart.AppVersion (.Values.image | default dict).tag }}
 {{- end }}
 
 {{- define "service-common.image" -}}

@@ -1,4 +1,8 @@
-{{/* A PodMonitor rather than a ServiceMonitor: the relay and consumer have no Service to select. */}}
+{{/*
+A PodMonitor rather than a ServiceMonitor: the relay and consumer have no Service to select. The relabelings
+give every sample the `service` and `component` labels the rules and the dashboard group by (RelayDown needs
+`up{component="relay"}`), as deploy/observability/prometheus.yml does for annotation-based scraping.
+*/}}
 {{- define "service-common.podMonitor" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.podMonitor.enabled }}
 apiVersion: monitoring.coreos.com/v1
@@ -19,6 +23,14 @@ spec:
     - port: {{ . }}
       path: /metrics
       interval: {{ $.Values.metrics.podMonitor.interval }}
+      honorLabels: true
+      relabelings:
+        - sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_name]
+          targetLabel: service
+        - sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_component]
+          targetLabel: component
+        - sourceLabels: [__meta_kubernetes_pod_name]
+          targetLabel: pod
     {{- end }}
 {{- end }}
 {{- end }}

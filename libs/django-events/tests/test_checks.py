@@ -18,6 +18,7 @@ def test_good_settings_pass():
         ({"SERVICE": "x", "RELAY_BATCH_SIZE": 0}, ["django_events.E004"]),
         ({"SERVICE": "x", "RETRIES": -1}, ["django_events.E004"]),
         ({"SERVICE": "x", "PRODUCER": "acks=all"}, ["django_events.E005"]),
+        ({"SERVICE": "x", "CLIENT": "security.protocol=SSL"}, ["django_events.E005"]),
         ({"SERVICE": "x", "DATABASE": "elsewhere"}, ["django_events.E006"]),
         ("not a dict", ["django_events.E001"]),
     ],

@@ -67,3 +67,16 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "PUBLIC_KEYS": [],
     }
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_kafka_tls_sasl_and_replication_from_env(monkeypatch):
+    for name, value in {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                        "KAFKA_SASL_USERNAME": "vote", "KAFKA_SASL_PASSWORD": "s3cret",
+                        "KAFKA_SSL_CA_LOCATION": "/ca.crt", "KAFKA_REPLICATION_FACTOR": "3"}.items():
+        monkeypatch.setenv(name, value)
+
+    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]
+
+    assert events["TOPIC_REPLICATION_FACTOR"] == 3
+    assert events["CLIENT"] == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
+                                "sasl.username": "vote", "sasl.password": "s3cret", "ssl.ca.location": "/ca.crt"}

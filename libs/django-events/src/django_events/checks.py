@@ -30,7 +30,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a positive number, not {value!r}", id="django_events.E004"))
     if not isinstance(user.get("RETRIES", 0), int) or user.get("RETRIES", 0) < 0:
         errors.append(Error(f"{SETTINGS_NAME}['RETRIES'] must be an integer >= 0", id="django_events.E004"))
-    for name in ("PRODUCER", "CONSUMER"):
+    for name in ("CLIENT", "PRODUCER", "CONSUMER"):
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
     if user.get("DATABASE", "default") not in settings.DATABASES:

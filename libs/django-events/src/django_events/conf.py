@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "TOPIC_PARTITIONS": 4,
     "TOPIC_REPLICATION_FACTOR": 1,
     "GROUP_ID": None,
+    # How every client connects (security.protocol, sasl.*, ssl.*): producer, consumer and admin alike.
+    "CLIENT": {},
     # Passed through to confluent-kafka after the library's own safe defaults.
     "PRODUCER": {},
     "CONSUMER": {},

@@ -12,6 +12,7 @@ from django.db import connections
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .conf import events_settings
+from .kafka import client_config
 
 
 def database_ready() -> tuple[bool, str]:
@@ -25,7 +26,7 @@ def database_ready() -> tuple[bool, str]:
 
 def broker_ready(timeout: float = 2.0) -> tuple[bool, str]:
     try:
-        admin = AdminClient({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "socket.timeout.ms": int(timeout * 1000)})
+        admin = AdminClient(client_config(**{"socket.timeout.ms": int(timeout * 1000)}))
         metadata = admin.list_topics(timeout=timeout)
         return True, f"{len(metadata.brokers)} broker(s)"
     except Exception as error:

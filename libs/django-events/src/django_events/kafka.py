@@ -13,9 +13,14 @@ from .conf import events_settings
 logger = logging.getLogger("django_events")
 
 
+def client_config(**overrides: Any) -> dict[str, Any]:
+    """Where the brokers are and how to connect to them; every kind of client starts from it."""
+    return {"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, **events_settings.CLIENT, **overrides}
+
+
 def producer_config(**overrides: Any) -> dict[str, Any]:
     return {
-        "bootstrap.servers": events_settings.BOOTSTRAP_SERVERS,
+        **client_config(),
         # Idempotence is off by default in librdkafka; it keeps per-partition order across internal retries.
         "enable.idempotence": True,
         "acks": "all",
@@ -29,7 +34,7 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
 
 def consumer_config(**overrides: Any) -> dict[str, Any]:
     return {
-        "bootstrap.servers": events_settings.BOOTSTRAP_SERVERS,
+        **client_config(),
         "group.id": events_settings.GROUP_ID,
         "auto.offset.reset": "earliest",
         # Offsets are stored by hand after the database commit; auto-commit only sends what was stored.
@@ -53,7 +58,7 @@ def ensure_topics(topics: list[str], timeout: float = 10.0) -> None:
     """Create missing topics with the configured partitions; an existing topic is left as it is."""
     if not topics:
         return
-    admin = AdminClient({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS})
+    admin = AdminClient(client_config())
     new = [
         NewTopic(t, num_partitions=events_settings.TOPIC_PARTITIONS, replication_factor=events_settings.TOPIC_REPLICATION_FACTOR)
         for t in topics

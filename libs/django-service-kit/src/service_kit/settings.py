@@ -83,6 +83,20 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     }
 
 
+# How a service reaches a broker that wants TLS or SASL: environment variable -> confluent-kafka setting.
+KAFKA_CLIENT_ENV = {
+    "KAFKA_SECURITY_PROTOCOL": "security.protocol",
+    "KAFKA_SASL_MECHANISM": "sasl.mechanism",
+    "KAFKA_SASL_USERNAME": "sasl.username",
+    "KAFKA_SASL_PASSWORD": "sasl.password",
+    "KAFKA_SSL_CA_LOCATION": "ssl.ca.location",
+}
+
+
+def kafka_client_from_env() -> dict[str, str]:
+    return {setting: value for name, setting in KAFKA_CLIENT_ENV.items() if (value := env(name))}
+
+
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
     """Trusted public keys given inline: a JSON JWKS document / list of JWKs, or one or more PEM blocks."""
     value = (env(name) or "").strip()
@@ -183,7 +197,12 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or ""},
+        "DJANGO_EVENTS": {
+            "SERVICE": service,
+            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+            "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
+            "CLIENT": kafka_client_from_env(),
+        },
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

@@ -22,6 +22,8 @@ help:
 	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
 	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
 	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
+	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
+	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
 
 # One development virtualenv holding everything (uv makes it in seconds).
 $(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
@@ -75,6 +77,15 @@ test-e2e: venv
 .PHONY: bench-events
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# A real single-node Kubernetes and the images it runs, built here (deploy/cluster/, deploy/README.md).
+.PHONY: cluster-up cluster-down images
+cluster-up:
+	@bash deploy/cluster/cluster.sh up
+cluster-down:
+	@bash deploy/cluster/cluster.sh down
+images:
+	@TAG="$(TAG)" IMAGES="$(IMAGES)" bash deploy/cluster/images.sh
 
 .PHONY: clean
 clean:

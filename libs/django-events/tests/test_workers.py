@@ -158,3 +158,22 @@ def test_a_consumer_joining_and_one_leaving_mid_stream_lose_nothing_and_apply_no
     for _, key, seq in applied:
         by_key[key].append(seq)
     assert all(seqs == list(range(300)) for seqs in by_key.values()) and len(by_key) == 8
+
+
+def test_counters_exist_at_zero_before_anything_happens(settings):
+    """A healthy system shows 0 failures on the dashboard, not "No data"."""
+    from prometheus_client import REGISTRY
+
+    from django_events.consumer import Consumer
+    from django_events.registry import registry
+    from django_events.relay import Relay
+
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "SERVICE": "zero-service"}
+    Relay()
+    Consumer()
+    service = {"service": "zero-service"}
+    for counter in ("relay_sent", "relay_failed", "consumer_retried"):
+        assert REGISTRY.get_sample_value(f"django_events_{counter}_total", service) == 0, counter
+    for event_type in registry.event_types():
+        for counter in ("consumer_processed", "consumer_dead_lettered"):
+            assert REGISTRY.get_sample_value(f"django_events_{counter}_total", {**service, "type": event_type}) == 0

@@ -20,7 +20,7 @@ from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
 from .faults import failpoint
 from .kafka import ensure_topics, make_consumer, make_producer
-from .metrics import consumer_dead_lettered, consumer_lag, consumer_retried
+from .metrics import consumer_dead_lettered, consumer_lag, consumer_processed, consumer_retried
 from .models import InboxEvent
 from .registry import Subscriber, UnsupportedVersion, registry
 
@@ -58,6 +58,11 @@ class Consumer:
         self.topics = registry.topics(self.subscribers)
         self.using = events_settings.DATABASE
         self.service = events_settings.SERVICE or ""
+        # Counters exist at 0 from the start, so a healthy consumer shows 0 retries rather than no data.
+        consumer_retried.labels(self.service)
+        for event_type in registry.event_types(self.subscribers):
+            consumer_processed.labels(self.service, event_type)
+            consumer_dead_lettered.labels(self.service, event_type)
         self.stop = stop or threading.Event()
         self.batch_size = events_settings.CONSUMER_BATCH_SIZE
         self._consumer = consumer

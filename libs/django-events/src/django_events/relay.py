@@ -48,6 +48,9 @@ class Relay:
         self.stop = stop or threading.Event()
         self.batch_size = events_settings.RELAY_BATCH_SIZE
         self.service = events_settings.SERVICE or ""
+        # Counters exist at 0 from the start, so a healthy relay shows 0 failures rather than no data.
+        relay_sent.labels(self.service)
+        relay_failed.labels(self.service)
         self.heartbeat = time.monotonic()
         self._listener: Any = None
         self._next_housekeeping = 0.0

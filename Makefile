@@ -24,6 +24,8 @@ help:
 	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
 	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
 	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
+	@echo "make deploy         install the platform on that cluster (prints export GATEWAY_URL=...)"
+	@echo "make test-k8s       cluster-up, images, deploy, then the platform's tests on the cluster"
 
 # One development virtualenv holding everything (uv makes it in seconds).
 $(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
@@ -49,7 +51,7 @@ demo: venv
 	$(PY) dev/run.py --demo
 
 .PHONY: test test-libs test-services test-gateway test-deploy test-e2e
-test: test-libs test-services test-gateway test-deploy test-e2e
+test: test-libs test-services test-gateway test-deploy test-e2e test-k8s
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
@@ -86,6 +88,19 @@ cluster-down:
 	@bash deploy/cluster/cluster.sh down
 images:
 	@TAG="$(TAG)" IMAGES="$(IMAGES)" bash deploy/cluster/images.sh
+
+# The shared part as release `polls`, then each service as its own release (deploy/platform/deploy.sh).
+.PHONY: deploy test-k8s
+deploy: venv
+	@PYTHON=$(PY) bash deploy/platform/deploy.sh
+
+# The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap).
+K8S_UPGRADE_TAG := upgrade
+test-k8s: venv cluster-up images
+	@TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service bash deploy/cluster/images.sh >/dev/null
+	eval "$$(bash deploy/cluster/cluster.sh env)"; eval "$$(PYTHON=$(PY) bash deploy/platform/deploy.sh | tail -1)"; \
+		export PATH="$$(bash deploy/cluster/build.sh):$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; \
+		UPGRADE_TAG=$(K8S_UPGRADE_TAG) $(PY) -m pytest -q tests/k8s
 
 .PHONY: clean
 clean:

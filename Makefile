@@ -98,7 +98,7 @@ deploy: venv
 K8S_UPGRADE_TAG := upgrade
 test-k8s: venv cluster-up images
 	@TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service bash deploy/cluster/images.sh >/dev/null
-	eval "$$(bash deploy/cluster/cluster.sh env)"; eval "$$(PYTHON=$(PY) bash deploy/platform/deploy.sh | tail -1)"; \
+	eval "$$(bash deploy/cluster/cluster.sh env)"; gateway=$$(PYTHON=$(PY) bash deploy/platform/deploy.sh); eval "$$gateway"; \
 		export PATH="$$(bash deploy/cluster/build.sh):$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; \
 		UPGRADE_TAG=$(K8S_UPGRADE_TAG) $(PY) -m pytest -q tests/k8s
 

@@ -51,13 +51,19 @@ base_image() {
     mmdebstrap --quiet --variant=minbase --include="$packages" --aptopt='Acquire::Retries "5"' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      bookworm "$tarball.partial" "deb $main bookworm main" "deb $main bookworm-updates main" \
+      bookworm "${tarball%.tar}.partial.tar" "deb $main bookworm main" "deb $main bookworm-updates main" \
       "deb $security bookworm-security main"
-    mv "$tarball.partial" "$tarball"
+    mv "${tarball%.tar}.partial.tar" "$tarball"
   fi
   local container
   container=$(bah from --quiet scratch)
   bah add --quiet "$container" "$tarball" / >/dev/null
+  # The machine's own certificate authorities (a TLS-inspecting egress proxy, say), so builds reach PyPI and
+  # Maven Central as the machine does. These images are for this machine's cluster only.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    bah copy --quiet "$container" /usr/local/share/ca-certificates/ /usr/local/share/ca-certificates/ >/dev/null
+    bah run --isolation chroot "$container" -- update-ca-certificates >/dev/null 2>&1
+  fi
   bah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
     --cmd /bin/bash "$container"
   bah commit --quiet --rm "$container" "$name" >/dev/null
@@ -171,7 +177,7 @@ plan() {
   local service tag
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
-    echo "$service docker.io/polls/$service:$tag service_image libs services/$service deploy/docker/python-service.Dockerfile"
+    echo "$service docker.io/polls/$service:$tag service_image:$service libs services/$service deploy/docker/python-service.Dockerfile"
   done
   echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
   echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile deploy/docker/postgresql deploy/docker/postgresql.Dockerfile"

@@ -41,6 +41,9 @@ def consumer_config(**overrides: Any) -> dict[str, Any]:
         "enable.auto.commit": True,
         "enable.auto.offset.store": False,
         "allow.auto.create.topics": True,
+        # A topic that did not exist at subscription (its creation timed out while the broker was starting, or
+        # its producer has not published yet) is found within seconds rather than librdkafka's 5 minutes.
+        "topic.metadata.refresh.interval.ms": 10000,
         **events_settings.CONSUMER,
         **overrides,
     }

@@ -116,6 +116,14 @@ stop() {
 
 healthy() { curl -sfk --max-time 2 "$1" >/dev/null; }
 
+# write FILE: replaces FILE with stdin only when that changes it: kube-proxy exits when its config file is touched.
+write() {
+  local new
+  new=$(cat)
+  [ -f "$1" ] && [ "$(cat "$1")" = "$new" ] && return 0
+  printf '%s\n' "$new" > "$1"
+}
+
 # ---------------------------------------------------------------------------------------------- components
 
 start_etcd() {
@@ -164,7 +172,7 @@ start_controllers() {
 
 start_containerd() {
   mkdir -p "$state/cni/net.d" "$run_dir/containerd"
-  cat > "$state/cni/net.d/10-polls.conflist" <<JSON
+  write "$state/cni/net.d/10-polls.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "polls-k8s",
@@ -179,7 +187,7 @@ JSON
   # Its own instance, socket and CNI folder (not /etc/cni/net.d, which buildah reads too). Images live in a
   # root that survives `down`, so a new cluster does not import them again. restrict_oom_score_adj: this
   # sandbox refuses a negative oom_score_adj, which runc would otherwise set and fail on.
-  cat > "$state/containerd.toml" <<TOML
+  write "$state/containerd.toml" <<TOML
 version = 2
 root = "${state%/*}/containerd"
 state = "$run_dir/containerd/state"
@@ -204,7 +212,7 @@ TOML
 }
 
 start_kubelet() {
-  cat > "$state/kubelet.yaml" <<YAML
+  write "$state/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -235,7 +243,7 @@ YAML
 }
 
 start_proxy() {
-  cat > "$state/kube-proxy.yaml" <<YAML
+  write "$state/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $state/kube-proxy.kubeconfig}
@@ -363,6 +371,8 @@ down() {
   [ -x "$bin/kube-proxy" ] && "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
   unmount_under "$state/kubelet" "$run_dir" "${state%/*}/containerd"
   ip link delete cni0 2>/dev/null || true
+  # The pods' cgroups (cgroup v1: one tree per controller), deepest first, now that their processes are gone.
+  find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   remove_chains
   conntrack -D -s 10.244.0.0/16 >/dev/null 2>&1 || true
   if [ -f "$state/sysctl.saved" ]; then

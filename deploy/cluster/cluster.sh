@@ -72,8 +72,9 @@ make_pki() {
   mkdir -p "$pki" && chmod 700 "$pki"
   ca_cert ca
   ca_cert front-proxy-ca
+  local names=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
   cert kube-apiserver kube-apiserver "" \
-    "IP:127.0.0.1,IP:$node_ip,IP:${service_cidr%.0/*}.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:$node_ip,IP:${service_cidr%.0/*}.1,$names,DNS:kubernetes.default.svc.cluster.local"
   cert kubelet "system:node:$node_name" "" "IP:127.0.0.1,IP:$node_ip,DNS:$node_name"
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   ca=front-proxy-ca cert front-proxy-client front-proxy-client
@@ -319,8 +320,10 @@ remove_containers() {
   ctr --address "$containerd_socket" version >/dev/null 2>&1 || return 0
   local id netns
   for id in $(ctr_k8s containers list -q); do
-    netns=$(ctr_k8s containers info "$id" 2>/dev/null |
-      python3 -c 'import json,sys; ns=[n for n in json.load(sys.stdin)["Spec"]["linux"]["namespaces"] if n["type"]=="network"]; print(ns[0].get("path","") if ns else "")' 2>/dev/null || true)
+    netns=$(ctr_k8s containers info "$id" 2>/dev/null | python3 -c '
+import json, sys
+namespaces = json.load(sys.stdin)["Spec"]["linux"]["namespaces"]
+print(next((n.get("path", "") for n in namespaces if n["type"] == "network"), ""))' 2>/dev/null || true)
     ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
     ctr_k8s tasks delete -f "$id" >/dev/null 2>&1 || true
     ctr_k8s containers delete "$id" >/dev/null 2>&1 || true

@@ -133,8 +133,9 @@ def test_a_pod_resolves_and_reaches_a_service_by_name(namespace, web):
         phase = kubectl("-n", namespace, "get", "pod", "client", "-o", "jsonpath={.status.phase}").stdout
         return phase in ("Succeeded", "Failed") and phase
 
-    assert poll(finished, 180, "the client pod to finish") == "Succeeded", kubectl("-n", namespace, "logs", "client").stdout
+    phase = poll(finished, 180, "the client pod to finish")
     run = kubectl("-n", namespace, "logs", "client")
+    assert phase == "Succeeded", run.stdout
     assert run.stdout.split() == [web["spec"]["clusterIP"], web["spec"]["clusterIP"], "200"]
 
 

@@ -53,14 +53,15 @@ test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
-# one team can install, test and release its service alone.
+# one team can install, test and release its service alone; and on its own database, <service>_service.
 test-services:
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	$(INFRA_ENV); for s in $(SERVICES); do \
 		venv=.venvs/$$s-service; \
 		uv venv -q --allow-existing -p $(PYTHON) $$venv; \
 		uv pip install -q --python $$venv/bin/python $(LIBS) services/$$s-service $(TEST_TOOLS); \
-		(cd services/$$s-service && ../../$$venv/bin/python -m pytest -q); \
+		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $${s}_service); \
+		(cd services/$$s-service && DATABASE_URL=$$url ../../$$venv/bin/python -m pytest -q); \
 	done
 
 test-gateway: venv

@@ -24,7 +24,7 @@ help:
 	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
 
 # One development virtualenv holding everything (uv makes it in seconds).
-$(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
+$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \

@@ -191,6 +191,7 @@ class Supervisor:
         return not program.needs_broker or self.broker is None or self.broker.running()
 
     def _restart_dependents(self) -> None:
+        self.say("the broker is back; starting the relays and consumers")
         for program in self.programs:
             if program.needs_broker and program.restart_at == float("inf"):
                 self.start(program)

@@ -264,8 +264,10 @@ def port_in_use(port: int) -> bool:
 
 def port_holder(port: int) -> str:
     """Which process listens on ``port``, when this user may know: `pid 123 (python -m http.server)`."""
-    import psutil
-
+    try:
+        import psutil
+    except ImportError:  # only names the holder; the port check itself needs nothing
+        return ""
     try:
         for connection in psutil.net_connections(kind="tcp"):
             if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:

@@ -130,9 +130,14 @@ class Supervisor:
     def run_once(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
         """Runs a one-shot command (migrations, demo data) to its end, keeping the others alive meanwhile."""
         process = self.spawn(name, command, cwd, env)
-        while process.poll() is None:
-            self.tick()
-            time.sleep(0.2)
+        try:
+            while process.poll() is None:
+                self.tick()
+                time.sleep(0.2)
+        finally:
+            if process.poll() is None:  # stopped meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         if process.returncode != 0:
             raise SystemExit(f"run | {name} failed with {process.returncode}")
 
@@ -342,7 +347,8 @@ def broker_program(port: int) -> Program:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="gateway port (8000)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                        help="gateway port (8000)")
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("BROKER_PORT", 0)),
                         help="embedded broker's port (9092, or a free one when 9092 is taken)")
     parser.add_argument("--demo", action="store_true", help="load a few users and polls for a first look")
@@ -354,7 +360,8 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: supervisor.stopping.set())
 
-    ports = {f"{name}-service": args.port + offset for name, offset in SERVICES.items()} | {"gateway": args.port}
+    service_ports = {name: args.port + offset for name, offset in SERVICES.items()}
+    ports = {f"{name}-service": port for name, port in service_ports.items()} | {"gateway": args.port}
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         broker_port = args.broker_port or DEFAULT_BROKER_PORT
@@ -368,7 +375,10 @@ def main() -> None:
     databases = service_databases(database_url)
     if database_url:
         create_databases(database_url, databases)
-    supervisor.say(f"databases: {', '.join(sorted(databases)) + ' on ' + database_url.rsplit('@', 1)[-1].rsplit('/', 1)[0] if database_url else 'SQLite files in services/*/var/'}")
+        server = database_url.rsplit("@", 1)[-1].rsplit("/", 1)[0]
+        supervisor.say(f"databases: {', '.join(f'{name}_service' for name in SERVICES)} on {server}")
+    else:
+        supervisor.say("databases: SQLite files in services/*/var/")
 
     code = 0
     python = sys.executable
@@ -380,22 +390,25 @@ def main() -> None:
             supervisor.add(supervisor.broker)
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
-        for name, offset in SERVICES.items():
+        for name, port in service_ports.items():
             folder = ROOT / "services" / f"{name}-service"
             (folder / "var").mkdir(exist_ok=True)
             own = env | ({"DATABASE_URL": databases[name]} if databases else {})
-            supervisor.run_once(f"{name}-migrate", [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=own)
-            port = args.port + offset
+            migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
+            supervisor.run_once(f"{name}-migrate", migrate, cwd=folder, env=own)
             supervisor.say(f"starting {name}-service on http://127.0.0.1:{port} with its relay and consumer")
-            uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+            uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                       "--no-access-log"]
             supervisor.add(Program(f"{name}-web", uvicorn, folder, own))
             supervisor.add(Program(f"{name}-relay", [python, "manage.py", "events_relay"], folder, own,
                                    needs_broker=embedded, resends_after_fresh_broker=embedded))
-            supervisor.add(Program(f"{name}-consumer", [python, "manage.py", "events_consume"], folder, own, needs_broker=embedded))
-        for name, offset in SERVICES.items():
-            supervisor.wait_for(f"http://127.0.0.1:{args.port + offset}/healthz")
-        upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{args.port + offset}" for name, offset in SERVICES.items()}
-        supervisor.add(Program("gateway", [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)], ROOT / "gateway", upstreams))
+            supervisor.add(Program(f"{name}-consumer", [python, "manage.py", "events_consume"], folder, own,
+                                   needs_broker=embedded))
+        for port in service_ports.values():
+            supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
+        upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in service_ports.items()}
+        gateway_command = [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)]
+        supervisor.add(Program("gateway", gateway_command, ROOT / "gateway", upstreams))
         gateway = f"http://127.0.0.1:{args.port}"
         supervisor.wait_for(f"{gateway}/healthz")
         if args.demo:

@@ -23,7 +23,15 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import EMBEDDED_BROKER_PORT, GATEWAY_PORT, ROOT, alive, descendants, eventually, register_and_login
+from tests.e2e.conftest import (
+    EMBEDDED_BROKER_PORT,
+    GATEWAY_PORT,
+    ROOT,
+    alive,
+    descendants,
+    eventually,
+    register_and_login,
+)
 
 DURABLE_PORT, DURABLE_BROKER_PORT = GATEWAY_PORT + 200, EMBEDDED_BROKER_PORT + 1
 PORTS_PORT = GATEWAY_PORT + 300
@@ -73,7 +81,8 @@ class Run:
         deadline = time.monotonic() + timeout
         start = self.mark() if since is None else since
         while text not in self.output()[start:]:
-            assert self.process.poll() is None, f"dev/run.py exited with {self.process.returncode}:\n{self.output()[-4000:]}"
+            exited = self.process.poll()
+            assert exited is None, f"dev/run.py exited with {exited}:\n{self.output()[-4000:]}"
             assert time.monotonic() < deadline, f"no {text!r} in time:\n{self.output()[-4000:]}"
             time.sleep(0.3)
 
@@ -84,7 +93,8 @@ class Run:
             command = " ".join(process.cmdline())
             if name == "broker" and "tansu" in command:
                 return process
-            if f"events_{'consume' if role == 'consumer' else role}" in command and process.cwd().endswith(f"{service}-service"):
+            worker = f"events_{'consume' if role == 'consumer' else role}"
+            if worker in command and process.cwd().endswith(f"{service}-service"):
                 return process
         raise AssertionError(f"no {name} among {[p.cmdline() for p in psutil.Process(self.process.pid).children()]}")
 
@@ -142,7 +152,8 @@ def test_killing_any_process_or_the_supervisor_loses_no_vote_and_leaves_no_proce
 
     with httpx.Client(base_url=gateway, timeout=30) as client, ThreadPoolExecutor(8) as pool:
         owner = register_and_login(client, f"owner-{uuid.uuid4().hex[:6]}")
-        # One at a time: auth-service hashes passwords on one thread, and a queue of them outlasts the gateway's timeout.
+        # One at a time: auth-service hashes passwords on one thread, and a queue of them outlasts the gateway's
+        # timeout.
         voters = [Voter(register_and_login(client, f"v{n}-{uuid.uuid4().hex[:6]}")) for n in range(VOTERS)]
         poll_id = client.post("/api/polls/", json={"question": "Does make run keep votes?"}, headers=owner).json()["id"]
         choices = [
@@ -153,7 +164,8 @@ def test_killing_any_process_or_the_supervisor_loses_no_vote_and_leaves_no_proce
         deadline = time.monotonic() + 600
 
         def vote(voters: list[Voter]) -> None:
-            list(pool.map(lambda i_v: vote_until_answered(client, i_v[1], poll_id, choices[i_v[0] % 2], deadline), enumerate(voters)))
+            list(pool.map(lambda n: vote_until_answered(client, voters[n], poll_id, choices[n % 2], deadline),
+                          range(len(voters))))
 
         # Choices reach vote-service by events.
         known = eventually(lambda: client.get(f"/api/votes/results/{poll_id}/"),
@@ -204,7 +216,8 @@ def test_a_port_in_use_is_named_with_its_holder_and_nothing_starts(tmp_path, run
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", PORTS_PORT + 2))
         holder.listen()
-        runs.append(run := Run(tree, ["--port", str(PORTS_PORT), "--broker-port", str(DURABLE_BROKER_PORT + 1)], tmp_path / "run.log"))
+        args = ["--port", str(PORTS_PORT), "--broker-port", str(DURABLE_BROKER_PORT + 1)]
+        runs.append(run := Run(tree, args, tmp_path / "run.log"))
         assert run.process.wait(60) != 0
     last = run.output().strip().splitlines()[-1]
     assert f"port {PORTS_PORT + 2} (polls-service) is already in use by pid {os.getpid()}" in last

@@ -119,7 +119,7 @@ class Consumer:
             closing.start()
             closing.join(CLOSE_TIMEOUT)
             if closing.is_alive():
-                logger.warning("the broker did not answer the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
+                logger.warning("the broker did not take the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
             self._consumer = None
         if self._producer is not None:
             self._producer.flush(CLOSE_TIMEOUT)

@@ -246,12 +246,17 @@ def test_make_run_takes_a_free_port_for_the_broker_when_its_default_is_taken_and
     assert gone(started) == [], "processes outlived make run"
 
 
-def test_a_process_that_keeps_crashing_stops_everything(monkeypatch):
+def load_dev_run(monkeypatch):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("dev_run", ROOT / "dev" / "run.py")
     assert spec and spec.loader
     dev_run = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "dev_run", dev_run)  # dataclasses look their module up
     spec.loader.exec_module(dev_run)
+    return dev_run
+
+
+def test_a_process_that_keeps_crashing_stops_everything(monkeypatch):
+    dev_run = load_dev_run(monkeypatch)
     monkeypatch.setattr(dev_run, "FIRST_DELAY", 0.01)
     monkeypatch.setattr(dev_run, "LAST_DELAY", 0.05)
     supervisor = dev_run.Supervisor()
@@ -264,3 +269,14 @@ def test_a_process_that_keeps_crashing_stops_everything(monkeypatch):
     finally:
         supervisor.stop_all()
     assert not steady.running()
+
+
+def test_database_url_gives_each_service_its_own_database_named_after_it(monkeypatch):
+    dev_run = load_dev_run(monkeypatch)
+
+    databases = dev_run.service_databases("postgresql://polls:p%40ss@db.internal:6543/polls?sslmode=require")
+
+    assert databases == {
+        name: f"postgresql://polls:p%40ss@db.internal:6543/{name}_service?sslmode=require"
+        for name in ("auth", "polls", "choice", "vote")
+    }

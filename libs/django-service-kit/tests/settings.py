@@ -30,7 +30,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["service_kit.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["service_kit.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"scoped": "1000/min", "tight": "2/min"},

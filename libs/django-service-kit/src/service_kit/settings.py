@@ -153,7 +153,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.JWTAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["service_kit.parsers.JSONParser"],
             "DEFAULT_PAGINATION_CLASS": "service_kit.pagination.Pagination",
             "PAGE_SIZE": 20,
             "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",

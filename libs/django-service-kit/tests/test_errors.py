@@ -133,3 +133,16 @@ def test_a_body_nested_within_the_limit_reaches_the_view(api_client):
                                   content_type="application/json")
 
     assert _error(response, 400)["details"] == {"x": ["This field is not accepted here."]}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "a b", "x" * 300, "127.0.0.1:99999999"])
+def test_a_host_outside_allowed_hosts_is_a_json_400(client, host):
+    response = client.get(reverse("whoami"), HTTP_HOST=host)
+
+    assert _error(response, 400)["error"] == "bad_request"
+
+
+def test_a_permission_denied_outside_drf_is_a_json_403(client):
+    client.raise_request_exception = False
+
+    assert _error(client.get(reverse("plain-forbidden")), 403)["error"] == "permission_denied"

@@ -67,3 +67,12 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "PUBLIC_KEYS": [],
     }
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"]
+    monkeypatch.setenv("RATE_LIMITS", "off")
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"] == []
+    monkeypatch.setenv("RATE_LIMITS", "nope")
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        common_settings(service="x", base_dir=Path("/tmp"))

@@ -111,3 +111,7 @@ class CountedCreateApi(APIView):
 
 def plain_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug outside DRF")
+
+
+def plain_forbidden(request: HttpRequest) -> HttpResponse:
+    raise DjangoPermissionDenied

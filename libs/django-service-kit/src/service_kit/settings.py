@@ -49,6 +49,15 @@ def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
     return rates
 
 
+def rate_limits_on() -> bool:
+    """``RATE_LIMITS=off`` lifts every throttle, for a fuzzing run that sends thousands of requests from one
+    address; the gateway reads the same variable. Anything but on/off is refused rather than guessed."""
+    value = (env("RATE_LIMITS", "on") or "on").strip().lower()
+    if value not in {"on", "off"}:
+        raise ValueError(f"RATE_LIMITS={value!r}: use on or off")
+    return value == "on"
+
+
 def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL`` with the database renamed to ``name`` (each
     service owns its database on a shared server), else a SQLite file for a first look without a server."""
@@ -161,7 +170,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "service_kit.throttling.BurstRateThrottle",
                 "service_kit.throttling.SustainedRateThrottle",
                 "service_kit.throttling.ScopedRateThrottle",
-            ],
+            ] if rate_limits_on() else [],
             "DEFAULT_THROTTLE_RATES": env_rates("THROTTLE_RATES", DEFAULT_THROTTLE_RATES),
             # The gateway is the one proxy in front of a service: the client is the last X-Forwarded-For hop.
             "NUM_PROXIES": int(env("NUM_PROXIES", "1") or 0),

@@ -51,6 +51,8 @@ test: test-libs test-services test-gateway test-deploy test-e2e
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
+	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
+	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
 # one team can install, test and release its service alone.

@@ -36,4 +36,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"scoped": "1000/min", "tight": "2/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-SERVICE_KIT = {"SERVICE": "kit-tests", "JWT": TEST_JWT_SETTINGS}
+SERVICE_KIT = {
+    "SERVICE": "kit-tests",
+    "JWT": TEST_JWT_SETTINGS,
+}

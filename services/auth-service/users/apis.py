@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.selectors import jwks_document, user_get
-from users.services import token_pair_issue, token_refresh, user_register
+from users.services import token_pair_issue, token_refresh, user_delete, user_register
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -102,6 +102,11 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         user = user_get(user_id=request.user.id)
         return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request) -> Response:
+        user_delete(user=user_get(user_id=request.user.id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JwksApi(APIView):

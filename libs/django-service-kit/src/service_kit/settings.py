@@ -142,6 +142,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "drf_spectacular",
             "django_events",
             "service_kit",
+            "service_kit.users",
         ],
         "MIDDLEWARE": [
             "service_kit.middleware.MetricsMiddleware",
@@ -200,6 +201,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "PUBLIC_KEYS": public_keys_from_env(),
+                "USER_CHECK": "service_kit.users.selectors.user_is_known",
             },
         },
     }

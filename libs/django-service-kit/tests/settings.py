@@ -12,7 +12,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "service_kit"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "drf_spectacular", "service_kit"]
 MIDDLEWARE = ["service_kit.middleware.MetricsMiddleware", "django.middleware.common.CommonMiddleware"]
 DATABASES = {
     "default": {
@@ -35,6 +35,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["service_kit.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"scoped": "1000/min", "tight": "2/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SERVICE_KIT = {
     "SERVICE": "kit-tests",

@@ -25,7 +25,9 @@ class UserRegisterApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-        password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+        # The length the password validators ask for, said in the schema; the rest of their rules (not common,
+        # not like the username, not all digits) cannot be, and answer 400 weak_password.
+        password = serializers.CharField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
 
         class Meta:
             ref_name = "UserRegisterInput"

@@ -183,6 +183,9 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "VERSION": "0.1.0",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
+            # The services validate a PATCH body with the same serializer as declared, not a partial one: the
+            # schema keeps its required fields instead of documenting every field of a PATCH as optional.
+            "COMPONENT_SPLIT_PATCH": False,
             # Without it the prefix common to a service's paths is cut, and /api/votes/ is operation "root_create".
             "SCHEMA_PATH_PREFIX": r"/api/",
             "POSTPROCESSING_HOOKS": [

@@ -46,8 +46,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e
-test: test-libs test-services test-gateway test-deploy test-e2e
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security
+test: test-libs test-services test-gateway test-deploy test-e2e test-security
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
@@ -73,6 +73,10 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# The platform attacked through both gateways (the dev proxy and nginx), then fuzzed with every schemathesis check.
+test-security: venv
+	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
 .PHONY: bench-events
 bench-events: venv

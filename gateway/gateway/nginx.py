@@ -9,6 +9,7 @@ Upstream addresses come from the table or its environment overrides (AUTH_SERVIC
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -194,6 +195,15 @@ def render_main(server_config: str) -> str:
         "}",
         "",
     ])
+
+
+def command(prefix: Path, nginx: str = "nginx") -> list[str]:
+    """The command line that runs `prefix/nginx.conf` (from `render --main`) in the foreground."""
+    line = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
+    if os.geteuid() == 0:
+        # Started by root, nginx would run its workers as `nobody`, who may not enter the prefix (a private tmp).
+        line += ["-g", "user root;"]
+    return line
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.nginx import command as nginx_command
 from gateway.table import RateLimit, load
 from tests.stubs import EchoServers, free_port
 
@@ -75,11 +76,7 @@ def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
                   "--access-log", str(access_log)]
         config = subprocess.run(render, cwd=PROJECT, env=env, check=True, capture_output=True).stdout
         (folder / "nginx.conf").write_bytes(config)
-        command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"]
-        if os.geteuid() == 0:
-            # Started by root, nginx would run its workers as `nobody`, who cannot enter pytest's private tmp.
-            command += ["-g", "user root;"]
-        process = subprocess.Popen(command, stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
+        process = subprocess.Popen(nginx_command(folder, NGINX), stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
     gateway = Gateway(kind, f"http://127.0.0.1:{port}", access_log, process)
     deadline = time.monotonic() + 15
     while True:

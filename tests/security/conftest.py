@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.nginx import command as nginx_command
 from tests.e2e.conftest import ROOT, fresh_databases, interrupt
 
 GATEWAY_PORT = int(os.environ.get("SECURITY_GATEWAY_PORT", 18400))
@@ -55,19 +56,19 @@ def _start_nginx(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
               "--access-log", str(folder / "access.log")]
     config = subprocess.run(render, cwd=ROOT / "gateway", env={**env, **upstreams}, check=True, capture_output=True)
     (folder / "nginx.conf").write_bytes(config.stdout)
-    command = ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"]
-    if os.geteuid() == 0:
-        command += ["-g", "user root;"]
-    process = subprocess.Popen(command, stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(nginx_command(folder), stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{NGINX_PORT}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
+    while not _healthy(f"http://127.0.0.1:{NGINX_PORT}/healthz"):
         assert process.poll() is None and time.monotonic() < deadline, (folder / "nginx.out").read_text()
         time.sleep(0.1)
+    return process
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -384,7 +384,22 @@ down() {
   fi
   # A new cluster starts empty; certificates and kubeconfigs stay, so KUBECONFIG keeps its path and meaning.
   rm -rf "$state/etcd" "$state/kubelet" "$state/cni" "$state/sysctl.saved" "$run_dir"
+  if leftovers | grep . >&2; then die "the cluster left the above behind"; fi
   log "cluster stopped in $((SECONDS - started))s"
+}
+
+# What a stopped cluster must not leave: its processes, mounts, pod network namespaces, bridge, chains.
+leftovers() {
+  local binary
+  for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy \
+    containerd-shim-runc-v2; do
+    pgrep -a -x "${binary:0:15}" | sed "s/^/process: /" || true
+  done
+  pgrep -a -f "containerd --config $state/containerd.toml" | sed "s/^/process: /" || true
+  grep -E " ($state|$run_dir|${state%/*}/containerd|/run/netns/cni-)[^ ]* " /proc/self/mounts |
+    sed "s/^/mount: /" || true
+  ip link show cni0 2>/dev/null | sed "s/^/link: /" || true
+  { iptables-save; ip6tables-save; } 2>/dev/null | grep -E '^:(KUBE|CNI)-' | sed "s/^/chain: /" || true
 }
 
 status() {

@@ -152,7 +152,8 @@ cluster_images() {
 python_shared_stages() {
   local target
   for target in builder runtime; do
-    bah_build -f deploy/docker/python-service.Dockerfile --ignorefile deploy/docker/python-service.Dockerfile.dockerignore \
+    bah_build -f deploy/docker/python-service.Dockerfile \
+      --ignorefile deploy/docker/python-service.Dockerfile.dockerignore \
       --build-arg PYTHON_IMAGE="$python_base" --target "$target" -t "localhost/python-service-$target" .
   done
 }
@@ -174,15 +175,21 @@ prometheus_image() {
 
 # The selected images' names, tags and build steps, one per line: NAME REF HASH-INPUTS...
 plan() {
-  local service tag
+  local service tag kafka_version
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
-    echo "$service docker.io/polls/$service:$tag service_image:$service libs services/$service deploy/docker/python-service.Dockerfile"
+    echo "$service docker.io/polls/$service:$tag service_image:$service" \
+      "libs services/$service deploy/docker/python-service.Dockerfile"
   done
-  echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
-  echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile deploy/docker/postgresql deploy/docker/postgresql.Dockerfile"
-  echo "kafka docker.io/polls/kafka:$(sed -n 's:.*<version>\(4[^<]*\)</version>.*:\1:p' infra/kafka/pom.xml | head -1) debian_image:kafka.Dockerfile infra/kafka deploy/docker/kafka deploy/docker/kafka.Dockerfile"
-  echo "prometheus docker.io/polls/prometheus:${prometheus_version#v} prometheus_image deploy/docker/prometheus.Dockerfile"
+  echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
+    "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
+  echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile" \
+    "deploy/docker/postgresql deploy/docker/postgresql.Dockerfile"
+  kafka_version=$(sed -n 's:.*<version>\(4[^<]*\)</version>.*:\1:p' infra/kafka/pom.xml | head -1)
+  echo "kafka docker.io/polls/kafka:$kafka_version debian_image:kafka.Dockerfile" \
+    "infra/kafka deploy/docker/kafka deploy/docker/kafka.Dockerfile"
+  echo "prometheus docker.io/polls/prometheus:${prometheus_version#v} prometheus_image" \
+    "deploy/docker/prometheus.Dockerfile"
 }
 
 selected() { [ -z "${IMAGES:-}" ] || [[ " $IMAGES " == *" $1 "* ]]; }

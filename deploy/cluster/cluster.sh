@@ -327,9 +327,10 @@ print(next((n.get("path", "") for n in namespaces if n["type"] == "network"), ""
     ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
     ctr_k8s tasks delete -f "$id" >/dev/null 2>&1 || true
     ctr_k8s containers delete "$id" >/dev/null 2>&1 || true
-    if [ -n "$netns" ] && [ -e "$netns" ]; then
-      ip netns delete "$(basename "$netns")" 2>/dev/null || { umount "$netns" 2>/dev/null; rm -f "$netns"; }
-    fi
+    # A sandbox names the namespace CRI made for it; its containers join it through /proc/<pid>/ns/net.
+    case "$netns" in
+      /run/netns/* | /var/run/netns/*) ip netns delete "$(basename "$netns")" 2>/dev/null || true ;;
+    esac
   done
 }
 
@@ -344,12 +345,13 @@ unmount_under() {
 
 # Chains kube-proxy, kubelet and the CNI plugins made (KUBE-*, CNI-*), in every table of both families.
 remove_chains() {
-  local tool table chain
+  local tool table chain rule
   for tool in iptables ip6tables; do
     command -v "$tool" >/dev/null || continue
     for table in filter nat mangle; do
-      "$tool-save" -t "$table" 2>/dev/null | grep -E -- '-j (KUBE-|CNI-)|polls-k8s' | sed 's/^-A/-D/' |
-        while read -r rule; do eval "$tool -t $table $rule" 2>/dev/null || true; done
+      while read -r rule; do
+        eval "$tool -t $table -D ${rule#-A }" 2>/dev/null || true
+      done < <("$tool-save" -t "$table" 2>/dev/null | grep -E -- '^-A .*(-j (KUBE-|CNI-)|polls-k8s)' || true)
       for chain in $("$tool-save" -t "$table" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[^ ]*\) .*/\1/p'); do
         "$tool" -t "$table" -F "$chain" 2>/dev/null || true
       done

@@ -100,6 +100,9 @@ image() {
     local started=$SECONDS
     "$@"
     log "built $ref in $((SECONDS - started))s"
+    # Earlier builds of the same image are not needed any more (their layers stay in buildah's cache).
+    bah images --format '{{.Name}}:{{.Tag}}' | grep "^localhost/polls-build/$name:" | grep -vx "$build_tag" |
+      xargs -r buildah --root "$buildah_storage/storage" --runroot /run/polls-platform-buildah rmi >/dev/null || true
   fi
   bah tag "$build_tag" "$ref"
   import "$ref" "$(image_id "$build_tag")"

@@ -216,6 +216,13 @@ all_images() {
   log "images ready in $((SECONDS - started))s"
 }
 
+# One run at a time on the machine (checkouts share buildah's storage and containerd's images).
+if [ "${1:-all}" != list ]; then
+  mkdir -p "$buildah_storage"
+  exec 8> "$buildah_storage/.images.lock"
+  flock 8
+fi
+
 case "${1:-all}" in
   all) all_images ;;
   cluster) cluster_images >/dev/null ;;

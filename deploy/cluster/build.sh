@@ -8,6 +8,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+# One build at a time on the machine: two checkouts (a CI clone beside a working copy) share the cache.
+mkdir -p "$cache/bin"
+exec 9> "$cache/bin/.build.lock"
+flock 9
 command -v go >/dev/null || die "Go is needed to build Kubernetes (https://go.dev/dl/)"
 
 # build NAME DIR COMMAND...: runs COMMAND with $out set to a scratch folder, then moves it to DIR at once, so an

@@ -72,8 +72,9 @@ make_pki() {
   mkdir -p "$pki" && chmod 700 "$pki"
   ca_cert ca
   ca_cert front-proxy-ca
+  local names=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
   cert kube-apiserver kube-apiserver "" \
-    "IP:127.0.0.1,IP:$node_ip,IP:${service_cidr%.0/*}.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:$node_ip,IP:${service_cidr%.0/*}.1,$names,DNS:kubernetes.default.svc.cluster.local"
   cert kubelet "system:node:$node_name" "" "IP:127.0.0.1,IP:$node_ip,DNS:$node_name"
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   ca=front-proxy-ca cert front-proxy-client front-proxy-client
@@ -115,6 +116,14 @@ stop() {
 }
 
 healthy() { curl -sfk --max-time 2 "$1" >/dev/null; }
+
+# write FILE: replaces FILE with stdin only when that changes it: kube-proxy exits when its config file is touched.
+write() {
+  local new
+  new=$(cat)
+  [ -f "$1" ] && [ "$(cat "$1")" = "$new" ] && return 0
+  printf '%s\n' "$new" > "$1"
+}
 
 # ---------------------------------------------------------------------------------------------- components
 
@@ -164,7 +173,7 @@ start_controllers() {
 
 start_containerd() {
   mkdir -p "$state/cni/net.d" "$run_dir/containerd"
-  cat > "$state/cni/net.d/10-polls.conflist" <<JSON
+  write "$state/cni/net.d/10-polls.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "polls-k8s",
@@ -179,7 +188,7 @@ JSON
   # Its own instance, socket and CNI folder (not /etc/cni/net.d, which buildah reads too). Images live in a
   # root that survives `down`, so a new cluster does not import them again. restrict_oom_score_adj: this
   # sandbox refuses a negative oom_score_adj, which runc would otherwise set and fail on.
-  cat > "$state/containerd.toml" <<TOML
+  write "$state/containerd.toml" <<TOML
 version = 2
 root = "${state%/*}/containerd"
 state = "$run_dir/containerd/state"
@@ -204,7 +213,7 @@ TOML
 }
 
 start_kubelet() {
-  cat > "$state/kubelet.yaml" <<YAML
+  write "$state/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -235,7 +244,7 @@ YAML
 }
 
 start_proxy() {
-  cat > "$state/kube-proxy.yaml" <<YAML
+  write "$state/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $state/kube-proxy.kubeconfig}
@@ -311,14 +320,17 @@ remove_containers() {
   ctr --address "$containerd_socket" version >/dev/null 2>&1 || return 0
   local id netns
   for id in $(ctr_k8s containers list -q); do
-    netns=$(ctr_k8s containers info "$id" 2>/dev/null |
-      python3 -c 'import json,sys; ns=[n for n in json.load(sys.stdin)["Spec"]["linux"]["namespaces"] if n["type"]=="network"]; print(ns[0].get("path","") if ns else "")' 2>/dev/null || true)
+    netns=$(ctr_k8s containers info "$id" 2>/dev/null | python3 -c '
+import json, sys
+namespaces = json.load(sys.stdin)["Spec"]["linux"]["namespaces"]
+print(next((n.get("path", "") for n in namespaces if n["type"] == "network"), ""))' 2>/dev/null || true)
     ctr_k8s tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
     ctr_k8s tasks delete -f "$id" >/dev/null 2>&1 || true
     ctr_k8s containers delete "$id" >/dev/null 2>&1 || true
-    if [ -n "$netns" ] && [ -e "$netns" ]; then
-      ip netns delete "$(basename "$netns")" 2>/dev/null || { umount "$netns" 2>/dev/null; rm -f "$netns"; }
-    fi
+    # A sandbox names the namespace CRI made for it; its containers join it through /proc/<pid>/ns/net.
+    case "$netns" in
+      /run/netns/* | /var/run/netns/*) ip netns delete "$(basename "$netns")" 2>/dev/null || true ;;
+    esac
   done
 }
 
@@ -333,12 +345,13 @@ unmount_under() {
 
 # Chains kube-proxy, kubelet and the CNI plugins made (KUBE-*, CNI-*), in every table of both families.
 remove_chains() {
-  local tool table chain
+  local tool table chain rule
   for tool in iptables ip6tables; do
     command -v "$tool" >/dev/null || continue
     for table in filter nat mangle; do
-      "$tool-save" -t "$table" 2>/dev/null | grep -E -- '-j (KUBE-|CNI-)|polls-k8s' | sed 's/^-A/-D/' |
-        while read -r rule; do eval "$tool -t $table $rule" 2>/dev/null || true; done
+      while read -r rule; do
+        eval "$tool -t $table -D ${rule#-A }" 2>/dev/null || true
+      done < <("$tool-save" -t "$table" 2>/dev/null | grep -E -- '^-A .*(-j (KUBE-|CNI-)|polls-k8s)' || true)
       for chain in $("$tool-save" -t "$table" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[^ ]*\) .*/\1/p'); do
         "$tool" -t "$table" -F "$chain" 2>/dev/null || true
       done
@@ -363,6 +376,8 @@ down() {
   [ -x "$bin/kube-proxy" ] && "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
   unmount_under "$state/kubelet" "$run_dir" "${state%/*}/containerd"
   ip link delete cni0 2>/dev/null || true
+  # The pods' cgroups (cgroup v1: one tree per controller), deepest first, now that their processes are gone.
+  find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   remove_chains
   conntrack -D -s 10.244.0.0/16 >/dev/null 2>&1 || true
   if [ -f "$state/sysctl.saved" ]; then
@@ -371,7 +386,22 @@ down() {
   fi
   # A new cluster starts empty; certificates and kubeconfigs stay, so KUBECONFIG keeps its path and meaning.
   rm -rf "$state/etcd" "$state/kubelet" "$state/cni" "$state/sysctl.saved" "$run_dir"
+  if leftovers | grep . >&2; then die "the cluster left the above behind"; fi
   log "cluster stopped in $((SECONDS - started))s"
+}
+
+# What a stopped cluster must not leave: its processes, mounts, pod network namespaces, bridge, chains.
+leftovers() {
+  local binary
+  for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy \
+    containerd-shim-runc-v2; do
+    pgrep -a -x "${binary:0:15}" | sed "s/^/process: /" || true
+  done
+  pgrep -a -f "containerd --config $state/containerd.toml" | sed "s/^/process: /" || true
+  grep -E " ($state|$run_dir|${state%/*}/containerd|/run/netns/cni-)[^ ]* " /proc/self/mounts |
+    sed "s/^/mount: /" || true
+  ip link show cni0 2>/dev/null | sed "s/^/link: /" || true
+  { iptables-save; ip6tables-save; } 2>/dev/null | grep -E '^:(KUBE|CNI)-' | sed "s/^/chain: /" || true
 }
 
 status() {

@@ -100,6 +100,9 @@ image() {
     local started=$SECONDS
     "$@"
     log "built $ref in $((SECONDS - started))s"
+    # Earlier builds of the same image are not needed any more (their layers stay in buildah's cache).
+    bah images --format '{{.Name}}:{{.Tag}}' | grep "^localhost/polls-build/$name:" | grep -vx "$build_tag" |
+      xargs -r buildah --root "$buildah_storage/storage" --runroot /run/polls-platform-buildah rmi >/dev/null || true
   fi
   bah tag "$build_tag" "$ref"
   import "$ref" "$(image_id "$build_tag")"
@@ -152,7 +155,8 @@ cluster_images() {
 python_shared_stages() {
   local target
   for target in builder runtime; do
-    bah_build -f deploy/docker/python-service.Dockerfile --ignorefile deploy/docker/python-service.Dockerfile.dockerignore \
+    bah_build -f deploy/docker/python-service.Dockerfile \
+      --ignorefile deploy/docker/python-service.Dockerfile.dockerignore \
       --build-arg PYTHON_IMAGE="$python_base" --target "$target" -t "localhost/python-service-$target" .
   done
 }
@@ -174,15 +178,21 @@ prometheus_image() {
 
 # The selected images' names, tags and build steps, one per line: NAME REF HASH-INPUTS...
 plan() {
-  local service tag
+  local service tag kafka_version
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
-    echo "$service docker.io/polls/$service:$tag service_image:$service libs services/$service deploy/docker/python-service.Dockerfile"
+    echo "$service docker.io/polls/$service:$tag service_image:$service" \
+      "libs services/$service deploy/docker/python-service.Dockerfile"
   done
-  echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
-  echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile deploy/docker/postgresql deploy/docker/postgresql.Dockerfile"
-  echo "kafka docker.io/polls/kafka:$(sed -n 's:.*<version>\(4[^<]*\)</version>.*:\1:p' infra/kafka/pom.xml | head -1) debian_image:kafka.Dockerfile infra/kafka deploy/docker/kafka deploy/docker/kafka.Dockerfile"
-  echo "prometheus docker.io/polls/prometheus:${prometheus_version#v} prometheus_image deploy/docker/prometheus.Dockerfile"
+  echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
+    "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
+  echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile" \
+    "deploy/docker/postgresql deploy/docker/postgresql.Dockerfile"
+  kafka_version=$(sed -n 's:.*<version>\(4[^<]*\)</version>.*:\1:p' infra/kafka/pom.xml | head -1)
+  echo "kafka docker.io/polls/kafka:$kafka_version debian_image:kafka.Dockerfile" \
+    "infra/kafka deploy/docker/kafka deploy/docker/kafka.Dockerfile"
+  echo "prometheus docker.io/polls/prometheus:${prometheus_version#v} prometheus_image" \
+    "deploy/docker/prometheus.Dockerfile"
 }
 
 selected() { [ -z "${IMAGES:-}" ] || [[ " $IMAGES " == *" $1 "* ]]; }
@@ -205,6 +215,13 @@ all_images() {
   done < <(plan)
   log "images ready in $((SECONDS - started))s"
 }
+
+# One run at a time on the machine (checkouts share buildah's storage and containerd's images).
+if [ "${1:-all}" != list ]; then
+  mkdir -p "$buildah_storage"
+  exec 8> "$buildah_storage/.images.lock"
+  flock 8
+fi
 
 case "${1:-all}" in
   all) all_images ;;

@@ -4,7 +4,10 @@
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
 FROM ${DEBIAN_IMAGE} AS jars
-RUN apt-get update && apt-get install -y --no-install-recommends maven openjdk-17-jdk-headless
+# The JRE's post-install script links its man page, and slim images have no man folder.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends maven openjdk-17-jdk-headless
 COPY infra/kafka/pom.xml /src/pom.xml
 RUN mvn -q -B -f /src/pom.xml dependency:copy-dependencies -DoutputDirectory=/opt/kafka/libs
 

@@ -124,10 +124,18 @@ def test_a_pod_resolves_and_reaches_a_service_by_name(namespace, web):
         "print(socket.gethostbyname('web'));"
         "print(u.urlopen('http://web/manage.py', timeout=10).status)"
     )
-    run = kubectl(
-        "-n", namespace, "run", "client", "--rm", "-i", "--restart=Never", "--quiet", f"--image={IMAGE}",
-        "--image-pull-policy=Never", "--command", "--", "python", "-c", script, timeout=240,
+    kubectl(
+        "-n", namespace, "run", "client", "--restart=Never", f"--image={IMAGE}", "--image-pull-policy=Never",
+        "--command", "--", "python", "-c", script,
     )
+
+    def finished():
+        phase = kubectl("-n", namespace, "get", "pod", "client", "-o", "jsonpath={.status.phase}").stdout
+        return phase in ("Succeeded", "Failed") and phase
+
+    phase = poll(finished, 180, "the client pod to finish")
+    run = kubectl("-n", namespace, "logs", "client")
+    assert phase == "Succeeded", run.stdout
     assert run.stdout.split() == [web["spec"]["clusterIP"], web["spec"]["clusterIP"], "200"]
 
 

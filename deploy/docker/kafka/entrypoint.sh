@@ -35,6 +35,7 @@ java_opts=(${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} -XX:+UseG1GC -Dlog4j2.configura
 
 if [ ! -f "$data/meta.properties" ]; then
   cluster_id=${KAFKA_CLUSTER_ID:-$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid)}
-  java "${java_opts[@]}" kafka.tools.StorageTool format --ignore-formatted --cluster-id "$cluster_id" --config "$config" >/dev/null
+  java "${java_opts[@]}" kafka.tools.StorageTool format --ignore-formatted --cluster-id "$cluster_id" \
+    --config "$config" >/dev/null
 fi
 exec java "${java_opts[@]}" kafka.Kafka "$config"

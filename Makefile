@@ -46,11 +46,13 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e
-test: test-libs test-services test-gateway test-deploy test-e2e
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security
+test: test-libs test-services test-gateway test-deploy test-e2e test-security
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
+	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
+	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
 # one team can install, test and release its service alone; and on its own database, <service>_service.
@@ -72,6 +74,10 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# The platform attacked through both gateways (the dev proxy and nginx), then fuzzed with every schemathesis check.
+test-security: venv
+	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
 .PHONY: bench-events
 bench-events: venv

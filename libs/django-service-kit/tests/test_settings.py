@@ -82,5 +82,16 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "PUBLIC_KEYS": [],
+        "USER_CHECK": "service_kit.users.selectors.user_is_known",
     }
+    assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"]
+    monkeypatch.setenv("RATE_LIMITS", "off")
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"] == []
+    monkeypatch.setenv("RATE_LIMITS", "nope")
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        common_settings(service="x", base_dir=Path("/tmp"))

@@ -36,10 +36,10 @@ class Platform:
 
 
 def fresh_databases(database_url: str) -> None:
+    """Drops the services' databases: dev/run.py creates them, each named <service>_service on this server."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         for name in SERVICE_DATABASES:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {name}")
 
 
 def descendants(pid: int) -> set[int]:

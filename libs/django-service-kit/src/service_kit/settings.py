@@ -7,10 +7,14 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import dj_database_url
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "pgsql"}
 
 DEFAULT_THROTTLE_RATES = {"burst": "120/min", "sustained": "20000/day", "scoped": "60/min"}
 
@@ -59,8 +63,9 @@ def rate_limits_on() -> bool:
 
 
 def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
-    """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL`` with the database renamed to ``name`` (each
-    service owns its database on a shared server), else a SQLite file for a first look without a server."""
+    """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL``, its database name used as written (``name``
+    only names the test database when the URL has none), else a SQLite file for a first look without a server.
+    Giving each service its own database is the deployment's job (the charts' secrets, ``make run``)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         return {
@@ -75,21 +80,25 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
             },
             "TEST": {"NAME": None},
         }
-    parsed = urlparse(url)
-    if parsed.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
-        raise ValueError(f"DATABASE_URL must be postgresql://..., not {parsed.scheme}://")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": unquote(parsed.username or ""),
-        "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or 5432),
-        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
+    parts = urlsplit(url)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise ValueError(f"DATABASE_URL must be postgresql://..., not {parts.scheme}://")
+    database = dj_database_url.parse(
+        urlunsplit(parts._replace(scheme="postgresql")),
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
         # A persistent connection the server dropped is noticed here rather than failing a request.
-        "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": f"test_{name}"},
-    }
+        conn_health_checks=True,
+    )
+    database["NAME"] = database["NAME"] or name
+    database["PORT"] = str(database["PORT"] or 5432)
+    database["TEST"] = {"NAME": f"test_{database['NAME']}"}
+    return dict(database)
+
+
+def database_url_for(url: str, name: str) -> str:
+    """``url`` with its database name replaced by ``name``: how ``make run`` and the test targets give each
+    service its own database on the one server that ``DATABASE_URL`` names."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(name)))
 
 
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:

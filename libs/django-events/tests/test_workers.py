@@ -125,7 +125,7 @@ def test_sigterm_stops_the_relay_with_exit_0_and_nothing_marked_sent_that_kafka_
 
     sent = set(OutboxEvent.objects.filter(sent_at__isnull=False).values_list("event_id", flat=True))
     in_kafka = {
-        uuid.UUID(dict(m.headers())["event_id"].decode())
+        uuid.UUID(dict(m.headers)["event_id"].decode())
         for m in read_topic(django_events.topic_for("tick.happened"), len(sent), timeout=20)
     }
     assert sent and sent <= in_kafka

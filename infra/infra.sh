@@ -10,6 +10,7 @@ kafka_home=${KAFKA_HOME:-$cache/kafka}
 kafka_port=${KAFKA_PORT:-19092}
 rabbitmq_home=${RABBITMQ_HOME:-$cache/rabbitmq}
 rabbitmq_port=${RABBITMQ_PORT:-5672}
+rabbitmq_dist_port=${RABBITMQ_DIST_PORT:-$((rabbitmq_port + 20000))}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
@@ -101,11 +102,11 @@ kafka_down() {
 }
 
 # A node of our own under $rabbitmq_home (data, logs, no plugins: streams over AMQP 0-9-1 need none), run as
-# root straight from Erlang's scripts rather than Debian's service wrapper. RABBITMQ_PORT and RABBITMQ_HOME give
-# a second node (its distribution port is the AMQP port + 20000, its name follows the port).
+# root straight from Erlang's scripts rather than Debian's service wrapper. RABBITMQ_PORT, RABBITMQ_DIST_PORT
+# (Erlang distribution; default: the AMQP port + 20000) and RABBITMQ_HOME give a second node.
 rabbitmq_env() {
   export RABBITMQ_NODENAME="rabbit$rabbitmq_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
-    RABBITMQ_NODE_PORT="$rabbitmq_port" RABBITMQ_DIST_PORT=$((rabbitmq_port + 20000)) \
+    RABBITMQ_NODE_PORT="$rabbitmq_port" RABBITMQ_DIST_PORT="$rabbitmq_dist_port" \
     RABBITMQ_MNESIA_BASE="$rabbitmq_home/mnesia" RABBITMQ_LOG_BASE="$rabbitmq_home/log" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$rabbitmq_home/enabled_plugins" RABBITMQ_CONFIG_FILE="$rabbitmq_home/rabbitmq" \
     RABBITMQ_PID_FILE="$rabbitmq_home/rabbitmq.pid" HOME="$rabbitmq_home"

@@ -40,6 +40,8 @@ from .rows import insert_rows
 from .transport import Message, PartitionLost
 
 logger = logging.getLogger("django_events.rabbitmq")
+# pika logs every connection step at INFO; the workers log at INFO.
+logging.getLogger("pika").setLevel(logging.WARNING)
 
 STREAM = {"x-queue-type": "stream"}
 # Namespaces of the consumer group's advisory locks: pg_advisory_lock(namespace, hash).

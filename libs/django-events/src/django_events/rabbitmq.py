@@ -54,7 +54,8 @@ KEY_HEADER = "key"
 
 
 def partition_of(key: bytes | None) -> int:
-    return zlib.crc32(key or b"") % events_settings.TOPIC_PARTITIONS
+    partitions: int = events_settings.TOPIC_PARTITIONS
+    return zlib.crc32(key or b"") % partitions
 
 
 def stream_name(topic: str, partition: int) -> str:
@@ -119,7 +120,8 @@ class RabbitMQPublisher:
         self._outcome: list[str | None] = []
 
     def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
-        self._outcome = outcome = ["not confirmed before the send timeout"] * len(messages)
+        outcome: list[str | None] = ["not confirmed before the send timeout"] * len(messages)
+        self._outcome = outcome
         self._pending = {}
         try:
             channel = self._open()
@@ -208,7 +210,7 @@ class _Receiver:
         if stream not in self.declared:
             self.channel.queue_declare(stream, durable=True, arguments=STREAM)
             self.declared.add(stream)
-        tag = self.channel.basic_consume(stream, self._on_message, arguments={OFFSET_HEADER: offset})
+        tag = str(self.channel.basic_consume(stream, self._on_message, arguments={OFFSET_HEADER: offset}))
         self.by_tag[tag] = key
         return tag
 

@@ -8,22 +8,23 @@ from collections.abc import Iterator
 import pytest
 
 
+def _broker_address(variable: str) -> str:
+    address = os.environ.get(variable)
+    if not address:
+        pytest.skip(f"{variable} is not set (make infra-up starts a broker)")
+    return address
+
+
 @pytest.fixture
 def kafka_bootstrap_servers() -> str:
     """The broker from $KAFKA_BOOTSTRAP_SERVERS; the test is skipped when none is configured."""
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        pytest.skip("KAFKA_BOOTSTRAP_SERVERS is not set (make infra-up starts a broker)")
-    return servers
+    return _broker_address("KAFKA_BOOTSTRAP_SERVERS")
 
 
 @pytest.fixture
 def rabbitmq_url() -> str:
     """The broker from $RABBITMQ_URL; the test is skipped when none is configured."""
-    url = os.environ.get("RABBITMQ_URL")
-    if not url:
-        pytest.skip("RABBITMQ_URL is not set (make infra-up starts a broker)")
-    return url
+    return _broker_address("RABBITMQ_URL")
 
 
 @pytest.fixture

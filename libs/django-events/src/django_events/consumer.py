@@ -20,7 +20,7 @@ from .faults import failpoint
 from .metrics import consumer_dead_lettered, consumer_retried
 from .models import InboxEvent
 from .registry import Subscriber, UnsupportedVersion, registry
-from .transport import Message, PartitionLost, Publisher, Subscription, get_transport
+from .transport import CLOSE_TIMEOUT, Message, PartitionLost, Publisher, Subscription, get_transport
 
 logger = logging.getLogger("django_events.consumer")
 
@@ -101,11 +101,14 @@ class Consumer:
         return len(messages)
 
     def close(self) -> None:
+        """Stops consuming and leaves the group, giving the broker at most CLOSE_TIMEOUT seconds: with the broker
+        away, an orchestrator waits far less for a stopping process than a client waits for the broker. Leaving
+        without the last commit is safe: what is redelivered, the inbox skips."""
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
         if self._publisher is not None:
-            self._publisher.close(10)
+            self._publisher.close(CLOSE_TIMEOUT)
             self._publisher = None
 
     def handle(self, messages: Sequence[Message]) -> None:

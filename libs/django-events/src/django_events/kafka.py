@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from .conf import events_settings
 from .metrics import consumer_lag
-from .transport import Message
+from .transport import CLOSE_TIMEOUT, Message
 
 logger = logging.getLogger("django_events")
 
@@ -75,8 +77,8 @@ def ensure_topics(topics: list[str], timeout: float = 10.0) -> None:
 class KafkaTransport:
     name = "kafka"
 
-    def publisher(self) -> KafkaPublisher:
-        return KafkaPublisher(make_producer())
+    def publisher(self, stop: threading.Event | None = None) -> KafkaPublisher:
+        return KafkaPublisher(make_producer(), stop)
 
     def subscribe(self, topics: Sequence[str], group: str) -> KafkaSubscription:
         ensure_topics(list(topics))
@@ -97,8 +99,9 @@ class KafkaTransport:
 class KafkaPublisher:
     """The idempotent producer: a partition's order holds across librdkafka's own retries."""
 
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: Producer, stop: threading.Event | None = None) -> None:
         self.producer = producer
+        self.stop = stop or threading.Event()
 
     def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
         outcome: list[str | None] = ["not acknowledged before the send timeout"] * len(messages)
@@ -120,11 +123,20 @@ class KafkaPublisher:
                     break
                 except BufferError:
                     self.producer.poll(0.05)
-        self.producer.flush(timeout)
+        self._flush(timeout)
         return outcome
 
     def close(self, timeout: float) -> None:
-        self.producer.flush(timeout)
+        self._flush(timeout)
+
+    def _flush(self, timeout: float) -> int:
+        """``producer.flush`` in short slices, so a stop request ends the wait while the broker is away (a
+        signal handler only runs between them); returns how many messages are still unacknowledged."""
+        deadline = time.monotonic() + timeout
+        while remaining := self.producer.flush(0.2):
+            if self.stop.is_set() or time.monotonic() >= deadline:
+                return remaining
+        return 0
 
 
 class KafkaSubscription:
@@ -158,11 +170,12 @@ class KafkaSubscription:
             consumer_lag.labels(service, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
     def close(self) -> None:
-        try:
-            self.consumer.commit(asynchronous=False)
-        except Exception as error:  # nothing stored yet is not a failure
-            logger.debug("final commit: %s", error)
-        self.consumer.close()
+        # With the broker away, librdkafka waits for it far longer than an orchestrator waits for a stopping process.
+        closing = threading.Thread(target=_commit_and_close, args=(self.consumer,), name="close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT)
+        if closing.is_alive():
+            logger.warning("the broker did not take the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Handling runs in the poll thread, so everything stored so far is applied: commit it before letting go.
@@ -199,6 +212,14 @@ class KafkaReplay:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _commit_and_close(consumer: Consumer) -> None:
+    try:
+        consumer.commit(asynchronous=False)
+    except Exception as error:  # nothing stored yet is not a failure
+        logger.debug("final commit: %s", error)
+    consumer.close()
 
 
 def _received(message: KafkaMessage) -> Message:

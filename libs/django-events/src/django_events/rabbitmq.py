@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 import zlib
 from collections import deque
@@ -77,8 +78,8 @@ def connect(timeout: float = 10.0) -> pika.BlockingConnection:
 class RabbitMQTransport:
     name = "rabbitmq"
 
-    def publisher(self) -> RabbitMQPublisher:
-        return RabbitMQPublisher()
+    def publisher(self, stop: threading.Event | None = None) -> RabbitMQPublisher:
+        return RabbitMQPublisher(stop)
 
     def subscribe(self, topics: Sequence[str], group: str) -> RabbitMQSubscription:
         return RabbitMQSubscription(topics, group)
@@ -110,7 +111,8 @@ class RabbitMQPublisher:
     confirms to a callback, which is what a batch needs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._core: Any = None
@@ -138,7 +140,7 @@ class RabbitMQPublisher:
                 self._published += 1
                 self._pending[self._published] = index
             deadline = time.monotonic() + timeout
-            while self._pending and (remaining := deadline - time.monotonic()) > 0:
+            while self._pending and (remaining := deadline - time.monotonic()) > 0 and not self.stop.is_set():
                 assert self._connection is not None
                 self._connection.process_data_events(time_limit=min(remaining, 0.2))
         except AMQPError as error:

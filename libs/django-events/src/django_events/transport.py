@@ -9,6 +9,7 @@ messages stay in one ordered log.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 from .conf import events_settings
 
 TRANSPORTS = ("kafka", "rabbitmq")
+# Seconds a stopping worker gives the broker for its last commit and for leaving the group.
+CLOSE_TIMEOUT = 10.0
 
 
 @dataclass(slots=True)
@@ -86,7 +89,9 @@ class Replay(Protocol):
 class Transport(Protocol):
     name: str
 
-    def publisher(self) -> Publisher: ...
+    def publisher(self, stop: threading.Event | None = None) -> Publisher:
+        """``stop`` set ends a wait for the broker's acknowledgements early (what is unacknowledged is retried)."""
+        ...
 
     def subscribe(self, topics: Sequence[str], group: str) -> Subscription: ...
 

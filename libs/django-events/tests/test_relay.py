@@ -64,6 +64,28 @@ def test_a_relay_killed_between_send_and_mark_resends_and_the_duplicate_applies_
     assert sorted(Applied.objects.values_list("event_id", flat=True)) == sorted(e.id for e in published)
 
 
+def test_resend_sent_sends_the_retained_outbox_again_in_key_order_and_it_applies_once(live):
+    """For a broker that lost its log: `events_relay --resend-sent` sends every retained row again."""
+    publish_ticks(keys=2, per_key=5)
+    relay_until_empty()
+    consume_until(lambda: Applied.objects.count() >= 10)
+
+    relay = start_worker("events_relay", live, "--resend-sent")
+    try:
+        messages = read_topic(django_events.topic_for("tick.happened"), 20)
+    finally:
+        relay.terminate()
+        assert relay.wait(30) == 0
+    by_key = defaultdict(list)
+    for message in messages:
+        by_key[message.key()].append(django_events.Event.from_json(message.value()).data["seq"])
+    assert all(seqs == [*range(5), *range(5)] for seqs in by_key.values()) and len(by_key) == 2
+
+    consume_until(lambda: Applied.objects.count() >= 10)
+    time.sleep(1)
+    assert Applied.objects.count() == 10
+
+
 def test_two_relays_at_once_lose_nothing_duplicate_nothing_and_keep_key_order(live):
     relays = [start_worker("events_relay", live) for _ in range(2)]
     try:

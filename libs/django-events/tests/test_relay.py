@@ -78,7 +78,7 @@ def test_resend_sent_sends_the_retained_outbox_again_in_key_order_and_it_applies
         assert relay.wait(30) == 0
     by_key = defaultdict(list)
     for message in messages:
-        by_key[message.key()].append(django_events.Event.from_json(message.value()).data["seq"])
+        by_key[message.key].append(django_events.Event.from_json(message.value).data["seq"])
     assert all(seqs == [*range(5), *range(5)] for seqs in by_key.values()) and len(by_key) == 2
 
     consume_until(lambda: Applied.objects.count() >= 10)

@@ -205,7 +205,12 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or ""},
+        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka.
+        "DJANGO_EVENTS": {
+            "SERVICE": service,
+            "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
+            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+        },
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

@@ -136,7 +136,7 @@ class CaseResult:
 
     def details(self) -> dict[str, object]:
         return {
-            "vote_rows": self.counts.vote_rows, "tally_inbox": self.counts.tally_inbox,
+            "sent": self.outcome.sent, "vote_rows": self.counts.vote_rows, "tally_inbox": self.counts.tally_inbox,
             "replayed": self.outcome.replayed, "already_voted": self.outcome.already_voted,
             "refused": self.outcome.refused[:10], "gave_up": self.outcome.gave_up,
             "supervisor_events": self.supervisor_events, "rate_per_second": RATE,
@@ -189,6 +189,7 @@ def vote_web_answers(platform: Platform) -> bool:
 
 
 BROKER_DOWN_SECONDS = 10.0
+DATABASE_DOWN_SECONDS = 10.0
 PARTITION_SECONDS = 30.0
 
 
@@ -199,7 +200,24 @@ def broker_stop_start(platform: Platform) -> None:
 
 
 def postgres_restart(platform: Platform) -> None:
-    platform.infra.restart_postgres()
+    platform.infra.stop_postgres()
+    time.sleep(DATABASE_DOWN_SECONDS)  # the outage itself, as long as a failover takes
+    platform.infra.start_postgres()
+
+
+def database_outage(database: str) -> Fault:
+    """One service's database refuses every connection for a while (its server failing over), the others not."""
+
+    def fault(platform: Platform) -> None:
+        with platform.infra.connect("polls") as admin:
+            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database])
+            try:
+                time.sleep(DATABASE_DOWN_SECONDS)  # the outage itself
+            finally:
+                admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+
+    return fault
 
 
 def partition(platform: Platform) -> None:
@@ -216,6 +234,7 @@ CASES: dict[str, tuple[Fault, float]] = {
     "consumer SIGKILL": (sigkill("polls-consumer"), 2.0),
     "web SIGKILL": (sigkill("vote-web", vote_web_answers), 5.0),
     "Kafka stop+start": (broker_stop_start, BROKER_DOWN_SECONDS + 15.0),
-    "PostgreSQL restart": (postgres_restart, 5.0),
+    "PostgreSQL restart": (postgres_restart, DATABASE_DOWN_SECONDS + 5.0),
+    "polls database outage": (database_outage("polls_service"), DATABASE_DOWN_SECONDS),
     f"{PARTITIONED} partition": (partition, PARTITION_SECONDS),
 }

@@ -235,8 +235,11 @@ class Infrastructure:
     def start_kafka(self) -> None:
         self._kafka("kafka-up")
 
-    def restart_postgres(self) -> None:
-        self._postgres("restart")
+    def stop_postgres(self) -> None:
+        self._postgres("stop")
+
+    def start_postgres(self) -> None:
+        self._postgres("up")
 
     def connect(self, database: str) -> psycopg.Connection:
         return psycopg.connect(self.database_url.rsplit("/", 1)[0] + f"/{database}", autocommit=True)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The fault suite's own PostgreSQL cluster, which it may restart at will without touching anyone else's:
-#   postgres.sh up|stop|restart|down DIR PORT LISTEN_ADDRESSES ALLOWED_NETWORK
-# `up` creates the cluster (trust auth, a `polls` superuser) if missing and starts it; `restart` is a fast
-# restart (open connections are cut, as in a failover); `down` stops it and deletes its data.
+#   postgres.sh up|stop|down DIR PORT LISTEN_ADDRESSES ALLOWED_NETWORK
+# `up` creates the cluster (trust auth, a `polls` superuser) if missing and starts it; `stop` is a fast stop
+# (open connections are cut, as in a failover); `down` stops it and deletes its data.
 set -euo pipefail
 action=$1 dir=$2 port=$3 listen=$4 network=$5
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -26,10 +26,9 @@ case "$action" in
         -c "CREATE DATABASE polls OWNER polls" >&2
     ;;
   stop) as_postgres "$bin/pg_ctl -D $dir -m fast -w stop" >&2 ;;
-  restart) as_postgres "$bin/pg_ctl -D $dir -m fast -w stop" >&2; start ;;
   down)
     [ -f "$dir/postmaster.pid" ] && as_postgres "$bin/pg_ctl -D $dir -m immediate -w stop" >&2 || true
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 up|stop|restart|down DIR PORT LISTEN_ADDRESSES ALLOWED_NETWORK" >&2; exit 2 ;;
+  *) echo "usage: $0 up|stop|down DIR PORT LISTEN_ADDRESSES ALLOWED_NETWORK" >&2; exit 2 ;;
 esac

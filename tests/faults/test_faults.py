@@ -16,7 +16,7 @@ def test_fault(name: str, platform: Platform, voters: list[Voter], owner: Owner,
     record.append(result)
     outcome = result.outcome
     assert outcome.gave_up == 0 and not outcome.refused and outcome.already_voted == 0, result.details()
-    assert result.accepted > 0
+    assert result.accepted == outcome.sent > 0, result.details()
     assert result.lost == 0, result.row() | result.details()
     assert result.applied_twice == 0, result.row() | result.details()
     assert result.converge_seconds is not None, f"the counts did not agree: {result.counts}"

@@ -150,6 +150,7 @@ class Relay:
     # Waking up on commit instead of polling a timer.
 
     def _listen(self) -> None:
+        """LISTENs on its own connection (PostgreSQL); while the database cannot be reached, the relay polls."""
         if self.vendor != "postgresql":
             return
         import psycopg
@@ -157,12 +158,17 @@ class Relay:
         params = connections[self.using].get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
-        self._listener = psycopg.connect(**params, autocommit=True)
-        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        try:
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except psycopg.OperationalError as error:
+            logger.warning("cannot LISTEN (%s); polling until the database answers", error)
+            self._close_listener()
 
     def _wait_for_commit(self, timeout: float) -> None:
         if self._listener is None:
             self.stop.wait(min(timeout, 0.05))
+            self._listen()
             return
         try:
             for _ in self._listener.notifies(timeout=timeout, stop_after=1):

@@ -46,8 +46,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e
-test: test-libs test-services test-gateway test-deploy test-e2e
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-faults
+test: test-libs test-services test-gateway test-deploy test-e2e test-faults
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
@@ -71,6 +71,11 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+test-faults: venv
+	$(PY) -m pytest -q tests/faults
 
 .PHONY: bench-events
 bench-events: venv

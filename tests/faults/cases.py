@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import httpx
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import Consumer as KafkaConsumer
 
 from tests.faults.load import PASSWORD, Load, Outcome, PollUnderLoad, Voter
 from tests.faults.platform import PARTITIONED, Platform, wait_until, answers
@@ -22,6 +24,7 @@ RATE = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
 LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired
 CONVERGE_WITHIN = 120.0
 TALLY_SUBSCRIBER = "PollTallyProjection"
+VOTE_TOPIC = "faults.vote"
 
 Fault = Callable[[Platform], None]
 
@@ -106,6 +109,30 @@ def count(platform: Platform, polls: list[PollUnderLoad]) -> Counts:
     return Counts(vote_rows, results_total, total_votes, tally_inbox)
 
 
+def duplicates_in_log(platform: Platform, polls: list[PollUnderLoad]) -> int:
+    """vote.cast messages of these polls that repeat an event id already in the topic: resent, to be applied once."""
+    keys = {p.id.encode() for p in polls}
+    reader = KafkaConsumer({"bootstrap.servers": platform.infra.bootstrap, "group.id": f"faults-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        topic = reader.list_topics(VOTE_TOPIC, timeout=10).topics[VOTE_TOPIC]
+        ends = {p: reader.get_watermark_offsets(TopicPartition(VOTE_TOPIC, p), timeout=10)[1] for p in topic.partitions}
+        reader.assign([TopicPartition(VOTE_TOPIC, p, OFFSET_BEGINNING) for p in ends])
+        seen: list[bytes] = []
+        remaining = {p for p, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 60
+        while remaining and time.monotonic() < deadline:
+            for message in reader.consume(500, 5.0):
+                if message.error() is not None:
+                    continue
+                if message.key() in keys:
+                    seen.append(dict(message.headers() or [])["event_id"])
+                if message.offset() + 1 >= ends[message.partition()]:
+                    remaining.discard(message.partition())
+    finally:
+        reader.close()
+    return len(seen) - len(set(seen))
+
+
 @dataclass
 class CaseResult:
     case: str
@@ -113,6 +140,7 @@ class CaseResult:
     counts: Counts
     converge_seconds: float | None
     outcome: Outcome
+    duplicates_in_log: int
     restarts: dict[str, int] = field(default_factory=dict)
     supervisor_events: list[str] = field(default_factory=list)
 
@@ -129,6 +157,7 @@ class CaseResult:
         return {
             "case": self.case, "accepted": self.accepted, "results_total": self.counts.results_total,
             "total_votes": self.counts.total_votes, "lost": self.lost, "applied_twice": self.applied_twice,
+            "duplicates_in_log": self.duplicates_in_log,
             "converge_seconds": None if self.converge_seconds is None else round(self.converge_seconds, 1),
             "retries": self.outcome.retries,
             "restarts": ",".join(f"{name}:{n}" for name, n in sorted(self.restarts.items())) or "-",
@@ -167,7 +196,8 @@ def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, f
             break
         time.sleep(0.5)
     restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items() if c > restarts_before.get(n, 0)}
-    return CaseResult(name, accepted, counts, converged, outcome, restarts, platform.supervisor.events[events_before:])
+    return CaseResult(name, accepted, counts, converged, outcome, duplicates_in_log(platform, polls), restarts,
+                      platform.supervisor.events[events_before:])
 
 
 # The faults. Each returns once the fault is repaired; the supervisor restarts what was killed, as Kubernetes would.

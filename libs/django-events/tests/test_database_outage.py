@@ -6,8 +6,9 @@ from confluent_kafka import Producer
 
 import django_events
 from django_events.conf import events_settings
-from django_events.consumer import DEAD_LETTER_SUBSCRIBER
+from django_events.consumer import DEAD_LETTER_SUBSCRIBER, Consumer
 from django_events.models import InboxEvent
+from django_events.relay import Relay
 from tests.conftest import consume_until, database_outage, publish_ticks, relay_until_empty, start_worker, wait_until, wait_until_relays_listen
 from tests.testapp.models import Applied
 
@@ -60,3 +61,17 @@ def test_a_relay_rides_out_a_database_outage_and_sends_what_is_committed_after_i
         assert relay.poll() is None, relay.stderr.read().decode()[-3000:]
     finally:
         stop(relay)
+
+
+def test_housekeeping_during_a_database_outage_is_skipped_without_stopping_the_workers(live):
+    consumer, relay = Consumer(), Relay()
+    try:
+        with database_outage():
+            consumer.poll_once(0.2)  # an idle consumer's first round cleans the inbox
+            relay._housekeeping()
+        publish_ticks(keys=1, per_key=1)
+        relay_until_empty()
+        # Both still work: the consumer applies the tick the relay sends.
+        wait_until(lambda: consumer.poll_once(0.2) >= 0 and Applied.objects.count() == 1, "the tick applied")
+    finally:
+        consumer.close()

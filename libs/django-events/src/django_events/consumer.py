@@ -12,7 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import KafkaError, Message, Producer, TopicPartition
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from .conf import events_settings
@@ -242,7 +242,11 @@ class Consumer:
             return
         self._next_housekeeping = now + 60.0
         cutoff = timezone.now() - timedelta(seconds=events_settings.INBOX_RETENTION)
-        InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+        try:
+            InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+        except DatabaseError as error:  # the cleanup can wait for the next round, during an outage
+            logger.warning("inbox cleanup skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def _receive(message: Message) -> Received:

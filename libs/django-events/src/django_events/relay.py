@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
@@ -189,8 +189,12 @@ class Relay:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + 5.0
-        update_backlog_metrics(self.using)
-        purge_sent(self.using)
+        try:
+            update_backlog_metrics(self.using)
+            purge_sent(self.using)
+        except DatabaseError as error:  # it waits for the next round; the next batch backs off if the outage lasts
+            logger.warning("outbox housekeeping skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def update_backlog_metrics(using: str) -> None:

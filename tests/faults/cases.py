@@ -143,6 +143,7 @@ class CaseResult:
     duplicates_in_log: int
     restarts: dict[str, int] = field(default_factory=dict)
     supervisor_events: list[str] = field(default_factory=list)
+    case_seconds: float = 0.0  # the whole case: polls, load, fault, convergence
 
     @property
     def lost(self) -> int:
@@ -168,11 +169,12 @@ class CaseResult:
             "sent": self.outcome.sent, "vote_rows": self.counts.vote_rows, "tally_inbox": self.counts.tally_inbox,
             "replayed": self.outcome.replayed, "already_voted": self.outcome.already_voted,
             "refused": self.outcome.refused[:10], "gave_up": self.outcome.gave_up,
-            "supervisor_events": self.supervisor_events, "rate_per_second": RATE,
+            "supervisor_events": self.supervisor_events, "rate_per_second": RATE, "case_seconds": self.case_seconds,
         }
 
 
 def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, fault: Fault, fault_seconds: float) -> CaseResult:
+    began = time.monotonic()
     load_seconds = 2 * LOAD_BEFORE + fault_seconds
     polls = owner.create_polls(int(load_seconds * RATE // len(voters)) + 1)
     restarts_before = dict(platform.supervisor.restarts())
@@ -196,8 +198,9 @@ def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, f
             break
         time.sleep(0.5)
     restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items() if c > restarts_before.get(n, 0)}
-    return CaseResult(name, accepted, counts, converged, outcome, duplicates_in_log(platform, polls), restarts,
-                      platform.supervisor.events[events_before:])
+    resent = duplicates_in_log(platform, polls)
+    return CaseResult(name, accepted, counts, converged, outcome, resent, restarts,
+                      platform.supervisor.events[events_before:], round(time.monotonic() - began, 1))
 
 
 # The faults. Each returns once the fault is repaired; the supervisor restarts what was killed, as Kubernetes would.

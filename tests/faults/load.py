@@ -151,7 +151,7 @@ async def _each(voters: list[Voter], gateway: str, action: Callable[[httpx.Async
     await asyncio.gather(*(one(v) for v in voters))
 
 
-def register_all(voters: list[Voter], gateway: str, parallel: int = 8) -> None:
+def register_all(voters: list[Voter], gateway: str, parallel: int = 16) -> None:
     asyncio.run(_each(voters, gateway, register, parallel))
 
 

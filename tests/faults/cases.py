@@ -62,18 +62,18 @@ class Owner:
         poll_id = poll.json()["id"]
         choices = []
         for text in ("Yes", "No", "Maybe"):
-            created: list[httpx.Response] = []
-            # choice-service learns of the poll through its event: 404 until then.
-            wait_until(lambda: _kept(created, client.post("/api/choices/", json={"poll_id": poll_id, "text": text})).status_code != 404,
-                       60, "choice-service to know the poll")
-            assert created[-1].status_code == 201, created[-1].text
-            choices.append(created[-1].json()["id"])
+            created = _once_known(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}))
+            assert created.status_code == 201, created.text
+            choices.append(created.json()["id"])
         wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60, "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 
-def _kept(responses: list[httpx.Response], response: httpx.Response) -> httpx.Response:
-    responses.append(response)
+def _once_known(send: Callable[[], httpx.Response], timeout: float = 60.0) -> httpx.Response:
+    """Services learn of a new poll through its event: 404 until then."""
+    deadline = time.monotonic() + timeout
+    while (response := send()).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(0.3)
     return response
 
 

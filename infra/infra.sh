@@ -12,6 +12,8 @@ kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
+# How long a server may take to open its port (a JVM on a busy machine can take minutes).
+wait_seconds=${INFRA_WAIT_SECONDS:-60}
 
 log() { printf 'infra: %s\n' "$*" >&2; }
 
@@ -19,7 +21,7 @@ port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 wait_port() {
   local port=$1 what=$2 host=${3:-127.0.0.1} i
-  for i in $(seq 1 120); do port_open "$port" "$host" && return 0; sleep 0.5; done
+  for i in $(seq 1 $((wait_seconds * 2))); do port_open "$port" "$host" && return 0; sleep 0.5; done
   log "$what did not open port $port"; return 1
 }
 

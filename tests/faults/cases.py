@@ -22,7 +22,7 @@ from tests.faults.platform import PARTITIONED, Platform, wait_until, answers
 
 RATE = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
 LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired
-CONVERGE_WITHIN = 120.0
+CONVERGE_WITHIN = 180.0
 TALLY_SUBSCRIBER = "PollTallyProjection"
 VOTE_TOPIC = "faults.vote"
 
@@ -69,11 +69,11 @@ class Owner:
         return PollUnderLoad(poll_id, choices)
 
 
-def _once_known(send: Callable[[], httpx.Response], timeout: float = 60.0) -> httpx.Response:
-    """Services learn of a new poll through its event: 404 until then."""
+def _once_known(send: Callable[[], httpx.Response], timeout: float = 120.0) -> httpx.Response:
+    """Services learn of a new poll through its event: 404 until then (429 if asked too often: then as told)."""
     deadline = time.monotonic() + timeout
-    while (response := send()).status_code == 404 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    while (response := send()).status_code in (404, 429) and time.monotonic() < deadline:
+        time.sleep(float(response.headers.get("Retry-After", 0.5)))
     return response
 
 

@@ -47,7 +47,10 @@ def answers(url: str) -> bool:
 
 
 def sh(*command: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, env={**os.environ, **(env or {})}, check=check, capture_output=True, text=True)
+    done = subprocess.run(command, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}: {(done.stdout + done.stderr)[-2000:]}")
+    return done
 
 
 @dataclass
@@ -211,7 +214,8 @@ class Infrastructure:
         sh("bash", str(HERE / "postgres.sh"), action, str(self.pg_dir), str(self.pg_port), listen, self.namespace.network)
 
     def _kafka(self, action: str) -> None:
-        env = {"KAFKA_PORT": str(self.kafka_port), "KAFKA_HOME": str(self.kafka_home), "KAFKA_HOST": self.namespace.host_ip}
+        env = {"KAFKA_PORT": str(self.kafka_port), "KAFKA_HOME": str(self.kafka_home), "KAFKA_HOST": self.namespace.host_ip,
+               "INFRA_WAIT_SECONDS": "300"}
         sh("bash", str(ROOT / "infra" / "infra.sh"), action, env=env)
 
     def up(self) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from service_kit.settings import database_url_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -246,7 +247,7 @@ class Infrastructure:
         self._postgres("up")
 
     def connect(self, database: str) -> psycopg.Connection:
-        return psycopg.connect(self.database_url.rsplit("/", 1)[0] + f"/{database}", autocommit=True)
+        return psycopg.connect(database_url_for(self.database_url, database), autocommit=True)
 
 
 @dataclass
@@ -266,7 +267,6 @@ def service_env(infra: Infrastructure) -> dict[str, str]:
     """What dev/run.py gives each service, pointed at the suite's infrastructure."""
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "DATABASE_URL": infra.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
         "KAFKA_TOPIC_PREFIX": "faults.",
         "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
@@ -294,7 +294,9 @@ def start_platform() -> Platform:
     base_env = service_env(infra)
     for name, offset in SERVICES.items():
         folder = ROOT / "services" / f"{name}-service"
-        env = {**base_env, **(FAST_HASHING if name == "auth" else {})}
+        # Each service its own database on the one server, as dev/run.py does.
+        database = {"DATABASE_URL": database_url_for(infra.database_url, f"{name}_service")}
+        env = {**base_env, **database, **(FAST_HASHING if name == "auth" else {})}
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, check=True,
                        env={**os.environ, **env})
         web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(PORT_BASE + offset), "--no-access-log"]

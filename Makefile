@@ -46,8 +46,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security
-test: test-libs test-services test-gateway test-deploy test-e2e test-security
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
+test: test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
@@ -78,6 +78,11 @@ test-e2e: venv
 # The platform attacked through both gateways (the dev proxy and nginx), then fuzzed with every schemathesis check.
 test-security: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/security
+
+# Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+test-faults: venv
+	$(PY) -m pytest -q tests/faults
 
 .PHONY: bench-events
 bench-events: venv

@@ -11,17 +11,21 @@ kafka_port=${KAFKA_PORT:-19092}
 rabbitmq_home=${RABBITMQ_HOME:-$cache/rabbitmq}
 rabbitmq_port=${RABBITMQ_PORT:-5672}
 rabbitmq_dist_port=${RABBITMQ_DIST_PORT:-$((rabbitmq_port + 20000))}
+# The address the broker listens on and advertises (the fault suite uses one a network namespace can reach).
+kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
+# How long a server may take to open its port (a JVM on a busy machine can take minutes).
+wait_seconds=${INFRA_WAIT_SECONDS:-60}
 
 log() { printf 'infra: %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 wait_port() {
-  local port=$1 what=$2 i
-  for i in $(seq 1 120); do port_open "$port" && return 0; sleep 0.5; done
+  local port=$1 what=$2 host=${3:-127.0.0.1} i
+  for i in $(seq 1 $((wait_seconds * 2))); do port_open "$port" "$host" && return 0; sleep 0.5; done
   log "$what did not open port $port"; return 1
 }
 
@@ -69,10 +73,11 @@ kafka_java() {
 }
 
 kafka_up() {
-  if port_open "$kafka_port"; then log "Kafka already running on $kafka_port"; return; fi
+  if port_open "$kafka_port" "$kafka_host"; then log "Kafka already running on $kafka_host:$kafka_port"; return; fi
   kafka_jars
   mkdir -p "$kafka_home"
-  sed "s/19092/$kafka_port/g; s/19093/$((kafka_port + 1))/g" "$root/infra/kafka/server.properties" \
+  sed "s/127.0.0.1:19092/$kafka_host:19092/g; s/19092/$kafka_port/g; s/19093/$((kafka_port + 1))/g" \
+    "$root/infra/kafka/server.properties" \
     > "$kafka_home/server.properties"
   echo "log.dirs=$kafka_home/data" >> "$kafka_home/server.properties"
   if [ ! -f "$kafka_home/data/meta.properties" ]; then
@@ -80,14 +85,14 @@ kafka_up() {
       --cluster-id "$(kafka_java kafka.tools.StorageTool random-uuid)" \
       --config "$kafka_home/server.properties" >/dev/null
   fi
-  log "starting Apache Kafka (KRaft) on $kafka_port"
+  log "starting Apache Kafka (KRaft) on $kafka_host:$kafka_port"
   # setsid: the broker outlives the shell (and the make target) that started it.
   setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$root/infra/kafka/log4j2.yaml" \
     -cp "$kafka_home/libs/*" kafka.Kafka "$kafka_home/server.properties" \
     > "$kafka_home/server.log" 2>&1 < /dev/null &
   echo $! > "$kafka_home/kafka.pid"
-  wait_port "$kafka_port" Kafka || { tail -20 "$kafka_home/server.log" >&2; exit 1; }
+  wait_port "$kafka_port" Kafka "$kafka_host" || { tail -20 "$kafka_home/server.log" >&2; exit 1; }
 }
 
 kafka_down() {
@@ -134,7 +139,7 @@ rabbitmq_down() {
 
 print_env() {
   echo "export DATABASE_URL=postgresql://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_user"
-  echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$kafka_port"
+  echo "export KAFKA_BOOTSTRAP_SERVERS=$kafka_host:$kafka_port"
   echo "export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$rabbitmq_port/%2F"
 }
 

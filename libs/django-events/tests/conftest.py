@@ -9,8 +9,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
@@ -59,6 +61,30 @@ def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@contextmanager
+def database_outage() -> Iterator[None]:
+    """The test database refuses every connection and those open are cut, as when its server fails over."""
+    database = connection.settings_dict
+    connection.close()
+    with psycopg.connect(
+        host=database["HOST"], port=database["PORT"], user=database["USER"], password=database["PASSWORD"],
+        dbname="postgres", autocommit=True,
+    ) as admin:
+        admin.execute(f'ALTER DATABASE "{database["NAME"]}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database["NAME"]])
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{database["NAME"]}" ALLOW_CONNECTIONS true')
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {timeout:.0f}s"
+        time.sleep(0.2)
 
 
 def wait_until_relays_listen(count: int, timeout: float = 60.0) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from .conf import events_settings
@@ -117,28 +117,33 @@ class Consumer:
             if item.event is None:  # not an event envelope: nothing can apply it
                 self._publish_dead_letter(item)
         events = [r.event for r in received if r.event is not None]
-        try:
-            with transaction.atomic(using=self.using):
-                apply_events(events, self.subscribers, using=self.using)
-                self.subscription.record(messages)
-                failpoint("consumer.before_commit")
-        except PartitionLost:
-            raise
-        except Exception as error:
-            logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
-            # One at a time, in order: a message's position is stored once it and those before it are done.
-            for item in received:
-                if item.event is None:
-                    self._done_with(item.message)
-                elif not self._apply_with_retries(item):
-                    self._dead_letter(item)
-            return
+        while True:
+            try:
+                with transaction.atomic(using=self.using):
+                    apply_events(events, self.subscribers, using=self.using)
+                    self.subscription.record(messages)
+                    failpoint("consumer.before_commit")
+            except PartitionLost:
+                raise
+            except Exception as error:
+                if self._waited_for_database():
+                    continue  # the outage failed the batch, not its events
+                logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
+                # One at a time, in order: a message's position is stored once it and those before it are done.
+                for item in received:
+                    if item.event is None:
+                        self._done_with(item.message)
+                    elif not self._apply_with_retries(item):
+                        self._dead_letter(item)
+                return
+            break
         failpoint("consumer.after_commit")
         self.subscription.committed(messages)
 
     def _apply_with_retries(self, item: Received) -> bool:
         assert item.event is not None
-        for attempt in range(events_settings.RETRIES + 1):
+        attempt = 0
+        while True:
             try:
                 with transaction.atomic(using=self.using):
                     apply_events([item.event], self.subscribers, using=self.using)
@@ -152,12 +157,45 @@ class Consumer:
                 return False
             except Exception as error:
                 item.problem = f"{type(error).__name__}: {error}"
-                connections[self.using].close_if_unusable_or_obsolete()
-                if attempt < events_settings.RETRIES:
-                    consumer_retried.labels(self.service).inc()
-                    time.sleep(events_settings.RETRY_BACKOFF * 2**attempt)
+                if self._waited_for_database():
+                    continue  # an attempt the event did not get
+                if attempt == events_settings.RETRIES:
+                    break
+                consumer_retried.labels(self.service).inc()
+                time.sleep(events_settings.RETRY_BACKOFF * 2**attempt)
+                attempt += 1
         logger.error("event %s (%s) failed %d times: %s", item.event.id, item.event.type, attempt + 1, item.problem)
         return False
+
+    def _waited_for_database(self) -> bool:
+        """After a failure: waits while the database cannot be reached, and says whether it could not.
+
+        A database outage is no fault of the events that were being applied: counting it against their retries
+        would dead-letter healthy events, and they would never take effect. They are applied again once the
+        database answers. A stop requested meanwhile raises, so that nothing is stored and all is redelivered.
+        """
+        if self._database_answers():
+            return False
+        logger.warning("database unreachable; holding the batch until it answers again")
+        delay = 0.2
+        while not self._database_answers():
+            if self.stop.wait(delay):
+                raise RuntimeError("stopped while the database was unreachable; the batch will be redelivered")
+            delay = min(delay * 2, 5.0)
+        logger.info("database reachable again; applying the batch")
+        return True
+
+    def _database_answers(self) -> bool:
+        connection = connections[self.using]
+        connection.close_if_unusable_or_obsolete()
+        try:
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except (OperationalError, InterfaceError):
+            connection.close()
+            return False
 
     def _dead_letter(self, item: Received) -> None:
         """Dead-letters an event once: the inbox remembers it, in the transaction that stores its position."""
@@ -199,7 +237,11 @@ class Consumer:
             return
         self._next_housekeeping = now + 60.0
         cutoff = timezone.now() - timedelta(seconds=events_settings.INBOX_RETENTION)
-        InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+        try:
+            InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+        except DatabaseError as error:  # the cleanup can wait for the next round, during an outage
+            logger.warning("inbox cleanup skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def _receive(message: Message) -> Received:

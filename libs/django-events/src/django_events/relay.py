@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
@@ -161,6 +161,7 @@ class Relay:
     # Waking up on commit instead of polling a timer.
 
     def _listen(self) -> None:
+        """LISTENs on its own connection (PostgreSQL); while the database cannot be reached, the relay polls."""
         if self.vendor != "postgresql":
             return
         import psycopg
@@ -168,12 +169,17 @@ class Relay:
         params = connections[self.using].get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
-        self._listener = psycopg.connect(**params, autocommit=True)
-        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        try:
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except psycopg.OperationalError as error:
+            logger.warning("cannot LISTEN (%s); polling until the database answers", error)
+            self._close_listener()
 
     def _wait_for_commit(self, timeout: float) -> None:
         if self._listener is None:
             self.stop.wait(min(timeout, 0.05))
+            self._listen()
             return
         try:
             for _ in self._listener.notifies(timeout=timeout, stop_after=1):
@@ -194,8 +200,12 @@ class Relay:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + 5.0
-        update_backlog_metrics(self.using)
-        purge_sent(self.using)
+        try:
+            update_backlog_metrics(self.using)
+            purge_sent(self.using)
+        except DatabaseError as error:  # it waits for the next round; the next batch backs off if the outage lasts
+            logger.warning("outbox housekeeping skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def update_backlog_metrics(using: str) -> None:

@@ -66,6 +66,8 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
             },
             "TEST": {"NAME": None},
         }
+    # As many connections as a web process has threads (service_kit.asgi), so a request never waits for one.
+    pool_size = int(env("DATABASE_POOL_SIZE") or env("WEB_THREADS") or 8)
     parsed = urlparse(url)
     if parsed.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
         raise ValueError(f"DATABASE_URL must be postgresql://..., not {parsed.scheme}://")
@@ -76,8 +78,9 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": parsed.hostname or "",
         "PORT": str(parsed.port or 5432),
-        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
-        # A persistent connection the server dropped is noticed here rather than failing a request.
+        # Django's psycopg pool: a request borrows a connection and returns it, never opens one.
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}},
+        # The pool checks a connection before lending it: one the server dropped is replaced, not failing a request.
         "CONN_HEALTH_CHECKS": True,
         "TEST": {"NAME": f"test_{name}"},
     }
@@ -117,6 +120,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
     """The settings every service shares; ``globals().update(common_settings(...))`` in ``base.py``."""
     base_dir = Path(base_dir)
     debug = env_bool("DEBUG", False)
+    topic_prefix = env("KAFKA_TOPIC_PREFIX", "") or ""
     return {
         "BASE_DIR": base_dir,
         # The services keep no sessions and sign nothing with it (tokens are RS256), so a per-process key is
@@ -183,7 +187,8 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or ""},
+        # Platforms sharing a broker under different topic prefixes must not share consumer groups either.
+        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": topic_prefix, "GROUP_ID": f"{topic_prefix}{service}"},
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

@@ -29,16 +29,26 @@ def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
     )
 
 
+def _poll_with_choice_awaited(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> PollView | None:
+    """A poll or choice created a moment ago may not have reached this service's read models yet: wait for both,
+    at most DJANGO_EVENTS["READ_MODEL_WAIT"] seconds, rather than answer 404 to a client that did nothing
+    wrong. A known poll and choice, the usual case, cost the one query."""
+    return django_events.wait_for_read_model(
+        lambda: _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id),
+        ready=lambda poll: poll.choice_poll_id is not None,
+    )
+
+
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
         raise NotFound(
-            "poll not known to the vote service yet; try again shortly",
+            "poll not known to the vote service; check the poll id",
             code="poll_not_found",
             details={"poll_id": str(poll_id)},
         )
     if poll.choice_poll_id is None:
         raise NotFound(
-            "choice not known to the vote service (yet); check the choice id or try again shortly",
+            "choice not known to the vote service; check the choice id",
             code="choice_not_found",
             details={"choice_id": str(choice_id)},
         )
@@ -68,7 +78,7 @@ def _tally_add(*, poll_id: uuid.UUID, choice_id: uuid.UUID, votes: int) -> None:
 
 def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vote:
     now = timezone.now()
-    poll = _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id)
+    poll = _poll_with_choice_awaited(poll_id=poll_id, choice_id=choice_id)
     _validate_vote(poll=poll, poll_id=poll_id, choice_id=choice_id, now=now)
     # The atomic block sits inside the try: the IntegrityError must be caught after the rollback, not in a
     # broken transaction.

@@ -80,8 +80,9 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
         "PORT": str(parsed.port or 5432),
         # Django's psycopg pool: a request borrows a connection and returns it, never opens one.
         "OPTIONS": {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}},
-        # The pool checks a connection before lending it: one the server dropped is replaced, not failing a request.
-        "CONN_HEALTH_CHECKS": True,
+        # No check query before each loan (a round trip per request): a connection the server dropped fails one
+        # request, is discarded by the pool on its return, and the client's retry gets a fresh one.
+        "CONN_HEALTH_CHECKS": env_bool("DATABASE_HEALTH_CHECKS", False),
         "TEST": {"NAME": f"test_{name}"},
     }
 

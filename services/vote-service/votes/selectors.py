@@ -1,6 +1,7 @@
 import uuid
 from dataclasses import dataclass
 
+import django_events
 from django.db.models import Sum
 from service_kit.errors import NotFound
 
@@ -27,7 +28,8 @@ def poll_results(*, poll_id: uuid.UUID) -> PollResults:
 
     Three queries whatever the number of choices or votes: the poll, its choices, the sums of their tallies.
     """
-    if not PollView.objects.filter(pk=poll_id).exists():
+    # A poll created a moment ago is waited for (see django_events.wait_for_read_model), an unknown one is a 404.
+    if not django_events.wait_for_read_model(lambda: PollView.objects.filter(pk=poll_id).exists() or None):
         raise NotFound(
             "poll not known to the vote service", code="poll_not_found", details={"poll_id": str(poll_id)}
         )

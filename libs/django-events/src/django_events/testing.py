@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Max
 
 from .conf import events_settings
@@ -47,3 +48,19 @@ def deliver(*events: Event, using: str | None = None) -> int:
 
 def unique_topic_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}."
+
+
+@contextmanager
+def noticing_reads_of(table: str, using: str | None = None) -> Iterator[threading.Event]:
+    """An Event set once this thread's connection has run a query naming ``table``: a test can then write the
+    row a request is waiting for (``wait_for_read_model``) knowing that the request's first look missed it."""
+    noticed = threading.Event()
+
+    def notice(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        result = execute(sql, params, many, context)
+        if table in sql:
+            noticed.set()
+        return result
+
+    with connections[using or events_settings.DATABASE].execute_wrapper(notice):
+        yield noticed

@@ -60,7 +60,6 @@ end
 
 function done(summary, latency, requests)
   local merged = {}
-  local exhausted = 0
   for _, thread in ipairs(threads) do
     for status, count in pairs(thread:get("statuses")) do
       merged[status] = (merged[status] or 0) + count

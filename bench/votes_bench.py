@@ -56,6 +56,7 @@ SERVICES = ["auth", "polls", "choice", "vote"]
 SERVICE_DATABASES = {name: f"{name}_service" for name in SERVICES}
 MONOLITH_DATABASE = "bench_monolith"
 CHOICES_PER_POLL = 4
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WORKER_COMMANDS = {"relay": "events_relay", "consumer": "events_consume"}
 WRK_THREADS = 2
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
@@ -87,6 +88,18 @@ class Processes:
         for name, process in self.started:
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited with {process.returncode}: see {WORK / (name + '.log')}")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each started process and its children (each leads its own process group)."""
+        names = {process.pid: name for name, process in self.started}
+        used = dict.fromkeys(names.values(), 0.0)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                group = int(fields[2])
+                if group in names:
+                    used[names[group]] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return used
 
     def stop(self) -> None:
         for _, process in self.started:
@@ -375,7 +388,7 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | No
         log("py-spy not installed (pip install py-spy): no profile")
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)),
-                             "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"],
+                             "--rate", "100", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -414,8 +427,29 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------------------------------------- phases
 
 
+def cpu_per_vote(before: dict[str, float], after: dict[str, float], result: dict[str, Any]) -> dict[str, float]:
+    """CPU milliseconds per accepted vote, by kind of process: robust where throughput is not, on a shared box."""
+    accepted = max(result["statuses"].get(201, 0), 1)
+    kinds: dict[str, float] = {}
+    for name in after:
+        kind = ("vote-web" if name == "vote-web" else "other web" if name.endswith("-web") and
+                not name.startswith("monolith") else "monolith-web" if name == "monolith-web" else
+                "nginx" if name.endswith("gateway") else "relays and consumers")
+        kinds[kind] = kinds.get(kind, 0.0) + (after[name] - before.get(name, 0.0)) * 1000 / accepted
+    return {kind: round(ms, 2) for kind, ms in kinds.items()}
+
+
+def warm_up(platform: Platform, headers: dict[str, str], tokens_file: Path, client: httpx.Client) -> None:
+    """Every web process imports its views and fills its pool on its first requests: not part of any figure."""
+    for url, poll in ((platform.gateway, create_poll(client, headers)), (platform.monolith, create_monolith_poll())):
+        vote_load(url, poll, tokens_file, 16, 3)
+        read_load(url, f"/api/votes/results/{poll.id}/", 16, 2)
+        read_load(url, f"/api/polls/{poll.id}/", 16, 2)
+    log("warmed up")
+
+
 def phase_viral(args: argparse.Namespace, platform: Platform, headers: dict[str, str], tokens_file: Path,
-                client: httpx.Client) -> dict[str, Any]:
+                client: httpx.Client, processes: Processes) -> dict[str, Any]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {"services": {}, "monolith": {}}
     consistency = []
     for round_number in range(args.rounds):
@@ -426,12 +460,15 @@ def phase_viral(args: argparse.Namespace, platform: Platform, headers: dict[str,
                 spy = None
                 if args.profile and kind == "services" and level == max(args.levels) and round_number == 0:
                     spy = profile(platform.vote_web_pid, args.seconds, RESULTS / "vote-web-profile.txt")
+                cpu_before = processes.cpu_seconds()
                 result = vote_load(url, poll, tokens_file, level, args.seconds)
+                result["cpu_ms_per_vote"] = cpu_per_vote(cpu_before, processes.cpu_seconds(), result)
                 if spy is not None:
                     spy.wait()
                 runs[kind].setdefault(level, []).append(result)
                 log(f"phase 1 round {round_number + 1} {kind:>8} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
-                    f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}")
+                    f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
+                    f"CPU ms/vote {result['cpu_ms_per_vote']}")
                 if kind == "services":
                     # wrk leaves out the answers still in flight when it stops: the stored votes are the truth.
                     accepted = stored_votes(poll)
@@ -491,6 +528,13 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+def median_cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+    kinds = {kind for run in runs for kind in run["cpu_ms_per_vote"]}
+    medians = {kind: round(statistics.median(run["cpu_ms_per_vote"].get(kind, 0.0) for run in runs), 2)
+               for kind in sorted(kinds)}
+    return {kind: ms for kind, ms in medians.items() if ms > 0}
+
+
 def range_of(runs: list[dict[str, Any]], key: str) -> list[float]:
     return [round(min(run[key] for run in runs), 1), round(max(run[key] for run in runs), 1)]
 
@@ -518,6 +562,8 @@ def summarise(viral: dict[str, Any], reads: dict[str, Any], fresh: dict[str, Any
         "monolith_errors": sum(run["non_201"] for runs in monolith.values() for run in runs),
         "freshness_p50_ms": round(max(fresh["results"]["p50_ms"], fresh["total_votes"]["p50_ms"]), 1),
         "freshness_p99_ms": round(max(fresh["results"]["p99_ms"], fresh["total_votes"]["p99_ms"]), 1),
+        "cpu_ms_per_vote": median_cpu(services[best]),
+        "monolith_cpu_ms_per_vote": median_cpu(monolith[best_monolith]),
         "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
     }
     summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
@@ -584,6 +630,8 @@ def print_table(summary: dict[str, Any]) -> None:
          f"{summary['monolith_votes_per_s']:.0f} ({summary['monolith_votes_per_s_range'][0]:.0f}-"
          f"{summary['monolith_votes_per_s_range'][1]:.0f}) at c={summary['monolith_concurrency']}", ""),
         ("services / monolith", f"{summary['services_to_monolith']:.2f}", ">= 0.7"),
+        ("CPU ms per vote, services", ", ".join(f"{k} {v}" for k, v in summary["cpu_ms_per_vote"].items()), ""),
+        ("CPU ms per vote, monolith", ", ".join(f"{k} {v}" for k, v in summary["monolith_cpu_ms_per_vote"].items()), ""),
         *((f"results p99 ms at {label} votes", str(summary[f"results_p99_ms_{label}"]),
            "< 20, <= 2x 1k" if label == "1m" else "")
           for label in ("1k", "100k", "1m") if f"results_p99_ms_{label}" in summary),
@@ -636,7 +684,8 @@ def main() -> None:
         tokens_file = WORK / "tokens.txt"
         tokens_file.write_text("\n".join(tokens[:args.voters]) + "\n")
         with httpx.Client(base_url=platform.gateway, timeout=30) as client:
-            viral = phase_viral(args, platform, headers, tokens_file, client)
+            warm_up(platform, headers, tokens_file, client)
+            viral = phase_viral(args, platform, headers, tokens_file, client, processes)
             fresh = phase_freshness(args, platform, headers, tokens_file, tokens[args.voters:], client)
             reads = phase_reads(args, platform, headers, client)
         processes.check()

@@ -14,6 +14,8 @@ def test_database_from_env_renames_the_database_for_the_service(monkeypatch):
     assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("vote_service", "polls", "p@ss")
     assert (database["HOST"], database["PORT"]) == ("db.internal", "6543")
     assert database["TEST"] == {"NAME": "test_vote_service"}
+    # Pooled, as many connections as a web process has threads; Django refuses a pool with persistent ones.
+    assert database["OPTIONS"]["pool"]["max_size"] == 8 and database.get("CONN_MAX_AGE", 0) == 0
 
 
 def test_database_from_env_falls_back_to_sqlite(monkeypatch, tmp_path):

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "DEAD_LETTER_SUFFIX": ".dlq",
     # How long a request waits for a projection to hold a row another service created a moment ago
     # (``wait_for_read_model``) before it answers that the row is unknown.
-    "READ_MODEL_WAIT": 2.0,
+    "READ_MODEL_WAIT": 5.0,
 }
 
 

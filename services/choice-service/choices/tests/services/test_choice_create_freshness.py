@@ -1,14 +1,11 @@
 """A choice added to a poll created a moment ago waits for choice-service's projection to hold the poll."""
 
-import queue
-import threading
 import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import override_settings
-from django_events.testing import noticing_reads_of
+from django_events.testing import after_first_read_of
 from service_kit.errors import NotFound
 
 from choices.models import Choice, PollView
@@ -19,27 +16,14 @@ from choices.services import choice_create
 @override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
 def test_a_choice_for_a_poll_not_projected_yet_waits_for_it():
     poll_id, owner_id = uuid.uuid4(), str(uuid.uuid4())
-    first_look: queue.Queue[threading.Event] = queue.Queue()
-    outcome: dict[str, object] = {}
 
-    def add_choice() -> None:
-        try:
-            with noticing_reads_of(PollView._meta.db_table) as looked:
-                first_look.put(looked)
-                outcome["choice"] = choice_create(poll_id=poll_id, actor_id=owner_id, text="Yes")
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            outcome["error"] = error
-        finally:
-            connection.close()
-
-    adder = threading.Thread(target=add_choice)
-    adder.start()
-    assert first_look.get(timeout=120).wait(120)
+    finish = after_first_read_of(
+        PollView._meta.db_table, lambda: choice_create(poll_id=poll_id, actor_id=owner_id, text="Yes")
+    )
     # What the consumer does when poll.created arrives.
     PollView.objects.create(id=poll_id, owner_id=owner_id, status="open")
-    adder.join()
 
-    assert "error" not in outcome, outcome
+    assert finish().text == "Yes"
     assert list(Choice.objects.filter(poll_id=poll_id).values_list("text", flat=True)) == ["Yes"]
 
 

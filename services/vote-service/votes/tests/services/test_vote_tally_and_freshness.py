@@ -1,15 +1,14 @@
 """The per-choice tallies each vote adds to, and the wait for a poll or choice created a moment ago."""
 
-import queue
 import threading
 import uuid
 
 import pytest
-from django.db import connection
 from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 from django.test import override_settings
-from django_events.testing import noticing_reads_of
+from django_events.testing import after_first_read_of
 from service_kit.errors import NotFound
 
 from votes.models import ChoiceTally, ChoiceView, PollView
@@ -73,28 +72,15 @@ def test_concurrent_votes_for_one_choice_are_all_counted():
 @override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
 def test_a_vote_for_a_poll_and_choice_not_projected_yet_waits_for_them():
     poll_id, choice_id = uuid.uuid4(), uuid.uuid4()
-    first_look: queue.Queue[threading.Event] = queue.Queue()
-    outcome: dict[str, object] = {}
 
-    def vote() -> None:
-        try:
-            with noticing_reads_of(PollView._meta.db_table) as looked:
-                first_look.put(looked)
-                outcome["vote"] = vote_cast(poll_id=poll_id, choice_id=choice_id, voter_id=str(uuid.uuid4()))
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            outcome["error"] = error
-        finally:
-            connection.close()
-
-    voter = threading.Thread(target=vote)
-    voter.start()
-    assert first_look.get(timeout=120).wait(120)
+    finish = after_first_read_of(
+        PollView._meta.db_table, lambda: vote_cast(poll_id=poll_id, choice_id=choice_id, voter_id="voter")
+    )
     # What the consumer does when poll.created and then choice.created arrive.
     PollView.objects.create(id=poll_id, owner_id="owner", status="open")
     ChoiceView.objects.create(id=choice_id, poll_id=poll_id, text="Yes")
-    voter.join()
 
-    assert "error" not in outcome, outcome
+    assert finish().poll_id == poll_id
     assert poll_results(poll_id=poll_id).total == 1
 
 

@@ -270,12 +270,22 @@ def make_voters(platform: Platform, count: int, lifetime: int) -> list[str]:
         return [token for part in pool.map(_mint, [(pem, kid, chunk, lifetime) for chunk in chunks]) for token in part]
 
 
-def owner_headers(platform: Platform) -> dict[str, str]:
-    credentials = {"username": f"owner-{uuid.uuid4().hex[:8]}", "password": "a-long-password-42"}
-    with httpx.Client(base_url=platform.gateway, timeout=30) as client:
-        client.post("/api/auth/register/", json=credentials).raise_for_status()
-        token = client.post("/api/auth/token/", json=credentials).raise_for_status().json()["access"]
-    return {"Authorization": f"Bearer {token}"}
+class Owner:
+    """A user registered and logged in through the gateway; logs in again before auth-service's 5-minute
+    access token runs out, as a client would refresh it."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.url = platform.gateway
+        self.credentials = {"username": f"owner-{uuid.uuid4().hex[:8]}", "password": "a-long-password-42"}
+        httpx.post(f"{self.url}/api/auth/register/", json=self.credentials, timeout=30).raise_for_status()
+        self.token, self.logged_in = "", 0.0
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if time.monotonic() - self.logged_in > 120:
+            answer = httpx.post(f"{self.url}/api/auth/token/", json=self.credentials, timeout=30)
+            self.token, self.logged_in = answer.raise_for_status().json()["access"], time.monotonic()
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -284,8 +294,9 @@ class Poll:
     choice_ids: list[str]
 
 
-def create_poll(client: httpx.Client, headers: dict[str, str]) -> Poll:
+def create_poll(client: httpx.Client, owner: Owner) -> Poll:
     """Through the gateway as a client would: the poll, then its choices, then until vote-service knows them."""
+    headers = owner.headers
     poll = client.post("/api/polls/", json={"question": "Viral?"}, headers=headers).raise_for_status().json()
     choice_ids = []
     for index in range(CHOICES_PER_POLL):
@@ -439,23 +450,23 @@ def cpu_per_vote(before: dict[str, float], after: dict[str, float], result: dict
     return {kind: round(ms, 2) for kind, ms in kinds.items()}
 
 
-def warm_up(platform: Platform, headers: dict[str, str], tokens_file: Path, client: httpx.Client) -> None:
+def warm_up(platform: Platform, owner: Owner, tokens_file: Path, client: httpx.Client) -> None:
     """Every web process imports its views and fills its pool on its first requests: not part of any figure."""
-    for url, poll in ((platform.gateway, create_poll(client, headers)), (platform.monolith, create_monolith_poll())):
+    for url, poll in ((platform.gateway, create_poll(client, owner)), (platform.monolith, create_monolith_poll())):
         vote_load(url, poll, tokens_file, 16, 3)
         read_load(url, f"/api/votes/results/{poll.id}/", 16, 2)
         read_load(url, f"/api/polls/{poll.id}/", 16, 2)
     log("warmed up")
 
 
-def phase_viral(args: argparse.Namespace, platform: Platform, headers: dict[str, str], tokens_file: Path,
+def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, tokens_file: Path,
                 client: httpx.Client, processes: Processes) -> dict[str, Any]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {"services": {}, "monolith": {}}
     consistency = []
     for round_number in range(args.rounds):
         for level in args.levels:
             for kind in ("services", "monolith"):
-                poll = create_poll(client, headers) if kind == "services" else create_monolith_poll()
+                poll = create_poll(client, owner) if kind == "services" else create_monolith_poll()
                 url = platform.gateway if kind == "services" else platform.monolith
                 spy = None
                 if args.profile and kind == "services" and level == max(args.levels) and round_number == 0:
@@ -477,11 +488,11 @@ def phase_viral(args: argparse.Namespace, platform: Platform, headers: dict[str,
     return {"runs": runs, "consistency": consistency}
 
 
-def phase_reads(args: argparse.Namespace, platform: Platform, headers: dict[str, str],
+def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
                 client: httpx.Client) -> dict[str, Any]:
     reads: dict[str, Any] = {}
     for size in args.sizes:
-        poll = create_poll(client, headers)
+        poll = create_poll(client, owner)
         started = time.monotonic()
         bulk_load(poll, size)
         log(f"phase 2: {size:,} votes loaded in {time.monotonic() - started:.1f} s")
@@ -496,9 +507,9 @@ def phase_reads(args: argparse.Namespace, platform: Platform, headers: dict[str,
     return reads
 
 
-def phase_freshness(args: argparse.Namespace, platform: Platform, headers: dict[str, str], tokens_file: Path,
+def phase_freshness(args: argparse.Namespace, platform: Platform, owner: Owner, tokens_file: Path,
                     probe_tokens: list[str], client: httpx.Client) -> dict[str, Any]:
-    load_poll, probe_poll = create_poll(client, headers), create_poll(client, headers)
+    load_poll, probe_poll = create_poll(client, owner), create_poll(client, owner)
     level = args.freshness_level
     stop = threading.Event()
     found: dict[str, Any] = {}
@@ -677,17 +688,17 @@ def main() -> None:
     try:
         recreate_databases()
         platform = start_platform(processes, args.port_base, prefix)
-        headers = owner_headers(platform)
+        owner = Owner(platform)
         started = time.monotonic()
         tokens = make_voters(platform, args.voters + 2000, lifetime=3600)
         log(f"{len(tokens):,} voters with tokens in {time.monotonic() - started:.1f} s")
         tokens_file = WORK / "tokens.txt"
         tokens_file.write_text("\n".join(tokens[:args.voters]) + "\n")
         with httpx.Client(base_url=platform.gateway, timeout=30) as client:
-            warm_up(platform, headers, tokens_file, client)
-            viral = phase_viral(args, platform, headers, tokens_file, client, processes)
-            fresh = phase_freshness(args, platform, headers, tokens_file, tokens[args.voters:], client)
-            reads = phase_reads(args, platform, headers, client)
+            warm_up(platform, owner, tokens_file, client)
+            viral = phase_viral(args, platform, owner, tokens_file, client, processes)
+            fresh = phase_freshness(args, platform, owner, tokens_file, tokens[args.voters:], client)
+            reads = phase_reads(args, platform, owner, client)
         processes.check()
     finally:
         processes.stop()

@@ -348,6 +348,18 @@ def stored_votes(poll: Poll) -> int:
         return connection.execute("SELECT count(*) FROM votes_vote WHERE poll_id = %s", [poll.id]).fetchone()[0]
 
 
+def settled_totals(client: httpx.Client, poll: Poll, timeout: float = 120) -> dict[str, int]:
+    """The stored votes (the truth: wrk leaves out answers still in flight when it stops, and the services may
+    still be committing them) beside results' total and total_votes, once all three agree or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        accepted = stored_votes(poll)
+        results_total, total_votes = poll_totals(client, poll.id)
+        if accepted == results_total == total_votes or time.monotonic() > deadline:
+            return {"accepted": accepted, "results_total": results_total, "total_votes": total_votes}
+        time.sleep(0.2)
+
+
 # ------------------------------------------------------------------------------------------------- load
 
 
@@ -481,10 +493,7 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
                     f"CPU ms/vote {result['cpu_ms_per_vote']}")
                 if kind == "services":
-                    # wrk leaves out the answers still in flight when it stops: the stored votes are the truth.
-                    accepted = stored_votes(poll)
-                    totals = wait_totals(client, poll.id, accepted)
-                    consistency.append({"accepted": accepted, "results_total": totals[0], "total_votes": totals[1]})
+                    consistency.append(settled_totals(client, poll))
     return {"runs": runs, "consistency": consistency}
 
 

@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import timedelta
 
@@ -126,3 +127,18 @@ def test_cast_vote_on_a_poll_past_closes_at_is_a_conflict(auth_client):
     poll = poll_view_create(closes_at=timezone.now() - timedelta(minutes=1))
 
     _assert_error(auth_client.post(URL, _body(poll, choice_view_create(poll=poll)), format="json"), 409, "poll_closed")
+
+
+def test_an_expected_refusal_logs_nothing(auth_client, poll, choice, caplog):
+    auth_client.post(URL, _body(poll, choice), format="json")
+    # The "django" loggers do not propagate to the root logger, where caplog listens.
+    django_logger = logging.getLogger("django")
+    django_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO"):
+            _assert_error(auth_client.post(URL, _body(poll, choice), format="json"), 409, "already_voted")
+            _assert_error(auth_client.post(URL, {"poll_id": "nope"}, format="json"), 400)
+    finally:
+        django_logger.removeHandler(caplog.handler)
+
+    assert [record for record in caplog.records if record.levelname != "DEBUG"] == []

@@ -202,7 +202,9 @@ def start_platform(processes: Processes, port_base: int, prefix: str) -> Platfor
     vote_web: subprocess.Popen[bytes] | None = None
     for name in SERVICES:
         folder = ROOT / "services" / f"{name}-service"
-        env = {**common, "JWT_PRIVATE_KEY_FILE": str(key_file)} if name == "auth" else common
+        env = {**common, "DATABASE_URL": database_url(SERVICE_DATABASES[name])}
+        if name == "auth":
+            env["JWT_PRIVATE_KEY_FILE"] = str(key_file)
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=env, check=True)
         counts = chart_counts(name)
         log(f"{name}-service on :{ports[name]}: {counts['web']} web processes, {counts['relay']} relay, "
@@ -223,7 +225,8 @@ def start_platform(processes: Processes, port_base: int, prefix: str) -> Platfor
 
     monolith_port = port_base + 5
     monolith_dir = BENCH / "monolith"
-    monolith_env = {**common, "DJANGO_SETTINGS_MODULE": "monolith.settings"}
+    monolith_env = {**common, "DJANGO_SETTINGS_MODULE": "monolith.settings",
+                    "DATABASE_URL": database_url(MONOLITH_DATABASE)}
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=monolith_dir, env=monolith_env,
                    check=True)
     processes.start("monolith-web", [
@@ -260,6 +263,11 @@ def make_voters(platform: Platform, count: int, lifetime: int) -> list[str]:
             "is_staff, is_active, date_joined) SELECT gen_random_uuid(), '!', false, 'voter-' || i, '', '', '', "
             "false, true, now() FROM generate_series(1, %s) i RETURNING id", [count]).fetchall()
     user_ids = [str(row[0]) for row in rows]
+    # What each service's projection of user.registered would hold: the services refuse unknown users' tokens.
+    for database in [*(SERVICE_DATABASES[name] for name in SERVICES if name != "auth"), MONOLITH_DATABASE]:
+        with psycopg.connect(database_url(database), autocommit=True) as connection:
+            connection.execute("INSERT INTO service_kit_known_user (id, username, deleted) "
+                               "SELECT unnest(%s::text[]), '', false", [user_ids])
     from service_kit.jwks import jwk_thumbprint
 
     kid = jwk_thumbprint(platform.private_key.public_key())

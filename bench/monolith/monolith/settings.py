@@ -9,8 +9,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 globals().update(common_settings(service="monolith", base_dir=BASE_DIR, urlconf="monolith.urls"))
 
-INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "django_events"]  # noqa: F821 - from common_settings
-INSTALLED_APPS += ["monolith.polls", "monolith.choices", "monolith.votes"]
+# django_events stays installed only to create the known-users table the token check reads; nothing is published.
+INSTALLED_APPS += ["monolith.polls", "monolith.choices", "monolith.votes"]  # noqa: F821 - from common_settings
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_events.")]  # noqa: F821
 
 DATABASES = {"default": database_from_env(name="bench_monolith", sqlite_path=BASE_DIR / "var/db.sqlite3")}

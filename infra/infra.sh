@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts (up), stops (down) or describes (env) the real infrastructure the tests use:
-# PostgreSQL from Debian's packages and Apache Kafka in KRaft mode from Maven Central jars.
+# PostgreSQL from Debian's packages, Apache Kafka in KRaft mode from Maven Central jars, and Debian's RabbitMQ
+# (django-events' second transport).
 # A second `up` while both run is a no-op. Data lives under .cache/ (ignored).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
 kafka_home=${KAFKA_HOME:-$cache/kafka}
 kafka_port=${KAFKA_PORT:-19092}
+rabbitmq_home=${RABBITMQ_HOME:-$cache/rabbitmq}
+rabbitmq_port=${RABBITMQ_PORT:-5672}
+rabbitmq_dist_port=${RABBITMQ_DIST_PORT:-$((rabbitmq_port + 20000))}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
@@ -97,16 +101,50 @@ kafka_down() {
   rm -f "$pid_file"
 }
 
+# A node of our own under $rabbitmq_home (data, logs, no plugins: streams over AMQP 0-9-1 need none), run as
+# root straight from Erlang's scripts rather than Debian's service wrapper. RABBITMQ_PORT, RABBITMQ_DIST_PORT
+# (Erlang distribution; default: the AMQP port + 20000) and RABBITMQ_HOME give a second node.
+rabbitmq_env() {
+  export RABBITMQ_NODENAME="rabbit$rabbitmq_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$rabbitmq_port" RABBITMQ_DIST_PORT="$rabbitmq_dist_port" \
+    RABBITMQ_MNESIA_BASE="$rabbitmq_home/mnesia" RABBITMQ_LOG_BASE="$rabbitmq_home/log" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$rabbitmq_home/enabled_plugins" RABBITMQ_CONFIG_FILE="$rabbitmq_home/rabbitmq" \
+    RABBITMQ_PID_FILE="$rabbitmq_home/rabbitmq.pid" HOME="$rabbitmq_home"
+}
+
+rabbitmq_up() {
+  if port_open "$rabbitmq_port"; then log "RabbitMQ already running on $rabbitmq_port"; return; fi
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { log "RabbitMQ is not installed: run .ci/run or apt-get install rabbitmq-server"; exit 1; }
+  mkdir -p "$rabbitmq_home/log"
+  echo "[]." > "$rabbitmq_home/enabled_plugins"
+  # Defaults throughout: guest/guest on loopback, no management listener, no stream protocol port.
+  : > "$rabbitmq_home/rabbitmq.conf"
+  (rabbitmq_env; umask 077; [ -f "$HOME/.erlang.cookie" ] || head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie")
+  log "starting RabbitMQ on $rabbitmq_port"
+  (rabbitmq_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$rabbitmq_home/server.log" 2>&1 < /dev/null &)
+  wait_port "$rabbitmq_port" RabbitMQ || { tail -20 "$rabbitmq_home/server.log" >&2; exit 1; }
+  (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 60 >/dev/null)
+}
+
+rabbitmq_down() {
+  [ -f "$rabbitmq_home/rabbitmq.pid" ] || return 0
+  (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1) || true
+  rm -f "$rabbitmq_home/rabbitmq.pid"
+}
+
 print_env() {
   echo "export DATABASE_URL=postgresql://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_user"
   echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$kafka_port"
+  echo "export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$rabbitmq_port/%2F"
 }
 
 case "${1:-}" in
-  up) pg_up; kafka_up; print_env ;;
-  down) kafka_down; pg_down ;;
+  up) pg_up; kafka_up; rabbitmq_up; print_env ;;
+  down) rabbitmq_down; kafka_down; pg_down ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
+  rabbitmq-up) rabbitmq_up ;;
+  rabbitmq-down) rabbitmq_down ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|env|kafka-up|kafka-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|kafka-up|kafka-down|rabbitmq-up|rabbitmq-down" >&2; exit 2 ;;
 esac

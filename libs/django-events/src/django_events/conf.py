@@ -13,13 +13,17 @@ SETTINGS_NAME = "DJANGO_EVENTS"
 DEFAULTS: dict[str, Any] = {
     # Name of this service: the `source` of what it publishes and its consumer group.
     "SERVICE": None,
+    # The broker: "kafka" or "rabbitmq" (RabbitMQ streams, 3.10+).
+    "TRANSPORT": "kafka",
     # None means $KAFKA_BOOTSTRAP_SERVERS, read when the setting is first used.
     "BOOTSTRAP_SERVERS": None,
+    # None means $RABBITMQ_URL, read when the setting is first used.
+    "RABBITMQ_URL": None,
     "TOPIC_PREFIX": "",
     "TOPIC_PARTITIONS": 4,
     "TOPIC_REPLICATION_FACTOR": 1,
     "GROUP_ID": None,
-    # How every client connects (security.protocol, sasl.*, ssl.*): producer, consumer and admin alike.
+    # How every Kafka client connects (security.protocol, sasl.*, ssl.*): producer, consumer and admin alike.
     "CLIENT": {},
     # Passed through to confluent-kafka after the library's own safe defaults.
     "PRODUCER": {},
@@ -35,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "RETRIES": 3,
     "RETRY_BACKOFF": 0.2,
     "DEAD_LETTER_SUFFIX": ".dlq",
+    # How long a request waits for a projection to hold a row another service created a moment ago
+    # (``wait_for_read_model``) before it answers that the row is unknown.
+    "READ_MODEL_WAIT": 5.0,
 }
 
 
@@ -53,6 +60,8 @@ class EventsSettings:
             value = self.user_settings.get(name, DEFAULTS[name])
             if name == "BOOTSTRAP_SERVERS" and not value:
                 value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+            if name == "RABBITMQ_URL" and not value:
+                value = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
             if name == "GROUP_ID" and not value:
                 value = self.SERVICE
             self._cache[name] = value

@@ -83,12 +83,18 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in POSTGRES_SCHEMES:
         raise ValueError(f"DATABASE_URL must be postgresql://..., not {parts.scheme}://")
+    # As many connections as a web process has threads (service_kit.asgi), so a request never waits for one.
+    pool_size = int(env("DATABASE_POOL_SIZE") or env("WEB_THREADS") or 8)
     database = dj_database_url.parse(
         urlunsplit(parts._replace(scheme="postgresql")),
-        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
-        # A persistent connection the server dropped is noticed here rather than failing a request.
-        conn_health_checks=True,
+        # Pooled instead of persistent: Django refuses both at once.
+        conn_max_age=0,
+        # No check query before each loan (a round trip per request): a connection the server dropped fails one
+        # request, is discarded by the pool on its return, and the client's retry gets a fresh one.
+        conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS", False),
     )
+    # Django's psycopg pool: a request borrows a connection and returns it, never opens one.
+    database["OPTIONS"] = {**database.get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
     database["NAME"] = database["NAME"] or name
     database["PORT"] = str(database["PORT"] or 5432)
     database["TEST"] = {"NAME": f"test_{database['NAME']}"}
@@ -149,6 +155,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
     """The settings every service shares; ``globals().update(common_settings(...))`` in ``base.py``."""
     base_dir = Path(base_dir)
     debug = env_bool("DEBUG", False)
+    topic_prefix = env("KAFKA_TOPIC_PREFIX", "") or ""
     return {
         "BASE_DIR": base_dir,
         # The services keep no sessions and sign nothing with it (tokens are RS256), so a per-process key is
@@ -219,9 +226,13 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
+        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka.
+        # Platforms sharing a broker under different topic prefixes must not share consumer groups either.
         "DJANGO_EVENTS": {
             "SERVICE": service,
-            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+            "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
+            "TOPIC_PREFIX": topic_prefix,
+            "GROUP_ID": f"{topic_prefix}{service}",
             "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
             "CLIENT": kafka_client_from_env(),
         },

@@ -62,8 +62,8 @@ def test_vote_cast_lets_another_voter_vote_on_the_same_poll(poll, choice):
     assert Vote.objects.count() == 2
 
 
-def test_vote_cast_on_a_poll_not_known_yet_is_not_found():
-    with pytest.raises(NotFound, match="not known to the vote service yet"):
+def test_vote_cast_on_an_unknown_poll_is_not_found():
+    with pytest.raises(NotFound, match="not known to the vote service"):
         vote_cast(poll_id=uuid.uuid4(), choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 
@@ -107,10 +107,11 @@ def test_vote_cast_before_closes_at_is_accepted():
     assert Vote.objects.count() == 1
 
 
-def test_vote_cast_takes_one_read_and_two_inserts(poll, choice):
+def test_vote_cast_takes_one_read_and_three_inserts(poll, choice):
     with CaptureQueriesContext(connection) as queries:
         vote_cast(poll_id=poll.id, choice_id=choice.id, voter_id=VOTER_ID)
 
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     # Inside the test's transaction the atomic block is a savepoint; in production it is BEGIN/COMMIT.
-    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "INSERT", "INSERT"]
+    # The vote, its outbox row, and the upsert of its choice's tally.
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "INSERT", "INSERT", "INSERT"]

@@ -31,8 +31,8 @@ platform() {
   log "installing release polls (gateway, PostgreSQL, Kafka, Prometheus, databases, secrets) in namespace $namespace"
   helm upgrade --install polls deploy/helm/polls-platform -n "$namespace" --create-namespace \
     -f deploy/platform/dev-platform-values.yaml \
-    --set gateway.image.tag="${tags[gateway]}" --set postgresql.image.tag="${tags[postgresql]}" \
-    --set kafka.image.tag="${tags[kafka]}" --set prometheus.image.tag="${tags[prometheus]}" \
+    --set-string gateway.image.tag="${tags[gateway]}" --set-string postgresql.image.tag="${tags[postgresql]}" \
+    --set-string kafka.image.tag="${tags[kafka]}" --set-string prometheus.image.tag="${tags[prometheus]}" \
     --set smokeTest.image="docker.io/polls/vote-service:${tags[vote-service]}" \
     --wait --timeout 10m >/dev/null
 }
@@ -42,7 +42,7 @@ service() {
   dependencies "$name"
   log "installing release $name (image tag ${TAG:-${tags[$name]}})"
   helm upgrade --install "$name" "deploy/helm/$name" -n "$namespace" -f deploy/platform/dev-service-values.yaml \
-    --set image.tag="${TAG:-${tags[$name]}}" --wait --timeout 10m >/dev/null
+    --set-string image.tag="${TAG:-${tags[$name]}}" --wait --timeout 10m >/dev/null
 }
 
 case "${1:-all}" in

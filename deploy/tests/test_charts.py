@@ -259,3 +259,10 @@ def test_the_library_defaults_are_documented():
     lines = (HELM_DIR / "service-common/values.yaml").read_text().splitlines()
     body = lines[lines.index("  defaults:") + 1:]
     _assert_documented("service-common", [line[4:] for line in body])
+
+
+def test_a_numeric_image_tag_is_rendered_as_written():
+    """`--set postgresql.image.tag=15` gives the umbrella a number, not a string: its images must read `name:15`."""
+    objects = render("polls-platform", "--set", "postgresql.image.tag=15", "--set", "prometheus.image.tag=15")
+    images = [c["image"] for _, _, c in containers(objects) if "postgresql" in c["image"] or "prometheus" in c["image"]]
+    assert len(images) >= 3 and all(image.endswith(":15") for image in images), images

@@ -52,7 +52,7 @@ demo: venv
 	$(PY) dev/run.py --demo
 
 .PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
-test: test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
+test: test-libs test-services test-gateway test-deploy test-e2e test-security
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done

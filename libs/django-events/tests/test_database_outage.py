@@ -14,12 +14,12 @@ from tests.testapp.models import Applied
 OUTAGE_SECONDS = 3.0
 
 
-def send_straight(events: list[django_events.Event]) -> None:
-    """Straight to the broker through the transport, as the relay would: the outbox is out of reach during the outage."""
+def send_to_broker(events: list[django_events.Event]) -> None:
+    """Straight to the topic, as the relay would: the outbox is out of reach during the outage."""
     publisher = get_transport().publisher()
-    messages = [Message(topic=e.topic, key=e.key.encode(), value=e.to_json().encode(), headers=e.headers()) for e in events]
     try:
-        assert publisher.send(messages, timeout=10) == [None] * len(messages)
+        messages = [Message(e.topic, key=e.key.encode(), value=e.to_json().encode(), headers=e.headers()) for e in events]
+        assert publisher.send(messages, 10) == [None] * len(events)
     finally:
         publisher.close(10)
 
@@ -38,7 +38,7 @@ def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_
         during = [django_events.Event("tick.happened", key=f"key-{n % 2}", data={"seq": 10 + n}) for n in range(4)]
 
         with database_outage():
-            send_straight(during)
+            send_to_broker(during)
             time.sleep(OUTAGE_SECONDS)  # the outage itself, while the consumer holds the events
 
         wait_until(lambda: Applied.objects.count() == 8, "the events held during the outage applied")

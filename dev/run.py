@@ -16,13 +16,16 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Each service listens on the gateway port plus its offset: 8001-8004 beside a gateway on 8000.
-SERVICES = {"auth": 1, "polls": 2, "choice": 3, "vote": 4}
+DEFAULT_GATEWAY_PORT = 8000
+# Each service listens on its port of the platform's list, shifted with the gateway's: 8001 beside a gateway on
+# 8000, 18001 beside one on 18000.
+SERVICES = {s["name"]: s["port"] - DEFAULT_GATEWAY_PORT for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]}
 COLOURS = itertools.cycle(["\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m"])
 RESET = "\033[0m"
 
@@ -131,7 +134,7 @@ def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)), help="gateway port (8000)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_GATEWAY_PORT)), help="gateway port (8000)")
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("BROKER_PORT", 9092)))
     parser.add_argument("--demo", action="store_true", help="load a few users and polls for a first look")
     args = parser.parse_args()

@@ -1,6 +1,7 @@
 """Reliable events for Django services: outbox, relay, idempotent consumers, rebuildable projections."""
 
 from .context import correlation, current_correlation_id
+from .contracts import Catalogue, ContractViolation, Payload
 from .envelope import Event, InvalidEvent, topic_for
 from .outbox import publish
 from .projection import Projection
@@ -9,8 +10,11 @@ from .registry import UnsupportedVersion, handler
 __version__ = "0.1.0"
 
 __all__ = [
+    "Catalogue",
+    "ContractViolation",
     "Event",
     "InvalidEvent",
+    "Payload",
     "Projection",
     "UnsupportedVersion",
     "correlation",

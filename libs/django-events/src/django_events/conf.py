@@ -33,6 +33,10 @@ DEFAULTS: dict[str, Any] = {
     "RETRIES": 3,
     "RETRY_BACKOFF": 0.2,
     "DEAD_LETTER_SUFFIX": ".dlq",
+    # The event contracts' catalogue: a directory of <type>/v<version>.json JSON Schemas (see contracts.py).
+    "CONTRACTS": None,
+    # Validate each published event's data against its contract (on in tests; it costs CPU on every write).
+    "VALIDATE_PUBLISHED": False,
 }
 
 

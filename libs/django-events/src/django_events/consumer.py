@@ -139,7 +139,7 @@ class Consumer:
                 with transaction.atomic(using=self.using):
                     apply_events([item.event], self.subscribers, using=self.using)
                 return True
-            except UnsupportedVersion as error:
+            except (UnsupportedVersion, InvalidEvent) as error:  # retrying cannot help
                 item.problem = str(error)
                 return False
             except Exception as error:

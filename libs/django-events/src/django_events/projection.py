@@ -13,6 +13,7 @@ from django.db import connections, models
 from django.db.models import Model, QuerySet
 
 from .conf import events_settings
+from .contracts import payload_readers
 from .envelope import Event
 from .registry import UnsupportedVersion, registry
 from .rows import insert_rows
@@ -102,7 +103,12 @@ class Projection:
                 self.upsert(event.data["poll_id"], question=event.data["question"])
 
     Every ``on_<aggregate>_<action>`` method handles version 1 of ``<aggregate>.<action>`` unless
-    ``versions`` says otherwise; any other version is dead-lettered with a clear reason.
+    ``versions`` says otherwise; any other version is dead-lettered with a clear reason. A method whose event
+    parameter is annotated with a ``Payload`` (or a union of a type's versions) receives the typed payload and
+    handles the versions its payloads name::
+
+            def on_poll_created(self, poll: PollCreated) -> None:
+                self.upsert(poll.poll_id, question=poll.question)
     """
 
     model: ClassVar[type[Model]]
@@ -130,10 +136,11 @@ class Projection:
         return set(_handled_types(type(self)))
 
     def apply(self, event: Event) -> None:
-        method = _handled_types(type(self))[event.type]
-        if event.version not in self.versions.get(event.type, {1}):
+        method = getattr(self, _handled_types(type(self))[event.type])
+        readers = payload_readers(method.__func__)
+        if event.version not in (readers or self.versions.get(event.type, {1})):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
-        getattr(self, method)(event)
+        method(readers[event.version].of(event) if readers else event)
 
     def bound_to(self, table: str, *, name: str) -> Projection:
         return type(self)(table, name=name)

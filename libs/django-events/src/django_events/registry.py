@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .contracts import payload_readers
 from .envelope import Event, topic_for
 
 
@@ -32,9 +33,10 @@ class FunctionSubscriber:
         return self.types
 
     def apply(self, event: Event) -> None:
-        if event.version not in self.versions:
+        readers = payload_readers(self.function)
+        if event.version not in (readers or self.versions):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
-        self.function(event)
+        self.function(readers[event.version].of(event) if readers else event)
 
 
 @dataclass
@@ -63,6 +65,8 @@ def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[Call
 
         @django_events.handler("user.registered")
         def welcome(event): ...
+
+    A function annotated with a ``Payload`` receives the typed payload, of the versions its payloads name.
     """
     if not event_types:
         raise TypeError("handler() needs at least one event type")

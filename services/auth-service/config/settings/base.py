@@ -1,6 +1,8 @@
 from datetime import timedelta
 from pathlib import Path
 
+import event_contracts
+
 from service_kit.settings import DEFAULT_THROTTLE_RATES, common_settings, database_from_env, env, env_list, env_rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -10,6 +12,9 @@ globals().update(common_settings(service="auth-service", base_dir=BASE_DIR))
 INSTALLED_APPS += ["users"]  # noqa: F821 - defined by common_settings
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
+
+# What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests).
+DJANGO_EVENTS = {**DJANGO_EVENTS, "CONTRACTS": str(event_contracts.CATALOGUE.directory)}  # noqa: F821
 
 AUTH_USER_MODEL = "users.User"
 AUTH_PASSWORD_VALIDATORS = [

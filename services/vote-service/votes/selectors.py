@@ -2,7 +2,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db.models import Count
-from service_kit.errors import NotFound
+from service_kit.errors import NotKnownYet
 
 from votes.models import ChoiceView, PollView, Vote
 
@@ -27,9 +27,7 @@ def poll_results(*, poll_id: uuid.UUID) -> PollResults:
     Three queries whatever the number of choices: the poll, its choices, one GROUP BY over its votes.
     """
     if not PollView.objects.filter(pk=poll_id).exists():
-        raise NotFound(
-            "poll not known to the vote service", code="poll_not_found", details={"poll_id": str(poll_id)}
-        )
+        raise NotKnownYet("poll", poll_id, service="vote-service")
     choices = ChoiceView.objects.filter(poll_id=poll_id).order_by("position", "id").values_list("id", "text")
     votes_by_choice = dict(
         Vote.objects.filter(poll_id=poll_id)

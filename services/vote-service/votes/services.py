@@ -5,7 +5,7 @@ import django_events
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-from service_kit.errors import ApplicationError, Conflict, NotFound
+from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
 
 from votes.models import ChoiceView, PollView, Vote
 
@@ -23,11 +23,7 @@ def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
 
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
-        raise NotFound(
-            "poll not known to the vote service yet; try again shortly",
-            code="poll_not_found",
-            details={"poll_id": str(poll_id)},
-        )
+        raise NotKnownYet("poll", poll_id, service="vote-service")
     if poll.choice_poll_id is None:
         raise NotFound(
             "choice not known to the vote service (yet); check the choice id or try again shortly",

@@ -40,6 +40,19 @@ class NotFound(ApplicationError):
         super().__init__(message, code=code, status=404, details=details)
 
 
+class NotKnownYet(NotFound):
+    """An id another service owns that this service's read model does not hold, perhaps not yet: its event may
+    be milliseconds away. Every service answers it with one code, ``<what>_not_known``, so a client knows that
+    retrying shortly can help, which it cannot after ``<what>_not_found``."""
+
+    def __init__(self, what: str, identifier: object, *, service: str):
+        super().__init__(
+            f"{service} has not heard of this {what} (yet): if it was created a moment ago, retry shortly",
+            code=f"{what}_not_known",
+            details={f"{what}_id": str(identifier)},
+        )
+
+
 class Conflict(ApplicationError):
     def __init__(self, message: str, *, code: str = "conflict", details: dict[str, Any] | None = None):
         super().__init__(message, code=code, status=409, details=details)

@@ -63,7 +63,7 @@ def test_vote_cast_lets_another_voter_vote_on_the_same_poll(poll, choice):
 
 
 def test_vote_cast_on_a_poll_not_known_yet_is_not_found():
-    with pytest.raises(NotFound, match="not known to the vote service yet"):
+    with pytest.raises(NotFound, match="has not heard of this poll"):
         vote_cast(poll_id=uuid.uuid4(), choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 

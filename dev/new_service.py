@@ -8,6 +8,7 @@ regenerates docs/events.md. `make run` and the gateway then include it with no o
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -39,9 +40,8 @@ def main() -> int:
     data: dict[str, object] = {"name": args.name, "port": port}
     if args.entity:
         data["entity"] = args.entity
-    copier.run_copy(
-        str(ROOT / "templates" / "service"), str(ROOT), data=data, defaults=True, overwrite=False, quiet=True
-    )
+    os.chdir(ROOT)  # relative paths, so the answers file records where the template is in any checkout
+    copier.run_copy("templates/service", ".", data=data, defaults=True, overwrite=False, quiet=True)
     with LIST.open("a") as services:
         services.write(entry(name=args.name, port=port))
     contracts = ROOT / "contracts"

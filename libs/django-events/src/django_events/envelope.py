@@ -82,4 +82,5 @@ class Event:
 
 def topic_for(event_type: str) -> str:
     """``poll.created`` goes to the ``poll`` topic, so an aggregate's events share one ordered log."""
-    return events_settings.TOPIC_PREFIX + event_type.split(".", 1)[0]
+    prefix: str = events_settings.TOPIC_PREFIX
+    return prefix + event_type.split(".", 1)[0]

@@ -13,7 +13,7 @@ from .rows import insert_rows
 
 
 def shard_of(key: str) -> int:
-    return zlib.crc32(key.encode()) % events_settings.RELAY_SHARDS
+    return zlib.crc32(key.encode()) % int(events_settings.RELAY_SHARDS)
 
 
 def publish(type: str, *, key: str, data: dict[str, Any], version: int = 1, using: str | None = None) -> Event:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -128,10 +127,6 @@ class Projection:
             self.name = name  # type: ignore[misc]
         self.table_model = model_for_table(self.model, self.table)
 
-    @classmethod
-    def handled_types(cls) -> dict[str, str]:
-        return dict(_handled_types(cls))
-
     def event_types(self) -> set[str]:
         return set(_handled_types(type(self)))
 
@@ -179,10 +174,14 @@ class Projection:
         self.objects.filter(pk=pk).delete()
 
 
-@functools.cache
+_handled: dict[type[Projection], dict[str, str]] = {}
+
+
 def _handled_types(cls: type[Projection]) -> dict[str, str]:
     # dir() walks the class hierarchy: far too slow to repeat for every event.
-    return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+    if cls not in _handled:
+        _handled[cls] = {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+    return _handled[cls]
 
 
 _PLAIN = (str, int, float, bool, type(None))

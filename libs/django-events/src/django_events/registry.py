@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from .contracts import payload_readers
 from .envelope import Event, topic_for
@@ -15,7 +15,11 @@ class UnsupportedVersion(Exception):
 
 
 class Subscriber(Protocol):
-    name: str
+    """What the consumer needs of a handler or a projection. ``name`` is read-only here, so a projection's class
+    attribute satisfies it as well as a function subscriber's field."""
+
+    @property
+    def name(self) -> str: ...
 
     def event_types(self) -> set[str]: ...
 
@@ -27,7 +31,7 @@ class FunctionSubscriber:
     name: str
     types: set[str]
     versions: set[int]
-    function: Callable[[Event], Any]
+    function: Callable[[Any], Any]  # takes the Event, or the typed payload it is annotated with
 
     def event_types(self) -> set[str]:
         return self.types
@@ -46,9 +50,6 @@ class Registry:
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers[subscriber.name] = subscriber
 
-    def for_type(self, event_type: str) -> list[Subscriber]:
-        return [s for s in self.subscribers.values() if event_type in s.event_types()]
-
     def event_types(self, subscribers: Iterable[Subscriber] | None = None) -> set[str]:
         chosen = self.subscribers.values() if subscribers is None else subscribers
         return {t for s in chosen for t in s.event_types()}
@@ -60,7 +61,10 @@ class Registry:
 registry = Registry()
 
 
-def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[Callable[[Event], Any]], Callable[[Event], Any]]:
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[HandlerT], HandlerT]:
     """Register a plain function for one or more event types::
 
         @django_events.handler("user.registered")
@@ -71,7 +75,7 @@ def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[Call
     if not event_types:
         raise TypeError("handler() needs at least one event type")
 
-    def register(function: Callable[[Event], Any]) -> Callable[[Event], Any]:
+    def register(function: HandlerT) -> HandlerT:
         registry.add(
             FunctionSubscriber(
                 name=f"{function.__module__}.{function.__qualname__}",

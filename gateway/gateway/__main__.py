@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from gateway.proxy import ACCESS_LOG, Gateway
+from gateway.server import server_options
 from gateway.table import load
 
 
@@ -26,7 +27,7 @@ def main() -> None:
     # proxy_headers off: the rate limits key on the connection's address, as nginx's $binary_remote_addr does,
     # never on an X-Forwarded-For a client can write itself.
     uvicorn.run(Gateway(load()), host=args.host, port=args.port, access_log=False, proxy_headers=False,
-                server_header=False, lifespan="on")
+                server_header=False, lifespan="on", **server_options())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ from gateway.table import resource
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is kept only if it is short and cannot smuggle anything into logs or headers.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# A request path with dot segments or empty segments, spelled out or percent-encoded (matched against the target as
+# the client sent it). Servers behind the gateway may normalise such a path into a rate-limited one the gateway did
+# not match, so the gateway refuses it rather than guessing how each server normalises.
+UNNORMALISED_PATH = re.compile(r"^[^?#]*(//|/(\.|%2e){1,2}(/|\?|#|$))", re.IGNORECASE)
+# Host names and addresses, optionally with a port; anything else is refused before a service sees it.
+SANE_HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?$")
+# Forwarding headers a client may send: the gateway writes X-Forwarded-For and X-Real-IP itself and drops these,
+# so no service can mistake a client's word for the address the gateway saw.
+CLIENT_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-Host", "X-Forwarded-Port")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -25,11 +34,20 @@ SECURITY_HEADERS = {
 # The gateway owns these on every response: a service's own values are replaced, never doubled.
 OWNED_RESPONSE_HEADERS = (REQUEST_ID_HEADER, *SECURITY_HEADERS)
 
+# nginx's `large_client_header_buffers 4 8k`: a request line or header line over 8 KiB, or headers over 32 KiB in
+# all, are refused (414 and 431).
+HEADER_BUFFERS = 4
+MAX_LINE_BYTES = 8 * 1024
+MAX_HEADER_BYTES = HEADER_BUFFERS * MAX_LINE_BYTES
+
 # Rates are whole requests per second, so a rejected client may always try again one second later.
 RETRY_AFTER_SECONDS = 1
 
 # status, code, message: the platform's error shape, {"error", "message", "details"}.
 ERRORS: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request is malformed: its path, Host or header lines cannot be served as sent."),
+    "uri_too_long": (414, "The request target is longer than the gateway accepts."),
+    "headers_too_large": (431, "The request headers are larger than the gateway accepts."),
     "not_found": (404, "Nothing is served at this path."),
     "payload_too_large": (413, "The request body is larger than the gateway accepts."),
     "rate_limited": (429, "Too many requests; slow down and retry after the delay in Retry-After."),

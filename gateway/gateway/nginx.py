@@ -9,6 +9,8 @@ Upstream addresses come from the table or its environment overrides (AUTH_SERVIC
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,8 +24,20 @@ ACCESS_LOG_FORMAT = (
     '"duration_seconds":$request_time,"upstream":"$upstream_addr"}'
 )
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-# The errors nginx itself produces, each answered by a named location with the platform's JSON body.
-GATEWAY_ERRORS = ("payload_too_large", "rate_limited", "bad_gateway", "gateway_timeout")
+# The errors nginx itself produces, each answered by an internal location with the platform's JSON body. A URI,
+# not a named location: a request whose request line nginx could not parse has no URI to carry into a named one.
+# 494 is nginx's own status for a header line or headers too large (it would answer a text/html 400).
+ERROR_PAGES = "/_gateway/errors/"
+REFUSE = "if ($edge_refused) { return 400; }"
+GATEWAY_ERRORS = {
+    "bad_request": (400,),
+    "uri_too_long": (414,),
+    "headers_too_large": (494,),
+    "payload_too_large": (413,),
+    "rate_limited": (429,),
+    "bad_gateway": (502,),
+    "gateway_timeout": (504,),
+}
 
 
 def quote(text: str) -> str:
@@ -48,6 +62,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f"    429 {edge.RETRY_AFTER_SECONDS};",
         '    default "";',
         "}",
+        *_refusal_maps(),
         *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
         *(line for route in table.routes for line in _upstream(route)),
         "",
@@ -56,6 +71,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         "    server_tokens off;",
         f"    access_log {access_log} gateway_json;",
         f"    client_max_body_size {table.max_body_bytes};",
+        f"    large_client_header_buffers {edge.HEADER_BUFFERS} {edge.MAX_LINE_BYTES // 1024}k;",
         "    limit_req_status 429;",
         "",
         "    proxy_http_version 1.1;",
@@ -66,7 +82,9 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         '    proxy_set_header Connection "";',
         "    proxy_set_header X-Request-ID $edge_request_id;",
         "    proxy_set_header X-Real-IP $remote_addr;",
-        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        # The gateway is the platform's edge: the address it saw is the client, whatever the client wrote.
+        "    proxy_set_header X-Forwarded-For $remote_addr;",
+        *(f'    proxy_set_header {name} "";' for name in edge.CLIENT_FORWARDING_HEADERS),
         "    proxy_set_header X-Forwarded-Proto $scheme;",
         *(f"    proxy_hide_header {name};" for name in edge.OWNED_RESPONSE_HEADERS),
         "",
@@ -74,8 +92,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(f"    add_header {name} {quote(value)} always;" for name, value in edge.SECURITY_HEADERS.items()),
         "    add_header Retry-After $edge_retry_after always;",
         "",
-        *(f"    error_page {edge.error_status(code)} @{code};" for code in GATEWAY_ERRORS),
-        *(f"    location @{code} {{ {_json_return(code)} }}" for code in GATEWAY_ERRORS),
+        *(f"    error_page {' '.join(map(str, statuses))} {ERROR_PAGES}{code};" for code, statuses in GATEWAY_ERRORS.items()),
+        *(f"    location = {ERROR_PAGES}{code} {{ internal; {_json_return(code)} }}" for code in GATEWAY_ERRORS),
         "",
         "    types {",
         *(f"        {quote(content_type)} {suffix.lstrip('.')};" for suffix, content_type in edge.WEB_CONTENT_TYPES.items()),
@@ -83,12 +101,20 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f"    location = /healthz {{ default_type application/json; return 200 {quote(edge.HEALTH_BODY.decode())}; }}",
         *(_web_location(url, file.name, web_root) for url, file in edge.web_files().items()),
         "",
-        *(f"    location {route.prefix} {{ proxy_pass http://{route.service}; }}" for route in table.routes),
+        *(f"    location {route.prefix} {{ {REFUSE} proxy_pass http://{route.service}; }}" for route in table.routes),
         *(_rate_limited_location(limit, table) for limit in table.rate_limits),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",
         "",
     ])
+
+
+def quote_regex(pattern: str) -> str:
+    """A regular expression as an nginx string: its `$` anchors stay anchors, since nginx does not expand
+    variables in a regex, but no `$` may start a variable name."""
+    if re.search(r"\$[A-Za-z_{]", pattern):
+        raise ValueError(f"nginx would expand a variable in {pattern!r}")
+    return '"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quote_format(text: str) -> str:
@@ -111,6 +137,26 @@ def _rate_limit_zone(limit: RateLimit) -> list[str]:
     ]
 
 
+def _refusal_maps() -> list[str]:
+    """What no service may see: a path its framework could normalise into another one, a Host that is no host
+    name. Checked in each proxying location rather than at server level, where the error page's internal redirect
+    to its own location would meet the check again."""
+    return [
+        "map $request_uri $edge_unnormalised_path {",
+        f"    {quote_regex('~*' + edge.UNNORMALISED_PATH.pattern)} 1;",
+        "    default 0;",
+        "}",
+        "map $http_host $edge_insane_host {",
+        f"    {quote_regex('~' + edge.SANE_HOST.pattern)} 0;",
+        "    default 1;",
+        "}",
+        'map "$edge_unnormalised_path$edge_insane_host" $edge_refused {',
+        '    "00" "";',
+        "    default 1;",
+        "}",
+    ]
+
+
 def _upstream(route: Route) -> list[str]:
     # keepalive: a pool of idle connections to each service instead of a new one per request.
     return [f"upstream {route.service} {{", f"    server {route.upstream_host_port};", "    keepalive 16;", "}"]
@@ -120,7 +166,7 @@ def _rate_limited_location(limit: RateLimit, table: Table) -> str:
     route = table.route_for(limit.path)
     assert route is not None  # the table's own check guarantees it
     return (
-        f"    location = {limit.path} {{ limit_req zone={limit.name} burst={limit.burst} nodelay; "
+        f"    location = {limit.path} {{ {REFUSE} limit_req zone={limit.name} burst={limit.burst} nodelay; "
         f"proxy_pass http://{route.service}; }}"
     )
 
@@ -149,6 +195,15 @@ def render_main(server_config: str) -> str:
         "}",
         "",
     ])
+
+
+def command(prefix: Path, nginx: str = "nginx") -> list[str]:
+    """The command line that runs `prefix/nginx.conf` (from `render --main`) in the foreground."""
+    line = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
+    if os.geteuid() == 0:
+        # Started by root, nginx would run its workers as `nobody`, who may not enter the prefix (a private tmp).
+        line += ["-g", "user root;"]
+    return line
 
 
 def main(argv: list[str] | None = None) -> None:

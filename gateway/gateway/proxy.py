@@ -32,6 +32,9 @@ HOP_BY_HOP = {
     b"transfer-encoding", b"upgrade",
 }
 OWNED = {name.lower().encode() for name in edge.OWNED_RESPONSE_HEADERS}
+# Written by the gateway from what it saw, or dropped: never passed on as the client wrote them.
+FORWARDING = {b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto",
+              *(name.lower().encode() for name in edge.CLIENT_FORWARDING_HEADERS)}
 
 
 class BodyTooLarge(Exception):
@@ -86,6 +89,11 @@ class Gateway:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send, exchange: Exchange) -> None:
         method, path = scope["method"], scope["path"]
+        oversized = _oversized_head(scope)
+        if oversized:
+            return await _fail(send, oversized)
+        if edge.UNNORMALISED_PATH.search(_target(scope)) or not edge.SANE_HOST.match(_header(scope["headers"], b"host") or ""):
+            return await _fail(send, "bad_request")
         if path == "/healthz":
             return await _respond(send, 200, edge.HEALTH_BODY)
         page = edge.web_files().get(path)
@@ -189,6 +197,17 @@ def _header(headers: Headers, name: bytes) -> str | None:
     return next((value.decode("latin-1") for key, value in headers if key.lower() == name), None)
 
 
+def _oversized_head(scope: Scope) -> str | None:
+    """The error nginx's header buffers give for the same request head, if too large; h11 checks its buffer only
+    while a head is incomplete, so a head that arrives whole is measured here."""
+    if len(_target(scope)) > edge.MAX_LINE_BYTES:
+        return "uri_too_long"
+    lines = [len(name) + len(value) + 2 for name, value in scope["headers"]]
+    if any(size > edge.MAX_LINE_BYTES for size in lines) or sum(lines) > edge.MAX_HEADER_BYTES:
+        return "headers_too_large"
+    return None
+
+
 def _has_body(headers: Headers) -> bool:
     return int(_header(headers, b"content-length") or 0) > 0 or _header(headers, b"transfer-encoding") is not None
 
@@ -214,15 +233,14 @@ def _without_hop_by_hop(headers: Headers) -> Headers:
 
 
 def _upstream_headers(scope: Scope, request_id: str) -> Headers:
-    client = _client_address(scope)
-    forwarded_for = _header(scope["headers"], b"x-forwarded-for")
-    replaced = {b"x-request-id", b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto"}
-    headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in replaced]
+    client = _client_address(scope).encode()
+    headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in {b"x-request-id", *FORWARDING}]
     return [
         *headers,
         (b"x-request-id", request_id.encode()),
-        (b"x-real-ip", client.encode()),
-        (b"x-forwarded-for", (f"{forwarded_for}, {client}" if forwarded_for else client).encode()),
+        # The gateway is the platform's edge: the address it saw is the client, whatever the client wrote.
+        (b"x-real-ip", client),
+        (b"x-forwarded-for", client),
         (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
     ]
 

@@ -64,6 +64,15 @@ class Table:
         return next((limit for limit in self.rate_limits if limit.applies_to(method, path)), None)
 
 
+def rate_limits_on(environ: Mapping[str, str]) -> bool:
+    """``RATE_LIMITS=off`` lifts every limit, for a fuzzing run that sends thousands of requests from one address;
+    the services read the same variable. Anything but on/off is refused rather than guessed."""
+    value = environ.get("RATE_LIMITS", "on").strip().lower()
+    if value not in {"on", "off"}:
+        raise ValueError(f"RATE_LIMITS={value!r}: use on or off")
+    return value == "on"
+
+
 def route_of(service: Mapping[str, object], environ: Mapping[str, str]) -> Route:
     """A service of the list, reached on its `make run` port unless `<NAME>_SERVICE_URL` says otherwise."""
     env = f"{str(service['name']).upper().replace('-', '_')}_SERVICE_URL"
@@ -80,7 +89,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
         rate_limits=tuple(
             RateLimit(name=r["name"], path=r["path"], methods=tuple(r["methods"]), rate=r["rate"], burst=r["burst"])
             for r in raw.get("rate_limit", [])
-        ),
+        ) if rate_limits_on(environ) else (),
         max_body_bytes=edge["max_body_bytes"],
         connect_timeout=float(edge["connect_timeout_seconds"]),
         read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),

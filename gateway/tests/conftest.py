@@ -5,6 +5,7 @@ Every test takes the parametrized `gateway` fixture, so it runs once through eac
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -18,13 +19,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.table import load
+from gateway.nginx import command as nginx_command
+from gateway.table import RateLimit, load
 from tests.stubs import EchoServers, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Short enough to keep the suite quick, long enough for a loaded CI machine's echo to answer in time.
 READ_TIMEOUT_SECONDS = 1
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+
+
+def most_admitted(limit: RateLimit, started: float) -> int:
+    """The first request and `burst` more at once, plus what the bucket drained while the requests arrived
+    (a busy machine stretches that time)."""
+    return limit.burst + 1 + math.ceil(limit.rate * (time.monotonic() - started))
 
 
 @dataclass
@@ -68,11 +76,7 @@ def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
                   "--access-log", str(access_log)]
         config = subprocess.run(render, cwd=PROJECT, env=env, check=True, capture_output=True).stdout
         (folder / "nginx.conf").write_bytes(config)
-        command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"]
-        if os.geteuid() == 0:
-            # Started by root, nginx would run its workers as `nobody`, who cannot enter pytest's private tmp.
-            command += ["-g", "user root;"]
-        process = subprocess.Popen(command, stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
+        process = subprocess.Popen(nginx_command(folder, NGINX), stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
     gateway = Gateway(kind, f"http://127.0.0.1:{port}", access_log, process)
     deadline = time.monotonic() + 15
     while True:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from gateway.table import RateLimit, load
-from tests.conftest import Gateway
+from tests.conftest import Gateway, most_admitted
 
 LIMITS = load().rate_limits
 
@@ -19,12 +21,13 @@ def hammer(gateway: Gateway, path: str, times: int, *, source: str = "127.0.0.1"
 
 @pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
 def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit: RateLimit) -> None:
+    started = time.monotonic()
     responses = hammer(gateway, limit.path, limit.burst + 10)
     statuses = [response.status_code for response in responses]
     admitted = statuses.count(200)
-    # nginx admits the first request and `burst` more at once; a slow machine may leak in a request or two more.
+    # nginx admits the first request and `burst` more at once, and more as the bucket drains meanwhile.
     assert statuses[: limit.burst + 1] == [200] * (limit.burst + 1)
-    assert limit.burst + 1 <= admitted <= limit.burst + 3, statuses
+    assert limit.burst + 1 <= admitted <= most_admitted(limit, started), statuses
     rejected = next(response for response in responses if response.status_code == 429)
     assert rejected.headers["retry-after"] == "1"
     assert rejected.json()["error"] == "rate_limited"

@@ -71,3 +71,10 @@ def test_the_bucket_admits_a_burst_then_one_request_per_interval() -> None:
     assert bucket.admit("a") and not bucket.admit("a")
     now[0] += 10  # fully drained: as good as new
     assert [bucket.admit("a") for _ in range(22)] == [True] * 21 + [False]
+
+
+def test_rate_limits_off_lifts_every_limit_and_a_typo_is_refused() -> None:
+    assert load(environ={}).rate_limits
+    assert load(environ={"RATE_LIMITS": "off"}).rate_limits == ()
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        load(environ={"RATE_LIMITS": "no"})

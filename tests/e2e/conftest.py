@@ -37,10 +37,10 @@ class Platform:
 
 
 def fresh_databases(database_url: str) -> None:
+    """Drops the services' databases: dev/run.py creates them, each named <service>_service on this server."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         for name in SERVICE_DATABASES:
             connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {name}")
 
 
 def descendants(pid: int) -> set[int]:
@@ -142,8 +142,8 @@ def register_and_login(client: httpx.Client, username: str) -> dict[str, str]:
 
 
 def _honouring_retry_after(send: Callable[[], httpx.Response], attempts: int = 3) -> httpx.Response:
-    """Registration and login are throttled per client (20/min), and the fuzzing before may have used the
-    window up: wait as the 429's Retry-After says, as a well-behaved client does."""
+    """Registration and login are throttled per client (20/min), and the tests before may have used the window
+    up: wait as the 429's Retry-After says, as a well-behaved client does."""
     for _ in range(attempts - 1):
         response = send()
         if response.status_code != 429:

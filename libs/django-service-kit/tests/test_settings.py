@@ -2,18 +2,35 @@ from pathlib import Path
 
 import pytest
 
-from service_kit.settings import common_settings, database_from_env, env_bool, env_list, env_rates
+from service_kit.settings import common_settings, database_from_env, database_url_for, env_bool, env_list, env_rates
 
 
-def test_database_from_env_renames_the_database_for_the_service(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "postgresql://polls:p%40ss@db.internal:6543/polls")
+def test_database_from_env_uses_the_database_named_in_the_url(monkeypatch):
+    """The charts give each service a secret whose URL names its own database: it must be used as written."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://polls:p%40ss@db.internal:6543/votes_eu?sslmode=require")
 
     database = database_from_env(name="vote_service", sqlite_path="/tmp/x.sqlite3")
 
     assert database["ENGINE"] == "django.db.backends.postgresql"
-    assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("vote_service", "polls", "p@ss")
+    assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("votes_eu", "polls", "p@ss")
     assert (database["HOST"], database["PORT"]) == ("db.internal", "6543")
-    assert database["TEST"] == {"NAME": "test_vote_service"}
+    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["TEST"] == {"NAME": "test_votes_eu"}
+
+
+def test_database_from_env_names_the_database_after_the_service_when_the_url_has_none(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://polls@db.internal")
+
+    database = database_from_env(name="vote_service", sqlite_path="/tmp/x.sqlite3")
+
+    assert (database["NAME"], database["PORT"]) == ("vote_service", "5432")
+
+
+def test_database_url_for_replaces_only_the_database_name():
+    url = "postgresql://polls:p%40ss@db.internal:6543/polls?sslmode=require"
+
+    assert database_url_for(url, "vote_service") == "postgresql://polls:p%40ss@db.internal:6543/vote_service?sslmode=require"
+    assert database_url_for("postgres://db.internal", "auth_service") == "postgres://db.internal/auth_service"
 
 
 def test_database_from_env_falls_back_to_sqlite(monkeypatch, tmp_path):
@@ -65,5 +82,16 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "PUBLIC_KEYS": [],
+        "USER_CHECK": "service_kit.users.selectors.user_is_known",
     }
+    assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"]
+    monkeypatch.setenv("RATE_LIMITS", "off")
+    assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"] == []
+    monkeypatch.setenv("RATE_LIMITS", "nope")
+    with pytest.raises(ValueError, match="RATE_LIMITS"):
+        common_settings(service="x", base_dir=Path("/tmp"))

@@ -64,3 +64,11 @@ def test_paginated_documents_the_page_envelope_around_the_items():
     assert set(envelope.fields) == {"count", "next", "previous", "results"}
     assert envelope.fields["next"].allow_null and envelope.fields["previous"].allow_null
     assert isinstance(envelope.fields["results"].child, ItemSerializer)
+
+
+@pytest.mark.parametrize("query", ["?page_size=abc", "?page_size=0", "?page_size=-5", "?page=x", "?page=0", "?page_size=%C2%B2"])
+def test_a_page_or_page_size_that_is_no_whole_number_from_1_is_a_400(api_client, query):
+    response = api_client.get(reverse("items") + query)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid"

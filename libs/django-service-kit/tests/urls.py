@@ -2,6 +2,8 @@ from django.urls import include, path
 
 from tests import views
 
+handler400 = "service_kit.errors.bad_request"
+handler403 = "service_kit.errors.permission_denied"
 handler404 = "service_kit.errors.page_not_found"
 handler500 = "service_kit.errors.server_error"
 
@@ -15,4 +17,5 @@ urlpatterns = [
     path("items/", views.ItemListApi.as_view(), name="items"),
     path("counted/", views.CountedCreateApi.as_view(), name="counted"),
     path("plain-boom/", views.plain_boom, name="plain-boom"),
+    path("plain-forbidden/", views.plain_forbidden, name="plain-forbidden"),
 ]

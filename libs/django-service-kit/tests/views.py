@@ -3,6 +3,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.permissions import AllowAny
@@ -47,6 +48,7 @@ class StrictEchoApi(APIView):
     class InputSerializer(StrictInputSerializer):
         question = serializers.CharField()
 
+    @extend_schema(request=InputSerializer, responses={201: InputSerializer})
     def post(self, request: Any) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -111,3 +113,7 @@ class CountedCreateApi(APIView):
 
 def plain_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("a bug outside DRF")
+
+
+def plain_forbidden(request: HttpRequest) -> HttpResponse:
+    raise DjangoPermissionDenied

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from users.selectors import jwks_document, user_get
-from users.services import token_pair_issue, token_refresh, user_register
+from users.services import token_pair_issue, token_refresh, user_delete, user_register
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -25,7 +25,9 @@ class UserRegisterApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-        password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+        # The length the password validators ask for, said in the schema; the rest of their rules (not common,
+        # not like the username, not all digits) cannot be, and answer 400 weak_password.
+        password = serializers.CharField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
 
         class Meta:
             ref_name = "UserRegisterInput"
@@ -102,6 +104,11 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         user = user_get(user_id=request.user.id)
         return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request) -> Response:
+        user_delete(user=user_get(user_id=request.user.id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class JwksApi(APIView):

@@ -16,6 +16,11 @@ def user_get_active(*, user_id: str) -> User | None:
         return None
 
 
+def user_is_active(user_id: str) -> bool:
+    """``SERVICE_KIT["JWT"]["USER_CHECK"]``: a token of a deleted or deactivated user is a 401."""
+    return user_get_active(user_id=user_id) is not None
+
+
 def user_get(*, user_id: str) -> User:
     user = user_get_active(user_id=user_id)
     if user is None:

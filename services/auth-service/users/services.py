@@ -60,6 +60,14 @@ def user_register(*, username: str, password: str) -> User:
     return user
 
 
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Deletes the account; ``user.deleted`` tells every service to refuse its tokens from now on."""
+    user_id = str(user.id)
+    user.delete()
+    django_events.publish("user.deleted", key=user_id, data={"user_id": user_id})
+
+
 def token_pair_issue(*, username: str, password: str) -> TokenPair:
     user = authenticate(username=username, password=password)
     if user is None:

@@ -26,6 +26,9 @@ from .registry import Subscriber, UnsupportedVersion, registry
 
 logger = logging.getLogger("django_events.consumer")
 
+# Seconds a stopping consumer gives the broker to take its last commit and its leaving the group.
+CLOSE_TIMEOUT = 10.0
+
 # Recorded in the inbox for an event sent to the dead-letter topic, so a redelivery does not send it again.
 DEAD_LETTER_SUBSCRIBER = "django_events.dead_letter"
 
@@ -108,15 +111,18 @@ class Consumer:
         return len(messages)
 
     def close(self) -> None:
+        """Commits what was stored and leaves the group, for at most CLOSE_TIMEOUT seconds: with the broker away,
+        librdkafka waits for it far longer than an orchestrator waits for a stopping process. Leaving without
+        committing is safe: what is redelivered, the inbox skips."""
         if self._consumer is not None:
-            try:
-                self._consumer.commit(asynchronous=False)
-            except Exception as error:  # nothing stored yet is not a failure
-                logger.debug("final commit: %s", error)
-            self._consumer.close()
+            closing = threading.Thread(target=_commit_and_close, args=(self._consumer,), name="close", daemon=True)
+            closing.start()
+            closing.join(CLOSE_TIMEOUT)
+            if closing.is_alive():
+                logger.warning("the broker did not take the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
             self._consumer = None
         if self._producer is not None:
-            self._producer.flush(10)
+            self._producer.flush(CLOSE_TIMEOUT)
 
     def handle(self, messages: Sequence[Message]) -> None:
         received = [_receive(m) for m in messages]
@@ -205,6 +211,14 @@ class Consumer:
         self._next_housekeeping = now + 60.0
         cutoff = timezone.now() - timedelta(seconds=events_settings.INBOX_RETENTION)
         InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+
+
+def _commit_and_close(consumer: KafkaConsumer) -> None:
+    try:
+        consumer.commit(asynchronous=False)
+    except Exception as error:  # nothing stored yet is not a failure
+        logger.debug("final commit: %s", error)
+    consumer.close()
 
 
 def _receive(message: Message) -> Received:

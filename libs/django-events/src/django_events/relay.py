@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -74,28 +75,49 @@ class Relay:
             self._housekeeping()
             if sent < self.batch_size:
                 self._wait_for_commit(events_settings.RELAY_IDLE_WAIT)
-        self.producer.flush(events_settings.RELAY_SEND_TIMEOUT)
+        # What is still in flight is unmarked and is sent again by the next relay: no need to wait for the broker.
+        self._flush(1.0)
         self._close_listener()
 
     def send_batch(self) -> int:
         """Claim, send and mark one batch; returns how many rows were acknowledged."""
-        with transaction.atomic(using=self.using):
+        with self._claiming():
             batch = Batch(self._claim())
             if not batch.rows:
                 return 0
             self._send(batch)
             failpoint("relay.after_send")
+            self._mark(batch)
+        relay_sent.labels(self.service).inc(len(batch.acked))
+        if batch.errors:
+            relay_failed.labels(self.service).inc(len(batch.errors))
+            raise RuntimeError(f"{len(batch.errors)} events not acknowledged: {next(iter(batch.errors.values()))}")
+        return len(batch.acked)
+
+    def _claiming(self) -> AbstractContextManager[Any]:
+        """On PostgreSQL the shard locks last as long as the claiming transaction, which takes no row lock: writers
+        go on while the broker is waited for. SQLite has one write lock per file, and a transaction there would
+        hold it across the broker's I/O, stalling every write of the service while the broker is away; the claim
+        is a plain read instead, and only the marking takes the lock, briefly. Two relays on one SQLite file may
+        then send a row twice, which consumers' inboxes drop, but never out of order."""
+        if self.vendor == "postgresql":
+            return transaction.atomic(using=self.using)
+        return nullcontext()
+
+    def _mark(self, batch: Batch) -> None:
+        with transaction.atomic(using=self.using):
             if batch.acked:
                 OutboxEvent.objects.using(self.using).filter(seq__in=batch.acked).update(sent_at=timezone.now())
             if batch.errors:
                 OutboxEvent.objects.using(self.using).filter(seq__in=list(batch.errors)).update(
                     attempts=F("attempts") + 1, last_error=next(iter(batch.errors.values()))[:2000]
                 )
-        relay_sent.labels(self.service).inc(len(batch.acked))
-        if batch.errors:
-            relay_failed.labels(self.service).inc(len(batch.errors))
-            raise RuntimeError(f"{len(batch.errors)} events not acknowledged: {next(iter(batch.errors.values()))}")
-        return len(batch.acked)
+
+    def resend_sent(self) -> int:
+        """Marks every retained row that was already sent as unsent again, so the relay sends it anew: for a
+        broker that lost its log (an in-memory development broker restarted). Consumers' inboxes drop what they
+        had applied. Run it before the relay starts, with no other relay running, to keep each key's order."""
+        return OutboxEvent.objects.using(self.using).filter(sent_at__isnull=False).update(sent_at=None)
 
     def _claim(self) -> list[tuple[Any, ...]]:
         unsent = OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True)
@@ -141,11 +163,19 @@ class Relay:
                     break
                 except BufferError:
                     self.producer.poll(0.05)
-        remaining = self.producer.flush(events_settings.RELAY_SEND_TIMEOUT + 5)
-        if remaining:
+        if self._flush(events_settings.RELAY_SEND_TIMEOUT + 5):
             for seq, *_ in batch.rows:
                 if seq not in batch.acked:
                     batch.errors.setdefault(seq, "not acknowledged before the send timeout")
+
+    def _flush(self, timeout: float) -> int:
+        """``producer.flush`` in short slices, so a stop request ends the wait while the broker is away (a
+        signal handler only runs between them); returns how many messages are still unacknowledged."""
+        deadline = time.monotonic() + timeout
+        while remaining := self.producer.flush(0.2):
+            if self.stop.is_set() or time.monotonic() >= deadline:
+                return remaining
+        return 0
 
     # Waking up on commit instead of polling a timer.
 

@@ -1,15 +1,19 @@
-"""Verifies auth-service's RS256 access tokens locally: no database, no call per request."""
+"""Verifies auth-service's RS256 access tokens locally, with no call to auth-service per request; the user's
+existence is checked against the service's own data (``USER_CHECK``)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from django.utils.module_loading import import_string
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from .conf import kit_settings
+from .conf import kit_settings, on_reload
 from .jwks import trusted_keys
 
 ALGORITHM = "RS256"
@@ -84,6 +88,21 @@ def verify_access_token(token: str) -> dict[str, Any]:
     return claims
 
 
+@functools.cache
+def _user_check() -> Callable[[str], bool] | None:
+    path = kit_settings.JWT["USER_CHECK"]
+    return import_string(path) if path else None
+
+
+on_reload(_user_check.cache_clear)
+
+
+def user_exists(user_id: str) -> bool:
+    """Whether the subject of a valid token is still a user, by ``SERVICE_KIT["JWT"]["USER_CHECK"]``."""
+    check = _user_check()
+    return check is None or check(user_id)
+
+
 class JWTAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <access token>``; no header means anonymous, a bad token means 401."""
 
@@ -99,6 +118,8 @@ class JWTAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2:
             raise InvalidToken("Authorization header must be 'Bearer <token>'.")
         claims = verify_access_token(parts[1])
+        if not user_exists(str(claims["user_id"])):
+            raise InvalidToken("The user of this token does not exist: deleted, or never registered.")
         user = TokenUser(id=str(claims["user_id"]), username=str(claims.get("username", "")), claims=claims)
         return user, parts[1]
 

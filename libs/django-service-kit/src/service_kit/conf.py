@@ -23,6 +23,15 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_MIN_REFETCH_SECONDS": 10,
         "JWKS_TIMEOUT_SECONDS": 2.0,
         "LEEWAY_SECONDS": 10,
+        # Import path of a function (user_id) -> bool: whether the token's user still exists. None trusts every
+        # validly signed token; services use service_kit.users (their read model), auth-service its own table.
+        "USER_CHECK": None,
+    },
+    "KNOWN_USERS": {
+        # How long service_kit.users waits for the registration of a user it has not heard of before refusing
+        # the token: the relay and the consumer bring it in well under a second when they are up.
+        "WAIT_SECONDS": 5.0,
+        "POLL_SECONDS": 0.05,
     },
     "IDEMPOTENCY": {
         # A first request still "in flight" after this is taken as crashed; a retry may run it again.

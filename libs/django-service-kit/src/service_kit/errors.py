@@ -14,12 +14,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 __all__ = [
     "ApplicationError",
+    "bad_request",
     "Conflict",
     "Forbidden",
     "NotFound",
     "error_body",
     "exception_handler",
     "page_not_found",
+    "permission_denied",
     "server_error",
 ]
 
@@ -134,6 +136,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message = str(exc.detail)
     response.data = error_body(str(code), message, details)
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler400``: what Django refuses before any view runs (a Host not in ALLOWED_HOSTS, another
+    SuspiciousOperation) would otherwise get its HTML page."""
+    return JsonResponse(
+        error_body("bad_request", "The request was refused: its Host or another header is not acceptable.", {}),
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """``handler403`` for a PermissionDenied raised outside DRF views."""
+    return JsonResponse(error_body("permission_denied", "You may not do this.", {}), status=status.HTTP_403_FORBIDDEN)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import pagination, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,17 +18,31 @@ MAX_PAGE_SIZE = 100
 
 # The query parameters of `Pagination`, for `@extend_schema(parameters=...)`: an APIView's schema lacks them.
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
-    OpenApiParameter("page_size", OpenApiTypes.INT, description=f"Items per page, at most {MAX_PAGE_SIZE}."),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="Page number, from 1."),
+    OpenApiParameter(
+        "page_size", {"type": "integer", "minimum": 1}, description=f"Items per page; more than {MAX_PAGE_SIZE} gives {MAX_PAGE_SIZE}."
+    ),
 ]
 
 
+def _positive_integer(request: Request, name: str) -> None:
+    value = request.query_params.get(name)
+    if value is not None and not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise ValidationError({name: ["Must be a whole number from 1."]})
+
+
 class Pagination(pagination.PageNumberPagination):
-    """``?page=2&page_size=50`` -> ``{count, next, previous, results}``; page_size is capped at 100."""
+    """``?page=2&page_size=50`` -> ``{count, next, previous, results}``; page_size is capped at 100. A page or
+    page_size that is no whole number from 1 is a 400 (DRF would quietly use the default instead)."""
 
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: APIView | None = None) -> list[Any] | None:
+        _positive_integer(request, self.page_query_param)
+        _positive_integer(request, self.page_size_query_param)
+        return super().paginate_queryset(queryset, request, view)
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):

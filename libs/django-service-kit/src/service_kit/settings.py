@@ -7,10 +7,14 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import dj_database_url
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "pgsql"}
 
 DEFAULT_THROTTLE_RATES = {"burst": "120/min", "sustained": "20000/day", "scoped": "60/min"}
 
@@ -49,9 +53,19 @@ def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
     return rates
 
 
+def rate_limits_on() -> bool:
+    """``RATE_LIMITS=off`` lifts every throttle, for a fuzzing run that sends thousands of requests from one
+    address; the gateway reads the same variable. Anything but on/off is refused rather than guessed."""
+    value = (env("RATE_LIMITS", "on") or "on").strip().lower()
+    if value not in {"on", "off"}:
+        raise ValueError(f"RATE_LIMITS={value!r}: use on or off")
+    return value == "on"
+
+
 def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
-    """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL`` with the database renamed to ``name`` (each
-    service owns its database on a shared server), else a SQLite file for a first look without a server."""
+    """``DATABASES["default"]``: PostgreSQL from ``DATABASE_URL``, its database name used as written (``name``
+    only names the test database when the URL has none), else a SQLite file for a first look without a server.
+    Giving each service its own database is the deployment's job (the charts' secrets, ``make run``)."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         return {
@@ -66,21 +80,25 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
             },
             "TEST": {"NAME": None},
         }
-    parsed = urlparse(url)
-    if parsed.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
-        raise ValueError(f"DATABASE_URL must be postgresql://..., not {parsed.scheme}://")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": unquote(parsed.username or ""),
-        "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or 5432),
-        "CONN_MAX_AGE": int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
+    parts = urlsplit(url)
+    if parts.scheme not in POSTGRES_SCHEMES:
+        raise ValueError(f"DATABASE_URL must be postgresql://..., not {parts.scheme}://")
+    database = dj_database_url.parse(
+        urlunsplit(parts._replace(scheme="postgresql")),
+        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
         # A persistent connection the server dropped is noticed here rather than failing a request.
-        "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": f"test_{name}"},
-    }
+        conn_health_checks=True,
+    )
+    database["NAME"] = database["NAME"] or name
+    database["PORT"] = str(database["PORT"] or 5432)
+    database["TEST"] = {"NAME": f"test_{database['NAME']}"}
+    return dict(database)
+
+
+def database_url_for(url: str, name: str) -> str:
+    """``url`` with its database name replaced by ``name``: how ``make run`` and the test targets give each
+    service its own database on the one server that ``DATABASE_URL`` names."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(name)))
 
 
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
@@ -133,6 +151,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "drf_spectacular",
             "django_events",
             "service_kit",
+            "service_kit.users",
         ],
         "MIDDLEWARE": [
             "service_kit.middleware.MetricsMiddleware",
@@ -153,7 +172,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "DEFAULT_AUTHENTICATION_CLASSES": ["service_kit.auth.JWTAuthentication"],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["service_kit.parsers.JSONParser"],
             "DEFAULT_PAGINATION_CLASS": "service_kit.pagination.Pagination",
             "PAGE_SIZE": 20,
             "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
@@ -161,7 +180,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "service_kit.throttling.BurstRateThrottle",
                 "service_kit.throttling.SustainedRateThrottle",
                 "service_kit.throttling.ScopedRateThrottle",
-            ],
+            ] if rate_limits_on() else [],
             "DEFAULT_THROTTLE_RATES": env_rates("THROTTLE_RATES", DEFAULT_THROTTLE_RATES),
             # The gateway is the one proxy in front of a service: the client is the last X-Forwarded-For hop.
             "NUM_PROXIES": int(env("NUM_PROXIES", "1") or 0),
@@ -173,6 +192,9 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "VERSION": "0.1.0",
             "SERVE_INCLUDE_SCHEMA": False,
             "COMPONENT_SPLIT_REQUEST": True,
+            # The services validate a PATCH body with the same serializer as declared, not a partial one: the
+            # schema keeps its required fields instead of documenting every field of a PATCH as optional.
+            "COMPONENT_SPLIT_PATCH": False,
             # Without it the prefix common to a service's paths is cut, and /api/votes/ is operation "root_create".
             "SCHEMA_PATH_PREFIX": r"/api/",
             "POSTPROCESSING_HOOKS": [
@@ -191,6 +213,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "PUBLIC_KEYS": public_keys_from_env(),
+                "USER_CHECK": "service_kit.users.selectors.user_is_known",
             },
         },
     }

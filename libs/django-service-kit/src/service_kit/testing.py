@@ -31,6 +31,7 @@ __all__ = [
     "auth_client",
     "auth_user_id",
     "make_token",
+    "register_known_user",
     "service_kit_trusts_test_key",
 ]
 
@@ -115,6 +116,17 @@ def make_token(
         signature = hmac.new(secret_bytes, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{_b64(signature)}"
     raise ValueError(f"make_token cannot sign with {algorithm!r}")
+
+
+def register_known_user(user_id: str, username: str = "alice") -> None:
+    """Makes ``user_id`` a user this service knows, as ``user.registered`` would (a no-op without
+    ``service_kit.users``): a token of an unknown user is refused."""
+    from django.apps import apps
+
+    if apps.is_installed("service_kit.users"):
+        from .users.models import KnownUser
+
+        KnownUser.objects.update_or_create(pk=user_id, defaults={"username": username, "deleted": False})
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 globals().update(common_settings(service="auth-service", base_dir=BASE_DIR))
 
 INSTALLED_APPS += ["users"]  # noqa: F821 - defined by common_settings
+# The users are this service's own table: it needs no read model of them.
+INSTALLED_APPS.remove("service_kit.users")  # noqa: F821
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
 
@@ -30,7 +32,13 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = env_rates(  # noqa: F821
 
 # auth-service verifies its own access tokens (GET /me) from its own keys: fetching its JWKS over HTTP from
 # inside a request could wait on itself.
-SERVICE_KIT["JWT"] = {**SERVICE_KIT["JWT"], "JWKS_URL": None, "JWKS_PROVIDER": "users.selectors.jwks_document"}  # noqa: F821
+# A token of a deleted or deactivated user is refused by its own users table.
+SERVICE_KIT["JWT"] = {  # noqa: F821
+    **SERVICE_KIT["JWT"],  # noqa: F821
+    "JWKS_URL": None,
+    "JWKS_PROVIDER": "users.selectors.jwks_document",
+    "USER_CHECK": "users.selectors.user_is_active",
+}
 
 JWT_SIGNING = {
     # Production: the mounted secret. Without it, development generates a key once into var/ (git-ignored).

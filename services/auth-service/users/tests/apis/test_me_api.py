@@ -2,6 +2,7 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django_events.testing import captured_events
 from service_kit.testing import make_token
 
 from users.tests.factories import PASSWORD, user_create
@@ -53,8 +54,22 @@ def test_me_with_the_own_refresh_token_is_401(api_client):
     assert api_client.get(URL).status_code == 401
 
 
-def test_me_of_a_deleted_user_is_404(auth_client):
+def test_me_of_a_user_that_never_existed_is_401(auth_client):
     response = auth_client(user_id=str(uuid.uuid4())).get(URL)
 
-    assert response.status_code == 404
-    assert response.json()["error"] == "user_not_found"
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_deleting_me_announces_it_and_my_token_stops_working(api_client):
+    user = user_create(username="ada")
+    _login(api_client, "ada")
+
+    with captured_events() as published:
+        assert api_client.delete(URL).status_code == 204
+
+    assert [(event.type, event.data) for event in published] == [("user.deleted", {"user_id": str(user.id)})]
+    response = api_client.get(URL)
+    assert response.status_code == 401
+    assert "does not exist" in response.json()["message"]
+    assert api_client.post(reverse("token-obtain"), {"username": "ada", "password": PASSWORD}).status_code == 401

@@ -167,3 +167,23 @@ def test_a_huge_body_is_refused_without_a_500(auth_client, auth_user_id):
 
 def test_a_huge_body_gets_the_json_error_shape(auth_client, auth_user_id):
     error_of(auth_client.post(LIST, huge_body(a_known_poll(owner_id=auth_user_id)), format="json"), 400)
+
+
+def test_a_deleted_user_adds_no_choice(auth_client, auth_user_id):
+    poll_id = a_known_poll(owner_id=auth_user_id)
+    deliver(make_event("user.deleted", {"user_id": auth_user_id}, key=auth_user_id))
+
+    response = auth_client.post(LIST, {"poll_id": str(poll_id), "text": "Tea"}, format="json")
+
+    assert error_of(response, 401)["error"] == "invalid_token"
+    assert not Choice.objects.exists()
+
+
+def test_a_user_never_registered_adds_no_choice(auth_client):
+    stranger = auth_client(known=False)
+    poll_id = a_known_poll(owner_id=stranger.user_id)
+
+    response = stranger.post(LIST, {"poll_id": str(poll_id), "text": "Tea"}, format="json")
+
+    assert error_of(response, 401)["error"] == "invalid_token"
+    assert not Choice.objects.exists()

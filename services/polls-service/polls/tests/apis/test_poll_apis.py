@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_events.testing import captured_events
+from django_events.testing import captured_events, deliver, make_event
 
 from polls.models import Poll
 from polls.tests.factories import a_poll
@@ -131,3 +131,19 @@ def test_the_owner_deletes(auth_client, auth_user_id):
 
 def test_the_schema_is_served(api_client):
     assert api_client.get("/api/polls/schema/").status_code == 200
+
+
+def test_a_deleted_user_creates_no_poll(auth_client, auth_user_id):
+    deliver(make_event("user.deleted", {"user_id": auth_user_id}, key=auth_user_id))
+
+    response = auth_client.post(LIST, {"question": "Still here?"}, format="json")
+
+    assert error_of(response, 401)["error"] == "invalid_token"
+    assert not Poll.objects.exists()
+
+
+def test_a_user_never_registered_creates_no_poll(auth_client):
+    response = auth_client(known=False).post(LIST, {"question": "Who am I?"}, format="json")
+
+    assert error_of(response, 401)["error"] == "invalid_token"
+    assert not Poll.objects.exists()

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_events.testing import captured_events
+from django_events.testing import captured_events, deliver, make_event
 
 from votes.models import Vote
 from votes.tests.factories import choice_view_create, poll_view_create
@@ -126,3 +126,15 @@ def test_cast_vote_on_a_poll_past_closes_at_is_a_conflict(auth_client):
     poll = poll_view_create(closes_at=timezone.now() - timedelta(minutes=1))
 
     _assert_error(auth_client.post(URL, _body(poll, choice_view_create(poll=poll)), format="json"), 409, "poll_closed")
+
+
+def test_a_deleted_user_casts_no_vote(auth_client, auth_user_id, poll, choice):
+    deliver(make_event("user.deleted", {"user_id": auth_user_id}, key=auth_user_id))
+
+    _assert_error(auth_client.post(URL, _body(poll, choice), format="json"), 401, "invalid_token")
+    assert not Vote.objects.exists()
+
+
+def test_a_user_never_registered_casts_no_vote(auth_client, poll, choice):
+    _assert_error(auth_client(known=False).post(URL, _body(poll, choice), format="json"), 401, "invalid_token")
+    assert not Vote.objects.exists()

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
-from service_kit.testing import make_token
+from service_kit.testing import make_token, register_known_user
 
 from votes.models import Vote
 from votes.tests.factories import choice_view_create, poll_view_create
@@ -17,7 +17,9 @@ PARALLEL_REQUESTS = 8
 def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
     poll = poll_view_create()
     choice = choice_view_create(poll=poll)
-    token = make_token(user_id=str(uuid.uuid4()), username="storm")
+    voter_id = str(uuid.uuid4())
+    register_known_user(voter_id, "storm")
+    token = make_token(user_id=voter_id, username="storm")
     start_together = threading.Barrier(PARALLEL_REQUESTS)
     statuses: list[int] = []
 

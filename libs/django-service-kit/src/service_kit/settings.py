@@ -113,7 +113,9 @@ def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, 
     return [block.strip() + "\n" + end + "\n" for block in value.split(end) if block.strip()]
 
 
-def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
+def logging_config(*, service: str, level: str | None = None) -> dict[str, Any]:
+    """JSON logs tagged with the service's name, at ``level`` or $LOG_LEVEL (INFO)."""
+    level = (level or env("LOG_LEVEL", "INFO") or "INFO").upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -132,7 +134,7 @@ def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
 
 
 def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "config.urls") -> dict[str, Any]:
-    """The settings every service shares; ``globals().update(common_settings(...))`` in ``base.py``."""
+    """The settings every service shares, by name; a service's ``base.py`` reads them from ``service_kit.defaults``."""
     base_dir = Path(base_dir)
     debug = env_bool("DEBUG", False)
     return {

@@ -315,7 +315,6 @@ def create_databases(database_url: str, urls: dict[str, str]) -> None:
     import dj_database_url
     import psycopg
     from psycopg import sql
-
     from service_kit.settings import database_url_for
 
     # The server's maintenance database, as Django's own test runner uses, is there even when the URL's is not.

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+from django_events.contracts import breaking_changes, payload_problems
 from jsonschema import Draft202012Validator
 
-from django_events.contracts import breaking_changes, payload_problems
 from event_contracts import CATALOGUE, PUBLISHED, payloads
 from event_contracts.__main__ import docs
 

@@ -13,6 +13,7 @@ from service_kit.serializers import StrictInputSerializer
 from polls.selectors import poll_get, poll_list
 from polls.services import poll_close, poll_create, poll_delete, poll_update
 
+
 class PollOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     question = serializers.CharField()

@@ -1,7 +1,7 @@
+import django_events
 from django.db.models import F
 from event_contracts.payloads import VoteCast
 
-import django_events
 from polls.models import PollTally
 
 

@@ -2,8 +2,8 @@ import uuid
 from datetime import datetime
 
 from django.db import models
-from event_contracts.polls import poll_is_open
 from django.utils import timezone
+from event_contracts.polls import poll_is_open
 
 ONE_VOTE_PER_VOTER_CONSTRAINT = "votes_vote_one_per_poll_and_voter"
 

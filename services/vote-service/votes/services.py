@@ -3,7 +3,7 @@ from datetime import datetime
 
 import django_events
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.utils import timezone
 from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
 

@@ -2,7 +2,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import event_contracts
-
 from service_kit.defaults import *
 from service_kit.settings import DEFAULT_THROTTLE_RATES, database_from_env, env, env_list, env_rates, logging_config
 

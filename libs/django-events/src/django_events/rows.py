@@ -43,7 +43,7 @@ def insert_rows(
     if arrays:
         statements = [(head + placeholder + tail, columns)]
     else:
-        prepared = list(zip(*columns))
+        prepared = list(zip(*columns, strict=True))
         chunk = max(1, connection.ops.bulk_batch_size(list(fields), prepared))
         statements = [
             (head + ", ".join([placeholder] * len(part)) + tail, [v for row in part for v in row])

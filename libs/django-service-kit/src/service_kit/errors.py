@@ -126,9 +126,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
 
     code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else exc.default_code
-    details: dict[str, Any] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details["retry_after_seconds"] = int(response.get("Retry-After", 0) or 0)
+    details = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]  # set in its __init__
+        details["retry_after_seconds"] = int(response.get("Retry-After") or 0)
     if isinstance(exc.detail, dict):
         details.update(exc.detail)
         message = str(exc.default_detail)

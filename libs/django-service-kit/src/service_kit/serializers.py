@@ -12,7 +12,7 @@ __all__ = ["StrictInputSerializer"]
 NOT_ACCEPTED = "This field is not accepted here."
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer[Any]):
     # Refuses fields it does not declare: a client that sends `owner_id` or `voter_id` believes it sets them, and
     # dropping them silently would hide that it does not. (A comment, not a docstring: drf-spectacular would
     # publish a docstring as the description of every input schema.)

@@ -51,6 +51,13 @@ def test_it_is_generated_in_the_house_shape_and_listed(clone: Path) -> None:
     run([sys.executable, "-m", "pytest", "-q", "tests"], clone / "contracts")  # its contract is recorded
 
 
+def test_it_passes_the_lint_and_type_gate(clone: Path) -> None:
+    tools = Path(sys.executable).parent
+    run([str(tools / "ruff"), "check", f"services/{NAME}-service", "contracts"], clone)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": "."}
+    run([str(tools / "mypy"), "--config-file", str(clone / "mypy.ini"), "."], clone / "services" / f"{NAME}-service", env=env)
+
+
 def test_its_tests_pass_alone_in_a_virtualenv_of_its_own(clone: Path) -> None:
     venv = clone / ".venvs" / f"{NAME}-service"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], clone)

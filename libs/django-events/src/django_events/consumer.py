@@ -163,14 +163,15 @@ class Consumer:
             already = InboxEvent.objects.using(self.using).filter(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=event.id)
             if already.exists():
                 return
-        headers = list(message.headers() or []) + [
+        headers: list[tuple[str, str | bytes | None]] = [
+            *(message.headers() or []),
             ("dead_letter_reason", (item.problem or "unknown").encode()[:4000]),
-            ("original_topic", message.topic().encode()),
+            ("original_topic", str(message.topic()).encode()),
             ("original_partition", str(message.partition()).encode()),
             ("original_offset", str(message.offset()).encode()),
             ("dead_lettered_by", self.service.encode()),
         ]
-        topic = message.topic() + events_settings.DEAD_LETTER_SUFFIX
+        topic = f"{message.topic()}{events_settings.DEAD_LETTER_SUFFIX}"
         self.producer.produce(topic, key=message.key(), value=message.value(), headers=headers)
         if self.producer.flush(30):
             raise RuntimeError(f"dead-letter topic {topic} did not acknowledge")
@@ -231,7 +232,9 @@ def _receive(message: Message) -> Received:
 def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
     last: dict[tuple[str, int], int] = {}
     for message in messages:
-        last[(message.topic(), message.partition())] = message.offset()
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None  # a consumed message has all
+        last[(topic, partition)] = offset
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 

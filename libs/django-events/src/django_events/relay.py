@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -101,7 +102,8 @@ class Relay:
         is a plain read instead, and only the marking takes the lock, briefly. Two relays on one SQLite file may
         then send a row twice, which consumers' inboxes drop, but never out of order."""
         if self.vendor == "postgresql":
-            return transaction.atomic(using=self.using)
+            atomic: AbstractContextManager[Any] = transaction.atomic(using=self.using)
+            return atomic
         return nullcontext()
 
     def _mark(self, batch: Batch) -> None:
@@ -158,7 +160,7 @@ class Relay:
                         key=key.encode(),
                         value=payload.encode(),
                         headers=headers,
-                        on_delivery=lambda err, msg, seq=seq: delivered(seq, err, msg),
+                        on_delivery=functools.partial(delivered, seq),
                     )
                     break
                 except BufferError:

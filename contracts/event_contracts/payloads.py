@@ -82,7 +82,16 @@ class VoteCast(Payload, type="vote.cast", version=1):
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class VoteVoided(Payload, type="vote.voided", version=1):
+    vote_id: uuid.UUID
+    poll_id: uuid.UUID
+    choice_id: uuid.UUID
+    voter_id: str
+    reason: Literal["after_close"]
+
+
 ALL: list[type[Payload]] = [
     UserRegistered, UserDeleted, PollCreated, PollUpdated, PollClosed, PollDeleted, ChoiceCreated, ChoiceUpdated, ChoiceDeleted,
-    VoteCast,
+    VoteCast, VoteVoided,
 ]

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # The two stages every service image is built from; defined once here, wired to the services'
 # Dockerfiles as named contexts by docker-bake.hcl (see deploy/README.md). Build context: repository root.
 

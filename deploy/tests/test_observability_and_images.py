@@ -103,5 +103,6 @@ def test_bake_builds_the_services_of_the_list():
     bake = (ROOT / "deploy" / "docker" / "docker-bake.hcl").read_text()
     assert "matrix     = { svc = compact(split(\" \", SERVICES)) }" in bake
     assert not any(f'"{service}"' in bake for service in SERVICES)  # no second list to keep in step
-    makefile = (ROOT / "Makefile").read_text()
-    assert 'SERVICES="$(foreach s,$(SERVICES),$(s)-service)" docker buildx bake' in makefile
+    images = (ROOT / "deploy" / "cluster" / "images.sh").read_text()  # `make images`, with buildah
+    assert 'tomllib.load(open("services.toml", "rb"))' in images
+    assert "services=(" not in images  # no second list to keep in step

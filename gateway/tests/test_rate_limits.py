@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -14,9 +16,18 @@ LIMITS = load().rate_limits
 
 
 def hammer(gateway: Gateway, path: str, times: int, *, source: str = "127.0.0.1") -> list[httpx.Response]:
-    transport = httpx.HTTPTransport(local_address=source)
-    with gateway.client(transport=transport) as client:
-        return [client.post(path, json={}) for _ in range(times)]
+    """`times` POSTs sent together, each client connected first: sent one by one on a busy machine, they would
+    arrive slower than the bucket drains, and none would be limited."""
+    together = threading.Barrier(times)
+
+    def post(_: int) -> httpx.Response:
+        with gateway.client(transport=httpx.HTTPTransport(local_address=source)) as client:
+            client.get("/healthz")
+            together.wait()
+            return client.post(path, json={})
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(post, range(times)))
 
 
 @pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
@@ -26,7 +37,6 @@ def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit: RateLim
     statuses = [response.status_code for response in responses]
     admitted = statuses.count(200)
     # nginx admits the first request and `burst` more at once, and more as the bucket drains meanwhile.
-    assert statuses[: limit.burst + 1] == [200] * (limit.burst + 1)
     assert limit.burst + 1 <= admitted <= most_admitted(limit, started), statuses
     rejected = next(response for response in responses if response.status_code == 429)
     assert rejected.headers["retry-after"] == "1"

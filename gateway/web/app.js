@@ -4,8 +4,6 @@
 
 const RESULTS_EVERY_MS = 1500;
 const POLLS_EVERY_MS = 5000;
-// Choice and vote services learn of a new poll (and choice) through events, a moment after it is created.
-const NOT_YET_RETRIES = 6;
 
 const $ = (id) => document.getElementById(id);
 
@@ -75,24 +73,6 @@ async function api(method, path, body) {
       throw error;
     }
     return call(method, path, body);
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function notKnownYet(error) {
-  return error.status === 404 || (error.status === 400 && "choice_id" in error.details);
-}
-
-async function untilKnown(send, waitingMessage) {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await send();
-    } catch (error) {
-      if (!notKnownYet(error) || attempt > NOT_YET_RETRIES) throw error;
-      say(`${waitingMessage} Retrying (${attempt}/${NOT_YET_RETRIES})…`, "info");
-      await sleep(250 * 2 ** (attempt - 1));
-    }
   }
 }
 
@@ -220,10 +200,8 @@ async function showPoll(pollId) {
 }
 
 async function loadChoices(open) {
-  const choices = listOf(await untilKnown(
-    () => api("GET", `/api/choices/?poll_id=${openPollId}`),
-    "The choice service has not heard of this poll yet.",
-  ));
+  // A poll created a moment ago is waited for by the choice and vote services: no retry here.
+  const choices = listOf(await api("GET", `/api/choices/?poll_id=${openPollId}`));
   $("choices-list").replaceChildren(...choices.map((choice) => choiceItem(choice, open)));
   await loadResults();
 }
@@ -250,7 +228,7 @@ async function loadResults() {
   try {
     results = await api("GET", `/api/votes/results/${openPollId}/`);
   } catch (error) {
-    if (error.status === 404) return; // the vote service has not heard of the poll yet: no votes to show
+    if (error.status === 404) return; // the poll was deleted meanwhile: no votes to show
     throw error;
   }
   if (results.poll_id !== openPollId) return; // the person moved on while this was in flight
@@ -279,10 +257,7 @@ async function createPoll(event) {
 }
 
 function addChoice(pollId, text) {
-  return untilKnown(
-    () => api("POST", "/api/choices/", { poll_id: pollId, text }),
-    "The choice service has not heard of the new poll yet.",
-  );
+  return api("POST", "/api/choices/", { poll_id: pollId, text });
 }
 
 async function addChoiceToOpenPoll(event) {
@@ -294,10 +269,7 @@ async function addChoiceToOpenPoll(event) {
 }
 
 async function castVote(choiceId) {
-  await untilKnown(
-    () => api("POST", "/api/votes/", { poll_id: openPollId, choice_id: choiceId }),
-    "The vote service has not heard of this poll or choice yet.",
-  );
+  await api("POST", "/api/votes/", { poll_id: openPollId, choice_id: choiceId });
   await loadResults();
   say("Your vote is counted.", "success");
 }

@@ -1,5 +1,6 @@
-"""Starts the whole platform twice: `dev/run.py` on real PostgreSQL and Kafka, and `make run` from a clean clone
-on its embedded default (SQLite files, the Tansu broker), as a newcomer would."""
+"""Starts the whole platform three times: `dev/run.py` on real PostgreSQL and Kafka, the same with every service's
+events on RabbitMQ, and `make run` from a clean clone on its embedded default (SQLite files, the Tansu broker), as
+a newcomer would."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_PORT = int(os.environ.get("E2E_GATEWAY_PORT", 18000))
 EMBEDDED_GATEWAY_PORT = GATEWAY_PORT + 100
+RABBITMQ_GATEWAY_PORT = GATEWAY_PORT + 200
 EMBEDDED_BROKER_PORT = int(os.environ.get("E2E_BROKER_PORT", 19192))
 SERVICE_DATABASES = [s["database"] for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]]
 
@@ -73,11 +75,22 @@ def start_on_real_infrastructure(tmp_path: Path, out: IO[bytes]) -> tuple[str, s
     return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, env, out)
 
 
+def start_on_rabbitmq(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
+    """`dev/run.py` of this tree on PostgreSQL, every service's events on RabbitMQ: one setting changed."""
+    database_url = os.environ.get("DATABASE_URL")
+    if not (database_url and os.environ.get("RABBITMQ_URL")):
+        pytest.skip("needs DATABASE_URL and RABBITMQ_URL (make infra-up)")
+    fresh_databases(database_url)
+    env = {**os.environ, "EVENTS_TRANSPORT": "rabbitmq", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
+    command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(RABBITMQ_GATEWAY_PORT)]
+    return f"http://127.0.0.1:{RABBITMQ_GATEWAY_PORT}", _start(command, ROOT, env, out)
+
+
 def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
     """What a newcomer types: `make run` in a fresh clone, on the embedded default (SQLite files, Tansu)."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
+    unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EVENTS_TRANSPORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
     env = {k: v for k, v in os.environ.items() if k not in unwanted}
     env |= {"PORT": str(EMBEDDED_GATEWAY_PORT), "BROKER_PORT": str(EMBEDDED_BROKER_PORT)}
     return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out)
@@ -97,8 +110,8 @@ def interrupt(runner: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(
     scope="session",
-    params=[start_on_real_infrastructure, start_make_run_from_a_clean_clone],
-    ids=["postgresql-kafka", "make-run-embedded"],
+    params=[start_on_real_infrastructure, start_on_rabbitmq, start_make_run_from_a_clean_clone],
+    ids=["postgresql-kafka", "postgresql-rabbitmq", "make-run-embedded"],
 )
 def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
     tmp_path = tmp_path_factory.mktemp("platform")
@@ -113,11 +126,25 @@ def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[n
             assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
             assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
             time.sleep(0.5)
+        wait_until_consumers_joined(platform)
         yield platform
     finally:
         if runner.poll() is None:
             interrupt(runner)
             runner.wait(60)
+
+
+def wait_until_consumers_joined(platform: Platform, timeout: float = 120.0) -> None:
+    """"ready:" means every web process answers; the consumers may still be joining their groups on a fresh
+    broker, which takes seconds, longer than the services wait for a new poll. Once vote-service has projected
+    one poll, every consumer of the chain has its partitions."""
+    with platform.client() as client:
+        owner = register_and_login(client, f"warm-up-{uuid.uuid4().hex[:6]}")
+        poll = client.post("/api/polls/", json={"question": "Joined yet?"}, headers=owner)
+        assert poll.status_code == 201, poll.text
+        known = eventually(lambda: client.get(f"/api/votes/results/{poll.json()['id']}/"),
+                           until=lambda r: r.status_code == 200, timeout=timeout)
+        assert known.status_code == 200, f"vote-service never projected a poll:\n{platform.log.read_text()[-4000:]}"
 
 
 def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Response], bool], timeout: float = 30.0) -> httpx.Response:

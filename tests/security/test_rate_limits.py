@@ -47,14 +47,12 @@ def _most_admitted(path: str, started: float) -> int:
     return limit.burst + 1 + math.ceil(limit.rate * (time.monotonic() - started))
 
 
+# The gateway tests try every spelling against stub services; here, one of each kind against the real ones.
 @pytest.mark.parametrize(("path", "target"), [
     ("/api/votes/", "/api/votes/./"),
     ("/api/votes/", "/api/votes/%2e/"),
     ("/api/votes/", "/api//votes/"),
-    ("/api/votes/", "/api/votes/x/../"),
     ("/api/auth/token/", "/api/auth/token/./"),
-    ("/api/auth/token/", "/api/auth/./token/"),
-    ("/api/auth/token/", "/api/auth/token/%2E"),
 ], ids=lambda value: value)
 def test_a_dressed_up_path_is_limited_as_the_plain_one(platform: Platform, gateway_url: str, path: str, target: str):
     number = 10 + [*LIMITS].index(path) * 20 + len(target)

@@ -3,7 +3,7 @@
     python -m tests.browser.fake_platform --port 8100       (from gateway/), then start the dev gateway with
     AUTH_SERVICE_URL=http://127.0.0.1:8100 (and POLLS_, CHOICE_, VOTE_) and browse http://127.0.0.1:8000/.
 
-Like the real platform, the choice service does not know a new poll at first: its first choice gets a 404.
+Like the real platform, the choice and vote services know a poll created a moment ago (they wait for it).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ class Platform:
     polls: dict[int, Json] = field(default_factory=dict)
     choices: dict[int, Json] = field(default_factory=dict)
     votes: dict[tuple[int, int], int] = field(default_factory=dict)  # (poll, voter) -> choice
-    polls_known_to_choices: set[int] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def user_of(self, headers: dict[str, str]) -> Json:
@@ -79,9 +78,6 @@ class Platform:
             results = [c for c in self.choices.values() if c["poll_id"] == int(query["poll_id"])]
             return 200, {"count": len(results), "next": None, "previous": None, "results": results}
         if (method, path) == ("POST", "/api/choices/"):
-            if body["poll_id"] not in self.polls_known_to_choices:
-                self.polls_known_to_choices.add(body["poll_id"])
-                raise Failure(404, "not_found", "Poll not known yet.")
             choice = {"id": next(self.ids), "poll_id": body["poll_id"], "text": body["text"]}
             self.choices[choice["id"]] = choice
             return 201, choice

@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real PostgreSQL and Kafka started by `make infra-up`."""
+"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ started by `make infra-up`."""
 
 from __future__ import annotations
 
@@ -9,23 +9,32 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
-from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import Message
 from django.db import connection, transaction
 
 import django_events
-from django_events.conf import events_settings
 from django_events.consumer import Consumer
 from django_events.relay import Relay
+from django_events.transport import Message, get_transport
 
 LIBRARY = Path(__file__).resolve().parent.parent
+# What a worker subprocess needs of the test's DJANGO_EVENTS to reach the same broker, topics and group.
+WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREFIX", "GROUP_ID")
+
+
+@pytest.fixture(params=["kafka", "rabbitmq"])
+def transport(request, settings) -> str:  # type: ignore[no-untyped-def]
+    """Runs a test on each broker."""
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "TRANSPORT": request.param}
+    return str(request.param)
 
 
 @pytest.fixture
-def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def live(transport: str, isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
     """Committed data, unique topics and the environment a worker subprocess needs to see both."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM testapp_note_view")
@@ -33,9 +42,7 @@ def live(isolated_topics: str, transactional_db, settings) -> Iterator[dict[str,
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_EVENTS_TEST_DATABASE": connection.settings_dict["NAME"],
-        "DJANGO_EVENTS_OVERRIDES": json.dumps(
-            {k: settings.DJANGO_EVENTS[k] for k in ("BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "GROUP_ID")}
-        ),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps({k: settings.DJANGO_EVENTS[k] for k in WORKER_SETTINGS if k in settings.DJANGO_EVENTS}),
         "PYTHONPATH": str(LIBRARY),
     }
     yield env
@@ -54,6 +61,30 @@ def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@contextmanager
+def database_outage() -> Iterator[None]:
+    """The test database refuses every connection and those open are cut, as when its server fails over."""
+    database = connection.settings_dict
+    connection.close()
+    with psycopg.connect(
+        host=database["HOST"], port=database["PORT"], user=database["USER"], password=database["PASSWORD"],
+        dbname="postgres", autocommit=True,
+    ) as admin:
+        admin.execute(f'ALTER DATABASE "{database["NAME"]}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database["NAME"]])
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{database["NAME"]}" ALLOW_CONNECTIONS true')
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {timeout:.0f}s"
+        time.sleep(0.2)
 
 
 def wait_until_relays_listen(count: int, timeout: float = 60.0) -> None:
@@ -109,22 +140,13 @@ def consume_until(done: Callable[[], bool], timeout: float = 60.0) -> Consumer:
 
 def read_topic(topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     """Every message of ``topic`` from the beginning, until ``count`` were read (then briefly more)."""
-    reader = KafkaConsumer(
-        {
-            "bootstrap.servers": events_settings.BOOTSTRAP_SERVERS,
-            "group.id": f"reader-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    reader.subscribe([topic])
+    reader = get_transport().replay([topic], group=f"reader-{uuid.uuid4()}")
     messages: list[Message] = []
     deadline = time.monotonic() + timeout
     quiet_until = None
     try:
         while time.monotonic() < deadline:
-            batch = [m for m in reader.consume(1000, 0.5) if m.error() is None]
-            messages.extend(batch)
+            messages.extend(reader.poll(1000, 0.5))
             if len(messages) >= count:
                 quiet_until = quiet_until or time.monotonic() + 1.0
                 if time.monotonic() > quiet_until:
@@ -132,3 +154,12 @@ def read_topic(topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     finally:
         reader.close()
     return messages
+
+
+def publish_raw(topic: str, key: bytes, value: bytes) -> None:
+    """A message that did not come from an outbox (a poison message)."""
+    publisher = get_transport().publisher()
+    try:
+        assert publisher.send([Message(topic, key=key, value=value)], 10) == [None]
+    finally:
+        publisher.close(10)

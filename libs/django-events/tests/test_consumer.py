@@ -3,13 +3,11 @@
 import time
 
 import pytest
-from confluent_kafka import Producer
 
 import django_events
-from django_events.conf import events_settings
 from django_events.metrics import consumer_dead_lettered
 from django_events.models import InboxEvent
-from tests.conftest import consume_until, publish_ticks, read_topic, relay_until_empty, start_worker
+from tests.conftest import consume_until, publish_raw, publish_ticks, read_topic, relay_until_empty, start_worker
 from tests.testapp.models import Applied
 
 
@@ -55,9 +53,7 @@ def test_a_poison_event_is_dead_lettered_and_later_events_still_apply(live):
     published = publish_ticks(keys=1, per_key=6, poison={2})
     relay_until_empty()
     topic = django_events.topic_for("tick.happened")
-    raw = Producer({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS})
-    raw.produce(topic, key=b"key-0", value=b"not json")
-    assert raw.flush(10) == 0
+    publish_raw(topic, key=b"key-0", value=b"not json")
     later = publish_ticks(keys=1, per_key=2, start=6)
     relay_until_empty()
     dead_before = consumer_dead_lettered.labels("testapp", "tick.happened")._value.get()
@@ -68,7 +64,7 @@ def test_a_poison_event_is_dead_lettered_and_later_events_still_apply(live):
     assert applied_ids() == sorted(e.id for e in healthy)
     dead = read_topic(topic + ".dlq", 2)
     assert len(dead) == 2
-    reasons = sorted(dict(m.headers())["dead_letter_reason"].decode() for m in dead)
+    reasons = sorted(dict(m.headers)["dead_letter_reason"].decode() for m in dead)
     assert reasons[0] == "ValueError: this tick is poison"
     assert reasons[1].startswith("not an event envelope")
     assert consumer_dead_lettered.labels("testapp", "tick.happened")._value.get() == dead_before + 1
@@ -86,4 +82,4 @@ def test_an_unknown_version_is_dead_lettered_with_its_reason(live):
     consume_until(lambda: Applied.objects.count() >= 1)
 
     dead = read_topic(django_events.topic_for("tick.happened") + ".dlq", 1)
-    assert dict(dead[0].headers())["dead_letter_reason"] == b"unsupported version 9 of tick.happened"
+    assert dict(dead[0].headers)["dead_letter_reason"] == b"unsupported version 9 of tick.happened"

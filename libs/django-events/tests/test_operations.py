@@ -42,6 +42,20 @@ def test_readiness_is_false_with_details_when_the_broker_is_unreachable(settings
     assert details["broker"].startswith("KafkaException")
 
 
+def test_readiness_on_rabbitmq_is_true_with_the_real_broker_and_false_with_details_without_one(settings, rabbitmq_url):
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "TRANSPORT": "rabbitmq", "RABBITMQ_URL": rabbitmq_url}
+    ready, details = readiness()
+    assert ready, details
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"amqp://guest:guest@127.0.0.1:{probe.getsockname()[1]}/%2F"
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "RABBITMQ_URL": dead}
+    ready, details = readiness(timeout=1.0)
+    assert not ready and details["database"] == "ok"
+    assert details["broker"].startswith("AMQPConnectionError")
+
+
 def respond_with_correlation_id(header: str | None) -> tuple[str, HttpResponse]:
     seen = []
 

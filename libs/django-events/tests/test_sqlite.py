@@ -50,7 +50,7 @@ def test_one_relay_on_sqlite_delivers_committed_events_in_key_order(isolated_top
 
     by_key: dict[bytes, list[int]] = {}
     for message in read_topic(django_events.topic_for("tick.happened"), 30):
-        by_key.setdefault(message.key(), []).append(django_events.Event.from_json(message.value()).data["seq"])
+        by_key.setdefault(message.key, []).append(django_events.Event.from_json(message.value).data["seq"])
     assert by_key == {f"key-{k}".encode(): list(range(10)) for k in range(3)}
 
 

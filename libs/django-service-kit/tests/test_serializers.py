@@ -25,3 +25,11 @@ def test_a_body_that_is_not_a_json_object_is_a_400(api_client, raw):
 
     assert response.status_code == 400
     assert set(response.json()) == {"error", "message", "details"}
+
+
+@pytest.mark.parametrize("question", [1.4e-45, 42, True, ["Tea?"], {"q": "Tea?"}])
+def test_a_value_of_another_json_type_is_refused_not_coerced(api_client, question):
+    response = api_client.post(reverse("strict-echo"), {"question": question}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["details"] == {"question": ["Must be a string."]}

@@ -14,7 +14,9 @@ def test_database_from_env_uses_the_database_named_in_the_url(monkeypatch):
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("votes_eu", "polls", "p@ss")
     assert (database["HOST"], database["PORT"]) == ("db.internal", "6543")
-    assert database["OPTIONS"] == {"sslmode": "require"}
+    # Pooled, as many connections as a web process has threads; Django refuses a pool with persistent ones.
+    assert database["OPTIONS"] == {"sslmode": "require", "pool": {"min_size": 1, "max_size": 8, "timeout": 10}}
+    assert database.get("CONN_MAX_AGE", 0) == 0
     assert database["TEST"] == {"NAME": "test_votes_eu"}
 
 

@@ -13,6 +13,7 @@ from service_kit.errors import Conflict, Forbidden
 
 from choices.errors import choice_not_found, poll_not_known
 from choices.models import Choice, PollView
+from choices.selectors import poll_view_get
 
 # A ballot longer than one page of the list (the kit caps pages at 100) is a mistake or abuse.
 MAX_CHOICES_PER_POLL = 100
@@ -45,8 +46,15 @@ def _choice_data(choice: Choice) -> dict[str, Any]:
     return {"choice_id": str(choice.id), "poll_id": str(choice.poll_id), "text": choice.text, "position": choice.position}
 
 
-@transaction.atomic
 def choice_create(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
+    # Waits for a poll created a moment ago before the transaction: on SQLite that transaction would hold the
+    # write lock the consumer needs to record the poll.
+    poll_view_get(poll_id=poll_id)
+    return _choice_create_in_known_poll(poll_id=poll_id, actor_id=actor_id, text=text)
+
+
+@transaction.atomic
+def _choice_create_in_known_poll(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
     _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     choices = Choice.objects.filter(poll_id=poll_id)
     if choices.count() >= MAX_CHOICES_PER_POLL:

@@ -31,6 +31,28 @@ class Vote(models.Model):
         return f"{self.voter_id} -> {self.choice_id} on {self.poll_id}"
 
 
+class ChoiceTally(models.Model):
+    """Votes per choice, kept in each vote's own transaction so results never count the votes themselves.
+
+    A choice's count is spread over ``SHARDS`` rows, each vote adding to one at random: concurrent votes for
+    one choice of a viral poll then rarely queue on one row's lock. Its count is the sum of its rows.
+    """
+
+    SHARDS = 8
+
+    poll_id = models.UUIDField()
+    choice_id = models.UUIDField()
+    shard = models.SmallIntegerField()
+    votes = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "votes_choice_tally"
+        constraints = [
+            # Leads with the poll: a poll's results read its few rows from this index.
+            models.UniqueConstraint(fields=["poll_id", "choice_id", "shard"], name="votes_choice_tally_unique"),
+        ]
+
+
 class PollView(models.Model):
     """Read model of polls-service's polls, fed by poll.* events; the vote path validates against it alone."""
 

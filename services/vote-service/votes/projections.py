@@ -10,6 +10,7 @@ from event_contracts.payloads import (
 )
 
 from votes.models import ChoiceView, PollView
+from votes.services import votes_void_after_close
 
 
 class PollViewProjection(django_events.Projection):
@@ -23,7 +24,14 @@ class PollViewProjection(django_events.Projection):
         self.update(poll.poll_id, status=poll.status, closes_at=poll.closes_at)
 
     def on_poll_closed(self, poll: PollClosed) -> None:
-        self.update(poll.poll_id, status=PollView.STATUS_CLOSED)
+        known = self.objects.filter(pk=poll.poll_id).only("closes_at").first()
+        if known is None:
+            return
+        # The poll closed at the earlier of its deadline and the moment its owner closed it.
+        closes_at = min(poll.closed_at, known.closes_at) if known.closes_at else poll.closed_at
+        self.update(poll.poll_id, status=PollView.STATUS_CLOSED, closes_at=closes_at)
+        if self.table == PollView._meta.db_table:  # not while a rebuild replays into a fresh table
+            votes_void_after_close(poll_id=poll.poll_id, closed_at=closes_at)
 
     def on_poll_deleted(self, poll: PollDeleted) -> None:
         self.delete(poll.poll_id)

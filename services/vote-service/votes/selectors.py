@@ -1,10 +1,11 @@
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count
+import django_events
+from django.db.models import Sum
 from service_kit.errors import NotKnownYet
 
-from votes.models import ChoiceView, PollView, Vote
+from votes.models import ChoiceTally, ChoiceView, PollView
 
 
 @dataclass(frozen=True)
@@ -22,18 +23,20 @@ class PollResults:
 
 
 def poll_results(*, poll_id: uuid.UUID) -> PollResults:
-    """Exact counts from the service's own votes; every known choice is listed, with 0 when it has none.
+    """Exact counts from the tallies each vote adds to in its own transaction; every known choice is listed,
+    with 0 when it has none.
 
-    Three queries whatever the number of choices: the poll, its choices, one GROUP BY over its votes.
+    Three queries whatever the number of choices or votes: the poll, its choices, the sums of their tallies.
     """
-    if not PollView.objects.filter(pk=poll_id).exists():
+    # A poll created a moment ago is waited for (see django_events.wait_for_read_model), an unknown one is a 404.
+    if not django_events.wait_for_read_model(lambda: PollView.objects.filter(pk=poll_id).exists() or None):
         raise NotKnownYet("poll", poll_id, service="vote-service")
     choices = ChoiceView.objects.filter(poll_id=poll_id).order_by("position", "id").values_list("id", "text")
     votes_by_choice = dict(
-        Vote.objects.filter(poll_id=poll_id)
+        ChoiceTally.objects.filter(poll_id=poll_id)
         .order_by()
         .values_list("choice_id")
-        .annotate(votes=Count("*"))
+        .annotate(votes=Sum("votes"))
         .values_list("choice_id", "votes")
     )
     results = [

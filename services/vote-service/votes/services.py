@@ -1,13 +1,30 @@
+import random
 import uuid
 from datetime import datetime
 
 import django_events
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
 
-from votes.models import ChoiceView, PollView, Vote
+from votes.models import ChoiceTally, ChoiceView, PollView, Vote
+
+_TALLY_TABLE = ChoiceTally._meta.db_table
+_POLL_TABLE = PollView._meta.db_table
+# Adds to a choice's tally only while the poll is still open, as this transaction sees it now: a close that
+# committed since the vote was validated makes it add nothing, and the vote is refused (see votes_void_after_close).
+# One statement on PostgreSQL and SQLite alike; the row lock it takes is held only until the vote commits.
+_TALLY_ADD_WHILE_OPEN = (
+    f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) SELECT %s, %s, %s, %s "
+    f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} WHERE id = %s AND status <> '{PollView.STATUS_CLOSED}' "
+    f"AND (closes_at IS NULL OR closes_at > %s)) "
+    f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
+)
+_TALLY_ADD = (
+    f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, %s) "
+    f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
+)
 
 
 def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> PollView | None:
@@ -21,12 +38,22 @@ def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
     )
 
 
+def _poll_with_choice_awaited(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> PollView | None:
+    """A poll or choice created a moment ago may not have reached this service's read models yet: wait for both,
+    at most DJANGO_EVENTS["READ_MODEL_WAIT"] seconds, rather than answer 404 to a client that did nothing
+    wrong. A known poll and choice, the usual case, cost the one query."""
+    return django_events.wait_for_read_model(
+        lambda: _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id),
+        ready=lambda poll: poll.choice_poll_id is not None,
+    )
+
+
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
     if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
         raise NotFound(
-            "choice not known to the vote service (yet); check the choice id or try again shortly",
+            "choice not known to the vote service; check the choice id",
             code="choice_not_found",
             details={"choice_id": str(choice_id)},
         )
@@ -38,7 +65,7 @@ def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid
             details={"choice_id": ["This choice belongs to another poll."]},
         )
     if not poll.is_open_at(now):
-        raise Conflict("this poll is closed", code="poll_closed", details={"poll_id": str(poll_id)})
+        raise _poll_closed(poll_id)
 
 
 def _breaks_one_vote_per_voter(*, poll_id: uuid.UUID, voter_id: str) -> bool:
@@ -46,9 +73,32 @@ def _breaks_one_vote_per_voter(*, poll_id: uuid.UUID, voter_id: str) -> bool:
     return Vote.objects.filter(poll_id=poll_id, voter_id=voter_id).exists()
 
 
+def _db_uuids(*values: uuid.UUID) -> list[object]:
+    field = ChoiceTally._meta.get_field("poll_id")
+    return [field.get_db_prep_value(value, connection) for value in values]
+
+
+def _tally_add_while_open(*, poll_id: uuid.UUID, choice_id: uuid.UUID, at: datetime) -> bool:
+    """Adds the vote to its choice's tally (see ``ChoiceTally``) unless the poll closed meanwhile."""
+    shard = random.randrange(ChoiceTally.SHARDS)
+    moment = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(_TALLY_ADD_WHILE_OPEN, [*_db_uuids(poll_id, choice_id), shard, 1, *_db_uuids(poll_id), moment])
+        return cursor.rowcount > 0
+
+
+def _tally_add(*, poll_id: uuid.UUID, choice_id: uuid.UUID, votes: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TALLY_ADD, [*_db_uuids(poll_id, choice_id), random.randrange(ChoiceTally.SHARDS), votes])
+
+
+def _poll_closed(poll_id: uuid.UUID) -> Conflict:
+    return Conflict("this poll is closed", code="poll_closed", details={"poll_id": str(poll_id)})
+
+
 def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vote:
     now = timezone.now()
-    poll = _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id)
+    poll = _poll_with_choice_awaited(poll_id=poll_id, choice_id=choice_id)
     _validate_vote(poll=poll, poll_id=poll_id, choice_id=choice_id, now=now)
     # The atomic block sits inside the try: the IntegrityError must be caught after the rollback, not in a
     # broken transaction.
@@ -66,6 +116,9 @@ def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vot
                     "created_at": vote.created_at.isoformat(),
                 },
             )
+            # Last before the commit: a viral poll's votes wait on this row's lock for the shortest time.
+            if not _tally_add_while_open(poll_id=poll_id, choice_id=choice_id, at=now):
+                raise _poll_closed(poll_id)
     except IntegrityError as error:
         # A concurrent duplicate waits on the unique index for the first transaction, then lands here.
         if not _breaks_one_vote_per_voter(poll_id=poll_id, voter_id=voter_id):
@@ -74,3 +127,34 @@ def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vot
             "you have already voted in this poll", code="already_voted", details={"poll_id": str(poll_id)}
         ) from error
     return vote
+
+
+@transaction.atomic
+def votes_void_after_close(*, poll_id: uuid.UUID, closed_at: datetime) -> int:
+    """The rule for votes after a close: a vote recorded at or after the poll's ``closed_at`` never counts.
+
+    Once this service knows of the close it refuses such votes (409); one it accepted in the moment before it
+    knew is voided here, when poll.closed arrives: deleted, taken off its choice's tally, and announced with
+    ``vote.voided`` so that polls-service's ``total_votes`` follows. Returns how many were voided.
+    """
+    if connection.vendor == "postgresql":
+        # Waits for every vote transaction in flight to commit, so none is missed below; a vote that starts
+        # after it waits for this transaction's end and then finds the poll closed (_tally_add_while_open).
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {Vote._meta.db_table} IN SHARE MODE")
+    late = list(Vote.objects.filter(poll_id=poll_id, created_at__gte=closed_at).order_by("created_at"))
+    for vote in late:
+        _tally_add(poll_id=poll_id, choice_id=vote.choice_id, votes=-1)
+        django_events.publish(
+            "vote.voided",
+            key=str(poll_id),
+            data={
+                "vote_id": str(vote.id),
+                "poll_id": str(poll_id),
+                "choice_id": str(vote.choice_id),
+                "voter_id": vote.voter_id,
+                "reason": "after_close",
+            },
+        )
+    Vote.objects.filter(pk__in=[vote.pk for vote in late]).delete()
+    return len(late)

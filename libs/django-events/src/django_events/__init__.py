@@ -5,6 +5,7 @@ from .contracts import Catalogue, ContractViolation, Payload
 from .envelope import Event, InvalidEvent, topic_for
 from .outbox import publish
 from .projection import Projection
+from .freshness import wait_for_read_model
 from .registry import UnsupportedVersion, handler
 
 __version__ = "0.1.0"
@@ -22,4 +23,5 @@ __all__ = [
     "handler",
     "publish",
     "topic_for",
+    "wait_for_read_model",
 ]

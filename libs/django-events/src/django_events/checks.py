@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
 from .conf import DEFAULTS, SETTINGS_NAME
+from .transport import TRANSPORTS
 
 _POSITIVE_NUMBERS = (
     "RELAY_BATCH_SIZE", "RELAY_SHARDS", "RELAY_IDLE_WAIT", "RELAY_SEND_TIMEOUT", "OUTBOX_RETENTION",
@@ -33,6 +34,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name in ("PRODUCER", "CONSUMER"):
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
+    if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
+        errors.append(Error(f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}", id="django_events.E007"))
     if user.get("DATABASE", "default") not in settings.DATABASES:
         errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors

@@ -13,8 +13,12 @@ SETTINGS_NAME = "DJANGO_EVENTS"
 DEFAULTS: dict[str, Any] = {
     # Name of this service: the `source` of what it publishes and its consumer group.
     "SERVICE": None,
+    # The broker: "kafka" or "rabbitmq" (RabbitMQ streams, 3.10+).
+    "TRANSPORT": "kafka",
     # None means $KAFKA_BOOTSTRAP_SERVERS, read when the setting is first used.
     "BOOTSTRAP_SERVERS": None,
+    # None means $RABBITMQ_URL, read when the setting is first used.
+    "RABBITMQ_URL": None,
     "TOPIC_PREFIX": "",
     "TOPIC_PARTITIONS": 4,
     "TOPIC_REPLICATION_FACTOR": 1,
@@ -37,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "CONTRACTS": None,
     # Validate each published event's data against its contract (on in tests; it costs CPU on every write).
     "VALIDATE_PUBLISHED": False,
+    # How long a request waits for a projection to hold a row another service created a moment ago
+    # (``wait_for_read_model``) before it answers that the row is unknown.
+    "READ_MODEL_WAIT": 5.0,
 }
 
 
@@ -55,8 +62,11 @@ class EventsSettings:
             value = self.user_settings.get(name, DEFAULTS[name])
             if name == "BOOTSTRAP_SERVERS" and not value:
                 value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+            if name == "RABBITMQ_URL" and not value:
+                value = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
             if name == "GROUP_ID" and not value:
-                value = self.SERVICE
+                # Platforms sharing a broker under different topic prefixes must not share consumer groups.
+                value = f"{self.TOPIC_PREFIX}{self.SERVICE}"
             self._cache[name] = value
         return self._cache[name]
 

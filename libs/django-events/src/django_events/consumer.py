@@ -1,4 +1,4 @@
-"""The consumer: Kafka -> this service's handlers and projections, each event taking effect once."""
+"""The consumer: the broker -> this service's handlers and projections, each event taking effect once."""
 
 from __future__ import annotations
 
@@ -10,24 +10,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from confluent_kafka import Consumer as KafkaConsumer
-from confluent_kafka import KafkaError, Message, Producer, TopicPartition
-from django.db import connections, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
 from .faults import failpoint
-from .kafka import ensure_topics, make_consumer, make_producer
-from .metrics import consumer_dead_lettered, consumer_lag, consumer_retried
+from .metrics import consumer_dead_lettered, consumer_retried
 from .models import InboxEvent
 from .registry import Subscriber, UnsupportedVersion, registry
+from .transport import CLOSE_TIMEOUT, Message, PartitionLost, Publisher, Subscription, get_transport
 
 logger = logging.getLogger("django_events.consumer")
-
-# Seconds a stopping consumer gives the broker to take its last commit and its leaving the group.
-CLOSE_TIMEOUT = 10.0
 
 # Recorded in the inbox for an event sent to the dead-letter topic, so a redelivery does not send it again.
 DEAD_LETTER_SUBSCRIBER = "django_events.dead_letter"
@@ -41,12 +36,12 @@ class Received:
 
 
 class Consumer:
-    """Consumes this service's topics in batches.
+    """Consumes this service's topics in batches, as one member of the service's consumer group.
 
-    A batch is applied in one database transaction with its inbox rows; the offsets are stored only after that
-    commit (and committed synchronously on revoke and on shutdown), so a crash redelivers and the inbox skips what
-    was applied. A failing batch is replayed one event at a time to isolate the culprit, which is retried with
-    backoff in place (keeping its key's order) and then dead-lettered while consumption goes on.
+    A batch is applied in one database transaction with its inbox rows; its position is stored only with or after
+    that commit, so a crash redelivers and the inbox skips what was applied. A failing batch is applied again one
+    event at a time, in order, to isolate the culprit, which is retried with backoff in place (keeping its key's
+    order) and then dead-lettered while consumption goes on.
     """
 
     def __init__(
@@ -54,8 +49,8 @@ class Consumer:
         subscribers: Sequence[Subscriber] | None = None,
         *,
         stop: threading.Event | None = None,
-        consumer: KafkaConsumer | None = None,
-        producer: Producer | None = None,
+        subscription: Subscription | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.subscribers = list(registry.subscribers.values() if subscribers is None else subscribers)
         self.topics = registry.topics(self.subscribers)
@@ -63,31 +58,29 @@ class Consumer:
         self.service = events_settings.SERVICE or ""
         self.stop = stop or threading.Event()
         self.batch_size = events_settings.CONSUMER_BATCH_SIZE
-        self._consumer = consumer
-        self._producer = producer
+        self._subscription = subscription
+        self._publisher = publisher
         self.heartbeat = time.monotonic()
         self._next_housekeeping = 0.0
 
     @property
-    def consumer(self) -> KafkaConsumer:
-        if self._consumer is None:
-            ensure_topics(self.topics)
-            self._consumer = make_consumer()
-            self._consumer.subscribe(self.topics, on_revoke=self._on_revoke)
-        return self._consumer
+    def subscription(self) -> Subscription:
+        if self._subscription is None:
+            self._subscription = get_transport().subscribe(self.topics, events_settings.GROUP_ID)
+        return self._subscription
 
     @property
-    def producer(self) -> Producer:
-        if self._producer is None:
-            self._producer = make_producer()
-        return self._producer
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            self._publisher = get_transport().publisher()
+        return self._publisher
 
     def run(self) -> None:
         if not self.topics:
             logger.warning("no handlers or projections registered: nothing to consume")
             self.stop.wait()
             return
-        logger.info("consuming %s as group %s", ", ".join(self.topics), events_settings.GROUP_ID)
+        logger.info("consuming %s as group %s on %s", ", ".join(self.topics), events_settings.GROUP_ID, events_settings.TRANSPORT)
         try:
             while not self.stop.is_set():
                 self.poll_once()
@@ -96,114 +89,147 @@ class Consumer:
 
     def poll_once(self, timeout: float = 0.5) -> int:
         self.heartbeat = time.monotonic()
-        # consume(n, timeout) waits the whole timeout unless n messages arrive: wait for the first message only,
-        # then take what is already fetched, so a lone event is applied at once and a backlog in full batches.
-        messages = self.consumer.consume(1, timeout)
-        if messages and self.batch_size > 1:
-            messages += self.consumer.consume(self.batch_size - 1, 0)
-        messages = [m for m in messages if not self._is_error(m)]
+        messages = self.subscription.poll(self.batch_size, timeout)
         if messages:
-            self.handle(messages)
-            failpoint("consumer.after_commit")
-            self.consumer.store_offsets(offsets=_next_offsets(messages))
-            self._observe_lag()
+            try:
+                self.handle(messages)
+            except PartitionLost as error:
+                logger.warning("%s; its batch was rolled back", error)
+                return 0
+            self.subscription.observe_lag(self.service)
         self._housekeeping()
         return len(messages)
 
     def close(self) -> None:
-        """Commits what was stored and leaves the group, for at most CLOSE_TIMEOUT seconds: with the broker away,
-        librdkafka waits for it far longer than an orchestrator waits for a stopping process. Leaving without
-        committing is safe: what is redelivered, the inbox skips."""
-        if self._consumer is not None:
-            closing = threading.Thread(target=_commit_and_close, args=(self._consumer,), name="close", daemon=True)
-            closing.start()
-            closing.join(CLOSE_TIMEOUT)
-            if closing.is_alive():
-                logger.warning("the broker did not take the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
-            self._consumer = None
-        if self._producer is not None:
-            self._producer.flush(CLOSE_TIMEOUT)
+        """Stops consuming and leaves the group, giving the broker at most CLOSE_TIMEOUT seconds: with the broker
+        away, an orchestrator waits far less for a stopping process than a client waits for the broker. Leaving
+        without the last commit is safe: what is redelivered, the inbox skips."""
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        if self._publisher is not None:
+            self._publisher.close(CLOSE_TIMEOUT)
+            self._publisher = None
 
     def handle(self, messages: Sequence[Message]) -> None:
         received = [_receive(m) for m in messages]
+        for item in received:
+            if item.event is None:  # not an event envelope: nothing can apply it
+                self._publish_dead_letter(item)
         events = [r.event for r in received if r.event is not None]
-        try:
-            with transaction.atomic(using=self.using):
-                apply_events(events, self.subscribers, using=self.using)
-                failpoint("consumer.before_commit")
-            poison = [r for r in received if r.event is None]
-        except Exception as error:
-            logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
-            poison = [r for r in received if r.event is None or not self._apply_with_retries(r)]
-        for item in poison:
-            self._dead_letter(item)
+        while True:
+            try:
+                with transaction.atomic(using=self.using):
+                    apply_events(events, self.subscribers, using=self.using)
+                    self.subscription.record(messages)
+                    failpoint("consumer.before_commit")
+            except PartitionLost:
+                raise
+            except Exception as error:
+                if self._waited_for_database():
+                    continue  # the outage failed the batch, not its events
+                logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
+                # One at a time, in order: a message's position is stored once it and those before it are done.
+                for item in received:
+                    if item.event is None:
+                        self._done_with(item.message)
+                    elif not self._apply_with_retries(item):
+                        self._dead_letter(item)
+                return
+            break
+        failpoint("consumer.after_commit")
+        self.subscription.committed(messages)
 
     def _apply_with_retries(self, item: Received) -> bool:
         assert item.event is not None
-        for attempt in range(events_settings.RETRIES + 1):
+        attempt = 0
+        while True:
             try:
                 with transaction.atomic(using=self.using):
                     apply_events([item.event], self.subscribers, using=self.using)
+                    self.subscription.record([item.message])
+                self.subscription.committed([item.message])
                 return True
+            except PartitionLost:
+                raise
             except (UnsupportedVersion, InvalidEvent) as error:  # retrying cannot help
                 item.problem = str(error)
                 return False
             except Exception as error:
                 item.problem = f"{type(error).__name__}: {error}"
-                connections[self.using].close_if_unusable_or_obsolete()
-                if attempt < events_settings.RETRIES:
-                    consumer_retried.labels(self.service).inc()
-                    time.sleep(events_settings.RETRY_BACKOFF * 2**attempt)
+                if self._waited_for_database():
+                    continue  # an attempt the event did not get
+                if attempt == events_settings.RETRIES:
+                    break
+                consumer_retried.labels(self.service).inc()
+                time.sleep(events_settings.RETRY_BACKOFF * 2**attempt)
+                attempt += 1
         logger.error("event %s (%s) failed %d times: %s", item.event.id, item.event.type, attempt + 1, item.problem)
         return False
 
-    def _dead_letter(self, item: Received) -> None:
-        message, event = item.message, item.event
-        if event is not None:
-            already = InboxEvent.objects.using(self.using).filter(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=event.id)
-            if already.exists():
-                return
-        headers: list[tuple[str, str | bytes | None]] = [
-            *(message.headers() or []),
-            ("dead_letter_reason", (item.problem or "unknown").encode()[:4000]),
-            ("original_topic", str(message.topic()).encode()),
-            ("original_partition", str(message.partition()).encode()),
-            ("original_offset", str(message.offset()).encode()),
-            ("dead_lettered_by", self.service.encode()),
-        ]
-        topic = f"{message.topic()}{events_settings.DEAD_LETTER_SUFFIX}"
-        self.producer.produce(topic, key=message.key(), value=message.value(), headers=headers)
-        if self.producer.flush(30):
-            raise RuntimeError(f"dead-letter topic {topic} did not acknowledge")
-        if event is not None:
-            InboxEvent.objects.using(self.using).create(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=event.id)
-        consumer_dead_lettered.labels(self.service, event.type if event else "invalid").inc()
-        logger.error("dead-lettered %s[%d]@%d to %s: %s", message.topic(), message.partition(), message.offset(), topic, item.problem)
+    def _waited_for_database(self) -> bool:
+        """After a failure: waits while the database cannot be reached, and says whether it could not.
 
-    def _is_error(self, message: Message) -> bool:
-        error = message.error()
-        if error is None:
+        A database outage is no fault of the events that were being applied: counting it against their retries
+        would dead-letter healthy events, and they would never take effect. They are applied again once the
+        database answers. A stop requested meanwhile raises, so that nothing is stored and all is redelivered.
+        """
+        if self._database_answers():
             return False
-        if error.fatal():
-            raise RuntimeError(f"fatal Kafka error: {error}")
-        if error.code() not in (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART):
-            logger.warning("consumer: %s", error)
+        logger.warning("database unreachable; holding the batch until it answers again")
+        delay = 0.2
+        while not self._database_answers():
+            if self.stop.wait(delay):
+                raise RuntimeError("stopped while the database was unreachable; the batch will be redelivered")
+            delay = min(delay * 2, 5.0)
+        logger.info("database reachable again; applying the batch")
         return True
 
-    def _on_revoke(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
-        # Handling runs in the poll thread, so everything stored so far is applied: commit it before letting go.
+    def _database_answers(self) -> bool:
+        connection = connections[self.using]
+        connection.close_if_unusable_or_obsolete()
         try:
-            consumer.commit(asynchronous=False)
-        except Exception as error:
-            logger.debug("commit on revoke: %s", error)
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except (OperationalError, InterfaceError):
+            connection.close()
+            return False
 
-    def _observe_lag(self) -> None:
-        for tp in self.consumer.assignment():
-            position = self.consumer.position([tp])[0].offset
-            if position < 0:
-                continue
-            _, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            consumer_lag.labels(self.service, tp.topic, str(tp.partition)).set(max(high - position, 0))
+    def _dead_letter(self, item: Received) -> None:
+        """Dead-letters an event once: the inbox remembers it, in the transaction that stores its position."""
+        assert item.event is not None
+        already = InboxEvent.objects.using(self.using).filter(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=item.event.id)
+        if already.exists():
+            self._done_with(item.message)
+            return
+        self._publish_dead_letter(item)
+        with transaction.atomic(using=self.using):
+            InboxEvent.objects.using(self.using).create(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=item.event.id)
+            self.subscription.record([item.message])
+        self.subscription.committed([item.message])
+
+    def _publish_dead_letter(self, item: Received) -> None:
+        message = item.message
+        headers = list(message.headers) + [
+            ("dead_letter_reason", (item.problem or "unknown").encode()[:4000]),
+            ("original_topic", message.topic.encode()),
+            ("original_partition", str(message.partition).encode()),
+            ("original_offset", str(message.offset).encode()),
+            ("dead_lettered_by", self.service.encode()),
+        ]
+        topic = message.topic + events_settings.DEAD_LETTER_SUFFIX
+        [error] = self.publisher.send([Message(topic, key=message.key, value=message.value, headers=headers)], 30)
+        if error is not None:
+            raise RuntimeError(f"dead-letter topic {topic} did not acknowledge: {error}")
+        consumer_dead_lettered.labels(self.service, item.event.type if item.event else "invalid").inc()
+        logger.error("dead-lettered %s[%d]@%d to %s: %s", message.topic, message.partition, message.offset, topic, item.problem)
+
+    def _done_with(self, message: Message) -> None:
+        with transaction.atomic(using=self.using):
+            self.subscription.record([message])
+        self.subscription.committed([message])
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
@@ -211,31 +237,18 @@ class Consumer:
             return
         self._next_housekeeping = now + 60.0
         cutoff = timezone.now() - timedelta(seconds=events_settings.INBOX_RETENTION)
-        InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
-
-
-def _commit_and_close(consumer: KafkaConsumer) -> None:
-    try:
-        consumer.commit(asynchronous=False)
-    except Exception as error:  # nothing stored yet is not a failure
-        logger.debug("final commit: %s", error)
-    consumer.close()
+        try:
+            InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
+        except DatabaseError as error:  # the cleanup can wait for the next round, during an outage
+            logger.warning("inbox cleanup skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def _receive(message: Message) -> Received:
     try:
-        return Received(message, Event.from_json(message.value() or b""))
+        return Received(message, Event.from_json(message.value))
     except InvalidEvent as error:
         return Received(message, None, str(error))
-
-
-def _next_offsets(messages: Sequence[Message]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for message in messages:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        assert topic is not None and partition is not None and offset is not None  # a consumed message has all
-        last[(topic, partition)] = offset
-    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
 
 
 def consumer_is_stalled(heartbeat: float, max_poll_interval_ms: Any = None) -> bool:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from django.db import connections
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .conf import events_settings
+from .transport import get_transport
 
 
 def database_ready() -> tuple[bool, str]:
@@ -25,15 +25,13 @@ def database_ready() -> tuple[bool, str]:
 
 def broker_ready(timeout: float = 2.0) -> tuple[bool, str]:
     try:
-        admin = AdminClient({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "socket.timeout.ms": int(timeout * 1000)})
-        metadata = admin.list_topics(timeout=timeout)
-        return True, f"{len(metadata.brokers)} broker(s)"
+        return get_transport().ready(timeout)
     except Exception as error:
         return False, f"{type(error).__name__}: {error}"
 
 
 def readiness(timeout: float = 2.0) -> tuple[bool, dict[str, str]]:
-    """Whether this service can reach its database and Kafka; the details say what failed."""
+    """Whether this service can reach its database and its broker; the details say what failed."""
     db_ok, db_detail = database_ready()
     broker_ok, broker_detail = broker_ready(timeout)
     return db_ok and broker_ok, {"database": db_detail, "broker": broker_detail}

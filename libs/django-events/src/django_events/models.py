@@ -55,3 +55,22 @@ class InboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber} {self.event_id}"
+
+
+class StreamOffset(models.Model):
+    """The RabbitMQ transport's consumer group offsets: where a group resumes in one stream (a partition).
+
+    Written in the transaction that applied the messages before it, so the offset and the effects of the events
+    it covers commit together (Kafka keeps its groups' offsets itself and does not use this table).
+    """
+
+    group = models.CharField(max_length=200)
+    stream = models.CharField(max_length=255)
+    next_offset = models.BigIntegerField()
+
+    class Meta:
+        db_table = "django_events_stream_offset"
+        constraints = [models.UniqueConstraint(fields=["group", "stream"], name="django_events_stream_offset_once")]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.stream}@{self.next_offset}"

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from django.db import connections, transaction
 
 from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
-from .kafka import make_consumer
 from .models import InboxEvent
 from .projection import Projection, create_table
 from .registry import UnsupportedVersion, registry
+from .transport import Replay, get_transport
 
 logger = logging.getLogger("django_events.rebuild")
 
@@ -36,53 +34,40 @@ def rebuild(projection: Projection, *, log: Callable[[str], None] = lambda _: No
     InboxEvent.objects.using(using).filter(subscriber=fresh_name).delete()
     create_table(fresh.table_model, using)
 
-    consumer = make_consumer(**{"group.id": f"{events_settings.GROUP_ID}.rebuild.{uuid.uuid4()}", "enable.auto.commit": False})
+    replay = get_transport().replay(registry.topics([projection]), events_settings.GROUP_ID)
     try:
-        partitions = _partitions(consumer, registry.topics([projection]))
-        consumer.assign(partitions)
-        applied = _catch_up(consumer, partitions, fresh, using)
+        applied = _catch_up(replay, fresh, using)
         log(f"replayed {applied} events into {fresh_table}")
         connection = connections[using]
         with transaction.atomic(using=using):
             with connection.cursor() as cursor:
                 if connection.vendor == "postgresql":
                     cursor.execute(f"LOCK TABLE {connection.ops.quote_name(live)} IN ACCESS EXCLUSIVE MODE")
-                applied += _catch_up(consumer, partitions, fresh, using)
+                applied += _catch_up(replay, fresh, using)
                 _swap(cursor, connection, live, fresh_table)
             InboxEvent.objects.using(using).filter(subscriber=projection.name).delete()
             InboxEvent.objects.using(using).filter(subscriber=fresh_name).update(subscriber=projection.name)
         log(f"swapped {fresh_table} in as {live}")
         return applied
     finally:
-        consumer.close()
+        replay.close()
 
 
-def _partitions(consumer, topics: list[str]) -> list[TopicPartition]:  # type: ignore[no-untyped-def]
-    metadata = consumer.list_topics(timeout=10)
-    return [
-        TopicPartition(topic, partition, OFFSET_BEGINNING)
-        for topic in topics
-        if topic in metadata.topics
-        for partition in metadata.topics[topic].partitions
-    ]
-
-
-def _catch_up(consumer, partitions: list[TopicPartition], fresh: Projection, using: str) -> int:  # type: ignore[no-untyped-def]
-    """Consume every partition up to the log end as it is now; returns the number of events applied."""
-    ends = {(tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in partitions}
+def _catch_up(replay: Replay, fresh: Projection, using: str) -> int:
+    """Replay up to the ends as they are now; returns the number of events applied."""
+    ends = replay.ends()
     applied = 0
     skipped: list[str] = []
     while True:
-        positions = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(partitions)}
-        if all(positions[key] >= end or end == 0 for key, end in ends.items()):
+        positions = replay.positions()
+        if all(positions.get(key, 0) >= end or end == 0 for key, end in ends.items()):
             if skipped:
                 logger.warning("rebuild of %s skipped %d failing events: %s", fresh.name, len(skipped), skipped[:5])
             return applied
-        messages = [m for m in consumer.consume(1000, 1.0) if m.error() is None]
         events = []
-        for message in messages:
+        for message in replay.poll(1000, 1.0):
             try:
-                events.append(Event.from_json(message.value() or b""))
+                events.append(Event.from_json(message.value))
             except InvalidEvent:
                 continue  # dead-lettered by the live consumer already
         with transaction.atomic(using=using):
@@ -91,7 +76,6 @@ def _catch_up(consumer, partitions: list[TopicPartition], fresh: Projection, usi
                     applied += apply_events(events, [fresh], using=using)
             except Exception:
                 applied += _apply_one_by_one(events, fresh, using, skipped)
-        partitions = consumer.position(partitions)
 
 
 def _apply_one_by_one(events: list[Event], fresh: Projection, using: str, skipped: list[str]) -> int:

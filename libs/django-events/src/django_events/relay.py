@@ -1,8 +1,7 @@
-"""The relay: sends committed outbox rows to Kafka and marks them sent once the broker has acknowledged them."""
+"""The relay: sends committed outbox rows to the broker and marks them sent once the broker has acknowledged them."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -11,16 +10,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from .conf import events_settings
 from .faults import failpoint
-from .kafka import make_producer
 from .metrics import outbox_backlog, outbox_oldest_age, relay_failed, relay_sent
 from .models import OutboxEvent
+from .transport import Message, Publisher, get_transport
 
 logger = logging.getLogger("django_events.relay")
 
@@ -41,13 +39,13 @@ class Relay:
 
     Each claim takes transaction-scoped advisory locks on outbox shards (a hash of the event key), so a key is
     only ever sent by one relay at a time and in commit order; rows are marked sent in that transaction only
-    after Kafka acknowledged them. A crash before the mark resends: consumers' inboxes make that harmless.
+    after the broker acknowledged them. A crash before the mark resends: consumers' inboxes make that harmless.
     """
 
-    def __init__(self, producer: Producer | None = None, *, stop: threading.Event | None = None) -> None:
+    def __init__(self, publisher: Publisher | None = None, *, stop: threading.Event | None = None) -> None:
         self.using = events_settings.DATABASE
-        self.producer = producer or make_producer()
         self.stop = stop or threading.Event()
+        self.publisher = publisher or get_transport().publisher(stop=self.stop)
         self.batch_size = events_settings.RELAY_BATCH_SIZE
         self.service = events_settings.SERVICE or ""
         self.heartbeat = time.monotonic()
@@ -77,7 +75,7 @@ class Relay:
             if sent < self.batch_size:
                 self._wait_for_commit(events_settings.RELAY_IDLE_WAIT)
         # What is still in flight is unmarked and is sent again by the next relay: no need to wait for the broker.
-        self._flush(1.0)
+        self.publisher.close(1.0)
         self._close_listener()
 
     def send_batch(self) -> int:
@@ -141,47 +139,30 @@ class Relay:
         return list(rows[: self.batch_size])
 
     def _send(self, batch: Batch) -> None:
-        def delivered(seq: int, error: KafkaError | None, message: Message) -> None:
+        messages = [
+            Message(
+                topic,
+                key=key.encode(),
+                value=payload.encode(),
+                headers=[
+                    ("event_id", str(event_id).encode()),
+                    ("event_type", event_type.encode()),
+                    ("event_version", str(event_version).encode()),
+                ],
+            )
+            for _, topic, key, payload, event_id, event_type, event_version in batch.rows
+        ]
+        outcome = self.publisher.send(messages, events_settings.RELAY_SEND_TIMEOUT + 5)
+        for (seq, *_), error in zip(batch.rows, outcome):
             if error is None:
                 batch.acked.append(seq)
             else:
-                batch.errors[seq] = str(error)
-
-        for seq, topic, key, payload, event_id, event_type, event_version in batch.rows:
-            headers = [
-                ("event_id", str(event_id).encode()),
-                ("event_type", event_type.encode()),
-                ("event_version", str(event_version).encode()),
-            ]
-            while True:
-                try:
-                    self.producer.produce(
-                        topic,
-                        key=key.encode(),
-                        value=payload.encode(),
-                        headers=headers,
-                        on_delivery=functools.partial(delivered, seq),
-                    )
-                    break
-                except BufferError:
-                    self.producer.poll(0.05)
-        if self._flush(events_settings.RELAY_SEND_TIMEOUT + 5):
-            for seq, *_ in batch.rows:
-                if seq not in batch.acked:
-                    batch.errors.setdefault(seq, "not acknowledged before the send timeout")
-
-    def _flush(self, timeout: float) -> int:
-        """``producer.flush`` in short slices, so a stop request ends the wait while the broker is away (a
-        signal handler only runs between them); returns how many messages are still unacknowledged."""
-        deadline = time.monotonic() + timeout
-        while remaining := self.producer.flush(0.2):
-            if self.stop.is_set() or time.monotonic() >= deadline:
-                return remaining
-        return 0
+                batch.errors[seq] = error
 
     # Waking up on commit instead of polling a timer.
 
     def _listen(self) -> None:
+        """LISTENs on its own connection (PostgreSQL); while the database cannot be reached, the relay polls."""
         if self.vendor != "postgresql":
             return
         import psycopg
@@ -189,12 +170,17 @@ class Relay:
         params = connections[self.using].get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
-        self._listener = psycopg.connect(**params, autocommit=True)
-        self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        try:
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except psycopg.OperationalError as error:
+            logger.warning("cannot LISTEN (%s); polling until the database answers", error)
+            self._close_listener()
 
     def _wait_for_commit(self, timeout: float) -> None:
         if self._listener is None:
             self.stop.wait(min(timeout, 0.05))
+            self._listen()
             return
         try:
             for _ in self._listener.notifies(timeout=timeout, stop_after=1):
@@ -215,8 +201,12 @@ class Relay:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + 5.0
-        update_backlog_metrics(self.using)
-        purge_sent(self.using)
+        try:
+            update_backlog_metrics(self.using)
+            purge_sent(self.using)
+        except DatabaseError as error:  # it waits for the next round; the next batch backs off if the outage lasts
+            logger.warning("outbox housekeeping skipped: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
 
 
 def update_backlog_metrics(using: str) -> None:

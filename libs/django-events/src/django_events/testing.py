@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Max
 
 from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event
 from .models import OutboxEvent
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -47,3 +51,52 @@ def deliver(*events: Event, using: str | None = None) -> int:
 
 def unique_topic_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}."
+
+
+@contextmanager
+def noticing_reads_of(table: str, using: str | None = None) -> Iterator[threading.Event]:
+    """An Event set once this thread's connection has run a query naming ``table``: a test can then write the
+    row a request is waiting for (``wait_for_read_model``) knowing that the request's first look missed it."""
+    noticed = threading.Event()
+
+    def notice(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        result = execute(sql, params, many, context)
+        if table in sql:
+            noticed.set()
+        return result
+
+    with connections[using or events_settings.DATABASE].execute_wrapper(notice):
+        yield noticed
+
+
+def after_first_read_of(table: str, call: Callable[[], T], *, timeout: float = 120.0) -> Callable[[], T]:
+    """Starts ``call`` in a thread of its own (with its own database connection) and returns once that thread
+    has read ``table``; the function returned waits for the call's end and gives its result or raises its error.
+
+    A test writes the row the call is waiting for in between, as a consumer would a moment after the request.
+    """
+    looked: queue.Queue[threading.Event] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            with noticing_reads_of(table) as noticed:
+                looked.put(noticed)
+                outcome["result"] = call()
+        except BaseException as error:  # noqa: BLE001 - handed to the test by finish()
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    if not looked.get(timeout=timeout).wait(timeout):
+        raise TimeoutError(f"the call never read {table}")
+
+    def finish() -> T:
+        thread.join(timeout)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return finish

@@ -10,6 +10,29 @@ from rest_framework import serializers
 __all__ = ["StrictInputSerializer"]
 
 NOT_ACCEPTED = "This field is not accepted here."
+# The JSON type each field's schema states. DRF would coerce others (a number into a CharField's string, "5"
+# into an IntegerField): a client sending the wrong type gets told, as the schema says it would.
+JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, (bool,), "a boolean"),
+    (serializers.IntegerField, (int,), "an integer"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.UUIDField, (str,), "a string"),
+    (serializers.DateTimeField, (str,), "a string"),
+    (serializers.ListField, (list,), "an array"),
+    (serializers.DictField, (dict,), "an object"),
+)
+
+
+def _wrong_json_type(field: serializers.Field, value: Any) -> str | None:
+    """What the value should have been, if its JSON type is not the field's."""
+    if value is None:
+        return None  # the field's own allow_null decides
+    for field_class, json_types, name in JSON_TYPES:
+        if isinstance(field, field_class):
+            is_bool_for_number = isinstance(value, bool) and bool not in json_types
+            return name if is_bool_for_number or not isinstance(value, json_types) else None
+    return None
 
 
 class StrictInputSerializer(serializers.Serializer[Any]):
@@ -22,4 +45,8 @@ class StrictInputSerializer(serializers.Serializer[Any]):
             undeclared = sorted(set(data) - set(self.fields))
             if undeclared:
                 raise serializers.ValidationError({name: [NOT_ACCEPTED] for name in undeclared})
+            mistyped = {name: _wrong_json_type(field, data[name]) for name, field in self.fields.items() if name in data}
+            errors = {name: [f"Must be {expected}."] for name, expected in mistyped.items() if expected}
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # a body that is no JSON object is DRF's 400 "Invalid data"

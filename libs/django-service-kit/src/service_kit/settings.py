@@ -83,12 +83,18 @@ def database_from_env(*, name: str, sqlite_path: str | Path) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in POSTGRES_SCHEMES:
         raise ValueError(f"DATABASE_URL must be postgresql://..., not {parts.scheme}://")
+    # As many connections as a web process has threads (service_kit.asgi), so a request never waits for one.
+    pool_size = int(env("DATABASE_POOL_SIZE") or env("WEB_THREADS") or 8)
     database = dj_database_url.parse(
         urlunsplit(parts._replace(scheme="postgresql")),
-        conn_max_age=int(env("DATABASE_CONN_MAX_AGE", "60") or 0),
-        # A persistent connection the server dropped is noticed here rather than failing a request.
-        conn_health_checks=True,
+        # Pooled instead of persistent: Django refuses both at once.
+        conn_max_age=0,
+        # No check query before each loan (a round trip per request): a connection the server dropped fails one
+        # request, is discarded by the pool on its return, and the client's retry gets a fresh one.
+        conn_health_checks=env_bool("DATABASE_HEALTH_CHECKS", False),
     )
+    # Django's psycopg pool: a request borrows a connection and returns it, never opens one.
+    database["OPTIONS"] = {**database.get("OPTIONS", {}), "pool": {"min_size": 1, "max_size": pool_size, "timeout": 10}}
     database["NAME"] = database["NAME"] or name
     database["PORT"] = str(database["PORT"] or 5432)
     database["TEST"] = {"NAME": f"test_{database['NAME']}"}
@@ -207,7 +213,13 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        "DJANGO_EVENTS": {"SERVICE": service, "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or ""},
+        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka. The
+        # consumer group is django-events' default, TOPIC_PREFIX + SERVICE: set after SERVICE, it follows it.
+        "DJANGO_EVENTS": {
+            "SERVICE": service,
+            "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
+            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+        },
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {

@@ -34,3 +34,13 @@ def test_an_unknown_version_is_refused():
     with pytest.raises(django_events.UnsupportedVersion):
         deliver(vote_cast(uuid.uuid4(), version=2))
     assert not PollTally.objects.exists()
+
+
+def test_a_voided_vote_no_longer_counts_even_when_redelivered():
+    poll_id = uuid.uuid4()
+    kept, late = vote_cast(poll_id), vote_cast(poll_id)
+    voided = make_event("vote.voided", {**late.data, "reason": "after_close"}, key=str(poll_id))
+
+    deliver(kept, late, voided, voided)
+
+    assert PollTally.objects.get(poll_id=poll_id).total_votes == 1

@@ -1,3 +1,4 @@
+import logging
 import uuid
 from datetime import timedelta
 
@@ -93,7 +94,7 @@ def test_cast_vote_with_a_choice_of_another_poll_is_a_bad_request(auth_client, p
     assert "choice_id" in body["details"]
 
 
-def test_cast_vote_on_a_poll_not_known_yet_is_not_found(auth_client):
+def test_cast_vote_on_an_unknown_poll_is_not_found(auth_client):
     body = {"poll_id": str(uuid.uuid4()), "choice_id": str(uuid.uuid4())}
 
     error = _assert_error(auth_client.post(URL, body, format="json"), 404, "poll_not_known")
@@ -138,3 +139,18 @@ def test_a_deleted_user_casts_no_vote(auth_client, auth_user_id, poll, choice):
 def test_a_user_never_registered_casts_no_vote(auth_client, poll, choice):
     _assert_error(auth_client(known=False).post(URL, _body(poll, choice), format="json"), 401, "invalid_token")
     assert not Vote.objects.exists()
+
+
+def test_an_expected_refusal_logs_nothing(auth_client, poll, choice, caplog):
+    auth_client.post(URL, _body(poll, choice), format="json")
+    # The "django" loggers do not propagate to the root logger, where caplog listens.
+    django_logger = logging.getLogger("django")
+    django_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO"):
+            _assert_error(auth_client.post(URL, _body(poll, choice), format="json"), 409, "already_voted")
+            _assert_error(auth_client.post(URL, {"poll_id": "nope"}, format="json"), 400)
+    finally:
+        django_logger.removeHandler(caplog.handler)
+
+    assert [record for record in caplog.records if record.levelname != "DEBUG"] == []

@@ -1,0 +1,505 @@
+"""The RabbitMQ transport (3.10+): streams as partitions, with offsets and group membership in the database.
+
+A topic is ``TOPIC_PARTITIONS`` streams, ``<topic>.<n>``; a message goes to the stream of a hash of its key, so one
+key's messages share one append-only log, as in a Kafka partition. Streams keep their messages after consumers
+read them, which is what replays for ``events_rebuild`` need (classic queues delete what was acknowledged).
+
+RabbitMQ 3.10 has neither super streams nor single active consumer on streams (both 3.11), so the consumer group
+lives in the service's own PostgreSQL database, beside its inbox: each member holds a shared advisory lock (the
+membership) and an exclusive one per stream it consumes, on a connection of its own, and takes or gives up streams
+until each member has its fair share. A member that dies loses its locks with its connection, and the others take
+its streams within a second. A group's position in a stream is a row of ``django_events_stream_offset``, written
+in the transaction that applies the messages before it, and guarded by the value it replaces: a member that lost
+a stream without noticing cannot move it, its batch rolls back. On another database than PostgreSQL, one consumer
+process per service takes every stream.
+
+The client is pika, RabbitMQ's own synchronous AMQP 0-9-1 library: the relay and the consumer are blocking loops
+around the Django ORM, and AMQP reaches streams in 3.10 without the stream plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+from django.db import connections
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError
+
+from .conf import events_settings
+from .models import StreamOffset
+from .rows import insert_rows
+from .transport import Message, PartitionLost
+
+logger = logging.getLogger("django_events.rabbitmq")
+# pika logs every connection step at INFO; the workers log at INFO.
+logging.getLogger("pika").setLevel(logging.WARNING)
+
+STREAM = {"x-queue-type": "stream"}
+# Namespaces of the consumer group's advisory locks: pg_advisory_lock(namespace, hash).
+MEMBERS_NAMESPACE = 0x0E7F
+STREAMS_NAMESPACE = 0x0E80
+REBALANCE_EVERY = 1.0
+# Headers the broker adds to a stream's messages, and the one that carries the message key.
+OFFSET_HEADER = "x-stream-offset"
+KEY_HEADER = "key"
+
+
+def partition_of(key: bytes | None) -> int:
+    partitions: int = events_settings.TOPIC_PARTITIONS
+    return zlib.crc32(key or b"") % partitions
+
+
+def stream_name(topic: str, partition: int) -> str:
+    return f"{topic}.{partition}"
+
+
+def partitions_of(topics: Sequence[str]) -> list[tuple[str, int]]:
+    return [(topic, partition) for topic in topics for partition in range(events_settings.TOPIC_PARTITIONS)]
+
+
+def connect(timeout: float = 10.0) -> pika.BlockingConnection:
+    parameters = pika.URLParameters(events_settings.RABBITMQ_URL)
+    parameters.socket_timeout = timeout
+    parameters.blocked_connection_timeout = max(timeout, events_settings.RELAY_SEND_TIMEOUT)
+    parameters.connection_attempts = 1
+    return pika.BlockingConnection(parameters)
+
+
+class RabbitMQTransport:
+    name = "rabbitmq"
+
+    def publisher(self, stop: threading.Event | None = None) -> RabbitMQPublisher:
+        return RabbitMQPublisher(stop)
+
+    def subscribe(self, topics: Sequence[str], group: str) -> RabbitMQSubscription:
+        return RabbitMQSubscription(topics, group)
+
+    def replay(self, topics: Sequence[str], group: str) -> RabbitMQReplay:
+        return RabbitMQReplay(topics, group)
+
+    def ensure_topics(self, topics: Sequence[str]) -> None:
+        connection = connect()
+        try:
+            channel = connection.channel()
+            for key in partitions_of(topics):
+                channel.queue_declare(stream_name(*key), durable=True, arguments=STREAM)
+        finally:
+            connection.close()
+
+    def ready(self, timeout: float) -> tuple[bool, str]:
+        connection = connect(timeout)
+        connection.close()
+        return True, "RabbitMQ connected"
+
+
+class RabbitMQPublisher:
+    """Publishes to streams with publisher confirms, all of a batch at once on one channel (so in order), then
+    waits for the broker's confirms of the whole batch.
+
+    pika's BlockingChannel waits for each confirm inside ``basic_publish``: one round trip per message. Its
+    asynchronous core (``pika.channel.Channel``, the channel's ``_impl``) publishes without waiting and reports
+    confirms to a callback, which is what a batch needs.
+    """
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._core: Any = None
+        self._declared: set[str] = set()
+        self._published = 0
+        self._pending: dict[int, int] = {}
+        self._outcome: list[str | None] = []
+
+    def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
+        outcome: list[str | None] = ["not confirmed before the send timeout"] * len(messages)
+        self._outcome = outcome
+        self._pending = {}
+        try:
+            channel = self._open()
+            streams = [stream_name(m.topic, partition_of(m.key)) for m in messages]
+            for stream in set(streams) - self._declared:
+                channel.queue_declare(stream, durable=True, arguments=STREAM)
+                self._declared.add(stream)
+            for index, (message, stream) in enumerate(zip(messages, streams)):
+                headers: dict[str, Any] = {name: value.decode() for name, value in message.headers}
+                if message.key is not None:
+                    headers[KEY_HEADER] = message.key.decode()
+                properties = pika.BasicProperties(headers=headers, delivery_mode=pika.DeliveryMode.Persistent)
+                self._core.basic_publish("", stream, message.value, properties)
+                self._published += 1
+                self._pending[self._published] = index
+            deadline = time.monotonic() + timeout
+            while self._pending and (remaining := deadline - time.monotonic()) > 0 and not self.stop.is_set():
+                assert self._connection is not None
+                self._connection.process_data_events(time_limit=min(remaining, 0.2))
+        except AMQPError as error:
+            reason = f"{type(error).__name__}: {error}"
+            for index in self._pending.values():
+                outcome[index] = reason
+            self._reset()
+        return outcome
+
+    def close(self, timeout: float) -> None:
+        self._reset()
+
+    def _open(self) -> BlockingChannel:
+        if self._connection is not None and self._channel is not None:
+            try:
+                self._connection.process_data_events(0)  # finds a connection the broker closed while idle
+                return self._channel
+            except AMQPError as error:
+                logger.info("RabbitMQ connection lost while idle (%s); reconnecting", error)
+                self._reset()
+        self._connection = connect()
+        self._channel = self._connection.channel()
+        self._core = self._channel._impl
+        self._core.confirm_delivery(self._on_confirm)
+        self._published = 0
+        return self._channel
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        confirmed = [tag for tag in self._pending if tag <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        for tag in confirmed:
+            index = self._pending.pop(tag, None)
+            if index is not None:
+                self._outcome[index] = None if isinstance(method, pika.spec.Basic.Ack) else "rejected by RabbitMQ (nack)"
+
+    def _reset(self) -> None:
+        connection, self._connection, self._channel, self._core = self._connection, None, None, None
+        self._declared.clear()
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except AMQPError:
+                pass
+
+
+@dataclass
+class _Owned:
+    """A stream this member consumes: the offset stored for the group (None: no row yet), the offset of the next
+    message it expects, and its AMQP consumer."""
+
+    stored: int | None
+    position: int
+    tag: str = ""
+
+
+class _Receiver:
+    """One AMQP channel's stream consumers and the messages they delivered, not yet taken."""
+
+    def __init__(self, prefetch: int) -> None:
+        self.connection = connect()
+        self.channel = self.connection.channel()
+        self.channel.basic_qos(prefetch_count=prefetch)  # streams require a prefetch limit
+        self.buffer: deque[Message] = deque()
+        self.by_tag: dict[str, tuple[str, int]] = {}
+        self.declared: set[str] = set()
+
+    def consume(self, key: tuple[str, int], offset: int | str) -> str:
+        stream = stream_name(*key)
+        if stream not in self.declared:
+            self.channel.queue_declare(stream, durable=True, arguments=STREAM)
+            self.declared.add(stream)
+        tag = str(self.channel.basic_consume(stream, self._on_message, arguments={OFFSET_HEADER: offset}))
+        self.by_tag[tag] = key
+        return tag
+
+    def cancel(self, tag: str) -> None:
+        key = self.by_tag.pop(tag, None)
+        self.channel.basic_cancel(tag)
+        self.buffer = deque(m for m in self.buffer if (m.topic, m.partition) != key)
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.buffer and (remaining := deadline - time.monotonic()) > 0:
+            self.connection.process_data_events(time_limit=min(remaining, 0.2))
+
+    def take(self, max_messages: int) -> list[Message]:
+        return [self.buffer.popleft() for _ in range(min(max_messages, len(self.buffer)))]
+
+    def ack(self, messages: Sequence[Message]) -> None:
+        # Acknowledgements on a stream only grant the consumer credit; the position is what the database holds.
+        if messages:
+            self.channel.basic_ack(max(m.handle for m in messages), multiple=True)
+
+    def close(self) -> None:
+        if self.connection.is_open:
+            try:
+                self.connection.close()
+            except AMQPError:
+                pass
+
+    def _on_message(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        key = self.by_tag.get(method.consumer_tag)
+        if key is None:
+            return
+        headers = dict(properties.headers or {})
+        offset = int(headers.pop(OFFSET_HEADER))
+        message_key = headers.pop(KEY_HEADER, None)
+        self.buffer.append(
+            Message(
+                topic=key[0],
+                key=_bytes(message_key) if message_key is not None else None,
+                value=body,
+                headers=[(name, _bytes(value)) for name, value in headers.items()],
+                partition=key[1],
+                offset=offset,
+                handle=method.delivery_tag,
+            )
+        )
+
+
+class RabbitMQSubscription:
+    """A member of the service's consumer group (see the module's docstring)."""
+
+    def __init__(self, topics: Sequence[str], group: str) -> None:
+        self.group = group
+        self.using = events_settings.DATABASE
+        self.partitions = partitions_of(topics)
+        self.prefetch = max(events_settings.CONSUMER_BATCH_SIZE, 100)
+        self.owned: dict[tuple[str, int], _Owned] = {}
+        self._locks: _GroupLocks | _SoleMember | None = None
+        self._receiver: _Receiver | None = None
+        self._next_rebalance = 0.0
+
+    def poll(self, max_messages: int, timeout: float) -> list[Message]:
+        try:
+            self._connected()
+            self._rebalance()  # may have to reconnect
+            receiver = self._connected()
+            receiver.wait(timeout)
+            taken = receiver.take(max_messages)
+        except AMQPError as error:
+            logger.warning("RabbitMQ connection lost (%s); resuming from the stored offsets", error)
+            self._disconnect()
+            time.sleep(min(timeout, 1.0))
+            return []
+        batch = []
+        for message in taken:
+            owned = self.owned.get((message.topic, message.partition))
+            if owned is None or message.offset < owned.position:
+                continue  # a stream given up meanwhile, or a message before the position asked for
+            owned.position = message.offset + 1
+            batch.append(message)
+        if not batch:
+            receiver.ack(taken)
+        return batch
+
+    def record(self, messages: Sequence[Message]) -> None:
+        for key, next_offset in _next_offsets(messages).items():
+            owned = self.owned.get(key)
+            if owned is None:
+                raise PartitionLost(f"{stream_name(*key)} is no longer consumed here")
+            offsets = StreamOffset.objects.using(self.using).filter(group=self.group, stream=stream_name(*key))
+            if owned.stored is None:
+                row = {"group": self.group, "stream": stream_name(*key), "next_offset": next_offset}
+                moved = len(insert_rows(StreamOffset, [row], using=self.using, conflict=["group", "stream"], returning=["id"]))
+            else:
+                moved = offsets.filter(next_offset=owned.stored).update(next_offset=next_offset)
+            if not moved:
+                self._give_up(key)
+                raise PartitionLost(f"another member of {self.group} moved {stream_name(*key)}")
+
+    def committed(self, messages: Sequence[Message]) -> None:
+        for key, next_offset in _next_offsets(messages).items():
+            if key in self.owned:
+                self.owned[key].stored = next_offset
+        if self._receiver is not None:
+            try:
+                self._receiver.ack(messages)
+            except AMQPError as error:
+                logger.info("acknowledgement failed (%s); the offsets are stored", error)
+                self._disconnect()
+
+    def observe_lag(self, service: str) -> None:
+        pass  # RabbitMQ 3.10 tells an AMQP client no stream's end offset; projection lag still is reported
+
+    def close(self) -> None:
+        for key in list(self.owned):
+            self._give_up(key)
+        self._disconnect()
+        if self._locks is not None:
+            self._locks.close()
+            self._locks = None
+
+    def _connected(self) -> _Receiver:
+        if self._receiver is None:
+            self._receiver = _Receiver(self.prefetch)
+            for key in self.owned:
+                self._consume(key)
+        return self._receiver
+
+    def _disconnect(self) -> None:
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.close()
+
+    def _consume(self, key: tuple[str, int]) -> None:
+        assert self._receiver is not None
+        stored = (
+            StreamOffset.objects.using(self.using)
+            .filter(group=self.group, stream=stream_name(*key))
+            .values_list("next_offset", flat=True)
+            .first()
+        )
+        owned = self.owned[key] = _Owned(stored=stored, position=stored or 0)
+        owned.tag = self._receiver.consume(key, stored if stored is not None else "first")
+
+    def _give_up(self, key: tuple[str, int]) -> None:
+        owned = self.owned.pop(key, None)
+        if owned is None:
+            return
+        if self._receiver is not None and owned.tag:
+            try:
+                self._receiver.cancel(owned.tag)
+            except AMQPError as error:
+                logger.warning("could not cancel the consumer of %s (%s); reconnecting", stream_name(*key), error)
+                self._disconnect()
+        if self._locks is not None:
+            try:
+                self._locks.release(stream_name(*key))
+            except Exception:
+                logger.exception("could not release %s", stream_name(*key))
+
+    def _rebalance(self) -> None:
+        """Take free streams up to this member's fair share, give up what is beyond it."""
+        now = time.monotonic()
+        if now < self._next_rebalance:
+            return
+        self._next_rebalance = now + REBALANCE_EVERY
+        try:
+            if self._locks is None:
+                self._locks = _group_locks(self.using, self.group)
+            members = self._locks.members()
+        except Exception as error:
+            logger.warning("lost the group's lock connection (%s); giving up every stream", error)
+            self.owned.clear()
+            self._disconnect()
+            self._locks = None
+            return
+        fair = math.ceil(len(self.partitions) / max(members, 1))
+        for key in list(self.owned)[fair:]:
+            logger.info("giving up %s to another member of %s", stream_name(*key), self.group)
+            self._give_up(key)
+        if len(self.owned) >= fair:
+            return
+        start = random.randrange(len(self.partitions))  # members starting together try different streams first
+        for key in self.partitions[start:] + self.partitions[:start]:
+            if key not in self.owned and self._locks.take(stream_name(*key)):
+                self._consume(key)
+                if len(self.owned) >= fair:
+                    return
+
+
+class _GroupLocks:
+    """The consumer group in PostgreSQL advisory locks, on a connection of their own (autocommit): a shared lock
+    per member, an exclusive one per stream consumed. A dead member's connection ends and its locks with it."""
+
+    def __init__(self, using: str, group: str) -> None:
+        import psycopg
+
+        params = connections[using].get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        self.group = group
+        self.connection = psycopg.connect(**params, autocommit=True)
+        self.connection.execute("SELECT pg_advisory_lock_shared(%s, %s)", [MEMBERS_NAMESPACE, _lock_key(group)])
+
+    def members(self) -> int:
+        row = self.connection.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND classid = %s AND objid = %s",
+            [MEMBERS_NAMESPACE, _lock_key(self.group)],
+        ).fetchone()
+        return int(row[0]) if row else 1
+
+    def take(self, stream: str) -> bool:
+        row = self.connection.execute("SELECT pg_try_advisory_lock(%s, %s)", [STREAMS_NAMESPACE, self._key(stream)]).fetchone()
+        return bool(row and row[0])
+
+    def release(self, stream: str) -> None:
+        self.connection.execute("SELECT pg_advisory_unlock(%s, %s)", [STREAMS_NAMESPACE, self._key(stream)])
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _key(self, stream: str) -> int:
+        return _lock_key(f"{self.group}\n{stream}")
+
+
+class _SoleMember:
+    """Without PostgreSQL, the one consumer process of a service takes every stream."""
+
+    def members(self) -> int:
+        return 1
+
+    def take(self, stream: str) -> bool:
+        return True
+
+    def release(self, stream: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _group_locks(using: str, group: str) -> _GroupLocks | _SoleMember:
+    if connections[using].vendor == "postgresql":
+        return _GroupLocks(using, group)
+    return _SoleMember()
+
+
+class RabbitMQReplay:
+    """Every stream of the topics from its first message. It ends where the live consumer group's stored offsets
+    are: what the live read model holds. (RabbitMQ 3.10 tells an AMQP client no stream's end offset.)"""
+
+    def __init__(self, topics: Sequence[str], group: str) -> None:
+        self.group = group
+        self.streams = {stream_name(*key): key for key in partitions_of(topics)}
+        self._positions = dict.fromkeys(self.streams.values(), 0)
+        self.receiver = _Receiver(prefetch=2000)
+        for key in self.streams.values():
+            self.receiver.consume(key, "first")
+
+    def ends(self) -> dict[tuple[str, int], int]:
+        rows = StreamOffset.objects.using(events_settings.DATABASE).filter(group=self.group, stream__in=list(self.streams))
+        return {self.streams[stream]: offset for stream, offset in rows.values_list("stream", "next_offset")}
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        return dict(self._positions)
+
+    def poll(self, max_messages: int, timeout: float) -> list[Message]:
+        self.receiver.wait(timeout)
+        taken = self.receiver.take(max_messages)
+        self.receiver.ack(taken)
+        for message in taken:
+            self._positions[(message.topic, message.partition)] = message.offset + 1
+        return taken
+
+    def close(self) -> None:
+        self.receiver.close()
+
+
+def _next_offsets(messages: Sequence[Message]) -> dict[tuple[str, int], int]:
+    return {(m.topic, m.partition): m.offset + 1 for m in messages}
+
+
+def _lock_key(text: str) -> int:
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

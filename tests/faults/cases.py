@@ -1,0 +1,274 @@
+"""One fault case: fresh polls, a steady vote load, the fault in the middle of it, then the reckoning.
+
+After the load, every vote it sent has its final answer; the case then waits for the counts to agree and
+measures how long that took: votes accepted (the 201s the clients got) = vote-service's vote rows = its results
+total = polls-service's `total_votes`, and each accepted vote's event in polls-service's inbox exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import httpx
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import Consumer as KafkaConsumer
+
+from tests.faults.load import PASSWORD, Load, Outcome, PollUnderLoad, Voter
+from tests.faults.platform import PARTITIONED, Platform, wait_until, answers
+
+RATE = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
+LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired
+CONVERGE_WITHIN = 180.0
+TALLY_SUBSCRIBER = "PollTallyProjection"
+VOTE_TOPIC = "faults.vote"
+
+Fault = Callable[[Platform], None]
+
+
+@dataclass
+class Owner:
+    """The user who creates each case's polls."""
+
+    gateway: str
+    username: str
+
+    @classmethod
+    def registered(cls, gateway: str) -> Owner:
+        owner = cls(gateway, f"owner-{uuid.uuid4().hex[:6]}")
+        with owner._client() as client:
+            response = client.post("/api/auth/register/", json=owner._credentials())
+            assert response.status_code == 201, response.text
+        return owner
+
+    def _credentials(self) -> dict[str, str]:
+        return {"username": self.username, "password": PASSWORD}
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.gateway, timeout=15, transport=httpx.HTTPTransport(local_address="127.78.0.1"))
+
+    def create_polls(self, count: int) -> list[PollUnderLoad]:
+        with self._client() as client:
+            access = client.post("/api/auth/token/", json=self._credentials()).json()["access"]
+            client.headers["Authorization"] = f"Bearer {access}"
+            return [self._create_poll(client, n) for n in range(count)]
+
+    def _create_poll(self, client: httpx.Client, n: int) -> PollUnderLoad:
+        poll = client.post("/api/polls/", json={"question": f"Fault case poll {n}?"})
+        assert poll.status_code == 201, poll.text
+        poll_id = poll.json()["id"]
+        choices = []
+        for text in ("Yes", "No", "Maybe"):
+            created = _once_known(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}))
+            assert created.status_code == 201, created.text
+            choices.append(created.json()["id"])
+        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60, "vote-service to know the choices")
+        return PollUnderLoad(poll_id, choices)
+
+
+def _once_known(send: Callable[[], httpx.Response], timeout: float = 240.0) -> httpx.Response:
+    """Services learn of a new poll through its event: 404 until then (429 if asked too often: then as told)."""
+    deadline = time.monotonic() + timeout
+    while (response := send()).status_code in (404, 429) and time.monotonic() < deadline:
+        time.sleep(float(response.headers.get("Retry-After", 0.5)))
+    return response
+
+
+def _results(client: httpx.Client, poll_id: str) -> dict:  # type: ignore[type-arg]
+    response = client.get(f"/api/votes/results/{poll_id}/")
+    return response.json() if response.status_code == 200 else {}
+
+
+@dataclass
+class Counts:
+    vote_rows: int
+    results_total: int
+    total_votes: int
+    tally_inbox: int  # accepted votes' events recorded once in polls-service's inbox
+
+    def agree(self, accepted: int) -> bool:
+        return self.vote_rows == self.results_total == self.total_votes == self.tally_inbox == accepted
+
+
+def count(platform: Platform, polls: list[PollUnderLoad]) -> Counts:
+    ids = [p.id for p in polls]
+    with platform.infra.connect("vote_service") as votes:
+        vote_rows = votes.execute("SELECT count(*) FROM votes_vote WHERE poll_id = ANY(%s::uuid[])", [ids]).fetchone()[0]
+        events = [row[0] for row in votes.execute(
+            "SELECT event_id FROM django_events_outbox WHERE event_type = 'vote.cast' AND key = ANY(%s)", [ids])]
+    with platform.infra.connect("polls_service") as polls_db:
+        tally_inbox = polls_db.execute(
+            "SELECT count(*) FROM django_events_inbox WHERE subscriber = %s AND event_id = ANY(%s)",
+            [TALLY_SUBSCRIBER, events]).fetchone()[0]
+    with httpx.Client(base_url=platform.gateway, timeout=15) as client:
+        results_total = sum(_results(client, p).get("total", 0) for p in ids)
+        total_votes = sum(client.get(f"/api/polls/{p}/").json()["total_votes"] for p in ids)
+    return Counts(vote_rows, results_total, total_votes, tally_inbox)
+
+
+def duplicates_in_log(platform: Platform, polls: list[PollUnderLoad]) -> int:
+    """vote.cast messages of these polls that repeat an event id already in the topic: resent, to be applied once."""
+    keys = {p.id.encode() for p in polls}
+    reader = KafkaConsumer({"bootstrap.servers": platform.infra.bootstrap, "group.id": f"faults-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        topic = reader.list_topics(VOTE_TOPIC, timeout=10).topics[VOTE_TOPIC]
+        ends = {p: reader.get_watermark_offsets(TopicPartition(VOTE_TOPIC, p), timeout=10)[1] for p in topic.partitions}
+        reader.assign([TopicPartition(VOTE_TOPIC, p, OFFSET_BEGINNING) for p in ends])
+        seen: list[bytes] = []
+        remaining = {p for p, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 60
+        while remaining and time.monotonic() < deadline:
+            for message in reader.consume(500, 5.0):
+                if message.error() is not None:
+                    continue
+                if message.key() in keys:
+                    seen.append(dict(message.headers() or [])["event_id"])
+                if message.offset() + 1 >= ends[message.partition()]:
+                    remaining.discard(message.partition())
+    finally:
+        reader.close()
+    return len(seen) - len(set(seen))
+
+
+@dataclass
+class CaseResult:
+    case: str
+    accepted: int
+    counts: Counts
+    converge_seconds: float | None
+    outcome: Outcome
+    duplicates_in_log: int
+    restarts: dict[str, int] = field(default_factory=dict)
+    supervisor_events: list[str] = field(default_factory=list)
+    case_seconds: float = 0.0  # the whole case: polls, load, fault, convergence
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.accepted - self.counts.total_votes) + max(0, self.accepted - self.counts.results_total)
+
+    @property
+    def applied_twice(self) -> int:
+        # Every increment of total_votes beyond the events in the inbox, and every count above what was accepted.
+        return max(0, self.counts.total_votes - self.counts.tally_inbox) + max(0, self.counts.total_votes - self.accepted)
+
+    def row(self) -> dict[str, object]:
+        return {
+            "case": self.case, "accepted": self.accepted, "results_total": self.counts.results_total,
+            "total_votes": self.counts.total_votes, "lost": self.lost, "applied_twice": self.applied_twice,
+            "duplicates_in_log": self.duplicates_in_log,
+            "converge_seconds": None if self.converge_seconds is None else round(self.converge_seconds, 1),
+            "retries": self.outcome.retries,
+            "restarts": ",".join(f"{name}:{n}" for name, n in sorted(self.restarts.items())) or "-",
+        }
+
+    def details(self) -> dict[str, object]:
+        return {
+            "sent": self.outcome.sent, "vote_rows": self.counts.vote_rows, "tally_inbox": self.counts.tally_inbox,
+            "replayed": self.outcome.replayed, "already_voted": self.outcome.already_voted,
+            "refused": self.outcome.refused[:10], "gave_up": self.outcome.gave_up,
+            "supervisor_events": self.supervisor_events, "rate_per_second": RATE, "case_seconds": self.case_seconds,
+        }
+
+
+def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, fault: Fault, fault_seconds: float) -> CaseResult:
+    began = time.monotonic()
+    load_seconds = 2 * LOAD_BEFORE + fault_seconds
+    polls = owner.create_polls(int(load_seconds * RATE // len(voters)) + 1)
+    restarts_before = dict(platform.supervisor.restarts())
+    events_before = len(platform.supervisor.events)
+    load = Load(voters, platform.gateway, polls, RATE)
+    load.start()
+    time.sleep(LOAD_BEFORE)  # the load's own pace: the fault strikes once votes are flowing
+    fault(platform)
+    time.sleep(LOAD_BEFORE)
+    outcome = load.stop()
+    answered = time.monotonic()
+    accepted = len(outcome.accepted)
+    converged: float | None = None
+    deadline = answered + CONVERGE_WITHIN
+    while True:
+        counts = count(platform, polls)
+        if counts.agree(accepted):
+            converged = time.monotonic() - answered
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items() if c > restarts_before.get(n, 0)}
+    resent = duplicates_in_log(platform, polls)
+    return CaseResult(name, accepted, counts, converged, outcome, resent, restarts,
+                      platform.supervisor.events[events_before:], round(time.monotonic() - began, 1))
+
+
+# The faults. Each returns once the fault is repaired; the supervisor restarts what was killed, as Kubernetes would.
+
+
+def sigkill(process: str, healthy: Callable[[Platform], bool] | None = None) -> Fault:
+    def fault(platform: Platform) -> None:
+        before = platform.supervisor.processes[process].restarts
+        platform.kill(process)
+        wait_until(lambda: platform.supervisor.processes[process].restarts > before, 60, f"{process} restarted")
+        if healthy is not None:
+            wait_until(lambda: healthy(platform), 60, f"{process} healthy")
+
+    return fault
+
+
+def vote_web_answers(platform: Platform) -> bool:
+    return answers(f"{platform.service_url('vote')}/healthz")
+
+
+BROKER_DOWN_SECONDS = 10.0
+DATABASE_DOWN_SECONDS = 10.0
+PARTITION_SECONDS = 30.0
+
+
+def broker_stop_start(platform: Platform) -> None:
+    platform.infra.stop_kafka()
+    time.sleep(BROKER_DOWN_SECONDS)  # the outage itself
+    platform.infra.start_kafka()
+
+
+def postgres_restart(platform: Platform) -> None:
+    platform.infra.stop_postgres()
+    time.sleep(DATABASE_DOWN_SECONDS)  # the outage itself, as long as a failover takes
+    platform.infra.start_postgres()
+
+
+def database_outage(database: str) -> Fault:
+    """One service's database refuses every connection for a while (its server failing over), the others not."""
+
+    def fault(platform: Platform) -> None:
+        with platform.infra.connect("polls") as admin:
+            admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS false")
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [database])
+            try:
+                time.sleep(DATABASE_DOWN_SECONDS)  # the outage itself
+            finally:
+                admin.execute(f"ALTER DATABASE {database} ALLOW_CONNECTIONS true")
+
+    return fault
+
+
+def partition(platform: Platform) -> None:
+    platform.infra.namespace.cut(platform.infra.kafka_port)
+    try:
+        time.sleep(PARTITION_SECONDS)  # the partition itself
+    finally:
+        platform.infra.namespace.heal()
+
+
+# name -> (fault, roughly how long it lasts, for the load's length)
+CASES: dict[str, tuple[Fault, float]] = {
+    "relay SIGKILL": (sigkill("vote-relay"), 2.0),
+    "consumer SIGKILL": (sigkill("polls-consumer"), 2.0),
+    "web SIGKILL": (sigkill("vote-web", vote_web_answers), 5.0),
+    "PostgreSQL restart": (postgres_restart, DATABASE_DOWN_SECONDS + 5.0),
+    "polls database outage": (database_outage("polls_service"), DATABASE_DOWN_SECONDS),
+    f"{PARTITIONED} partition": (partition, PARTITION_SECONDS),
+    # Last: on a busy machine the groups can take minutes to settle after the broker is back.
+    "Kafka stop+start": (broker_stop_start, BROKER_DOWN_SECONDS + 15.0),
+}

@@ -1,0 +1,322 @@
+"""The platform as `dev/run.py` starts it (each service's web process, relay and consumer, then the gateway), on
+the suite's own PostgreSQL and Apache Kafka, so that it may kill, restart and cut them off at will.
+
+polls-service's consumer runs in a network namespace of its own, joined to the host by a veth pair: the broker
+and the database listen on the host's end of it, and an iptables rule inside the namespace cuts that consumer
+off from the broker for real. A supervisor restarts any process that exits, with backoff, as Kubernetes would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from service_kit.settings import database_url_for
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+STATE = ROOT / ".cache" / "faults"
+PORT_BASE = int(os.environ.get("FAULTS_PORT_BASE", 25000))
+SERVICES = {"auth": 1, "polls": 2, "choice": 3, "vote": 4}
+SERVICE_DATABASES = [f"{name}_service" for name in SERVICES]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.3) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not within {timeout:.0f}s")
+        time.sleep(interval)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
+
+
+def sh(*command: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(command, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}: {(done.stdout + done.stderr)[-2000:]}")
+    return done
+
+
+@dataclass
+class Namespace:
+    """A network namespace joined to the host by a veth pair: host end `host_ip`, namespace end `ns_ip`."""
+
+    name: str = "polls-faults"
+    host_ip: str = "10.250.25.1"
+    ns_ip: str = "10.250.25.2"
+    host_link: str = "pfaults0"
+    ns_link: str = "pfaults1"
+    rules: list[list[str]] = field(default_factory=list)
+
+    @property
+    def network(self) -> str:
+        return f"{self.host_ip.rsplit('.', 1)[0]}.0/30"
+
+    def create(self) -> None:
+        self.delete()
+        sh("ip", "netns", "add", self.name)
+        sh("ip", "link", "add", self.host_link, "type", "veth", "peer", "name", self.ns_link)
+        sh("ip", "link", "set", self.ns_link, "netns", self.name)
+        sh("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_link)
+        sh("ip", "link", "set", self.host_link, "up")
+        sh("ip", "-n", self.name, "addr", "add", f"{self.ns_ip}/30", "dev", self.ns_link)
+        sh("ip", "-n", self.name, "link", "set", self.ns_link, "up")
+        sh("ip", "-n", self.name, "link", "set", "lo", "up")
+
+    def delete(self) -> None:
+        sh("ip", "netns", "del", self.name, check=False)  # takes its end of the veth pair, and so the pair
+        sh("ip", "link", "del", self.host_link, check=False)
+
+    def run(self, command: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.name, *command]
+
+    def cut(self, port: int) -> None:
+        """Drops every packet between the namespace and the host's `port`, both ways: a partition, not a refusal."""
+        self.rules = [
+            ["OUTPUT", "-p", "tcp", "-d", self.host_ip, "--dport", str(port), "-j", "DROP"],
+            ["INPUT", "-p", "tcp", "-s", self.host_ip, "--sport", str(port), "-j", "DROP"],
+        ]
+        for rule in self.rules:
+            sh(*self.run(["iptables", "-I", *rule]))
+
+    def heal(self) -> None:
+        for rule in self.rules:
+            sh(*self.run(["iptables", "-D", *rule]))
+        self.rules = []
+
+
+@dataclass
+class Process:
+    name: str
+    command: list[str]
+    cwd: Path
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    crashes_in_a_row: int = 0
+
+
+class Supervisor:
+    """Starts processes in their own process groups, logging to files; restarts any that exits, with backoff."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.processes: dict[str, Process] = {}
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.events: list[str] = []
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def start(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> Process:
+        process = Process(name, command, cwd, env, self.logs / f"{name}.log")
+        with self.lock:
+            self.processes[name] = process
+            self._spawn(process)
+        return process
+
+    def _spawn(self, process: Process) -> None:
+        with open(process.log, "ab") as out:
+            process.popen = subprocess.Popen(
+                process.command, cwd=process.cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **process.env},
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        popen = self.processes[name].popen
+        assert popen is not None
+        _signal_group(popen, sig)
+
+    def restarts(self) -> dict[str, int]:
+        return {name: p.restarts for name, p in self.processes.items() if p.restarts}
+
+    def _watch(self) -> None:
+        pending: dict[str, float] = {}  # name -> when to restart it
+        while not self.stopping.wait(0.2):
+            with self.lock:
+                for name, process in self.processes.items():
+                    assert process.popen is not None
+                    if process.popen.poll() is None:
+                        if name not in pending:
+                            process.crashes_in_a_row = 0
+                        continue
+                    if name not in pending:
+                        process.crashes_in_a_row += 1
+                        backoff = min(8.0, 0.5 * 2 ** (process.crashes_in_a_row - 1))
+                        pending[name] = time.monotonic() + backoff
+                        self.events.append(f"{name} exited with {process.popen.returncode}; restart in {backoff:.1f}s")
+                    elif time.monotonic() >= pending[name]:
+                        del pending[name]
+                        process.restarts += 1
+                        self._spawn(process)
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        self._watcher.join()
+        for process in self.processes.values():
+            if process.popen is not None:
+                _signal_group(process.popen, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            if process.popen is None:
+                continue
+            try:
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process.popen, signal.SIGKILL)
+                process.popen.wait()
+
+
+def _signal_group(popen: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class Infrastructure:
+    """The suite's own PostgreSQL and Apache Kafka, both listening on the host's end of the veth pair."""
+
+    namespace: Namespace
+    pg_port: int = PORT_BASE + 432
+    kafka_port: int = PORT_BASE + 92
+    pg_dir: Path = STATE / "pg"
+    kafka_home: Path = STATE / "kafka"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://polls:polls@{self.namespace.host_ip}:{self.pg_port}/polls"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.namespace.host_ip}:{self.kafka_port}"
+
+    def _postgres(self, action: str) -> None:
+        listen = f"127.0.0.1,{self.namespace.host_ip}"
+        sh("bash", str(HERE / "postgres.sh"), action, str(self.pg_dir), str(self.pg_port), listen, self.namespace.network)
+
+    def _kafka(self, action: str) -> None:
+        env = {"KAFKA_PORT": str(self.kafka_port), "KAFKA_HOME": str(self.kafka_home), "KAFKA_HOST": self.namespace.host_ip,
+               "INFRA_WAIT_SECONDS": "300"}
+        sh("bash", str(ROOT / "infra" / "infra.sh"), action, env=env)
+
+    def up(self) -> None:
+        self._kafka("kafka-down")
+        self._postgres("down")  # a fresh cluster and a fresh broker log on every run
+        shutil.rmtree(self.kafka_home / "data", ignore_errors=True)
+        self._postgres("up")
+        self._kafka("kafka-up")
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            for name in SERVICE_DATABASES:
+                connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                connection.execute(f"CREATE DATABASE {name}")
+
+    def down(self) -> None:
+        self._kafka("kafka-down")
+        self._postgres("down")
+
+    def stop_kafka(self) -> None:
+        self._kafka("kafka-down")
+
+    def start_kafka(self) -> None:
+        self._kafka("kafka-up")
+
+    def stop_postgres(self) -> None:
+        self._postgres("stop")
+
+    def start_postgres(self) -> None:
+        self._postgres("up")
+
+    def connect(self, database: str) -> psycopg.Connection:
+        return psycopg.connect(database_url_for(self.database_url, database), autocommit=True)
+
+
+@dataclass
+class Platform:
+    infra: Infrastructure
+    supervisor: Supervisor
+    gateway: str
+
+    def kill(self, name: str) -> None:
+        self.supervisor.kill(name)
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{PORT_BASE + SERVICES[name]}"
+
+
+def service_env(infra: Infrastructure) -> dict[str, str]:
+    """What dev/run.py gives each service, pointed at the suite's infrastructure."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
+        "KAFKA_TOPIC_PREFIX": "faults.",
+        "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
+    }
+
+
+# auth-service as dev/run.py starts it but with a fast password hasher: the suite registers a few hundred voters,
+# and the real hasher is slow on purpose.
+FAST_HASHING = {"DJANGO_SETTINGS_MODULE": "fast_hashing_settings", "PYTHONPATH": str(HERE / "settings")}
+# The consumer the partition case cuts off from the broker.
+PARTITIONED = "polls-consumer"
+
+
+def start_platform() -> Platform:
+    STATE.mkdir(parents=True, exist_ok=True)
+    logs = STATE / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    namespace = Namespace()
+    namespace.create()
+    infra = Infrastructure(namespace)
+    infra.up()
+    supervisor = Supervisor(logs)
+    python = sys.executable
+    base_env = service_env(infra)
+    for name, offset in SERVICES.items():
+        folder = ROOT / "services" / f"{name}-service"
+        # Each service its own database on the one server, as dev/run.py does.
+        database = {"DATABASE_URL": database_url_for(infra.database_url, f"{name}_service")}
+        env = {**base_env, **database, **(FAST_HASHING if name == "auth" else {})}
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, check=True,
+                       env={**os.environ, **env})
+        web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(PORT_BASE + offset), "--no-access-log"]
+        supervisor.start(f"{name}-web", web, cwd=folder, env=env)
+        supervisor.start(f"{name}-relay", [python, "manage.py", "events_relay"], cwd=folder, env=env)
+        consumer = [python, "manage.py", "events_consume"]
+        if f"{name}-consumer" == PARTITIONED:
+            consumer = namespace.run(consumer)
+        supervisor.start(f"{name}-consumer", consumer, cwd=folder, env=env)
+    for offset in SERVICES.values():
+        wait_until(lambda: answers(f"http://127.0.0.1:{PORT_BASE + offset}/healthz"), 120, "a service's /healthz")
+    upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{PORT_BASE + offset}" for name, offset in SERVICES.items()}
+    supervisor.start("gateway", [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(PORT_BASE)], cwd=ROOT / "gateway", env=upstreams)
+    gateway = f"http://127.0.0.1:{PORT_BASE}"
+    wait_until(lambda: answers(f"{gateway}/healthz"), 60, "the gateway")
+    return Platform(infra, supervisor, gateway)
+
+
+def stop_platform(platform: Platform) -> None:
+    platform.supervisor.stop_all()
+    platform.infra.namespace.heal()
+    platform.infra.down()
+    platform.infra.namespace.delete()

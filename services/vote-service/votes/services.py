@@ -1,6 +1,7 @@
 import random
 import uuid
 from datetime import datetime
+from typing import Any
 
 import django_events
 from django.db import IntegrityError, connection, transaction
@@ -44,7 +45,7 @@ def _poll_with_choice_awaited(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
     wrong. A known poll and choice, the usual case, cost the one query."""
     return django_events.wait_for_read_model(
         lambda: _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id),
-        ready=lambda poll: poll.choice_poll_id is not None,
+        ready=lambda poll: poll.choice_poll_id is not None,  # type: ignore[attr-defined]  # annotated there
     )
 
 
@@ -73,7 +74,7 @@ def _breaks_one_vote_per_voter(*, poll_id: uuid.UUID, voter_id: str) -> bool:
     return Vote.objects.filter(poll_id=poll_id, voter_id=voter_id).exists()
 
 
-def _db_uuids(*values: uuid.UUID) -> list[object]:
+def _db_uuids(*values: uuid.UUID) -> list[Any]:
     field = ChoiceTally._meta.get_field("poll_id")
     return [field.get_db_prep_value(value, connection) for value in values]
 

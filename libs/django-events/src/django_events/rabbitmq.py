@@ -131,7 +131,7 @@ class RabbitMQPublisher:
             for stream in set(streams) - self._declared:
                 channel.queue_declare(stream, durable=True, arguments=STREAM)
                 self._declared.add(stream)
-            for index, (message, stream) in enumerate(zip(messages, streams)):
+            for index, (message, stream) in enumerate(zip(messages, streams, strict=True)):
                 headers: dict[str, Any] = {name: value.decode() for name, value in message.headers}
                 if message.key is not None:
                     headers[KEY_HEADER] = message.key.decode()

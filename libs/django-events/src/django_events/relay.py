@@ -153,7 +153,7 @@ class Relay:
             for _, topic, key, payload, event_id, event_type, event_version in batch.rows
         ]
         outcome = self.publisher.send(messages, events_settings.RELAY_SEND_TIMEOUT + 5)
-        for (seq, *_), error in zip(batch.rows, outcome):
+        for (seq, *_), error in zip(batch.rows, outcome, strict=True):
             if error is None:
                 batch.acked.append(seq)
             else:

@@ -1,7 +1,7 @@
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.prod")
 
-application = get_asgi_application()
+from service_kit.asgi import get_threaded_application  # noqa: E402 - reads settings: after the default is set
+
+application = get_threaded_application()

@@ -2,13 +2,11 @@
 
 import time
 
-from confluent_kafka import Producer
-
 import django_events
-from django_events.conf import events_settings
 from django_events.consumer import DEAD_LETTER_SUBSCRIBER, Consumer
 from django_events.models import InboxEvent
 from django_events.relay import Relay
+from django_events.transport import Message, get_transport
 from tests.conftest import (
     consume_until,
     database_outage,
@@ -24,12 +22,14 @@ from tests.testapp.models import Applied
 OUTAGE_SECONDS = 3.0
 
 
-def send_to_kafka(events: list[django_events.Event]) -> None:
-    """Straight to the topic, as the relay would: the outbox is out of reach during the outage."""
-    producer = Producer({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS})
-    for event in events:
-        producer.produce(event.topic, key=event.key.encode(), value=event.to_json().encode(), headers=event.headers())
-    assert producer.flush(10) == 0
+def send_to_broker(events: list[django_events.Event]) -> None:
+    """Straight to the topic on the test's transport, as the relay would: the outbox is out of reach."""
+    publisher = get_transport().publisher()
+    try:
+        messages = [Message(e.topic, key=e.key.encode(), value=e.to_json().encode(), headers=e.headers()) for e in events]
+        assert publisher.send(messages, 10) == [None] * len(messages)
+    finally:
+        publisher.close(10)
 
 
 def stop(worker) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +46,7 @@ def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_
         during = [django_events.Event("tick.happened", key=f"key-{n % 2}", data={"seq": 10 + n}) for n in range(4)]
 
         with database_outage():
-            send_to_kafka(during)
+            send_to_broker(during)
             time.sleep(OUTAGE_SECONDS)  # the outage itself, while the consumer holds the events
 
         wait_until(lambda: Applied.objects.count() == 8, "the events held during the outage applied")

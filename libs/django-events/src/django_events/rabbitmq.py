@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika
-from django.db import connections
+from django.db import DatabaseError, connections
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
@@ -286,6 +286,14 @@ class RabbitMQSubscription:
             self._disconnect()
             time.sleep(min(timeout, 1.0))
             return []
+        except DatabaseError as error:
+            # Reading a stream's stored offset failed: the database is away, or this connection did not survive
+            # its restart. Every owned stream is consumed again from its stored offset once it answers.
+            logger.warning("database unreachable while taking streams (%s); retrying", error)
+            connections[self.using].close()
+            self._disconnect()
+            time.sleep(min(timeout, 1.0))
+            return []
         batch = []
         for message in taken:
             owned = self.owned.get((message.topic, message.partition))
@@ -367,11 +375,14 @@ class RabbitMQSubscription:
             except AMQPError as error:
                 logger.warning("could not cancel the consumer of %s (%s); reconnecting", stream_name(*key), error)
                 self._disconnect()
+        self._give_up_lock(stream_name(*key))
+
+    def _give_up_lock(self, stream: str) -> None:
         if self._locks is not None:
             try:
-                self._locks.release(stream_name(*key))
+                self._locks.release(stream)
             except Exception:
-                logger.exception("could not release %s", stream_name(*key))
+                logger.exception("could not release %s", stream)
 
     def _rebalance(self) -> None:
         """Take free streams up to this member's fair share, give up what is beyond it."""
@@ -398,7 +409,11 @@ class RabbitMQSubscription:
         start = random.randrange(len(self.partitions))  # members starting together try different streams first
         for key in self.partitions[start:] + self.partitions[:start]:
             if key not in self.owned and self._locks.take(stream_name(*key)):
-                self._consume(key)
+                try:
+                    self._consume(key)
+                except DatabaseError:
+                    self._give_up_lock(stream_name(*key))  # not consumed: free for any member to take
+                    raise
                 if len(self.owned) >= fair:
                     return
 

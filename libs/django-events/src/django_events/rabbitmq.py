@@ -287,9 +287,9 @@ class RabbitMQSubscription:
             time.sleep(min(timeout, 1.0))
             return []
         except DatabaseError as error:
-            # Reading a stream's stored offset failed: the database is away, or this connection did not survive
-            # its restart. Every owned stream is consumed again from its stored offset once it answers.
-            logger.warning("database unreachable while taking streams (%s); retrying", error)
+            # Consuming again after a reconnection reads each owned stream's stored offset: the database is away,
+            # or this connection did not survive its restart. Every owned stream is consumed again once it answers.
+            logger.warning("database unreachable while resuming streams (%s); retrying", error)
             connections[self.using].close()
             self._disconnect()
             time.sleep(min(timeout, 1.0))
@@ -375,14 +375,11 @@ class RabbitMQSubscription:
             except AMQPError as error:
                 logger.warning("could not cancel the consumer of %s (%s); reconnecting", stream_name(*key), error)
                 self._disconnect()
-        self._give_up_lock(stream_name(*key))
-
-    def _give_up_lock(self, stream: str) -> None:
         if self._locks is not None:
             try:
-                self._locks.release(stream)
+                self._locks.release(stream_name(*key))
             except Exception:
-                logger.exception("could not release %s", stream)
+                logger.exception("could not release %s", stream_name(*key))
 
     def _rebalance(self) -> None:
         """Take free streams up to this member's fair share, give up what is beyond it."""
@@ -391,16 +388,21 @@ class RabbitMQSubscription:
             return
         self._next_rebalance = now + REBALANCE_EVERY
         try:
-            if self._locks is None:
-                self._locks = _group_locks(self.using, self.group)
-            members = self._locks.members()
+            self._take_fair_share()
         except Exception as error:
+            # The group lives in the database: without it this member can prove no ownership, so it holds nothing
+            # until the database answers again, and the stored offsets say where to resume.
             logger.warning("lost the group's lock connection (%s); giving up every stream", error)
             self.owned.clear()
             self._disconnect()
+            if self._locks is not None:
+                self._locks.close()
             self._locks = None
-            return
-        fair = math.ceil(len(self.partitions) / max(members, 1))
+
+    def _take_fair_share(self) -> None:
+        if self._locks is None:
+            self._locks = _group_locks(self.using, self.group)
+        fair = math.ceil(len(self.partitions) / max(self._locks.members(), 1))
         for key in list(self.owned)[fair:]:
             logger.info("giving up %s to another member of %s", stream_name(*key), self.group)
             self._give_up(key)
@@ -409,11 +411,7 @@ class RabbitMQSubscription:
         start = random.randrange(len(self.partitions))  # members starting together try different streams first
         for key in self.partitions[start:] + self.partitions[:start]:
             if key not in self.owned and self._locks.take(stream_name(*key)):
-                try:
-                    self._consume(key)
-                except DatabaseError:
-                    self._give_up_lock(stream_name(*key))  # not consumed: free for any member to take
-                    raise
+                self._consume(key)
                 if len(self.owned) >= fair:
                     return
 

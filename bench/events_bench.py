@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
@@ -60,12 +59,11 @@ import django  # noqa: E402
 
 django.setup()
 
+import django_events  # noqa: E402
 from confluent_kafka import Consumer as KafkaConsumer  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
-
-import django_events  # noqa: E402
 from django_events.conf import events_settings  # noqa: E402
 from django_events.consumer import Consumer  # noqa: E402
 from django_events.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -52,8 +53,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 WORK = ROOT / ".cache" / "bench-votes"
-SERVICES = ["auth", "polls", "choice", "vote"]
-SERVICE_DATABASES = {name: f"{name}_service" for name in SERVICES}
+LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]  # the platform's one list
+SERVICES = [s["name"] for s in LISTED]
+SERVICE_DATABASES = {s["name"]: s["database"] for s in LISTED}
 MONOLITH_DATABASE = "bench_monolith"
 CHOICES_PER_POLL = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

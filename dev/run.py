@@ -23,14 +23,18 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Each service listens on the gateway port plus its offset: 8001-8004 beside a gateway on 8000.
-SERVICES = {"auth": 1, "polls": 2, "choice": 3, "vote": 4}
 DEFAULT_PORT, DEFAULT_BROKER_PORT = 8000, 9092
+# Each service listens on its port of the platform's list (services.toml), shifted with the gateway's: 8001
+# beside a gateway on 8000, 18001 beside one on 18000.
+LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
+SERVICES = {s["name"]: s["port"] - DEFAULT_PORT for s in LISTED}
+DATABASES = {s["name"]: s["database"] for s in LISTED}
 COLOURS = itertools.cycle(["\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m"])
 RESET = "\033[0m"
 
@@ -305,14 +309,13 @@ def service_databases(database_url: str | None) -> dict[str, str]:
         return {}
     from service_kit.settings import database_url_for
 
-    return {name: database_url_for(database_url, f"{name}_service") for name in SERVICES}
+    return {name: database_url_for(database_url, DATABASES[name]) for name in SERVICES}
 
 
 def create_databases(database_url: str, urls: dict[str, str]) -> None:
     import dj_database_url
     import psycopg
     from psycopg import sql
-
     from service_kit.settings import database_url_for
 
     # The server's maintenance database, as Django's own test runner uses, is there even when the URL's is not.
@@ -378,7 +381,7 @@ def main() -> None:
     if database_url:
         create_databases(database_url, databases)
         server = database_url.rsplit("@", 1)[-1].rsplit("/", 1)[0]
-        supervisor.say(f"databases: {', '.join(f'{name}_service' for name in SERVICES)} on {server}")
+        supervisor.say(f"databases: {', '.join(DATABASES.values())} on {server}")
     else:
         supervisor.say("databases: SQLite files in services/*/var/")
 

@@ -1,9 +1,8 @@
 import os
 import time
 
-from django.db import transaction
-
 import django_events
+from django.db import transaction
 
 from .models import ItemView
 

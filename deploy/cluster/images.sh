@@ -2,7 +2,7 @@
 # Builds the platform's images without a Docker engine (buildah, from Debian bases made with mmdebstrap, as no
 # registry is reachable) and imports them into the cluster's containerd (namespace k8s.io), under the names the
 # charts use (polls/<name>:<tag>). An image whose inputs did not change is neither rebuilt nor imported again.
-#   images.sh [all]      the four services (tag: their pyproject version, or $TAG), gateway, postgresql, kafka,
+#   images.sh [all]      the services of services.toml (tag: their pyproject version, or $TAG), gateway, postgresql, kafka,
 #                        prometheus; IMAGES="vote-service gateway" builds only those
 #   images.sh cluster    the images the cluster itself runs: pause, coredns, metrics-server (cluster.sh calls it)
 #   images.sh list       the names and tags `all` makes
@@ -10,7 +10,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$repo_root"
 
-services=(auth-service polls-service choice-service vote-service)
+# The platform's services, from its one list.
+mapfile -t services < <(python3 -c 'import tomllib
+for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service")')
 # buildah keeps its own storage beside the other caches, apart from any other buildah user of the machine.
 buildah_storage=$cache/containers
 # The record of what was imported lives next to containerd's image store, so the two never disagree.

@@ -1,13 +1,15 @@
-# Builds the four service images; run from the repository root:
-#   docker buildx bake -f deploy/docker/docker-bake.hcl [--push] [auth-service ...]
+# Builds the service images; run from the repository root as `make images`, which passes the platform's list of
+# services (services.toml) in SERVICES, or by hand:
+#   SERVICES="auth-service polls-service" docker buildx bake -f deploy/docker/docker-bake.hcl [--push]
 # The shared stages are built once and handed to every service Dockerfile as named contexts.
 
 variable "REGISTRY" { default = "polls" }
 variable "TAG" { default = "dev" }
 variable "PYTHON_IMAGE" { default = "python:3.11.11-slim-bookworm" }
+variable "SERVICES" { default = "" }
 
 group "default" {
-  targets = ["auth-service", "polls-service", "choice-service", "vote-service"]
+  targets = ["service"]
 }
 
 target "_shared" {
@@ -28,7 +30,7 @@ target "python-service-runtime" {
 
 target "service" {
   name       = svc
-  matrix     = { svc = ["auth-service", "polls-service", "choice-service", "vote-service"] }
+  matrix     = { svc = compact(split(" ", SERVICES)) }
   context    = "."
   dockerfile = "services/${svc}/Dockerfile"
   contexts = {

@@ -2,13 +2,14 @@ import os
 import pathlib
 import shutil
 import subprocess
+import tomllib
 
 import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HELM_DIR = ROOT / "deploy" / "helm"
-SERVICES = ["auth-service", "polls-service", "choice-service", "vote-service"]
+SERVICES = [f"{s['name']}-service" for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]]
 PLATFORM_CHARTS = ["gateway", "postgresql", "kafka", "polls-platform"]
 CHARTS = [*SERVICES, *PLATFORM_CHARTS]
 NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")

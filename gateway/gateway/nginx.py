@@ -57,7 +57,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
     web_root = (web_root or resource("web")).resolve()
     resolved = upstreams_include is not None
     return "\n".join([
-        "# Rendered from gateway/routes.toml by `python -m gateway.nginx render`: edit the table, not this file.",
+        "# Rendered from services.toml and gateway/routes.toml by `python -m gateway.nginx render`: edit those.",
         f"log_format gateway_json escape=json {_quote_format(ACCESS_LOG_FORMAT)};",
         "",
         "# The client's X-Request-ID when it is sane, a fresh one otherwise.",

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -247,7 +247,7 @@ def _upstream_headers(scope: Scope, request_id: str) -> Headers:
 
 def _log_access(scope: Scope, exchange: Exchange) -> None:
     ACCESS_LOG.info(json.dumps({
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "request_id": exchange.request_id,
         "client": _client_address(scope),
         "method": scope["method"],

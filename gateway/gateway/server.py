@@ -10,7 +10,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway import edge
 
-
 # As nginx's lingering_timeout.
 LINGER_SECONDS = 5
 

@@ -1,4 +1,5 @@
-"""The routing table (`routes.toml`): routes, rate limits and edge settings, with environment overrides."""
+"""The routing table: a route per service of the platform's list (`services.toml` at the repository root), rate
+limits and edge settings from `routes.toml`, with environment overrides."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def resource(name: str) -> Path:
-    """The table and the web page sit beside the package in the source tree and inside it in a wheel."""
-    for base in (PACKAGE, PACKAGE.parent):
+    """The tables and the web page sit beside the package (the list of services at the repository root) in the
+    source tree, and inside the package in a wheel."""
+    for base in (PACKAGE, PACKAGE.parent, PACKAGE.parent.parent):
         if (base / name).exists():
             return base / name
     raise FileNotFoundError(f"gateway resource {name!r} is neither in {PACKAGE} nor beside it")
@@ -71,14 +73,19 @@ def rate_limits_on(environ: Mapping[str, str]) -> bool:
     return value == "on"
 
 
-def load(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Table:
+def route_of(service: Mapping[str, object], environ: Mapping[str, str]) -> Route:
+    """A service of the list, reached on its `make run` port unless `<NAME>_SERVICE_URL` says otherwise."""
+    env = f"{str(service['name']).upper().replace('-', '_')}_SERVICE_URL"
+    default = f"http://127.0.0.1:{service['port']}"
+    return Route(str(service["prefix"]), f"{service['name']}-service", upstream=environ.get(env) or default, env=env)
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, services: Path | None = None) -> Table:
     raw = tomllib.loads((path or resource("routes.toml")).read_text())
+    listed = tomllib.loads((services or resource("services.toml")).read_text())["service"]
     edge = raw["edge"]
     table = Table(
-        routes=tuple(
-            Route(r["prefix"], r["service"], upstream=environ.get(r["env"]) or r["upstream"], env=r["env"])
-            for r in raw["route"]
-        ),
+        routes=tuple(route_of(service, environ) for service in listed),
         rate_limits=tuple(
             RateLimit(name=r["name"], path=r["path"], methods=tuple(r["methods"]), rate=r["rate"], burst=r["burst"])
             for r in raw.get("rate_limit", [])

@@ -54,7 +54,7 @@ def services() -> Iterator[dict[str, int]]:
     """Service name -> port of its echo stand-in."""
     services = [route.service for route in load().routes]
     with EchoServers(len(services)) as echo:
-        yield dict(zip(services, echo.ports))
+        yield dict(zip(services, echo.ports, strict=True))
 
 
 def _upstream_env(ports: dict[str, int]) -> dict[str, str]:

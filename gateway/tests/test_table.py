@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,14 @@ from gateway.ratelimit import LeakyBucket
 from gateway.table import RateLimit, load, resource
 
 
-def test_the_table_routes_the_four_services_on_their_development_ports() -> None:
+def test_the_table_routes_the_services_on_their_development_ports() -> None:
     table = load(environ={})
-    assert {route.prefix: route.upstream for route in table.routes} == {
+    assert {route.prefix: route.upstream for route in table.routes}.items() >= {
         "/api/auth/": "http://127.0.0.1:8001",
         "/api/polls/": "http://127.0.0.1:8002",
         "/api/choices/": "http://127.0.0.1:8003",
         "/api/votes/": "http://127.0.0.1:8004",
-    }
+    }.items()
     assert table.route_for("/api/pollsx/") is None
 
 
@@ -29,16 +30,24 @@ def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
     assert table.read_timeout == 3
 
 
-@pytest.mark.parametrize(("old", "new", "complaint"), [
-    ('prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
-    ('upstream = "http://127.0.0.1:8001"', 'upstream = "https://auth"', "must be http://host"),
-    ('path = "/api/auth/token/"', 'path = "/nowhere/"', "which no route serves"),
+@pytest.mark.parametrize(("table", "old", "new", "complaint"), [
+    ("services.toml", 'prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
+    ("services.toml", "port = 8001", 'port = "8001/x"', "must be http://host"),
+    ("routes.toml", 'path = "/api/auth/token/"', 'path = "/nowhere/"', "which no route serves"),
 ])
-def test_a_broken_table_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
-    broken = tmp_path / "routes.toml"
-    broken.write_text(resource("routes.toml").read_text().replace(old, new, 1))
+def test_a_broken_table_is_refused(tmp_path: Path, table: str, old: str, new: str, complaint: str) -> None:
+    for name in ("routes.toml", "services.toml"):
+        text = resource(name).read_text()
+        (tmp_path / name).write_text(text.replace(old, new, 1) if name == table else text)
     with pytest.raises(ValueError, match=complaint):
-        load(broken, environ={})
+        load(tmp_path / "routes.toml", environ={}, services=tmp_path / "services.toml")
+
+
+def test_every_service_of_the_list_has_a_route() -> None:
+    listed = tomllib.loads(resource("services.toml").read_text())["service"]
+    routes = {route.service: route for route in load(environ={}).routes}
+    assert set(routes) == {f"{service['name']}-service" for service in listed}
+    assert all(routes[f"{s['name']}-service"].prefix == s["prefix"] for s in listed)
 
 
 def test_the_production_config_listens_where_the_helm_chart_expects() -> None:

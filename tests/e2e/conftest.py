@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ GATEWAY_PORT = int(os.environ.get("E2E_GATEWAY_PORT", 18000))
 EMBEDDED_GATEWAY_PORT = GATEWAY_PORT + 100
 RABBITMQ_GATEWAY_PORT = GATEWAY_PORT + 200
 EMBEDDED_BROKER_PORT = int(os.environ.get("E2E_BROKER_PORT", 19192))
-SERVICE_DATABASES = ["auth_service", "polls_service", "choice_service", "vote_service"]
+SERVICE_DATABASES = [s["database"] for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]]
 
 
 @dataclass

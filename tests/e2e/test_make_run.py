@@ -46,6 +46,7 @@ def copy_of_the_tree(tmp_path: Path) -> Path:
     ignore = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules")
     for part in ("dev", "services", "gateway"):
         shutil.copytree(ROOT / part, copy / part, ignore=ignore)
+    shutil.copy(ROOT / "services.toml", copy)
     return copy
 
 

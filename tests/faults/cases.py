@@ -11,14 +11,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 
 from tests.faults.load import PASSWORD, Load, Outcome, PollUnderLoad, Voter
-from tests.faults.platform import PARTITIONED, Platform, wait_until, answers
+from tests.faults.platform import PARTITIONED, Platform, answers, wait_until
 
 RATE = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
 LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.cases import Owner, CaseResult
+from tests.faults.cases import CaseResult, Owner
 from tests.faults.load import Voter, make_voters, register_all
 from tests.faults.platform import ROOT, Platform, start_platform, stop_platform
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 STATE = ROOT / ".cache" / "faults"
 PORT_BASE = int(os.environ.get("FAULTS_PORT_BASE", 25000))
-SERVICES = {"auth": 1, "polls": 2, "choice": 3, "vote": 4}
-SERVICE_DATABASES = [f"{name}_service" for name in SERVICES]
+# The platform's one list: each service's port is PORT_BASE plus its offset from the gateway's 8000.
+LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
+SERVICES = {s["name"]: s["port"] - 8000 for s in LISTED}
+SERVICE_DATABASES = [s["database"] for s in LISTED]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.3) -> None:

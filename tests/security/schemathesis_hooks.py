@@ -8,7 +8,7 @@ it, is the documented answer, not a failure; every other rejection of valid data
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
@@ -20,8 +20,8 @@ def _closes_in_the_past(body: Any) -> bool:
     except (KeyError, TypeError, ValueError):
         return False
     if closes_at.tzinfo is None:
-        closes_at = closes_at.replace(tzinfo=timezone.utc)
-    return closes_at <= datetime.now(timezone.utc)
+        closes_at = closes_at.replace(tzinfo=UTC)
+    return closes_at <= datetime.now(UTC)
 
 
 NULL_CHARACTERS = ["Null characters are not allowed."]

@@ -7,7 +7,15 @@ from django_events.consumer import DEAD_LETTER_SUBSCRIBER, Consumer
 from django_events.models import InboxEvent
 from django_events.relay import Relay
 from django_events.transport import Message, get_transport
-from tests.conftest import consume_until, database_outage, publish_ticks, relay_until_empty, start_worker, wait_until, wait_until_relays_listen
+from tests.conftest import (
+    consume_until,
+    database_outage,
+    publish_ticks,
+    relay_until_empty,
+    start_worker,
+    wait_until,
+    wait_until_relays_listen,
+)
 from tests.testapp.models import Applied
 
 # Longer than the consumer's whole retry budget in these settings (RETRIES=2, RETRY_BACKOFF=0.01).

@@ -89,7 +89,14 @@ from django.db import transaction
 import django_events
 from shop.models import Order
 
+import pathlib
+import time
+
 for n in range(int(os.environ["COUNT"]) // 2):
+    if n == int(os.environ["COUNT"]) // 4:  # half published: the rest once the test has killed the consumer
+        deadline = time.monotonic() + 300
+        while not pathlib.Path(os.environ["KILLED"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     with transaction.atomic():
         order = Order.objects.create(total=n)
         django_events.publish("order.placed", key=str(order.id), data={"order_id": str(order.id), "total": n})
@@ -127,6 +134,7 @@ def scratch_project(tmp_path: Path, rabbitmq_url: str) -> Iterator[tuple[Path, d
         "RABBITMQ_URL": rabbitmq_url,
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
         "COUNT": str(EVENTS),
+        "KILLED": str(tmp_path / "consumer-killed"),
     }
     subprocess.run([python, "-m", "django", "makemigrations", "shop", "-v", "0"], cwd=project, env=env, check=True, timeout=120)
     subprocess.run([python, "-m", "django", "migrate", "-v", "0"], cwd=project, env=env, check=True, timeout=120)
@@ -163,7 +171,8 @@ def test_a_project_with_only_django_events_on_rabbitmq_projects_exactly_once_thr
         wait_for_applications(EVENTS // 4, 120)
         consumer.send_signal(signal.SIGKILL)  # mid-stream: the publisher is still committing events
         assert consumer.wait(30) == -signal.SIGKILL
-        assert publisher.poll() is None, "the publisher was done before the kill: publish more events"
+        assert publisher.poll() is None, "the publisher holds half the events until the kill"
+        Path(env["KILLED"]).touch()
         survivor = worker("events_consume")
         assert publisher.wait(300) == 0
         wait_for_applications(EVENTS, 120)

@@ -110,3 +110,10 @@ def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
     monkeypatch.setenv("RATE_LIMITS", "nope")
     with pytest.raises(ValueError, match="RATE_LIMITS"):
         common_settings(service="x", base_dir=Path("/tmp"))
+
+
+def test_the_defaults_module_names_every_shared_setting():
+    from service_kit import defaults
+
+    shared = common_settings(service="x", base_dir=Path("/tmp"))
+    assert {name for name in vars(defaults) if name.isupper() and not name.startswith("_")} == set(shared) - {"BASE_DIR"}

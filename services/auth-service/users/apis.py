@@ -102,12 +102,12 @@ class MeApi(APIView):
 
     @extend_schema(responses={200: UserOutputSerializer})
     def get(self, request: Request) -> Response:
-        user = user_get(user_id=request.user.id)
+        user = user_get(user_id=str(request.user.id))
         return Response(UserOutputSerializer(user).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request) -> Response:
-        user_delete(user=user_get(user_id=request.user.id))
+        user_delete(user=user_get(user_id=str(request.user.id)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -80,7 +80,7 @@ def token_pair_issue(*, username: str, password: str) -> TokenPair:
 
 def token_refresh(*, refresh: str) -> str:
     try:
-        token = SignedRefreshToken(refresh)
+        token = SignedRefreshToken(refresh)  # type: ignore[arg-type]  # simplejwt takes the encoded token too
     except TokenError as error:
         raise ApplicationError(f"Refresh token rejected: {error}", code="invalid_token", status=401) from error
     # A deactivated or deleted user gets no new access token, however long the refresh token lives.

@@ -1,14 +1,10 @@
 import uuid
 
-from service_kit.errors import NotFound
+from service_kit.errors import NotFound, NotKnownYet
 
 
 def poll_not_known(poll_id: uuid.UUID | str) -> NotFound:
-    return NotFound(
-        "choice-service has not heard of this poll: check its id (a new poll's creation has been waited for)",
-        code="poll_not_known",
-        details={"poll_id": str(poll_id)},
-    )
+    return NotKnownYet("poll", poll_id, service="choice-service")
 
 
 def choice_not_found(choice_id: uuid.UUID | str) -> NotFound:

@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 
 from django.db import models
+from event_contracts.polls import poll_is_open
 
 ONE_CHOICE_PER_POSITION_CONSTRAINT = "choices_choice_unique_position_per_poll"
 
@@ -38,6 +39,4 @@ class PollView(models.Model):
         db_table = "choices_poll_view"
 
     def is_open_at(self, moment: datetime) -> bool:
-        if self.status == self.STATUS_CLOSED:
-            return False
-        return self.closes_at is None or moment < self.closes_at
+        return poll_is_open(status=self.status, closes_at=self.closes_at, at=moment)

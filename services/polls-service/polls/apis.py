@@ -10,8 +10,10 @@ from rest_framework.views import APIView
 from service_kit.pagination import PAGE_PARAMETERS, Pagination, get_paginated_response, paginated
 from service_kit.serializers import StrictInputSerializer
 
+from polls.models import Poll
 from polls.selectors import poll_get, poll_list
 from polls.services import poll_close, poll_create, poll_delete, poll_update
+
 
 class PollOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -25,7 +27,7 @@ class PollOutputSerializer(serializers.Serializer):
     class Meta:
         ref_name = "Poll"
 
-    def get_status(self, poll) -> str:  # type: ignore[no-untyped-def]
+    def get_status(self, poll: Poll) -> str:
         return poll.status_at(timezone.now())
 
 

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from event_contracts.polls import poll_is_open
 
 
 class Poll(models.Model):
@@ -30,9 +31,7 @@ class Poll(models.Model):
 
     def status_at(self, moment: datetime) -> str:
         """A poll past its ``closes_at`` reads as closed, whether or not anyone closed it."""
-        if self.status == self.STATUS_OPEN and self.closes_at is not None and self.closes_at <= moment:
-            return self.STATUS_CLOSED
-        return self.status
+        return self.STATUS_OPEN if poll_is_open(status=self.status, closes_at=self.closes_at, at=moment) else self.STATUS_CLOSED
 
 
 class PollTally(models.Model):

@@ -1,7 +1,6 @@
-from django.db.models import F
-
 import django_events
-from django_events import Event
+from django.db.models import F
+from event_contracts.payloads import VoteCast, VoteVoided
 
 from polls.models import PollTally
 
@@ -9,12 +8,11 @@ from polls.models import PollTally
 class PollTallyProjection(django_events.Projection):
     model = PollTally
 
-    def on_vote_cast(self, event: Event) -> None:
-        poll_id = event.data["poll_id"]
-        if not self.update(poll_id, total_votes=F("total_votes") + 1):
-            self.upsert(poll_id, total_votes=1)
+    def on_vote_cast(self, vote: VoteCast) -> None:
+        if not self.update(vote.poll_id, total_votes=F("total_votes") + 1):
+            self.upsert(vote.poll_id, total_votes=1)
 
-    def on_vote_voided(self, event: Event) -> None:
+    def on_vote_voided(self, vote: VoteVoided) -> None:
         # A vote recorded after its poll closed (see vote-service's votes_void_after_close); it follows its
         # vote.cast on the poll's partition, so the row is there.
-        self.update(event.data["poll_id"], total_votes=F("total_votes") - 1)
+        self.update(vote.poll_id, total_votes=F("total_votes") - 1)

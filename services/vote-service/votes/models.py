@@ -1,7 +1,9 @@
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from event_contracts.polls import poll_is_open
 
 ONE_VOTE_PER_VOTER_CONSTRAINT = "votes_vote_one_per_poll_and_voter"
 
@@ -65,10 +67,8 @@ class PollView(models.Model):
         managed = False
         db_table = "votes_poll_view"
 
-    def is_open_at(self, moment) -> bool:
-        if self.status == self.STATUS_CLOSED:
-            return False
-        return self.closes_at is None or moment < self.closes_at
+    def is_open_at(self, moment: datetime) -> bool:
+        return poll_is_open(status=self.status, closes_at=self.closes_at, at=moment)
 
 
 class ChoiceView(models.Model):

@@ -1,8 +1,13 @@
-import uuid
-
 import django_events
-from django.utils.dateparse import parse_datetime
-from django_events import Event
+from event_contracts.payloads import (
+    ChoiceCreated,
+    ChoiceDeleted,
+    ChoiceUpdated,
+    PollClosed,
+    PollCreated,
+    PollDeleted,
+    PollUpdated,
+)
 
 from votes.models import ChoiceView, PollView
 from votes.services import votes_void_after_close
@@ -11,42 +16,38 @@ from votes.services import votes_void_after_close
 class PollViewProjection(django_events.Projection):
     model = PollView
 
-    def on_poll_created(self, event: Event) -> None:
-        data = event.data
-        self.upsert(data["poll_id"], owner_id=data["owner_id"], status=data["status"], closes_at=data["closes_at"])
+    def on_poll_created(self, poll: PollCreated) -> None:
+        self.upsert(poll.poll_id, owner_id=poll.owner_id, status=poll.status, closes_at=poll.closes_at)
 
-    def on_poll_updated(self, event: Event) -> None:
+    def on_poll_updated(self, poll: PollUpdated) -> None:
         # poll.updated carries no owner_id, so it can only change a poll this projection already holds.
-        data = event.data
-        self.update(data["poll_id"], status=data["status"], closes_at=data["closes_at"])
+        self.update(poll.poll_id, status=poll.status, closes_at=poll.closes_at)
 
-    def on_poll_closed(self, event: Event) -> None:
-        poll_id, closed_at = event.data["poll_id"], parse_datetime(event.data["closed_at"])
-        poll = self.objects.filter(pk=poll_id).only("closes_at").first()
-        if poll is None:
+    def on_poll_closed(self, poll: PollClosed) -> None:
+        known = self.objects.filter(pk=poll.poll_id).only("closes_at").first()
+        if known is None:
             return
         # The poll closed at the earlier of its deadline and the moment its owner closed it.
-        closes_at = min(closed_at, poll.closes_at) if poll.closes_at else closed_at
-        self.update(poll_id, status=PollView.STATUS_CLOSED, closes_at=closes_at)
+        closes_at = min(poll.closed_at, known.closes_at) if known.closes_at else poll.closed_at
+        self.update(poll.poll_id, status=PollView.STATUS_CLOSED, closes_at=closes_at)
         if self.table == PollView._meta.db_table:  # not while a rebuild replays into a fresh table
-            votes_void_after_close(poll_id=uuid.UUID(str(poll_id)), closed_at=closes_at)
+            votes_void_after_close(poll_id=poll.poll_id, closed_at=closes_at)
 
-    def on_poll_deleted(self, event: Event) -> None:
-        self.delete(event.data["poll_id"])
+    def on_poll_deleted(self, poll: PollDeleted) -> None:
+        self.delete(poll.poll_id)
 
 
 class ChoiceViewProjection(django_events.Projection):
     model = ChoiceView
 
-    def on_choice_created(self, event: Event) -> None:
-        self._upsert_choice(event)
+    def on_choice_created(self, choice: ChoiceCreated) -> None:
+        self._upsert_choice(choice)
 
-    def on_choice_updated(self, event: Event) -> None:
-        self._upsert_choice(event)
+    def on_choice_updated(self, choice: ChoiceUpdated) -> None:
+        self._upsert_choice(choice)
 
-    def on_choice_deleted(self, event: Event) -> None:
-        self.delete(event.data["choice_id"])
+    def on_choice_deleted(self, choice: ChoiceDeleted) -> None:
+        self.delete(choice.choice_id)
 
-    def _upsert_choice(self, event: Event) -> None:
-        data = event.data
-        self.upsert(data["choice_id"], poll_id=data["poll_id"], text=data["text"], position=data["position"])
+    def _upsert_choice(self, choice: ChoiceCreated) -> None:
+        self.upsert(choice.choice_id, poll_id=choice.poll_id, text=choice.text, position=choice.position)

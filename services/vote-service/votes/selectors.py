@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import django_events
 from django.db.models import Sum
-from service_kit.errors import NotFound
+from service_kit.errors import NotKnownYet
 
 from votes.models import ChoiceTally, ChoiceView, PollView
 
@@ -30,9 +30,7 @@ def poll_results(*, poll_id: uuid.UUID) -> PollResults:
     """
     # A poll created a moment ago is waited for (see django_events.wait_for_read_model), an unknown one is a 404.
     if not django_events.wait_for_read_model(lambda: PollView.objects.filter(pk=poll_id).exists() or None):
-        raise NotFound(
-            "poll not known to the vote service", code="poll_not_found", details={"poll_id": str(poll_id)}
-        )
+        raise NotKnownYet("poll", poll_id, service="vote-service")
     choices = ChoiceView.objects.filter(poll_id=poll_id).order_by("position", "id").values_list("id", "text")
     votes_by_choice = dict(
         ChoiceTally.objects.filter(poll_id=poll_id)

@@ -1,12 +1,13 @@
 import random
 import uuid
 from datetime import datetime
+from typing import Any
 
 import django_events
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.utils import timezone
-from service_kit.errors import ApplicationError, Conflict, NotFound
+from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
 
 from votes.models import ChoiceTally, ChoiceView, PollView, Vote
 
@@ -44,24 +45,20 @@ def _poll_with_choice_awaited(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
     wrong. A known poll and choice, the usual case, cost the one query."""
     return django_events.wait_for_read_model(
         lambda: _poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id),
-        ready=lambda poll: poll.choice_poll_id is not None,
+        ready=lambda poll: poll.choice_poll_id is not None,  # type: ignore[attr-defined]  # annotated there
     )
 
 
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
-        raise NotFound(
-            "poll not known to the vote service; check the poll id",
-            code="poll_not_found",
-            details={"poll_id": str(poll_id)},
-        )
-    if poll.choice_poll_id is None:
+        raise NotKnownYet("poll", poll_id, service="vote-service")
+    if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
         raise NotFound(
             "choice not known to the vote service; check the choice id",
             code="choice_not_found",
             details={"choice_id": str(choice_id)},
         )
-    if poll.choice_poll_id != poll.id:
+    if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
             "this choice belongs to another poll",
             code="choice_not_in_poll",
@@ -77,7 +74,7 @@ def _breaks_one_vote_per_voter(*, poll_id: uuid.UUID, voter_id: str) -> bool:
     return Vote.objects.filter(poll_id=poll_id, voter_id=voter_id).exists()
 
 
-def _db_uuids(*values: uuid.UUID) -> list[object]:
+def _db_uuids(*values: uuid.UUID) -> list[Any]:
     field = ChoiceTally._meta.get_field("poll_id")
     return [field.get_db_prep_value(value, connection) for value in values]
 

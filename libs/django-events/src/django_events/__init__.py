@@ -1,17 +1,21 @@
 """Reliable events for Django services: outbox, relay, idempotent consumers, rebuildable projections."""
 
 from .context import correlation, current_correlation_id
+from .contracts import Catalogue, ContractViolation, Payload
 from .envelope import Event, InvalidEvent, topic_for
+from .freshness import wait_for_read_model
 from .outbox import publish
 from .projection import Projection
-from .freshness import wait_for_read_model
 from .registry import UnsupportedVersion, handler
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Catalogue",
+    "ContractViolation",
     "Event",
     "InvalidEvent",
+    "Payload",
     "Projection",
     "UnsupportedVersion",
     "correlation",

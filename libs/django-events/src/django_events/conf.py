@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "RETRIES": 3,
     "RETRY_BACKOFF": 0.2,
     "DEAD_LETTER_SUFFIX": ".dlq",
+    # The event contracts' catalogue: a directory of <type>/v<version>.json JSON Schemas (see contracts.py).
+    "CONTRACTS": None,
+    # Validate each published event's data against its contract (on in tests; it costs CPU on every write).
+    "VALIDATE_PUBLISHED": False,
     # How long a request waits for a projection to hold a row another service created a moment ago
     # (``wait_for_read_model``) before it answers that the row is unknown.
     "READ_MODEL_WAIT": 5.0,
@@ -63,7 +67,8 @@ class EventsSettings:
             if name == "RABBITMQ_URL" and not value:
                 value = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
             if name == "GROUP_ID" and not value:
-                value = self.SERVICE
+                # Platforms sharing a broker under different topic prefixes must not share consumer groups.
+                value = f"{self.TOPIC_PREFIX}{self.SERVICE}"
             self._cache[name] = value
         return self._cache[name]
 

@@ -157,7 +157,7 @@ class Consumer:
                 return True
             except PartitionLost:
                 raise
-            except UnsupportedVersion as error:
+            except (UnsupportedVersion, InvalidEvent) as error:  # retrying cannot help
                 item.problem = str(error)
                 return False
             except Exception as error:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -77,7 +76,7 @@ def _observe(events: Sequence[Event], subscribers: list[Subscriber]) -> None:
     service = events_settings.SERVICE or ""
     for event_type, count in Counter(event.type for event in events).items():
         consumer_processed.labels(service, event_type).inc(count)
-    now = datetime.now(dt_timezone.utc)
+    now = datetime.now(UTC)
     for subscriber in subscribers:
         if isinstance(subscriber, Projection):
             types = subscriber.event_types()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -18,7 +18,7 @@ class InvalidEvent(ValueError):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -82,4 +82,5 @@ class Event:
 
 def topic_for(event_type: str) -> str:
     """``poll.created`` goes to the ``poll`` topic, so an aggregate's events share one ordered log."""
-    return events_settings.TOPIC_PREFIX + event_type.split(".", 1)[0]
+    prefix: str = events_settings.TOPIC_PREFIX
+    return prefix + event_type.split(".", 1)[0]

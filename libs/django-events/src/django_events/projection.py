@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,6 +12,7 @@ from django.db import connections, models
 from django.db.models import Model, QuerySet
 
 from .conf import events_settings
+from .contracts import payload_readers
 from .envelope import Event
 from .registry import UnsupportedVersion, registry
 from .rows import insert_rows
@@ -102,7 +102,12 @@ class Projection:
                 self.upsert(event.data["poll_id"], question=event.data["question"])
 
     Every ``on_<aggregate>_<action>`` method handles version 1 of ``<aggregate>.<action>`` unless
-    ``versions`` says otherwise; any other version is dead-lettered with a clear reason.
+    ``versions`` says otherwise; any other version is dead-lettered with a clear reason. A method whose event
+    parameter is annotated with a ``Payload`` (or a union of a type's versions) receives the typed payload and
+    handles the versions its payloads name::
+
+            def on_poll_created(self, poll: PollCreated) -> None:
+                self.upsert(poll.poll_id, question=poll.question)
     """
 
     model: ClassVar[type[Model]]
@@ -122,18 +127,15 @@ class Projection:
             self.name = name  # type: ignore[misc]
         self.table_model = model_for_table(self.model, self.table)
 
-    @classmethod
-    def handled_types(cls) -> dict[str, str]:
-        return dict(_handled_types(cls))
-
     def event_types(self) -> set[str]:
         return set(_handled_types(type(self)))
 
     def apply(self, event: Event) -> None:
-        method = _handled_types(type(self))[event.type]
-        if event.version not in self.versions.get(event.type, {1}):
+        method = getattr(self, _handled_types(type(self))[event.type])
+        readers = payload_readers(method.__func__)
+        if event.version not in (readers or self.versions.get(event.type, {1})):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
-        getattr(self, method)(event)
+        method(readers[event.version].of(event) if readers else event)
 
     def bound_to(self, table: str, *, name: str) -> Projection:
         return type(self)(table, name=name)
@@ -172,10 +174,14 @@ class Projection:
         self.objects.filter(pk=pk).delete()
 
 
-@functools.cache
+_handled: dict[type[Projection], dict[str, str]] = {}
+
+
 def _handled_types(cls: type[Projection]) -> dict[str, str]:
     # dir() walks the class hierarchy: far too slow to repeat for every event.
-    return {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+    if cls not in _handled:
+        _handled[cls] = {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
+    return _handled[cls]
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pika
-from django.db import connections
+from django.db import DatabaseError, connections
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
@@ -131,7 +131,7 @@ class RabbitMQPublisher:
             for stream in set(streams) - self._declared:
                 channel.queue_declare(stream, durable=True, arguments=STREAM)
                 self._declared.add(stream)
-            for index, (message, stream) in enumerate(zip(messages, streams)):
+            for index, (message, stream) in enumerate(zip(messages, streams, strict=True)):
                 headers: dict[str, Any] = {name: value.decode() for name, value in message.headers}
                 if message.key is not None:
                     headers[KEY_HEADER] = message.key.decode()
@@ -283,6 +283,14 @@ class RabbitMQSubscription:
             taken = receiver.take(max_messages)
         except AMQPError as error:
             logger.warning("RabbitMQ connection lost (%s); resuming from the stored offsets", error)
+            self._disconnect()
+            time.sleep(min(timeout, 1.0))
+            return []
+        except DatabaseError as error:
+            # Consuming again after a reconnection reads each owned stream's stored offset: the database is away,
+            # or this connection did not survive its restart. Every owned stream is consumed again once it answers.
+            logger.warning("database unreachable while resuming streams (%s); retrying", error)
+            connections[self.using].close()
             self._disconnect()
             time.sleep(min(timeout, 1.0))
             return []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from .contracts import payload_readers
 from .envelope import Event, topic_for
 
 
@@ -14,7 +15,11 @@ class UnsupportedVersion(Exception):
 
 
 class Subscriber(Protocol):
-    name: str
+    """What the consumer needs of a handler or a projection. ``name`` is read-only here, so a projection's class
+    attribute satisfies it as well as a function subscriber's field."""
+
+    @property
+    def name(self) -> str: ...
 
     def event_types(self) -> set[str]: ...
 
@@ -26,15 +31,16 @@ class FunctionSubscriber:
     name: str
     types: set[str]
     versions: set[int]
-    function: Callable[[Event], Any]
+    function: Callable[[Any], Any]  # takes the Event, or the typed payload it is annotated with
 
     def event_types(self) -> set[str]:
         return self.types
 
     def apply(self, event: Event) -> None:
-        if event.version not in self.versions:
+        readers = payload_readers(self.function)
+        if event.version not in (readers or self.versions):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
-        self.function(event)
+        self.function(readers[event.version].of(event) if readers else event)
 
 
 @dataclass
@@ -43,9 +49,6 @@ class Registry:
 
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers[subscriber.name] = subscriber
-
-    def for_type(self, event_type: str) -> list[Subscriber]:
-        return [s for s in self.subscribers.values() if event_type in s.event_types()]
 
     def event_types(self, subscribers: Iterable[Subscriber] | None = None) -> set[str]:
         chosen = self.subscribers.values() if subscribers is None else subscribers
@@ -58,16 +61,21 @@ class Registry:
 registry = Registry()
 
 
-def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[Callable[[Event], Any]], Callable[[Event], Any]]:
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[HandlerT], HandlerT]:
     """Register a plain function for one or more event types::
 
         @django_events.handler("user.registered")
         def welcome(event): ...
+
+    A function annotated with a ``Payload`` receives the typed payload, of the versions its payloads name.
     """
     if not event_types:
         raise TypeError("handler() needs at least one event type")
 
-    def register(function: Callable[[Event], Any]) -> Callable[[Event], Any]:
+    def register(function: HandlerT) -> HandlerT:
         registry.add(
             FunctionSubscriber(
                 name=f"{function.__module__}.{function.__qualname__}",

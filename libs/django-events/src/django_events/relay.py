@@ -103,7 +103,8 @@ class Relay:
         is a plain read instead, and only the marking takes the lock, briefly. Two relays on one SQLite file may
         then send a row twice, which consumers' inboxes drop, but never out of order."""
         if self.vendor == "postgresql":
-            return transaction.atomic(using=self.using)
+            atomic: AbstractContextManager[Any] = transaction.atomic(using=self.using)
+            return atomic
         return nullcontext()
 
     def _mark(self, batch: Batch) -> None:
@@ -155,7 +156,7 @@ class Relay:
             for _, topic, key, payload, event_id, event_type, event_version in batch.rows
         ]
         outcome = self.publisher.send(messages, events_settings.RELAY_SEND_TIMEOUT + 5)
-        for (seq, *_), error in zip(batch.rows, outcome):
+        for (seq, *_), error in zip(batch.rows, outcome, strict=True):
             if error is None:
                 batch.acked.append(seq)
             else:

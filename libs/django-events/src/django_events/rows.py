@@ -43,7 +43,7 @@ def insert_rows(
     if arrays:
         statements = [(head + placeholder + tail, columns)]
     else:
-        prepared = list(zip(*columns))
+        prepared = list(zip(*columns, strict=True))
         chunk = max(1, connection.ops.bulk_batch_size(list(fields), prepared))
         statements = [
             (head + ", ".join([placeholder] * len(part)) + tail, [v for row in part for v in row])
@@ -73,9 +73,9 @@ def _statement(
     quote = connection.ops.quote_name
 
     def column_list(names: Sequence[str]) -> str:
-        return ", ".join(quote(model._meta.get_field(name).column) for name in names)
+        return ", ".join(quote(_column(model, name)) for name in names)
 
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
     if arrays:
         head += "SELECT * FROM unnest"
         placeholder = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields) + ")"
@@ -84,7 +84,7 @@ def _statement(
         placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = ""
     if conflict:
-        updated = [quote(model._meta.get_field(name).column) for name in update]
+        updated = [quote(_column(model, name)) for name in update]
         action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)) if updated else "DO NOTHING"
         tail = f" ON CONFLICT ({column_list(conflict)}) {action}"
     if returning:
@@ -115,3 +115,9 @@ def _prepared(field: Field[Any, Any], values: list[Any], connection: BaseDatabas
             done[key] = field.get_db_prep_save(value, connection)
         prepared.append(done[key])
     return prepared
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column, f"{model.__name__}.{name} is not a column"
+    return field.column

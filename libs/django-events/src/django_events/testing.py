@@ -97,6 +97,7 @@ def after_first_read_of(table: str, call: Callable[[], T], *, timeout: float = 1
         thread.join(timeout)
         if "error" in outcome:
             raise outcome["error"]
-        return outcome["result"]
+        result: T = outcome["result"]
+        return result
 
     return finish

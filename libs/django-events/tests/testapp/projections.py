@@ -1,10 +1,16 @@
 import time
+from dataclasses import dataclass
 
 from django.db.models import F
 
 import django_events
 
 from .models import Applied, NoteView
+
+
+@dataclass(frozen=True)
+class NoteDeleted(django_events.Payload, type="note.deleted"):
+    note_id: str
 
 
 class NoteProjection(django_events.Projection):
@@ -16,8 +22,8 @@ class NoteProjection(django_events.Projection):
     def on_note_edited(self, event):
         self.update(event.data["note_id"], text=event.data["text"], edits=F("edits") + 1)
 
-    def on_note_deleted(self, event):
-        self.delete(event.data["note_id"])
+    def on_note_deleted(self, note: NoteDeleted) -> None:
+        self.delete(note.note_id)
 
 
 @django_events.handler("tick.happened")

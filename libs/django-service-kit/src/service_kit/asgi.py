@@ -8,7 +8,10 @@ request, and the threads are reused, so pooled database connections are too. uvi
 
 from __future__ import annotations
 
+from typing import cast
+
 from a2wsgi import WSGIMiddleware
+from a2wsgi.wsgi_typing import WSGIApp
 from django.core.wsgi import get_wsgi_application
 
 from .settings import env
@@ -20,4 +23,5 @@ WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
 
 
 def get_threaded_application() -> WSGIMiddleware:
-    return WSGIMiddleware(get_wsgi_application(), workers=WEB_THREADS)
+    # django-stubs types the handler's return as the response object, which is the iterable of bytes WSGI wants.
+    return WSGIMiddleware(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS)

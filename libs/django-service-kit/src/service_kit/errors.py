@@ -42,6 +42,19 @@ class NotFound(ApplicationError):
         super().__init__(message, code=code, status=404, details=details)
 
 
+class NotKnownYet(NotFound):
+    """An id another service owns that this service's read model does not hold, perhaps not yet: its event may
+    be milliseconds away. Every service answers it with one code, ``<what>_not_known``, so a client knows that
+    retrying shortly can help, which it cannot after ``<what>_not_found``."""
+
+    def __init__(self, what: str, identifier: object, *, service: str):
+        super().__init__(
+            f"{service} has not heard of this {what} (yet): if it was created a moment ago, retry shortly",
+            code=f"{what}_not_known",
+            details={f"{what}_id": str(identifier)},
+        )
+
+
 class Conflict(ApplicationError):
     def __init__(self, message: str, *, code: str = "conflict", details: dict[str, Any] | None = None):
         super().__init__(message, code=code, status=409, details=details)
@@ -113,9 +126,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return response
 
     code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else exc.default_code
-    details: dict[str, Any] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        details["retry_after_seconds"] = int(response.get("Retry-After", 0) or 0)
+    details = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:  # type: ignore[attr-defined]  # set in its __init__
+        details["retry_after_seconds"] = int(response.get("Retry-After") or 0)
     if isinstance(exc.detail, dict):
         details.update(exc.detail)
         message = str(exc.default_detail)

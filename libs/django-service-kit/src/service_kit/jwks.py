@@ -47,6 +47,7 @@ def public_jwk(public_key: RSAPublicKey, *, kid: str | None = None) -> dict[str,
 
 def load_public_key(key: str | bytes | dict[str, Any]) -> tuple[str, RSAPublicKey]:
     """(kid, key) from a PEM (kid = thumbprint) or an RSA JWK (its own kid, else the thumbprint)."""
+    public_key: object
     if isinstance(key, dict):
         if key.get("kty") != "RSA":
             raise ValueError(f"only RSA keys are trusted, not kty={key.get('kty')!r}")

@@ -55,7 +55,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 def get_paginated_response(
     *,
     pagination_class: type[pagination.BasePagination],
-    serializer_class: type[serializers.BaseSerializer],
+    serializer_class: type[serializers.BaseSerializer[Any]],
     queryset: QuerySet[Any] | list[Any],
     request: Request,
     view: APIView,
@@ -67,7 +67,7 @@ def get_paginated_response(
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
-def paginated(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+def paginated(serializer_class: type[serializers.Serializer[Any]]) -> serializers.Serializer[Any]:
     """The OpenAPI response of a list paged by `get_paginated_response`: ``{count, next, previous, results}``."""
     meta = getattr(serializer_class, "Meta", None)
     name = getattr(meta, "ref_name", None) or serializer_class.__name__.removesuffix("Serializer")

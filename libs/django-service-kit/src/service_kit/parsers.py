@@ -19,7 +19,7 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     while pending:
         item, depth = pending.pop()
         if isinstance(item, dict):
-            children = item.values()
+            children = list(item.values())
         elif isinstance(item, list):
             children = item
         else:

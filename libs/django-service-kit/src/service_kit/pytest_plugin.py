@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
-    from .testing import AuthClient
+    from ._client import AuthClient
 
 
 def _django_configured() -> bool:
@@ -74,6 +74,6 @@ def auth_user_id() -> str:
 @pytest.fixture
 def auth_client(auth_user_id: str) -> AuthClient:
     """Authenticated as ``auth_user_id``; call it, ``auth_client(user_id=...)``, for a client of another user."""
-    from .testing import AuthClient
+    from ._client import AuthClient
 
     return AuthClient(user_id=auth_user_id)

@@ -17,7 +17,7 @@ ERROR_SCHEMA = {
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "service_kit.auth.JWTAuthentication"
     name = "jwtAuth"
 
@@ -25,7 +25,7 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 
 
-class StrictInputSerializerSchema(OpenApiSerializerExtension):
+class StrictInputSerializerSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
     """A StrictInputSerializer refuses fields it does not declare: its schema says so (`additionalProperties:
     false`), so a client generated from the schema, or a fuzzer, knows an extra field is a 400."""
 

@@ -9,10 +9,12 @@ from rest_framework import serializers
 
 __all__ = ["StrictInputSerializer"]
 
+AnyField = serializers.Field[Any, Any, Any, Any]
+
 NOT_ACCEPTED = "This field is not accepted here."
 # The JSON type each field's schema states. DRF would coerce others (a number into a CharField's string, "5"
 # into an IntegerField): a client sending the wrong type gets told, as the schema says it would.
-JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = (
+JSON_TYPES: tuple[tuple[type[AnyField], tuple[type, ...], str], ...] = (
     (serializers.BooleanField, (bool,), "a boolean"),
     (serializers.IntegerField, (int,), "an integer"),
     (serializers.FloatField, (int, float), "a number"),
@@ -24,7 +26,7 @@ JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] = 
 )
 
 
-def _wrong_json_type(field: serializers.Field, value: Any) -> str | None:
+def _wrong_json_type(field: AnyField, value: Any) -> str | None:
     """What the value should have been, if its JSON type is not the field's."""
     if value is None:
         return None  # the field's own allow_null decides
@@ -35,7 +37,7 @@ def _wrong_json_type(field: serializers.Field, value: Any) -> str | None:
     return None
 
 
-class StrictInputSerializer(serializers.Serializer):
+class StrictInputSerializer(serializers.Serializer[Any]):
     # Refuses fields it does not declare: a client that sends `owner_id` or `voter_id` believes it sets them, and
     # dropping them silently would hide that it does not. (A comment, not a docstring: drf-spectacular would
     # publish a docstring as the description of every input schema.)

@@ -133,7 +133,9 @@ def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, 
     return [block.strip() + "\n" + end + "\n" for block in value.split(end) if block.strip()]
 
 
-def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
+def logging_config(*, service: str, level: str | None = None) -> dict[str, Any]:
+    """JSON logs tagged with the service's name, at ``level`` or $LOG_LEVEL (INFO)."""
+    level = (level or env("LOG_LEVEL", "INFO") or "INFO").upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -152,10 +154,9 @@ def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
 
 
 def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "config.urls") -> dict[str, Any]:
-    """The settings every service shares; ``globals().update(common_settings(...))`` in ``base.py``."""
+    """The settings every service shares, by name; a service's ``base.py`` reads them from ``service_kit.defaults``."""
     base_dir = Path(base_dir)
     debug = env_bool("DEBUG", False)
-    topic_prefix = env("KAFKA_TOPIC_PREFIX", "") or ""
     return {
         "BASE_DIR": base_dir,
         # The services keep no sessions and sign nothing with it (tokens are RS256), so a per-process key is
@@ -226,13 +227,12 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka.
-        # Platforms sharing a broker under different topic prefixes must not share consumer groups either.
+        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka. The
+        # consumer group is django-events' default, TOPIC_PREFIX + SERVICE: set after SERVICE, it follows it.
         "DJANGO_EVENTS": {
             "SERVICE": service,
             "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
-            "TOPIC_PREFIX": topic_prefix,
-            "GROUP_ID": f"{topic_prefix}{service}",
+            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
             "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
             "CLIENT": kafka_client_from_env(),
         },

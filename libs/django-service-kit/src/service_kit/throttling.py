@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 from rest_framework import throttling
 from rest_framework.request import Request
 

@@ -1,17 +1,21 @@
 from datetime import timedelta
 from pathlib import Path
 
-from service_kit.settings import DEFAULT_THROTTLE_RATES, common_settings, database_from_env, env, env_list, env_rates
+import event_contracts
+from service_kit.defaults import *
+from service_kit.settings import DEFAULT_THROTTLE_RATES, database_from_env, env, env_list, env_rates, logging_config
 
+SERVICE = "auth-service"
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-globals().update(common_settings(service="auth-service", base_dir=BASE_DIR))
-
-INSTALLED_APPS += ["users"]  # noqa: F821 - defined by common_settings
 # The users are this service's own table: it needs no read model of them.
-INSTALLED_APPS.remove("service_kit.users")  # noqa: F821
+INSTALLED_APPS = [*(app for app in INSTALLED_APPS if app != "service_kit.users"), "users"]
+LOGGING = logging_config(service=SERVICE)
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
+
+# What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests).
+DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory)}
 
 AUTH_USER_MODEL = "users.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -21,18 +25,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = env_rates(  # noqa: F821
-    "THROTTLE_RATES", {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_register": "20/min"}
-)
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": env_rates(
+        "THROTTLE_RATES", {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_register": "20/min"}
+    ),
+}
 
 # auth-service verifies its own access tokens (GET /me) from its own keys: fetching its JWKS over HTTP from
 # inside a request could wait on itself.
 # A token of a deleted or deactivated user is refused by its own users table.
-SERVICE_KIT["JWT"] = {  # noqa: F821
-    **SERVICE_KIT["JWT"],  # noqa: F821
-    "JWKS_URL": None,
-    "JWKS_PROVIDER": "users.selectors.jwks_document",
-    "USER_CHECK": "users.selectors.user_is_active",
+SERVICE_KIT = {
+    **SERVICE_KIT,
+    "SERVICE": SERVICE,
+    "JWT": {
+        **SERVICE_KIT["JWT"],
+        "JWKS_URL": None,
+        "JWKS_PROVIDER": "users.selectors.jwks_document",
+        "USER_CHECK": "users.selectors.user_is_active",
+    },
 }
 
 JWT_SIGNING = {
@@ -46,8 +57,8 @@ JWT_SIGNING = {
 
 SIMPLE_JWT = {
     "ALGORITHM": "RS256",
-    "ISSUER": SERVICE_KIT["JWT"]["ISSUER"],  # noqa: F821
-    "AUDIENCE": SERVICE_KIT["JWT"]["AUDIENCE"],  # noqa: F821
+    "ISSUER": SERVICE_KIT["JWT"]["ISSUER"],
+    "AUDIENCE": SERVICE_KIT["JWT"]["AUDIENCE"],
     # Access tokens cannot be revoked (other services verify them alone): keep them short.
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
@@ -60,8 +71,8 @@ SIMPLE_JWT = {
 }
 
 SPECTACULAR_SETTINGS = {
-    **SPECTACULAR_SETTINGS,  # noqa: F821
-    "TITLE": "auth-service",
+    **SPECTACULAR_SETTINGS,
+    "TITLE": SERVICE,
     "DESCRIPTION": "Users, RS256 access tokens and the JWKS",
     "VERSION": "0.1.0",
 }

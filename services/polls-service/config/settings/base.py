@@ -1,18 +1,24 @@
 from pathlib import Path
 
-from service_kit.settings import common_settings, database_from_env
+import event_contracts
+from service_kit.defaults import *
+from service_kit.settings import database_from_env, logging_config
 
+SERVICE = "polls-service"
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-globals().update(common_settings(service="polls-service", base_dir=BASE_DIR))
-
-INSTALLED_APPS += ["polls"]  # noqa: F821 - defined by common_settings
+INSTALLED_APPS = [*INSTALLED_APPS, "polls"]
+LOGGING = logging_config(service=SERVICE)
+SERVICE_KIT = {**SERVICE_KIT, "SERVICE": SERVICE}
 
 DATABASES = {"default": database_from_env(name="polls_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
 
+# What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests).
+DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory)}
+
 SPECTACULAR_SETTINGS = {
-    **globals().get("SPECTACULAR_SETTINGS", {}),
-    "TITLE": "polls-service",
+    **SPECTACULAR_SETTINGS,
+    "TITLE": SERVICE,
     "DESCRIPTION": "Polls: create, change, close; total_votes from a projection of vote.cast",
     "VERSION": "0.1.0",
 }

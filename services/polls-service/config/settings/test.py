@@ -1,4 +1,7 @@
-from .base import *  # noqa: F403
+from .base import *
+
+# Every event a test publishes must satisfy its contract.
+DJANGO_EVENTS = {**DJANGO_EVENTS, "VALIDATE_PUBLISHED": True}
 
 # A token of a user this service never heard of is refused after this wait: short, so tests of it stay quick.
-SERVICE_KIT["KNOWN_USERS"] = {"WAIT_SECONDS": 0.5}  # noqa: F405
+SERVICE_KIT = {**SERVICE_KIT, "KNOWN_USERS": {"WAIT_SECONDS": 0.5}}

@@ -15,7 +15,7 @@ def vote_cast(poll_id):
 
 
 def test_polls_list_newest_first_with_their_total_votes():
-    older, newer = a_poll(question="older"), a_poll(question="newer")
+    older, _ = a_poll(question="older"), a_poll(question="newer")
     deliver(vote_cast(older.id), vote_cast(older.id))
 
     assert [(p.question, p.total_votes) for p in poll_list()] == [("newer", 0), ("older", 2)]

@@ -36,4 +36,4 @@ def test_poll_results_of_an_unknown_poll_is_not_found(api_client):
     response = api_client.get(_url(uuid.uuid4()))
 
     assert response.status_code == 404
-    assert response.json()["error"] == "poll_not_found"
+    assert response.json()["error"] == "poll_not_known"

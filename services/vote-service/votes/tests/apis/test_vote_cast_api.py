@@ -97,9 +97,9 @@ def test_cast_vote_with_a_choice_of_another_poll_is_a_bad_request(auth_client, p
 def test_cast_vote_on_an_unknown_poll_is_not_found(auth_client):
     body = {"poll_id": str(uuid.uuid4()), "choice_id": str(uuid.uuid4())}
 
-    error = _assert_error(auth_client.post(URL, body, format="json"), 404, "poll_not_found")
+    error = _assert_error(auth_client.post(URL, body, format="json"), 404, "poll_not_known")
 
-    assert "poll not known to the vote service" in error["message"] and "try again" not in error["message"]
+    assert "retry shortly" in error["message"]
 
 
 def test_cast_vote_with_an_unknown_choice_is_not_found(auth_client, poll):

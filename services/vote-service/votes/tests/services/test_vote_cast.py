@@ -62,8 +62,8 @@ def test_vote_cast_lets_another_voter_vote_on_the_same_poll(poll, choice):
     assert Vote.objects.count() == 2
 
 
-def test_vote_cast_on_an_unknown_poll_is_not_found():
-    with pytest.raises(NotFound, match="not known to the vote service"):
+def test_vote_cast_on_a_poll_not_known_yet_is_not_found():
+    with pytest.raises(NotFound, match="has not heard of this poll"):
         vote_cast(poll_id=uuid.uuid4(), choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 

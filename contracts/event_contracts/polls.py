@@ -1,0 +1,14 @@
+"""What poll.* events mean, beyond their fields: the rule every service applies to its own copy of a poll."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def poll_is_open(*, status: str, closes_at: datetime | None, at: datetime) -> bool:
+    """A poll is open at ``at`` when its status is ``open`` and ``closes_at`` (if any) is still ahead.
+
+    polls-service keeps ``status`` as stored and announces no event when ``closes_at`` passes, so each service
+    compares ``closes_at`` with its own clock, by this rule.
+    """
+    return status == "open" and (closes_at is None or at < closes_at)

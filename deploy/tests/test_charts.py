@@ -3,7 +3,19 @@ import re
 
 import pytest
 import yaml
-from conftest import CHARTS, GATEWAY_NON_DEFAULT, HELM_DIR, NON_DEFAULT, PLATFORM_NON_DEFAULT, SERVICES, containers, env_of, helm, pod_specs, render
+from conftest import (
+    CHARTS,
+    GATEWAY_NON_DEFAULT,
+    HELM_DIR,
+    NON_DEFAULT,
+    PLATFORM_NON_DEFAULT,
+    SERVICES,
+    containers,
+    env_of,
+    helm,
+    pod_specs,
+    render,
+)
 
 VALUE_SETS = {"default": [], "non-default": ["-f", NON_DEFAULT]}
 GATEWAY_SETS = {"default": [], "non-default": ["-f", GATEWAY_NON_DEFAULT]}

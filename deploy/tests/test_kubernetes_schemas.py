@@ -2,9 +2,8 @@
 (kubernetes-validate, strict: an unknown field is an error), for the version the cluster runs."""
 import kubernetes_validate
 import pytest
-
-from test_charts import CASES
 from conftest import render
+from test_charts import CASES
 
 KUBERNETES_VERSION = "1.30.0"
 

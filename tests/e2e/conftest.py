@@ -140,7 +140,9 @@ def wait_until_consumers_joined(platform: Platform, timeout: float = 120.0) -> N
     one poll, every consumer of the chain has its partitions."""
     with platform.client() as client:
         owner = register_and_login(client, f"warm-up-{uuid.uuid4().hex[:6]}")
-        poll = client.post("/api/polls/", json={"question": "Joined yet?"}, headers=owner)
+        # polls-service learns of the new user from its own consumer, which may still be joining: 401 until then.
+        poll = eventually(lambda: client.post("/api/polls/", json={"question": "Joined yet?"}, headers=owner),
+                          until=lambda r: r.status_code != 401, timeout=timeout)
         assert poll.status_code == 201, poll.text
         known = eventually(lambda: client.get(f"/api/votes/results/{poll.json()['id']}/"),
                            until=lambda r: r.status_code == 200, timeout=timeout)

@@ -179,6 +179,11 @@ class RabbitMQPublisher:
             index = self._pending.pop(tag, None)
             if index is not None:
                 self._outcome[index] = None if isinstance(method, pika.spec.Basic.Ack) else "rejected by RabbitMQ (nack)"
+        if not self._pending and self._connection is not None:
+            # Confirms reach the channel's asynchronous core, which the blocking connection does not count as an
+            # event: process_data_events would sleep out its time limit after the last one. A no-op callback is an
+            # event, so send() returns as soon as the batch is confirmed.
+            self._connection.add_callback_threadsafe(lambda: None)
 
     def _reset(self) -> None:
         connection, self._connection, self._channel, self._core = self._connection, None, None, None

@@ -96,9 +96,10 @@ test-deploy: venv
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
 
-# `make new-service` in a scratch clone: the generated service's tests alone, then the platform with it.
+# `make new-service` in a scratch clone: the generated service's tests alone, its chart through deploy/tests (helm),
+# then the platform with it.
 test-new-service: venv
-	$(INFRA_ENV); $(PY) -m pytest -q tests/new_service
+	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(INFRA_ENV); $(PY) -m pytest -q tests/new_service
 
 .PHONY: new-service
 new-service: venv

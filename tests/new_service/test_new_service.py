@@ -48,7 +48,10 @@ def test_it_is_generated_in_the_house_shape_and_listed(clone: Path) -> None:
     assert (clone / "deploy" / "helm" / f"{NAME}-service" / "values.yaml").exists()
     listed = tomllib.loads((clone / "services.toml").read_text())["service"]
     assert listed[-1] == {"name": NAME, "prefix": f"/api/{NAME}/", "port": 8005, "database": f"{NAME}_service"}
-    assert "`comment.created`" in (clone / "docs" / "events.md").read_text()
+    events = (clone / "docs" / "events.md").read_text()
+    assert "`comment.created`" in events
+    [poll_created] = [row for row in events.splitlines() if row.startswith("| `poll.created` |")]
+    assert f"{NAME}-service" in poll_created.split("|")[-2]  # among the consumers of what it reads
     run([sys.executable, "-m", "pytest", "-q", "tests"], clone / "contracts")  # its contract is recorded
 
 

@@ -22,10 +22,10 @@ import copier
 ROOT = Path(__file__).resolve().parent.parent
 LIST = ROOT / "services.toml"
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
-# How the gateway chart's copy of the production nginx config is rendered (deploy/tests checks it is current).
 # What a generated service reads: the poll.* events of its example projection and, through service_kit.users, the
 # user.* events; it is added to their contracts' consumers (x-consumers), so docs/events.md names it.
 READS = ["poll.created", "poll.updated", "poll.closed", "poll.deleted", "user.registered", "user.deleted"]
+# How the gateway chart's copy of the production nginx config is rendered (deploy/tests checks it is current).
 GATEWAY_CHART_CONFIG = [
     "gateway.nginx", "render", "--main", "--upstreams-include", "cluster.conf", "--web-root", "/srv/gateway/web",
 ]

@@ -126,7 +126,8 @@ class RabbitMQPublisher:
         self._outcome: list[str | None] = []
 
     def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
-        outcome: list[str | None] = ["not confirmed before the send timeout"] * len(messages)
+        timed_out = "not confirmed before the send timeout"
+        outcome: list[str | None] = [timed_out] * len(messages)
         self._outcome = outcome
         self._pending = {}
         try:
@@ -148,9 +149,9 @@ class RabbitMQPublisher:
                 assert self._connection is not None
                 self._connection.process_data_events(time_limit=min(remaining, 0.2))
         except AMQPError as error:
+            # Every message without a confirm, also those not published yet (the connection failed first).
             reason = f"{type(error).__name__}: {error}"
-            for index in self._pending.values():
-                outcome[index] = reason
+            outcome[:] = [reason if result == timed_out else result for result in outcome]
             self._reset()
         return outcome
 
@@ -228,7 +229,8 @@ class _Receiver:
 
     def cancel(self, tag: str) -> None:
         key = self.by_tag.pop(tag, None)
-        self.channel.basic_cancel(tag)
+        if self.channel.is_open:  # pika asserts instead of raising when cancelling on a channel the broker closed
+            self.channel.basic_cancel(tag)
         self.buffer = deque(m for m in self.buffer if (m.topic, m.partition) != key)
 
     def wait(self, timeout: float) -> None:

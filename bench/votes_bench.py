@@ -119,8 +119,13 @@ class Processes:
 
 def chart_counts(service: str) -> dict[str, int]:
     """Web processes, relays and consumers as the service's Helm chart runs them (its minimum when autoscaled)."""
-    values = yaml.safe_load((ROOT / "deploy" / "helm" / f"{service}-service" / "values.yaml").read_text())
-    autoscaling = values.get("autoscaling", {})
+    helm = ROOT / "deploy" / "helm"
+    # A service chart's values.yaml holds only what differs from the library chart's exported defaults.
+    defaults = yaml.safe_load((helm / "service-common" / "values.yaml").read_text())["exports"]["defaults"]
+    own = yaml.safe_load((helm / f"{service}-service" / "values.yaml").read_text()) or {}
+    values = {key: {**value, **own.get(key, {})} if isinstance(value, dict) else own.get(key, value)
+              for key, value in defaults.items()}
+    autoscaling = values["autoscaling"]
     web = autoscaling["minReplicas"] if autoscaling.get("enabled") else values["web"]["replicaCount"]
     return {
         "web": int(web),

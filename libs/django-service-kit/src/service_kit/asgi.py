@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import io
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +52,10 @@ class ThreadedWSGI:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1000})
             return
-        environ = build_environ(scope, cast(Any, io.BytesIO(await _body(scope, receive))))
+        environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(await _body(scope, receive)))))
         context = contextvars.copy_context()  # what a request sets in its thread ends with the request
         status, headers, body = await asyncio.get_running_loop().run_in_executor(
-            self.executor, context.run, self._respond, environ
+            self.executor, functools.partial(context.run, self._respond, environ)
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -82,14 +83,16 @@ async def _body(scope: Scope, receive: Receive) -> bytes:
     """The request body, read on the loop, as much of it as Django will read: the Content-Length's worth. Without
     one, or with one over Django's limit (which Django then refuses from the header alone, a JSON 413), nothing is
     read, so a huge body is never held in memory."""
-    declared = next((value for name, value in scope.get("headers", []) if name == b"content-length"), b"")
+    headers = cast(list[tuple[bytes, bytes]], scope.get("headers", []))
+    declared = next((value for name, value in headers if name == b"content-length"), b"")
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if not declared.isdigit() or (limit is not None and int(declared) > limit):
         return b""
-    parts, left = [], int(declared)
+    parts: list[bytes] = []
+    left = int(declared)
     while left > 0:
         message = await receive()
-        parts.append(message.get("body", b""))
+        parts.append(cast(bytes, message.get("body", b"")))
         left -= len(parts[-1])
         if not message.get("more_body", False):
             break

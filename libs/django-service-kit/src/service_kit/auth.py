@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.utils import base64url_decode
 from django.utils.module_loading import import_string
+from jwt.utils import base64url_decode
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 

@@ -4,10 +4,10 @@ Every view, middleware and database call of the services is synchronous. Under D
 then runs in a thread made for it, with a database connection opened for it, and every middleware hops between
 the event loop and that thread. Here the handler runs on a fixed pool of threads instead, so pooled database
 connections are reused, and each request crosses between the loop and its thread once each way: the loop reads
-the body, a thread runs Django and returns the whole response, the loop sends it. (a2wsgi, used before, blocks
-the thread on the loop for the body and for each part of the response: three more round trips between threads
-per request, a tenth of the web process's time in the vote path's profile.) The services answer small JSON
-bodies, so a response is buffered, never streamed. uvicorn still serves HTTP.
+the body, a thread runs Django and returns the whole response, the loop sends it. A bridge that blocks the thread
+on the loop for each read of the body and each part of the response (a2wsgi's) pays a round trip between
+threads for each, on every request. The services answer small JSON bodies, so a response is buffered, never
+streamed. uvicorn still serves HTTP.
 """
 
 from __future__ import annotations

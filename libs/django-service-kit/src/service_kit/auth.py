@@ -50,7 +50,7 @@ class InvalidToken(exceptions.AuthenticationFailed):
 
 def _unverified_header(token: str) -> dict[str, Any]:
     """The token's header alone. ``jwt.get_unverified_header`` decodes the payload and the signature as well,
-    which ``jwt.decode`` then does again: on every authenticated request, a tenth of the web process's time."""
+    which ``jwt.decode`` then does again, on every authenticated request."""
     try:
         header = json.loads(base64url_decode(token.split(".", 1)[0].encode("ascii")))
     except (UnicodeError, binascii.Error, ValueError) as error:

@@ -7,7 +7,8 @@ import django_events
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
-from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
+from event_contracts.polls import poll_is_open_sql
+from service_kit.errors import ApplicationError, Conflict, NotKnownYet
 
 from votes.models import ChoiceTally, ChoiceView, PollView, Vote
 
@@ -15,14 +16,14 @@ _VOTE_TABLE = Vote._meta.db_table
 _TALLY_TABLE = ChoiceTally._meta.db_table
 _POLL_TABLE = PollView._meta.db_table
 _CHOICE_TABLE = ChoiceView._meta.db_table
-# Records the vote only if its choice belongs to its poll and the poll is open, as this statement sees the read
-# models: the validation and the write are one round trip, and a close committed before it makes it record
-# nothing (see votes_void_after_close for one committed after). Works alike on PostgreSQL and SQLite.
+# Records the vote only if its choice belongs to its poll and the poll is open (event_contracts' rule, as SQL), as
+# this statement sees the read models: the validation and the write are one round trip, and a close committed
+# before it makes it record nothing (see votes_void_after_close for one committed after). Works alike on
+# PostgreSQL and SQLite.
 _VOTE_INSERT_IF_VALID = (
     f"INSERT INTO {_VOTE_TABLE} (id, poll_id, choice_id, voter_id, created_at) SELECT %s, %s, %s, %s, %s "
     f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} p JOIN {_CHOICE_TABLE} c ON c.poll_id = p.id "
-    f"WHERE p.id = %s AND c.id = %s AND p.status <> '{PollView.STATUS_CLOSED}' "
-    f"AND (p.closes_at IS NULL OR p.closes_at > %s))"
+    f"WHERE p.id = %s AND c.id = %s AND {poll_is_open_sql(status='p.status', closes_at='p.closes_at')})"
 )
 _TALLY_ADD = (
     f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, %s) "
@@ -55,11 +56,7 @@ def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid
     if poll is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
     if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
-        raise NotFound(
-            "choice not known to the vote service; check the choice id",
-            code="choice_not_found",
-            details={"choice_id": str(choice_id)},
-        )
+        raise NotKnownYet("choice", choice_id, service="vote-service")
     if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
             "this choice belongs to another poll",

@@ -9,6 +9,7 @@ from typing import NoReturn
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from event_contracts.polls import poll_is_open_sql
 from service_kit.errors import ApplicationError, Conflict, NotFound
 
 from monolith.choices.models import Choice
@@ -21,7 +22,7 @@ _VOTE = Vote._meta.db_table
 _VOTE_INSERT_IF_VALID = (
     f"INSERT INTO {_VOTE} (id, poll_id, choice_id, voter_id, created_at) SELECT %s, %s, %s, %s, %s "
     f"WHERE EXISTS (SELECT 1 FROM {Poll._meta.db_table} p JOIN {Choice._meta.db_table} c ON c.poll_id = p.id "
-    f"WHERE p.id = %s AND c.id = %s AND p.status <> 'closed' AND (p.closes_at IS NULL OR p.closes_at > %s))"
+    f"WHERE p.id = %s AND c.id = %s AND {poll_is_open_sql(status='p.status', closes_at='p.closes_at')})"
 )
 _TALLY_ADD = (
     "INSERT INTO votes_choice_tally (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, 1) "

@@ -9,13 +9,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.db import connection, transaction
+from pytest_django import Settings
 
 import django_events
 from django_events.consumer import Consumer
@@ -28,14 +29,14 @@ WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREF
 
 
 @pytest.fixture(params=["kafka", "rabbitmq"])
-def transport(request, settings) -> str:  # type: ignore[no-untyped-def]
+def transport(request: pytest.FixtureRequest, settings: Settings) -> str:
     """Runs a test on each broker."""
     settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "TRANSPORT": request.param}
     return str(request.param)
 
 
 @pytest.fixture
-def live(transport: str, isolated_topics: str, transactional_db, settings) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def live(transport: str, isolated_topics: str, transactional_db: None, settings: Settings) -> Iterator[dict[str, str]]:
     """Committed data, unique topics and the environment a worker subprocess needs to see both."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM testapp_note_view")
@@ -54,33 +55,25 @@ def with_overrides(env: dict[str, str], **overrides: object) -> dict[str, str]:
     return {**env, "DJANGO_EVENTS_OVERRIDES": json.dumps({**json.loads(env["DJANGO_EVENTS_OVERRIDES"]), **overrides})}
 
 
-class WorkerLog:
-    """A worker's stderr in a file: a pipe nobody reads fills up and blocks the worker in the middle of logging
-    (a broker outage makes clients log a lot), and it would neither work on nor stop."""
+class Worker(subprocess.Popen[bytes]):
+    """A ``python -m django <command>`` subprocess of the library's test project, logging to a file: a pipe nobody
+    reads fills up and blocks the worker in the middle of logging (a broker outage makes clients log a lot), and it
+    would neither work on nor stop."""
 
-    def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile()
+    def __init__(self, command: str, env: dict[str, str], *args: str, failpoints: str = "") -> None:
+        self.log_file = tempfile.TemporaryFile()
+        super().__init__(
+            [sys.executable, "-m", "django", command, *args],
+            cwd=LIBRARY,
+            env={**env, "DJANGO_EVENTS_FAILPOINTS": failpoints},
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+        )
 
-    def read(self) -> bytes:
-        self.file.seek(0)
-        return self.file.read()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str = "") -> subprocess.Popen[bytes]:
-    """``.stderr.read()`` of the process returned is all it logged so far."""
-    log = WorkerLog()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "django", command, *args],
-        cwd=LIBRARY,
-        env={**env, "DJANGO_EVENTS_FAILPOINTS": failpoints},
-        stdout=subprocess.DEVNULL,
-        stderr=log.file,
-    )
-    process.stderr = log  # type: ignore[assignment]
-    return process
+    def log(self) -> bytes:
+        """All the worker logged so far."""
+        self.log_file.seek(0)
+        return self.log_file.read()
 
 
 @contextmanager
@@ -124,7 +117,7 @@ def wait_until_relays_listen(count: int, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def publish_ticks(keys: int, per_key: int, *, start: int = 0, poison: set[int] = frozenset()) -> list[django_events.Event]:  # type: ignore[assignment]
+def publish_ticks(keys: int, per_key: int, *, start: int = 0, poison: Set[int] = frozenset()) -> list[django_events.Event]:
     """Publishes tick.happened events round-robin over keys, each key's `seq` counting up."""
     events = []
     with transaction.atomic():

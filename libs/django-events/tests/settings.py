@@ -1,5 +1,6 @@
 import json
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 _url = urlparse(os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0.1:5432/polls"))
@@ -7,7 +8,7 @@ _url = urlparse(os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0
 SECRET_KEY = "django-events-tests"
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "django_events", "tests.testapp"]
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         # Worker subprocesses of the fault tests point at the test database through this variable.

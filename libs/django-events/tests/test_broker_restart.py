@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import publish_ticks, start_worker, wait_until, with_overrides
+from tests.conftest import Worker, publish_ticks, wait_until, with_overrides
 from tests.testapp.models import Applied
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -69,7 +69,7 @@ def test_a_broker_down_at_the_start_and_restarted_under_load_loses_nothing_and_a
     settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, **own_broker.settings}
     env = with_overrides(live, **own_broker.settings)
     published = publish_ticks(keys=4, per_key=25)  # committed; no broker is listening
-    relay, consumer = start_worker("events_relay", env), start_worker("events_consume", env)
+    relay, consumer = Worker("events_relay", env), Worker("events_consume", env)
     workers = [relay, consumer]
     try:
         own_broker.start()
@@ -77,10 +77,10 @@ def test_a_broker_down_at_the_start_and_restarted_under_load_loses_nothing_and_a
 
         own_broker.stop()
         published += publish_ticks(keys=4, per_key=25, start=25)
-        wait_until(lambda: own_broker.outage_noticed in consumer.stderr.read(), "the consumer noticing", 120)
+        wait_until(lambda: own_broker.outage_noticed in consumer.log(), "the consumer noticing", 120)
         consumer.send_signal(signal.SIGTERM)
-        assert consumer.wait(30) == 0, consumer.stderr.read().decode()[-2000:]
-        consumer = start_worker("events_consume", env)
+        assert consumer.wait(30) == 0, consumer.log().decode()[-2000:]
+        consumer = Worker("events_consume", env)
         workers.append(consumer)
 
         own_broker.start()
@@ -92,7 +92,7 @@ def test_a_broker_down_at_the_start_and_restarted_under_load_loses_nothing_and_a
         for worker in running:
             worker.terminate()
         codes = [worker.wait(30) for worker in running]
-    assert codes == [0] * len(running), [worker.stderr.read().decode()[-2000:] for worker in running]
+    assert codes == [0] * len(running), [worker.log().decode()[-2000:] for worker in running]
 
     applied = list(Applied.objects.order_by("id").values_list("event_id", "key", "seq"))
     assert sorted(event_id for event_id, _, _ in applied) == sorted(e.id for e in published)

@@ -10,12 +10,12 @@ from django_events.consumer import DEAD_LETTER_SUBSCRIBER, Consumer
 from django_events.metrics import consumer_dead_lettered
 from django_events.models import InboxEvent
 from tests.conftest import (
+    Worker,
     consume_until,
     publish_raw,
     publish_ticks,
     read_topic,
     relay_until_empty,
-    start_worker,
     wait_until,
 )
 from tests.testapp.models import Applied
@@ -41,11 +41,11 @@ def test_a_consumer_killed_mid_batch_applies_every_event_exactly_once(live, fail
     relay_until_empty()
 
     small_batches = {**live, "DJANGO_EVENTS_OVERRIDES": live["DJANGO_EVENTS_OVERRIDES"][:-1] + ', "CONSUMER_BATCH_SIZE": 50}'}
-    crashed = start_worker("events_consume", small_batches, failpoints=failpoint)
+    crashed = Worker("events_consume", small_batches, failpoints=failpoint)
     assert crashed.wait(60) == -9
     assert Applied.objects.count() == (0 if failpoint == "consumer.before_commit" else 50)
 
-    survivor = start_worker("events_consume", live)
+    survivor = Worker("events_consume", live)
     try:
         deadline = time.monotonic() + 60
         while Applied.objects.count() < 400:
@@ -54,7 +54,7 @@ def test_a_consumer_killed_mid_batch_applies_every_event_exactly_once(live, fail
         time.sleep(1)  # room for a wrongful second application to show
     finally:
         survivor.terminate()
-        assert survivor.wait(30) == 0, survivor.stderr.read().decode()[-2000:]
+        assert survivor.wait(30) == 0, survivor.log().decode()[-2000:]
 
     assert applied_ids() == sorted(e.id for e in published)
 
@@ -105,10 +105,15 @@ def test_the_lag_gauge_on_rabbitmq_is_each_streams_end_minus_the_groups_stored_o
     relay_until_empty()
     topic = django_events.topic_for("tick.happened")
 
-    def lag() -> list[float | None]:
+    def partition_lag(partition: int) -> float:
+        labels = {"service": "testapp", "topic": topic, "partition": str(partition)}
+        value = REGISTRY.get_sample_value("django_events_consumer_lag", labels)
+        assert value is not None, f"no lag gauge for {labels}"
+        return value
+
+    def lag() -> list[float]:
         consumer.subscription.observe_lag("testapp")
-        labels = [{"service": "testapp", "topic": topic, "partition": str(p)} for p in range(4)]
-        return [REGISTRY.get_sample_value("django_events_consumer_lag", label) for label in labels]
+        return [partition_lag(p) for p in range(4)]
 
     consumer = Consumer()
     consumer.batch_size = 10

@@ -8,11 +8,11 @@ from django_events.models import InboxEvent
 from django_events.relay import Relay
 from django_events.transport import Message, get_transport
 from tests.conftest import (
+    Worker,
     consume_until,
     database_outage,
     publish_ticks,
     relay_until_empty,
-    start_worker,
     wait_until,
     wait_until_relays_listen,
 )
@@ -32,13 +32,13 @@ def send_to_broker(events: list[django_events.Event]) -> None:
         publisher.close(10)
 
 
-def stop(worker) -> None:  # type: ignore[no-untyped-def]
+def stop(worker: Worker) -> None:
     worker.terminate()
-    assert worker.wait(30) == 0, worker.stderr.read().decode()[-3000:]
+    assert worker.wait(30) == 0, worker.log().decode()[-3000:]
 
 
 def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_lettered(live):
-    worker = start_worker("events_consume", live)
+    worker = Worker("events_consume", live)
     try:
         publish_ticks(keys=2, per_key=2)
         relay_until_empty()
@@ -50,7 +50,7 @@ def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_
             time.sleep(OUTAGE_SECONDS)  # the outage itself, while the consumer holds the events
 
         wait_until(lambda: Applied.objects.count() == 8, "the events held during the outage applied")
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+        assert worker.poll() is None, worker.log().decode()[-3000:]
         assert {event.id for event in during} <= set(Applied.objects.values_list("event_id", flat=True))
         assert not InboxEvent.objects.filter(subscriber=DEAD_LETTER_SUBSCRIBER).exists()
     finally:
@@ -58,7 +58,7 @@ def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_
 
 
 def test_a_relay_rides_out_a_database_outage_and_sends_what_is_committed_after_it(live):
-    relay = start_worker("events_relay", live)
+    relay = Worker("events_relay", live)
     try:
         wait_until_relays_listen(1)
         with database_outage():
@@ -66,7 +66,7 @@ def test_a_relay_rides_out_a_database_outage_and_sends_what_is_committed_after_i
 
         published = publish_ticks(keys=2, per_key=3)
         consume_until(lambda: Applied.objects.count() == len(published))
-        assert relay.poll() is None, relay.stderr.read().decode()[-3000:]
+        assert relay.poll() is None, relay.log().decode()[-3000:]
     finally:
         stop(relay)
 

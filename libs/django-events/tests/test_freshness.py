@@ -1,5 +1,7 @@
 """wait_for_read_model: a bounded wait for a row another service created a moment ago."""
 
+from collections.abc import Iterator
+
 from django_events import wait_for_read_model
 
 
@@ -10,7 +12,7 @@ def test_it_reads_until_the_row_is_there():
 
 
 def test_ready_says_when_a_row_is_complete_enough():
-    answers = iter([{"choice": None}, {"choice": "yes"}])
+    answers: Iterator[dict[str, str | None]] = iter([{"choice": None}, {"choice": "yes"}])
 
     found = wait_for_read_model(lambda: next(answers), ready=lambda row: row["choice"] is not None, timeout=60)
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -56,15 +56,15 @@ def test_readiness_on_rabbitmq_is_true_with_the_real_broker_and_false_with_detai
     assert details["broker"].startswith("AMQPConnectionError")
 
 
-def respond_with_correlation_id(header: str | None) -> tuple[str, HttpResponse]:
+def respond_with_correlation_id(header: str | None) -> tuple[str | None, HttpResponse]:
     seen = []
 
-    def view(request):  # type: ignore[no-untyped-def]
+    def view(request: HttpRequest) -> HttpResponse:
         seen.append(django_events.current_correlation_id())
         return HttpResponse("ok")
 
-    extra = {} if header is None else {"HTTP_X_REQUEST_ID": header}
-    response = CorrelationIdMiddleware(view)(RequestFactory().get("/", **extra))
+    headers = {} if header is None else {"X-Request-ID": header}
+    response = CorrelationIdMiddleware(view)(RequestFactory().get("/", headers=headers))
     return seen[0], response
 
 

@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -48,15 +50,15 @@ def test_one_relay_on_sqlite_delivers_committed_events_in_key_order(isolated_top
             time.sleep(0.2)
     finally:
         relay.send_signal(signal.SIGTERM)
-        assert relay.wait(30) == 0, relay.stderr.read().decode()[-2000:]
+        assert relay.wait(30) == 0, relay.stderr.read().decode()[-2000:] if relay.stderr else ""
 
-    by_key: dict[bytes, list[int]] = {}
+    by_key: dict[bytes | None, list[int]] = {}
     for message in read_topic(django_events.topic_for("tick.happened"), 30):
         by_key.setdefault(message.key, []).append(django_events.Event.from_json(message.value).data["seq"])
     assert by_key == {f"key-{k}".encode(): list(range(10)) for k in range(3)}
 
 
-def unsent(database) -> int:  # type: ignore[no-untyped-def]
+def unsent(database: Path) -> int:
     with sqlite3.connect(database) as connection:
         return connection.execute("SELECT count(*) FROM django_events_outbox WHERE sent_at IS NULL").fetchone()[0]
 
@@ -157,7 +159,7 @@ def test_a_relay_waiting_for_a_stopped_broker_blocks_no_writer_and_stops_on_sigt
                 process.wait()
 
 
-def applied(database) -> int:  # type: ignore[no-untyped-def]
+def applied(database: Path) -> int:
     with sqlite3.connect(database) as connection:
         return connection.execute("SELECT count(*) FROM django_events_inbox").fetchone()[0]
 
@@ -168,7 +170,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until(condition, message: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_until(condition: Callable[[], bool], message: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, message

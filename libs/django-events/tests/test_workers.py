@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition
@@ -15,7 +16,7 @@ from django.db import transaction
 import django_events
 from django_events.conf import events_settings
 from django_events.models import OutboxEvent, StreamOffset
-from tests.conftest import publish_ticks, read_topic, relay_until_empty, start_worker, with_overrides
+from tests.conftest import Worker, publish_ticks, read_topic, relay_until_empty, with_overrides
 from tests.testapp.models import Applied
 
 # librdkafka's smallest max.poll.interval.ms is the session timeout: the consumer health limit follows it.
@@ -38,7 +39,7 @@ def get(url: str) -> tuple[int, bytes]:
         return 0, b""  # not listening yet
 
 
-def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -50,7 +51,7 @@ def publish_slow_tick(seconds: float, key: str = "slow") -> django_events.Event:
         return django_events.publish("tick.happened", key=key, data={"seq": 0, "sleep": seconds})
 
 
-def stop(worker, timeout: float = 30) -> int:  # type: ignore[no-untyped-def]
+def stop(worker: Worker, timeout: float = 30) -> int:
     worker.send_signal(signal.SIGTERM)
     return worker.wait(timeout)
 
@@ -60,7 +61,7 @@ def test_the_consumer_serves_metrics_and_reports_a_stalled_loop_as_503(live):
     publish_ticks(keys=1, per_key=1)
     slow = publish_slow_tick(8.0)  # past max.poll.interval.ms: the loop does not turn meanwhile
     relay_until_empty()
-    worker = start_worker("events_consume", with_overrides(live, CONSUMER=SHORT_POLL_INTERVAL), "--metrics-port", str(port))
+    worker = Worker("events_consume", with_overrides(live, CONSUMER=SHORT_POLL_INTERVAL), "--metrics-port", str(port))
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 20, "/healthz to answer")
         status, body = get(f"http://127.0.0.1:{port}/metrics")
@@ -73,7 +74,7 @@ def test_the_consumer_serves_metrics_and_reports_a_stalled_loop_as_503(live):
         relay_until_empty()
         wait_for(lambda: Applied.objects.filter(event_id=later[0].id).exists(), 30, "a later event")
     finally:
-        assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+        assert stop(worker) == 0, worker.log().decode()[-2000:]
     assert Applied.objects.filter(event_id=slow.id).count() == 1
 
 
@@ -99,7 +100,7 @@ def end_offsets(topic: str) -> dict[int, int]:
 def test_sigterm_mid_batch_lets_the_consumer_finish_it_commit_its_offsets_and_exit_0(live, transport):
     published = publish_ticks(keys=3, per_key=5)
     relay_until_empty()
-    worker = start_worker("events_consume", live)
+    worker = Worker("events_consume", live)
     try:
         wait_for(lambda: Applied.objects.count() >= 15, 30, "the quick events")
         slow = publish_slow_tick(3.0)
@@ -107,7 +108,7 @@ def test_sigterm_mid_batch_lets_the_consumer_finish_it_commit_its_offsets_and_ex
         time.sleep(1.0)  # the consumer has the slow event now: its handler is sleeping
         assert not Applied.objects.filter(event_id=slow.id).exists()
     finally:
-        assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+        assert stop(worker) == 0, worker.log().decode()[-2000:]
 
     assert sorted(Applied.objects.values_list("event_id", flat=True)) == sorted(e.id for e in [*published, slow])
     topic = django_events.topic_for("tick.happened")
@@ -123,9 +124,9 @@ def test_sigterm_mid_batch_lets_the_consumer_finish_it_commit_its_offsets_and_ex
 
 def test_sigterm_stops_the_relay_with_exit_0_and_nothing_marked_sent_that_kafka_lacks(live):
     publish_ticks(keys=10, per_key=300)
-    worker = start_worker("events_relay", with_overrides(live, RELAY_BATCH_SIZE=100))  # a stop between batches
+    worker = Worker("events_relay", with_overrides(live, RELAY_BATCH_SIZE=100))  # a stop between batches
     wait_for(lambda: OutboxEvent.objects.filter(sent_at__isnull=False).exists(), 30, "the first batch")
-    assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+    assert stop(worker) == 0, worker.log().decode()[-2000:]
 
     sent = set(OutboxEvent.objects.filter(sent_at__isnull=False).values_list("event_id", flat=True))
     in_kafka = {
@@ -137,24 +138,24 @@ def test_sigterm_stops_the_relay_with_exit_0_and_nothing_marked_sent_that_kafka_
 
 def test_a_consumer_joining_and_one_leaving_mid_stream_lose_nothing_and_apply_nothing_twice(live):
     """The rebalance fault test: accepted = applied once each, in key order, with the group changing twice."""
-    relay = start_worker("events_relay", live)
-    first = start_worker("events_consume", live)
+    relay = Worker("events_relay", live)
+    first = Worker("events_consume", live)
     second = None
     published: list[django_events.Event] = []
     try:
         for chunk in range(12):
             published += publish_ticks(keys=8, per_key=25, start=chunk * 25)
             if chunk == 3:
-                second = start_worker("events_consume", live)
+                second = Worker("events_consume", live)
             if chunk == 7:
-                assert stop(first) == 0, first.stderr.read().decode()[-2000:]
+                assert stop(first) == 0, first.log().decode()[-2000:]
             time.sleep(0.5)
         wait_for(lambda: Applied.objects.count() >= len(published), 90, f"{len(published)} applications")
         time.sleep(1)  # room for a wrongful second application to show
     finally:
         for worker in (relay, first, second):
             if worker is not None and worker.poll() is None:
-                assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+                assert stop(worker) == 0, worker.log().decode()[-2000:]
 
     applied = list(Applied.objects.order_by("id").values_list("event_id", "key", "seq"))
     assert sorted(event_id for event_id, _, _ in applied) == sorted(e.id for e in published)  # none lost, none twice

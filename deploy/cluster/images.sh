@@ -184,7 +184,7 @@ plan() {
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
     echo "$service docker.io/polls/$service:$tag service_image:$service" \
-      "libs services/$service deploy/docker/python-service.Dockerfile"
+      "libs contracts services/$service deploy/docker/python-service.Dockerfile"
   done
   echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
     "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"

@@ -80,14 +80,23 @@ bases() {
 
 # ------------------------------------------------------------------------------------------ caching
 
-# A hash of the files under the given paths (relative to the repository, so every clone agrees), leaving out
-# what the .dockerignore files leave out.
-inputs_hash() {
-  find "$@" \( -name __pycache__ -o -name '*.pyc' -o -name .pytest_cache -o -name .venv -o -name '*.egg-info' \
-      -o -name build -o -name dist -o -name tests -o -name var -o -name '*.sqlite3' -o -name '*.pem' \
-      -o -name '*.key' -o -name .env \) -prune -o -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum |
-    cut -c1-16
+# The files under the given paths an image is built from: in a git checkout, those git tracks or would track (so
+# ignored caches and local state, a .ruff_cache say, never make an image look changed), else every file; either
+# way leaving out what the .dockerignore files leave out.
+input_files() {
+  local path
+  for path in "$@"; do
+    if [[ $path != /* ]] && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      git ls-files -z --cached --others --exclude-standard -- "$path"
+    else
+      find "$path" -type f -print0
+    fi
+  done | grep -zvE '(^|/)(__pycache__|\.pytest_cache|\.venv|[^/]*\.egg-info|build|dist|tests|var)/|\.(pyc|sqlite3|pem|key)$|(^|/)\.env$' |
+    while IFS= read -r -d '' file; do [ ! -f "$file" ] || printf '%s\0' "$file"; done
 }
+
+# A hash of those files' names and contents (names relative to the repository, so every clone agrees).
+inputs_hash() { input_files "$@" | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
 
 image_id() { bah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null | cut -c1-16; }
 

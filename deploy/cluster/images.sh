@@ -15,8 +15,6 @@ mapfile -t services < <(python3 -c 'import tomllib
 for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service")')
 # buildah keeps its own storage beside the other caches, apart from any other buildah user of the machine.
 buildah_storage=$cache/containers
-# The record of what was imported lives next to containerd's image store, so the two never disagree.
-stamps=${state%/*}/containerd-imported
 debian_base=localhost/polls-base/debian:bookworm
 python_base=localhost/polls-base/python:3.11-bookworm
 
@@ -122,7 +120,7 @@ image() {
 
 import() {
   local ref=$1 id=$2 stamp archive
-  stamp=$stamps/$(tr '/:' '__' <<< "$ref")
+  stamp=$imported_stamps/$(tr '/:' '__' <<< "$ref")
   ctr --address "$containerd_socket" version >/dev/null 2>&1 ||
     die "the cluster's containerd is not running: run \`make cluster-up\` first"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$id" ] && [ -n "$(ctr_k8s images list -q "name==$ref")" ]; then
@@ -132,7 +130,7 @@ import() {
   bah push --quiet "$ref" "docker-archive:$archive:$ref" >/dev/null
   ctr_k8s images import "$archive" >/dev/null
   rm -f "$archive"
-  mkdir -p "$stamps" && echo "$id" > "$stamp"
+  mkdir -p "$imported_stamps" && echo "$id" > "$stamp"
 }
 
 # ------------------------------------------------------------------------------------------ the images

@@ -148,6 +148,8 @@ def test_pdb_networkpolicy_and_scraping_by_default(chart):
     assert kinds.count("PodDisruptionBudget") == 1 and kinds.count("NetworkPolicy") == 1
     [np] = [o for o in objects if o["kind"] == "NetworkPolicy"]
     assert np["spec"]["ingress"] and all(rule["from"] for rule in np["spec"]["ingress"])  # empty `from` = anyone
+    # Every peer is matched in any namespace: the gateway, Prometheus and the teams need not share one.
+    assert all("namespaceSelector" in peer for rule in np["spec"]["ingress"] for peer in rule["from"])
     assert "PodMonitor" not in kinds
     for obj, _ in pod_specs(objects):
         if obj["kind"] == "Deployment":

@@ -102,6 +102,13 @@ def web_pods(service: str) -> list[dict]:
     return kubectl_json("get", "pods", "-l", selector)["items"]
 
 
+def test_the_gateway_serves_the_page(platform: Platform) -> None:
+    with platform.client() as client:
+        page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text[:200]
+    assert "<title>" in page.text
+
+
 def test_helm_test_smoke_walk(platform: Platform) -> None:
     assert "Phase:          Succeeded" in run("helm", "test", "polls", "-n", NAMESPACE, "--timeout", "5m")
 

@@ -65,7 +65,8 @@ class Owner:
             created = _once_known(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}))
             assert created.status_code == 201, created.text
             choices.append(created.json()["id"])
-        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60, "vote-service to know the choices")
+        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60,
+                   "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 
@@ -112,7 +113,8 @@ def count(platform: Platform, polls: list[PollUnderLoad]) -> Counts:
 def duplicates_in_log(platform: Platform, polls: list[PollUnderLoad]) -> int:
     """vote.cast messages of these polls that repeat an event id already in the topic: resent, to be applied once."""
     keys = {p.id.encode() for p in polls}
-    reader = KafkaConsumer({"bootstrap.servers": platform.infra.bootstrap, "group.id": f"faults-{uuid.uuid4()}", "enable.auto.commit": False})
+    reader = KafkaConsumer({"bootstrap.servers": platform.infra.bootstrap, "group.id": f"faults-{uuid.uuid4()}",
+                            "enable.auto.commit": False})
     try:
         topic = reader.list_topics(VOTE_TOPIC, timeout=10).topics[VOTE_TOPIC]
         ends = {p: reader.get_watermark_offsets(TopicPartition(VOTE_TOPIC, p), timeout=10)[1] for p in topic.partitions}
@@ -197,7 +199,8 @@ def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, f
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items() if c > restarts_before.get(n, 0)}
+    restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items()
+                if c > restarts_before.get(n, 0)}
     resent = duplicates_in_log(platform, polls)
     return CaseResult(name, accepted, counts, converged, outcome, resent, restarts,
                       platform.supervisor.events[events_before:], round(time.monotonic() - began, 1))

@@ -18,7 +18,8 @@ VOTERS = int(os.environ.get("FAULTS_VOTERS", 300))
 RESULTS = ROOT / "bench" / "results" / "faults.json"
 COLUMNS = [
     ("case", "case", 22), ("accepted", "accepted", 8), ("results_total", "results total", 13),
-    ("total_votes", "total_votes", 11), ("lost", "lost", 4), ("duplicates_in_log", "resent", 6), ("applied_twice", "applied twice", 13),
+    ("total_votes", "total_votes", 11), ("lost", "lost", 4), ("duplicates_in_log", "resent", 6),
+    ("applied_twice", "applied twice", 13),
     ("converge_seconds", "s to converge", 13), ("retries", "retries", 7), ("restarts", "restarts", 20),
 ]
 _results: list[CaseResult] = []

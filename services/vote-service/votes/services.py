@@ -7,19 +7,20 @@ import django_events
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
-from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
+from event_contracts.polls import poll_is_open_sql
+from service_kit.errors import ApplicationError, Conflict, NotKnownYet
 
 from votes.models import ChoiceTally, ChoiceView, PollView, Vote
 
 _TALLY_TABLE = ChoiceTally._meta.db_table
 _POLL_TABLE = PollView._meta.db_table
-# Adds to a choice's tally only while the poll is still open, as this transaction sees it now: a close that
-# committed since the vote was validated makes it add nothing, and the vote is refused (see votes_void_after_close).
+# Adds to a choice's tally only while the poll is open (event_contracts' rule, as SQL), as this transaction sees it
+# now: a close that committed since the vote was validated makes it add nothing, and the vote is refused (see
+# votes_void_after_close).
 # One statement on PostgreSQL and SQLite alike; the row lock it takes is held only until the vote commits.
 _TALLY_ADD_WHILE_OPEN = (
     f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) SELECT %s, %s, %s, %s "
-    f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} WHERE id = %s AND status <> '{PollView.STATUS_CLOSED}' "
-    f"AND (closes_at IS NULL OR closes_at > %s)) "
+    f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} WHERE id = %s AND {poll_is_open_sql()}) "
     f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
 )
 _TALLY_ADD = (
@@ -53,11 +54,7 @@ def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid
     if poll is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
     if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
-        raise NotFound(
-            "choice not known to the vote service; check the choice id",
-            code="choice_not_found",
-            details={"choice_id": str(choice_id)},
-        )
+        raise NotKnownYet("choice", choice_id, service="vote-service")
     if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
             "this choice belongs to another poll",

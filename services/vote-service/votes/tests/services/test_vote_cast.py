@@ -68,7 +68,7 @@ def test_vote_cast_on_a_poll_not_known_yet_is_not_found():
 
 
 def test_vote_cast_with_an_unknown_choice_is_not_found(poll):
-    with pytest.raises(NotFound, match="choice not known"):
+    with pytest.raises(NotFound, match="has not heard of this choice"):
         vote_cast(poll_id=poll.id, choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 

@@ -143,13 +143,13 @@ deploy: venv
 # A new cluster (whatever an earlier run left, even killed, is removed first), images, deploy, then the cluster's
 # smoke test and tests/k8s. The cluster is torn down afterwards, pass or fail, so none of its processes takes CPU
 # from what runs next (binaries and images stay cached: the next run is back up in minutes); K8S_KEEP=1 leaves it
-# running. One run at a time on the machine (the cluster is machine-wide). The upgrade test needs a second tag of
-# vote-service: the same image, tagged `upgrade` (cached, so cheap).
+# running. One run at a time on the machine (the cluster is machine-wide; its daemons do not inherit the lock).
+# The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap).
 K8S_UPGRADE_TAG := upgrade
 test-k8s: venv
 	@exec 7>>/tmp/polls-platform-test-k8s.lock; flock 7; \
 		[ -n "$(K8S_KEEP)" ] || trap 'bash deploy/cluster/cluster.sh down' EXIT; \
-		started=$$SECONDS; bash deploy/cluster/cluster.sh down; bash deploy/cluster/cluster.sh up; \
+		started=$$SECONDS; bash deploy/cluster/cluster.sh down; bash deploy/cluster/cluster.sh up 7>&-; \
 		bash deploy/cluster/images.sh >/dev/null; \
 		TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service bash deploy/cluster/images.sh >/dev/null; \
 		eval "$$(bash deploy/cluster/cluster.sh env)"; \

@@ -25,6 +25,7 @@ import threading
 import time
 import tomllib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,8 @@ RESET = "\033[0m"
 FIRST_DELAY, LAST_DELAY, HEALTHY_AFTER = 1.0, 30.0, 60.0
 CRASH_LIMIT, CRASH_WINDOW = 5, 300.0
 STOP_GRACE = 15.0
+# A consumer group forms within seconds, but a busy machine may take minutes to start a dozen processes.
+CONSUMERS_JOIN_WITHIN = 180.0
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -147,10 +150,13 @@ class Supervisor:
             raise SystemExit(f"run | {name} failed with {process.returncode}")
 
     def wait_for(self, url: str, timeout: float = 120.0) -> None:
+        self.wait_until(lambda: _answers(url), f"{url} did not answer", timeout)
+
+    def wait_until(self, condition: Callable[[], bool], failure: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not _answers(url):
+        while not condition():
             if time.monotonic() > deadline:
-                raise SystemExit(f"run | {url} did not answer within {timeout:.0f}s")
+                raise SystemExit(f"run | {failure} within {timeout:.0f}s")
             self.tick()
             time.sleep(0.3)
 
@@ -398,6 +404,7 @@ def main() -> None:
             supervisor.add(supervisor.broker)
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
+        ready_files: list[Path] = []
         for name, port in service_ports.items():
             folder = ROOT / "services" / f"{name}-service"
             (folder / "var").mkdir(exist_ok=True)
@@ -410,8 +417,14 @@ def main() -> None:
             supervisor.add(Program(f"{name}-web", uvicorn, folder, own))
             supervisor.add(Program(f"{name}-relay", [python, "manage.py", "events_relay"], folder, own,
                                    needs_broker=embedded, resends_after_fresh_broker=embedded))
-            supervisor.add(Program(f"{name}-consumer", [python, "manage.py", "events_consume"], folder, own,
-                                   needs_broker=embedded))
+            # The consumer keeps this file while it holds its share of its topics: until then, events published
+            # now reach it only once it joins, and a user just registered is unknown to the other services. One
+            # left by a run that was killed says nothing of this one.
+            ready_file = folder / "var" / "events_consume.ready"
+            ready_file.unlink(missing_ok=True)
+            ready_files.append(ready_file)
+            consume = [python, "manage.py", "events_consume", "--ready-file", str(ready_file)]
+            supervisor.add(Program(f"{name}-consumer", consume, folder, own, needs_broker=embedded))
         for port in service_ports.values():
             supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
         upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in service_ports.items()}
@@ -419,6 +432,8 @@ def main() -> None:
         supervisor.add(Program("gateway", gateway_command, ROOT / "gateway", upstreams))
         gateway = f"http://127.0.0.1:{args.port}"
         supervisor.wait_for(f"{gateway}/healthz")
+        supervisor.wait_until(lambda: all(f.exists() for f in ready_files), "the consumers did not join their groups",
+                              CONSUMERS_JOIN_WITHIN)
         if args.demo:
             supervisor.run_once("demo", [python, str(ROOT / "dev" / "demo.py"), gateway], cwd=ROOT, env={})
         supervisor.say(f"ready: open {gateway}/ (API under {gateway}/api/...). Ctrl-C stops everything.")

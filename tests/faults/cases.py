@@ -52,33 +52,44 @@ class Owner:
 
     def create_polls(self, count: int) -> list[PollUnderLoad]:
         with self._client() as client:
-            access = client.post("/api/auth/token/", json=self._credentials()).json()["access"]
-            client.headers["Authorization"] = f"Bearer {access}"
+            tokens = answered(lambda: client.post("/api/auth/token/", json=self._credentials()))
+            assert tokens.status_code == 200, tokens.text
+            client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
             return [self._create_poll(client, n) for n in range(count)]
 
     def _create_poll(self, client: httpx.Client, n: int) -> PollUnderLoad:
-        poll = client.post("/api/polls/", json={"question": f"Fault case poll {n}?"})
+        # A retried POST may create a second poll nobody votes in: harmless, each case counts its own polls.
+        poll = answered(lambda: client.post("/api/polls/", json={"question": f"Fault case poll {n}?"}))
         assert poll.status_code == 201, poll.text
         poll_id = poll.json()["id"]
         choices = []
         for text in ("Yes", "No", "Maybe"):
-            created = _once_known(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}))
+            created = answered(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}), also=(404,))
             assert created.status_code == 201, created.text
             choices.append(created.json()["id"])
         wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60, "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 
-def _once_known(send: Callable[[], httpx.Response], timeout: float = 240.0) -> httpx.Response:
-    """Services learn of a new poll through its event: 404 until then (429 if asked too often: then as told)."""
+def answered(send: Callable[[], httpx.Response], also: tuple[int, ...] = (), timeout: float = 240.0) -> httpx.Response:
+    """Sends until the answer is final, as a client does after a fault: a connection error or a 5xx (a database
+    connection the server dropped fails one request), a 429 (then as told), or a status in ``also`` (404: a
+    service learns of a new poll through its event) is tried again."""
     deadline = time.monotonic() + timeout
-    while (response := send()).status_code in (404, 429) and time.monotonic() < deadline:
-        time.sleep(float(response.headers.get("Retry-After", 0.5)))
-    return response
+    while True:
+        try:
+            response = send()
+        except httpx.TransportError:
+            response = None
+        if response is not None and response.status_code < 500 and response.status_code != 429 and response.status_code not in also:
+            return response
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no final answer within {timeout:.0f}s: {response.status_code if response else 'no connection'}")
+        time.sleep(float(response.headers.get("Retry-After", 0.5)) if response is not None else 0.5)
 
 
 def _results(client: httpx.Client, poll_id: str) -> dict:  # type: ignore[type-arg]
-    response = client.get(f"/api/votes/results/{poll_id}/")
+    response = answered(lambda: client.get(f"/api/votes/results/{poll_id}/"), timeout=60)
     return response.json() if response.status_code == 200 else {}
 
 
@@ -105,7 +116,7 @@ def count(platform: Platform, polls: list[PollUnderLoad]) -> Counts:
             [TALLY_SUBSCRIBER, events]).fetchone()[0]
     with httpx.Client(base_url=platform.gateway, timeout=15) as client:
         results_total = sum(_results(client, p).get("total", 0) for p in ids)
-        total_votes = sum(client.get(f"/api/polls/{p}/").json()["total_votes"] for p in ids)
+        total_votes = sum(answered(lambda: client.get(f"/api/polls/{p}/"), timeout=60).json()["total_votes"] for p in ids)
     return Counts(vote_rows, results_total, total_votes, tally_inbox)
 
 

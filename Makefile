@@ -61,7 +61,7 @@ demo: venv
 	$(PY) dev/run.py --demo
 
 .PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults
 
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
 lint: venv
@@ -110,7 +110,8 @@ test-security: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
 # Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
-# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`; then kills
+# make run's processes and its supervisor (ports from FAULTS_RUN_PORT, 26000). Needs root (a network namespace).
 test-faults: venv
 	$(PY) -m pytest -q tests/faults
 

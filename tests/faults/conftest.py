@@ -56,6 +56,12 @@ def make_run() -> Iterator[MakeRun]:
 
 
 @pytest.fixture(scope="module")
+def platform(request: pytest.FixtureRequest) -> Any:
+    """The platform a test module strikes: the fixture its PLATFORM names."""
+    return request.getfixturevalue(request.module.PLATFORM)
+
+
+@pytest.fixture(scope="module")
 def voters(platform: Any) -> list[Voter]:
     voters = make_voters(platform.voter_count)
     register_all(voters, platform.gateway)

@@ -10,15 +10,10 @@ from tests.faults.cases import MAKE_RUN_CASES, CaseResult, Owner, check, run_cas
 from tests.faults.load import Voter
 from tests.faults.make_run import MakeRun
 
-
-@pytest.fixture(scope="module")
-def platform(make_run: MakeRun) -> MakeRun:
-    return make_run
+PLATFORM = "make_run"
 
 
 @pytest.mark.parametrize("name", list(MAKE_RUN_CASES))
 def test_make_run_fault(name: str, platform: MakeRun, voters: list[Voter], owner: Owner, record: list[CaseResult]) -> None:
-    fault, seconds = MAKE_RUN_CASES[name]
-    result = run_case(platform, voters, owner, name, fault, seconds)
-    record.append(result)
+    record.append(result := run_case(platform, voters, owner, name, *MAKE_RUN_CASES[name]))
     check(result)

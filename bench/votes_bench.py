@@ -35,6 +35,7 @@ import threading
 import time
 import tomllib
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -119,8 +120,13 @@ class Processes:
 
 def chart_counts(service: str) -> dict[str, int]:
     """Web processes, relays and consumers as the service's Helm chart runs them (its minimum when autoscaled)."""
-    values = yaml.safe_load((ROOT / "deploy" / "helm" / f"{service}-service" / "values.yaml").read_text())
-    autoscaling = values.get("autoscaling", {})
+    helm = ROOT / "deploy" / "helm"
+    # A service chart's values.yaml holds only what differs from the library chart's exported defaults.
+    defaults = yaml.safe_load((helm / "service-common" / "values.yaml").read_text())["exports"]["defaults"]
+    own = yaml.safe_load((helm / f"{service}-service" / "values.yaml").read_text()) or {}
+    values = {key: {**value, **own.get(key, {})} if isinstance(value, dict) else own.get(key, value)
+              for key, value in defaults.items()}
+    autoscaling = values["autoscaling"]
     web = autoscaling["minReplicas"] if autoscaling.get("enabled") else values["web"]["replicaCount"]
     return {
         "web": int(web),
@@ -346,7 +352,8 @@ def bulk_load(poll: Poll, votes: int) -> None:
             "SELECT poll_id, choice_id, 0, count(*) FROM votes_vote WHERE poll_id = %s GROUP BY 1, 2 "
             "ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = votes_choice_tally.votes + excluded.votes",
             [poll.id])
-        connection.execute("ANALYZE votes_vote")
+        # Now rather than by autovacuum during the read storm, which would then measure the vacuum's CPU.
+        connection.execute("VACUUM (ANALYZE) votes_vote")
     with psycopg.connect(database_url(SERVICE_DATABASES["polls"]), autocommit=True) as connection:
         connection.execute(
             "INSERT INTO polls_poll_tally (poll_id, total_votes) VALUES (%s, %s) ON CONFLICT (poll_id) "
@@ -388,6 +395,8 @@ def wrk(url: str, *, connections: int, seconds: float, env: dict[str, str]) -> d
     result["per_s"] = result["requests"] / seconds_run
     result["accepted_per_s"] = result["statuses"].get(201, 0) / seconds_run
     result["non_201"] = sum(c for s, c in result["statuses"].items() if s != 201) + result["socket_errors"]
+    # The machine is shared: each figure goes with the load average (1 min) it was measured at.
+    result["load_average"] = round(os.getloadavg()[0], 1)
     return result
 
 
@@ -501,14 +510,25 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
                 runs[kind].setdefault(level, []).append(result)
                 log(f"phase 1 round {round_number + 1} {kind:>8} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
+                    f"load {result['load_average']}  "
                     f"CPU ms/vote {result['cpu_ms_per_vote']}")
                 if kind == "services":
                     consistency.append(settled_totals(client, poll))
     return {"runs": runs, "consistency": consistency}
 
 
+def web_cpu_ms_per_request(processes: Processes, name: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``read()``'s wrk result with the CPU milliseconds the web processes of ``name`` spent per request: what a
+    read costs, whatever share of the machine the neighbours leave it."""
+    before = processes.cpu_seconds()
+    result = read()
+    spent = processes.cpu_seconds()[name] - before[name]
+    result["web_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
+    return result
+
+
 def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
-                client: httpx.Client) -> dict[str, Any]:
+                client: httpx.Client, processes: Processes) -> dict[str, Any]:
     reads: dict[str, Any] = {}
     for size in args.sizes:
         poll = create_poll(client, owner)
@@ -517,12 +537,15 @@ def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
         log(f"phase 2: {size:,} votes loaded in {time.monotonic() - started:.1f} s")
         totals = wait_totals(client, poll.id, size, timeout=5)
         assert totals == (size, size), f"after the bulk load the totals read {totals}"
-        results = read_load(platform.gateway, f"/api/votes/results/{poll.id}/", args.read_connections, args.seconds)
-        detail = read_load(platform.gateway, f"/api/polls/{poll.id}/", args.read_connections, args.seconds)
+        results = web_cpu_ms_per_request(processes, "vote-web", lambda: read_load(
+            platform.gateway, f"/api/votes/results/{poll.id}/", args.read_connections, args.seconds))
+        detail = web_cpu_ms_per_request(processes, "polls-web", lambda: read_load(
+            platform.gateway, f"/api/polls/{poll.id}/", args.read_connections, args.seconds))
         reads[str(size)] = {"results": results, "poll": detail}
         log(f"phase 2 {size:>9,} votes: results p50 {results['p50_ms']:.1f} p99 {results['p99_ms']:.1f} ms "
             f"({results['per_s']:.0f}/s); poll p50 {detail['p50_ms']:.1f} p99 {detail['p99_ms']:.1f} ms "
-            f"({detail['per_s']:.0f}/s)")
+            f"({detail['per_s']:.0f}/s); web CPU ms per read: results {results['web_cpu_ms_per_request']}, "
+            f"poll {detail['web_cpu_ms_per_request']}; load {results['load_average']}")
     return reads
 
 
@@ -545,10 +568,33 @@ def phase_freshness(args: argparse.Namespace, platform: Platform, owner: Owner, 
     loader.join()
     summary = {name: {"samples": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99),
                       "max_ms": max(v, default=float("nan"))} for name, v in lags.items()}
-    log(f"phase 3 at c={level} ({found['load']['accepted_per_s']:.0f} votes/s): "
+    log(f"phase 3 at c={level} ({found['load']['accepted_per_s']:.0f} votes/s, load {found['load']['load_average']}): "
         + "; ".join(f"{k} p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} ms ({v['samples']} votes)"
                     for k, v in summary.items()))
-    return {"level": level, "load": found["load"], **summary}
+    stages = pipeline_stages([load_poll.id, probe_poll.id])
+    log("phase 3 stages of vote.cast to polls-service: " + "; ".join(
+        f"{name} p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} ms" for name, v in stages.items()))
+    return {"level": level, "load": found["load"], **summary, "stages": stages}
+
+
+def pipeline_stages(poll_ids: list[str]) -> dict[str, dict[str, float]]:
+    """Where total_votes' lag goes, from the rows' own timestamps (one clock: one machine): the outbox row's
+    creation (in the vote's transaction) to the relay's marking it sent (after the broker's ack), and that to
+    polls-service's consumer applying it (the inbox row, written before the batch commits)."""
+    with psycopg.connect(database_url(SERVICE_DATABASES["vote"])) as connection:
+        outbox = {row[0]: (row[1], row[2]) for row in connection.execute(
+            "SELECT event_id, created_at, sent_at FROM django_events_outbox WHERE event_type = 'vote.cast' "
+            "AND key = ANY(%s) AND sent_at IS NOT NULL", [poll_ids])}
+    with psycopg.connect(database_url(SERVICE_DATABASES["polls"])) as connection:
+        applied = dict(connection.execute("SELECT event_id, processed_at FROM django_events_inbox "
+                                          "WHERE event_id = ANY(%s)", [list(outbox)]).fetchall())
+    lags: dict[str, list[float]] = {"relay": [], "consumer": []}
+    for event_id, (created, sent) in outbox.items():
+        if event_id in applied:
+            lags["relay"].append((sent - created).total_seconds() * 1000)
+            lags["consumer"].append((applied[event_id] - sent).total_seconds() * 1000)
+    return {name: {"samples": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
+            for name, v in lags.items()}
 
 
 # ------------------------------------------------------------------------------------------- reporting
@@ -592,8 +638,14 @@ def summarise(viral: dict[str, Any], reads: dict[str, Any], fresh: dict[str, Any
         "monolith_errors": sum(run["non_201"] for runs in monolith.values() for run in runs),
         "freshness_p50_ms": round(max(fresh["results"]["p50_ms"], fresh["total_votes"]["p50_ms"]), 1),
         "freshness_p99_ms": round(max(fresh["results"]["p99_ms"], fresh["total_votes"]["p99_ms"]), 1),
+        "relay_p99_ms": round(fresh["stages"]["relay"]["p99_ms"], 1),
+        "consumer_p99_ms": round(fresh["stages"]["consumer"]["p99_ms"], 1),
         "cpu_ms_per_vote": median_cpu(services[best]),
         "monolith_cpu_ms_per_vote": median_cpu(monolith[best_monolith]),
+        "load_average_range": [min(run["load_average"] for runs in viral["runs"].values() for level_runs in
+                                   runs.values() for run in level_runs),
+                               max(run["load_average"] for runs in viral["runs"].values() for level_runs in
+                                   runs.values() for run in level_runs)],
         "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
     }
     summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
@@ -603,6 +655,7 @@ def summarise(viral: dict[str, Any], reads: dict[str, Any], fresh: dict[str, Any
         summary[f"results_p50_ms_{label}"] = round(reads[size]["results"]["p50_ms"], 1)
         summary[f"results_p99_ms_{label}"] = round(reads[size]["results"]["p99_ms"], 1)
         summary[f"poll_p99_ms_{label}"] = round(reads[size]["poll"]["p99_ms"], 1)
+        summary[f"results_cpu_ms_{label}"] = reads[size]["results"]["web_cpu_ms_per_request"]
     return summary
 
 
@@ -665,10 +718,15 @@ def print_table(summary: dict[str, Any]) -> None:
         *((f"results p99 ms at {label} votes", str(summary[f"results_p99_ms_{label}"]),
            "< 20, <= 2x 1k" if label == "1m" else "")
           for label in ("1k", "100k", "1m") if f"results_p99_ms_{label}" in summary),
+        *((f"results: vote-service CPU ms per read at {label} votes", str(summary[f"results_cpu_ms_{label}"]), "")
+          for label in ("1k", "100k", "1m") if f"results_cpu_ms_{label}" in summary),
         *((f"poll p99 ms at {label} votes", str(summary[f"poll_p99_ms_{label}"]), "")
           for label in ("1k", "100k", "1m") if f"poll_p99_ms_{label}" in summary),
         ("freshness p50 / p99 ms", f"{summary['freshness_p50_ms']} / {summary['freshness_p99_ms']}", "p99 < 250"),
+        ("total_votes' lag: relay / consumer p99 ms",
+         f"{summary['relay_p99_ms']} / {summary['consumer_p99_ms']}", ""),
         ("accepted = results total = total_votes", str(summary["tallies_consistent"]), "True"),
+        ("load average (1 min) during phase 1", "-".join(str(v) for v in summary["load_average_range"]), ""),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}} | {'measured':<32} | target")
@@ -717,7 +775,7 @@ def main() -> None:
             warm_up(platform, owner, tokens_file, client)
             viral = phase_viral(args, platform, owner, tokens_file, client, processes)
             fresh = phase_freshness(args, platform, owner, tokens_file, tokens[args.voters:], client)
-            reads = phase_reads(args, platform, owner, client)
+            reads = phase_reads(args, platform, owner, client, processes)
         processes.check()
     finally:
         processes.stop()

@@ -2,12 +2,14 @@
 
 Renders templates/service/ with copier into the repository (services/<name>-service/, its chart, the contract of
 its own event), adds it to services.toml on the next free port, records its contract as published and
-regenerates docs/events.md. `make run` and the gateway then include it with no other edit.
+regenerates what is rendered from the list and the contracts: docs/events.md and the gateway chart's nginx.conf.
+`make run` and the gateway then include it with no other edit.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -20,10 +22,32 @@ import copier
 ROOT = Path(__file__).resolve().parent.parent
 LIST = ROOT / "services.toml"
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
+# What a generated service reads: the poll.* events of its example projection and, through service_kit.users, the
+# user.* events; it is added to their contracts' consumers (x-consumers), so docs/events.md names it.
+READS = ["poll.created", "poll.updated", "poll.closed", "poll.deleted", "user.registered", "user.deleted"]
+# How the gateway chart's copy of the production nginx config is rendered (deploy/tests checks it is current).
+GATEWAY_CHART_CONFIG = [
+    "gateway.nginx", "render", "--main", "--upstreams-include", "cluster.conf", "--web-root", "/srv/gateway/web",
+]
 
 
 def entry(*, name: str, port: int) -> str:
     return f'\n[[service]]\nname = "{name}"\nprefix = "/api/{name}/"\nport = {port}\ndatabase = "{name}_service"\n'
+
+
+def add_consumer(service: str, *, event_types: list[str]) -> None:
+    """Names ``service`` among the consumers of every version of ``event_types`` in the contracts' catalogue."""
+    for event_type in event_types:
+        for path in sorted((ROOT / "contracts" / "events" / event_type).glob("v*.json")):
+            schema = json.loads(path.read_text())
+            schema["x-consumers"] = sorted({*schema.get("x-consumers", []), service})
+            path.write_text(json.dumps(schema, indent=2) + "\n")
+
+
+def regenerate(path: Path, module_and_args: list[str], *, cwd: Path) -> None:
+    """Writes ``python -m <module> <args>``'s output, run from ``cwd`` so that checkout's own package answers."""
+    command = [sys.executable, "-m", *module_and_args]
+    path.write_text(subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True).stdout)
 
 
 def main() -> int:
@@ -44,10 +68,10 @@ def main() -> int:
     copier.run_copy("templates/service", ".", data=data, defaults=True, overwrite=False, quiet=True)
     with LIST.open("a") as services:
         services.write(entry(name=args.name, port=port))
-    contracts = ROOT / "contracts"
-    subprocess.run([sys.executable, "-m", "event_contracts", "publish"], cwd=contracts, check=True)
-    docs = subprocess.run([sys.executable, "-m", "event_contracts", "docs"], cwd=contracts, check=True, capture_output=True, text=True)
-    (ROOT / "docs" / "events.md").write_text(docs.stdout)
+    add_consumer(f"{args.name}-service", event_types=READS)
+    subprocess.run([sys.executable, "-m", "event_contracts", "publish"], cwd=ROOT / "contracts", check=True)
+    regenerate(ROOT / "docs" / "events.md", ["event_contracts", "docs"], cwd=ROOT / "contracts")
+    regenerate(ROOT / "deploy/helm/gateway/files/nginx.conf", GATEWAY_CHART_CONFIG, cwd=ROOT / "gateway")
     print(
         f"services/{args.name}-service is ready on port {port} under /api/{args.name}/: "
         f"its tests: cd services/{args.name}-service && ../../.venv/bin/python -m pytest; then `make run`."

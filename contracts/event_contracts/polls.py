@@ -12,3 +12,9 @@ def poll_is_open(*, status: str, closes_at: datetime | None, at: datetime) -> bo
     compares ``closes_at`` with its own clock, by this rule.
     """
     return status == "open" and (closes_at is None or at < closes_at)
+
+
+def poll_is_open_sql(*, status: str = "status", closes_at: str = "closes_at") -> str:
+    """``poll_is_open`` as a SQL condition on a read model's columns, for a statement that must decide in the
+    database, in the same statement as its write; its one parameter (``%s``) is the moment ``at``."""
+    return f"{status} = 'open' AND ({closes_at} IS NULL OR {closes_at} > %s)"

@@ -52,4 +52,5 @@ def test_every_event_version_consumed_has_a_typed_payload_of_all_its_required_fi
         if not schema["x-consumers"]:
             continue
         payload = typed[(event_type, version)]
+        assert dataclasses.is_dataclass(payload), payload.__name__
         assert set(schema["required"]) <= {f.name for f in dataclasses.fields(payload)}, payload.__name__

@@ -188,13 +188,15 @@ def test_any_release_name_and_namespace():
         assert "votes-vote-service.team-votes.svc.cluster.local" in env["ALLOWED_HOSTS"]["value"].split(",")
     gateway = render("gateway", "-f", GATEWAY_NON_DEFAULT)
     [config] = [o for o in gateway if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
-    assert 'map $host $route_vote_service { default "votes-vote-service.team-votes.svc.cluster.local:80"; }' in config["data"]["cluster.conf"]
-    assert 'map $host $route_polls_service { default "polls-service.polls.svc.cluster.local:80"; }' in config["data"]["cluster.conf"]
+    routes = config["data"]["cluster.conf"]
+    assert 'map $host $route_vote_service { default "votes-vote-service.team-votes.svc.cluster.local:80"; }' in routes
+    assert 'map $host $route_polls_service { default "polls-service.polls.svc.cluster.local:80"; }' in routes
 
 
 @pytest.mark.parametrize("chart", SERVICES)
 def test_web_pods_drain_before_they_stop(chart):
-    [web] = [o for o in render(chart) if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "web"]
+    [web] = [o for o in render(chart)
+             if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "web"]
     [c] = web["spec"]["template"]["spec"]["containers"]
     assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert web["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 35

@@ -76,7 +76,9 @@ def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
                   "--access-log", str(access_log)]
         config = subprocess.run(render, cwd=PROJECT, env=env, check=True, capture_output=True).stdout
         (folder / "nginx.conf").write_bytes(config)
-        process = subprocess.Popen(nginx_command(folder, NGINX), stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
+        assert NGINX, "nginx is not installed"
+        process = subprocess.Popen(nginx_command(folder, NGINX), stdout=(folder / "nginx.out").open("wb"),
+                                   stderr=subprocess.STDOUT)
     gateway = Gateway(kind, f"http://127.0.0.1:{port}", access_log, process)
     deadline = time.monotonic() + 15
     while True:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import uvicorn
 
 
-async def echo(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+async def echo(scope, receive, send) -> None:
     """Answers with what it received. Query knobs: sleep=<s> answers late, status=<n> answers with that status,
     chunks=<n> streams the answer in n pieces."""
     if scope["type"] != "http":

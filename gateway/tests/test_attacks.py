@@ -38,6 +38,7 @@ def send(gateway: Gateway, method: str, target: str, *, source: str = "127.0.0.1
          headers: dict[str, str] | None = None, body: bytes = b"{}") -> Answer:
     """The request target exactly as given: httpx would remove the dot segments before sending."""
     address = urlsplit(gateway.url)
+    assert address.hostname
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30, source_address=(source, 0))
     try:
         connection.request(method, target, body=body, headers={"Content-Type": "application/json", **(headers or {})})

@@ -90,7 +90,8 @@ def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> tuple[s
     """What a newcomer types: `make run` in a fresh clone, on the embedded default (SQLite files, Tansu)."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EVENTS_TRANSPORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
+    unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EVENTS_TRANSPORT",
+                "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
     env = {k: v for k, v in os.environ.items() if k not in unwanted}
     env |= {"PORT": str(EMBEDDED_GATEWAY_PORT), "BROKER_PORT": str(EMBEDDED_BROKER_PORT)}
     return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out)
@@ -134,7 +135,8 @@ def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[n
             runner.wait(60)
 
 
-def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Response], bool], timeout: float = 30.0) -> httpx.Response:
+def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Response], bool],
+               timeout: float = 30.0) -> httpx.Response:
     """Projections catch up asynchronously: retry a request until its answer shows the event arrived."""
     deadline = time.monotonic() + timeout
     while True:

@@ -9,10 +9,12 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,7 @@ from tests.e2e.conftest import (
 
 DURABLE_PORT, DURABLE_BROKER_PORT = GATEWAY_PORT + 200, EMBEDDED_BROKER_PORT + 1
 PORTS_PORT = GATEWAY_PORT + 300
+BROKERLESS_PORT = GATEWAY_PORT + 500
 VOTERS = 32
 # The services' own throttles on registration and login would make the voters wait minutes; the gateway's limits
 # stay, and the voters honour them as a real client does.
@@ -63,13 +66,14 @@ class Run:
     args: list[str]
     log: Path
     command: list[str] = field(default_factory=lambda: [sys.executable, "dev/run.py"])
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [*self.command, *self.args],
-                cwd=self.tree, env=run_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.tree, env=run_env(**self.env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
     def output(self) -> str:
@@ -223,6 +227,28 @@ def test_a_port_in_use_is_named_with_its_holder_and_nothing_starts(tmp_path, run
     last = run.output().strip().splitlines()[-1]
     assert f"port {PORTS_PORT + 2} (polls-service) is already in use by pid {os.getpid()}" in last
     assert "starting" not in run.output()
+
+
+def test_web_processes_are_ready_and_take_writes_while_no_broker_answers(tmp_path, runs):
+    """A web process's readiness is its database alone: with a broker address nobody answers on, every listed
+    service's /readyz is 200, and a registration is accepted into auth-service's outbox for the relay to send
+    once a broker answers."""
+    tree = copy_of_the_tree(tmp_path)
+    with socket.socket() as nobody:
+        nobody.bind(("127.0.0.1", 0))
+        broker = f"127.0.0.1:{nobody.getsockname()[1]}"  # closed again before anything connects
+    run = Run(tree, ["--port", str(BROKERLESS_PORT)], tmp_path / "run.log", env={"KAFKA_BOOTSTRAP_SERVERS": broker})
+    runs.append(run)
+    run.wait_for_line("ready:")
+    listed = tomllib.loads((tree / "services.toml").read_text())["service"]
+    for service in listed:  # dev/run.py shifts each listed port with the gateway's (8000)
+        ready = httpx.get(f"http://127.0.0.1:{BROKERLESS_PORT + service['port'] - 8000}/readyz", timeout=10)
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"database": "ok"}), service["name"]
+    with httpx.Client(base_url=f"http://127.0.0.1:{BROKERLESS_PORT}", timeout=30) as client:
+        register_and_login(client, "no-broker")
+    with sqlite3.connect(tree / "services" / "auth-service" / "var" / "db.sqlite3") as auth:
+        unsent = auth.execute("SELECT event_type FROM django_events_outbox WHERE sent_at IS NULL").fetchall()
+    assert ("user.registered",) in unsent
 
 
 def test_make_run_takes_a_free_port_for_the_broker_when_its_default_is_taken_and_dies_with_make(tmp_path, runs):

@@ -85,7 +85,8 @@ class Owner:
             created = answered(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}), also=(404,))
             assert created.status_code == 201, created.text
             choices.append(created.json()["id"])
-        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 240, "vote-service to know the choices")
+        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 240,
+                   "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 
@@ -99,7 +100,7 @@ def answered(send: Callable[[], httpx.Response], also: tuple[int, ...] = (), tim
             response = send()
         except httpx.TransportError:
             response = None
-        if response is not None and response.status_code < 500 and response.status_code != 429 and response.status_code not in also:
+        if response is not None and response.status_code < 500 and response.status_code not in (429, *also):
             return response
         if time.monotonic() > deadline:
             raise TimeoutError(f"no final answer within {timeout:.0f}s: {response.status_code if response else 'no connection'}")
@@ -134,7 +135,8 @@ def count(platform: Target, polls: list[PollUnderLoad]) -> Counts:
 def duplicates_in_log(platform: Target, polls: list[PollUnderLoad]) -> int:
     """vote.cast messages of these polls that repeat an event id already in the topic: resent, to be applied once."""
     keys = {p.id.encode() for p in polls}
-    reader = KafkaConsumer({"bootstrap.servers": platform.bootstrap, "group.id": f"faults-{uuid.uuid4()}", "enable.auto.commit": False})
+    reader = KafkaConsumer({"bootstrap.servers": platform.bootstrap, "group.id": f"faults-{uuid.uuid4()}",
+                            "enable.auto.commit": False})
     try:
         vote_topic = platform.vote_topic
         topic = reader.list_topics(vote_topic, timeout=10).topics[vote_topic]

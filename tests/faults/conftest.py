@@ -20,7 +20,8 @@ from tests.faults.platform import ROOT, Platform, start_platform, stop_platform
 RESULTS = ROOT / "bench" / "results" / "faults.json"
 COLUMNS = [
     ("platform", "platform", 16), ("case", "case", 24), ("accepted", "accepted", 8), ("results_total", "results total", 13),
-    ("total_votes", "total_votes", 11), ("lost", "lost", 4), ("duplicates_in_log", "resent", 6), ("applied_twice", "applied twice", 13),
+    ("total_votes", "total_votes", 11), ("lost", "lost", 4), ("duplicates_in_log", "resent", 6),
+    ("applied_twice", "applied twice", 13),
     ("converge_seconds", "s to converge", 13), ("retries", "retries", 7), ("restarts", "restarts", 20),
 ]
 LEFT_ALIGNED = {"platform", "case"}

@@ -116,7 +116,8 @@ async def cast(client: httpx.AsyncClient, voter: Voter, poll: PollUnderLoad, cho
     for _ in range(3):  # the access token may expire between two attempts
         try:
             response = await _until_answered(
-                lambda: client.post("/api/votes/", json=body, headers={"Authorization": f"Bearer {voter.access}", "Idempotency-Key": key}),
+                lambda: client.post("/api/votes/", json=body,
+                                    headers={"Authorization": f"Bearer {voter.access}", "Idempotency-Key": key}),
                 outcome,
             )
         except TimeoutError:
@@ -141,7 +142,8 @@ def make_voters(count: int) -> list[Voter]:
     return [Voter(f"voter-{run}-{i}", f"127.77.{i // 250}.{i % 250 + 1}") for i in range(count)]
 
 
-async def _each(voters: list[Voter], gateway: str, action: Callable[[httpx.AsyncClient, Voter], Awaitable[None]], parallel: int) -> None:
+async def _each(voters: list[Voter], gateway: str, action: Callable[[httpx.AsyncClient, Voter], Awaitable[None]],
+                parallel: int) -> None:
     gate = asyncio.Semaphore(parallel)
 
     async def one(voter: Voter) -> None:

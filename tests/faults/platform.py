@@ -330,7 +330,8 @@ def start_platform() -> Platform:
         env = {**base_env, **database, **(FAST_HASHING if name == "auth" else {})}
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, check=True,
                        env={**os.environ, **env})
-        web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(PORT_BASE + offset), "--no-access-log"]
+        web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(PORT_BASE + offset),
+               "--no-access-log"]
         supervisor.start(f"{name}-web", web, cwd=folder, env=env)
         supervisor.start(f"{name}-relay", [python, "manage.py", "events_relay"], cwd=folder, env=env)
         consumer = [python, "manage.py", "events_consume"]
@@ -340,7 +341,8 @@ def start_platform() -> Platform:
     for offset in SERVICES.values():
         wait_until(lambda: answers(f"http://127.0.0.1:{PORT_BASE + offset}/healthz"), 120, "a service's /healthz")
     upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{PORT_BASE + offset}" for name, offset in SERVICES.items()}
-    supervisor.start("gateway", [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(PORT_BASE)], cwd=ROOT / "gateway", env=upstreams)
+    gateway_command = [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(PORT_BASE)]
+    supervisor.start("gateway", gateway_command, cwd=ROOT / "gateway", env=upstreams)
     gateway = f"http://127.0.0.1:{PORT_BASE}"
     wait_until(lambda: answers(f"{gateway}/healthz"), 60, "the gateway")
     return Platform(infra, supervisor, gateway)

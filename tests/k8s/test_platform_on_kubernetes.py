@@ -159,7 +159,8 @@ def test_deleted_web_and_consumer_pods_come_back_with_nothing_lost(platform: Pla
     load.start()
     wait_until(lambda: load.sent >= 15, "the first votes")
     kubectl("delete", "pod", "--wait=false", "-l", "app.kubernetes.io/instance=vote-service,app.kubernetes.io/component=web")
-    kubectl("delete", "pod", "--wait=false", "-l", "app.kubernetes.io/instance=polls-service,app.kubernetes.io/component=consumer")
+    kubectl("delete", "pod", "--wait=false",
+            "-l", "app.kubernetes.io/instance=polls-service,app.kubernetes.io/component=consumer")
     load.finish()
     for deployment in ("vote-service", "polls-service-consumer"):
         kubectl("rollout", "status", f"deployment/{deployment}", "--timeout=300s", timeout=320)

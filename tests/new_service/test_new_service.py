@@ -5,6 +5,7 @@ created through the gateway."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -47,23 +48,47 @@ def test_it_is_generated_in_the_house_shape_and_listed(clone: Path) -> None:
     assert (clone / "deploy" / "helm" / f"{NAME}-service" / "values.yaml").exists()
     listed = tomllib.loads((clone / "services.toml").read_text())["service"]
     assert listed[-1] == {"name": NAME, "prefix": f"/api/{NAME}/", "port": 8005, "database": f"{NAME}_service"}
-    assert "`comment.created`" in (clone / "docs" / "events.md").read_text()
+    events = (clone / "docs" / "events.md").read_text()
+    assert "`comment.created`" in events
+    [poll_created] = [row for row in events.splitlines() if row.startswith("| `poll.created` |")]
+    assert f"{NAME}-service" in poll_created.split("|")[-2]  # among the consumers of what it reads
     run([sys.executable, "-m", "pytest", "-q", "tests"], clone / "contracts")  # its contract is recorded
+
+
+def _chart_files(chart: Path) -> set[str]:
+    files = (p.relative_to(chart) for p in chart.rglob("*") if p.is_file())
+    return {str(f) for f in files if f.parts[0] != "charts"}  # charts/: the dependency `helm dependency build` fetches
+
+
+def test_its_chart_has_the_teams_shape_and_passes_the_charts_tests(clone: Path) -> None:
+    """Shaped like every team's chart (deploy/helm/vote-service): the library chart's defaults imported and a
+    values.yaml of only what differs; then deploy/tests on it: helm lint, the rendered objects against the
+    Kubernetes schemas, the values, and the gateway chart's nginx.conf rendered again with the new route."""
+    charts = clone / "deploy" / "helm"
+    assert _chart_files(charts / f"{NAME}-service") == _chart_files(charts / "vote-service")
+    helm = os.environ.get("HELM") or shutil.which("helm")
+    assert helm, "helm not found: put deploy/tests/install-tools.sh's folder on PATH (make test-new-service does)"
+    selected = f"{NAME} or test_services_list or rendered_routing_table"
+    out = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "deploy/tests", "-k", selected], clone,
+              env={**os.environ, "HELM": helm})
+    assert " passed" in out and "failed" not in out
 
 
 def test_it_passes_the_lint_and_type_gate(clone: Path) -> None:
     tools = Path(sys.executable).parent
     run([str(tools / "ruff"), "check", f"services/{NAME}-service", "contracts"], clone)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": "."}
-    run([str(tools / "mypy"), "--config-file", str(clone / "mypy.ini"), "."], clone / "services" / f"{NAME}-service", env=env)
+    mypy = [str(tools / "mypy"), "--config-file", str(clone / "mypy.ini"), "."]
+    run(mypy, clone / "services" / f"{NAME}-service", env=env)
 
 
 def test_its_tests_pass_alone_in_a_virtualenv_of_its_own(clone: Path) -> None:
     venv = clone / ".venvs" / f"{NAME}-service"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], clone)
     packages = ["libs/django-events", "libs/django-service-kit", "./contracts", f"services/{NAME}-service"]
-    run(["uv", "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *packages, "pytest", "pytest-django"], clone)
-    out = run([str(venv / "bin" / "python"), "-m", "pytest", "-q"], clone / "services" / f"{NAME}-service", env=dict(os.environ))
+    python = str(venv / "bin" / "python")
+    run(["uv", "pip", "install", "-q", "--python", python, *packages, "pytest", "pytest-django"], clone)
+    out = run([python, "-m", "pytest", "-q"], clone / "services" / f"{NAME}-service", env=dict(os.environ))
     assert " passed" in out and "failed" not in out
 
 
@@ -73,7 +98,8 @@ def platform(clone: Path) -> Iterator[str]:
     log = clone / "run.log"
     command = [sys.executable, "dev/run.py", "--port", str(GATEWAY_PORT), "--broker-port", str(BROKER_PORT)]
     with open(log, "wb") as out:
-        runner = subprocess.Popen(command, cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        runner = subprocess.Popen(command, cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while b"ready:" not in log.read_bytes():

@@ -2,8 +2,9 @@
 
 positive_data_acceptance sends schema-valid bodies and expects them accepted. Two rules of the services are
 beyond JSON Schema: a poll's `closes_at` must lie in the future, and a password must pass Django's validators
-(not common, not like the username, not all digits); and DRF refuses U+0000 in any string. A 400 that names exactly that rule, for a body that breaks
-it, is the documented answer, not a failure; every other rejection of valid data still fails the run."""
+(not common, not like the username, not all digits); and DRF refuses U+0000 in any string. A 400 that names
+exactly that rule, for a body that breaks it, is the documented answer, not a failure; every other rejection of
+valid data still fails the run."""
 
 from __future__ import annotations
 

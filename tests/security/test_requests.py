@@ -52,7 +52,8 @@ BODIES = {
 @pytest.mark.parametrize(("method", "path"), json_endpoints(), ids=lambda value: str(value).strip("/").replace("/", "-"))
 def test_a_body_no_parser_can_take_is_a_json_4xx(gateway_url: str, user: User, method: str, path: str, body: str):
     with client(gateway_url, SOURCE) as http:
-        response = http.request(method, path, content=BODIES[body], headers={**user.authorization, "Content-Type": "application/json"})
+        headers = {**user.authorization, "Content-Type": "application/json"}
+        response = http.request(method, path, content=BODIES[body], headers=headers)
     assert_json_error(response)
 
 

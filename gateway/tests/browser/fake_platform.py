@@ -97,7 +97,7 @@ class Platform:
             return 200, {"poll_id": poll["id"], "total": sum(c["votes"] for c in counted), "choices": counted}
         raise Failure(404, "not_found", "Not found.")
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
         raw = b""

@@ -46,7 +46,7 @@ def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebDrive
     driver.quit()
 
 
-def by_id(driver: WebDriver, element_id: str, condition=shows.visibility_of_element_located):  # type: ignore[no-untyped-def]
+def by_id(driver: WebDriver, element_id: str, condition=shows.visibility_of_element_located):
     return WebDriverWait(driver, PATIENCE_SECONDS).until(condition((By.ID, element_id)))
 
 

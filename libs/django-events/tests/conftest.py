@@ -42,7 +42,7 @@ def live(transport: str, isolated_topics: str, transactional_db, settings) -> It
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DJANGO_EVENTS_TEST_DATABASE": connection.settings_dict["NAME"],
-        "DJANGO_EVENTS_OVERRIDES": json.dumps({k: settings.DJANGO_EVENTS[k] for k in WORKER_SETTINGS if k in settings.DJANGO_EVENTS}),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps({k: v for k, v in settings.DJANGO_EVENTS.items() if k in WORKER_SETTINGS}),
         "PYTHONPATH": str(LIBRARY),
     }
     yield env

@@ -62,7 +62,10 @@ def test_captured_events_reflect_rollbacks():
     assert [e.key for e in events] == ["kept"]
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b'{"id": "x"}', b'{"id": "%s", "type": "a.b", "version": 1, "occurred_at": "2026-01-01T00:00:00+00:00", "key": "k", "data": []}' % str(uuid.uuid4()).encode()])
+NOT_AN_OBJECT = b'{"id": "%s", "type": "a.b", "version": 1, "occurred_at": "2026-01-01T00:00:00+00:00", "key": "k", "data": []}'
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b'{"id": "x"}', NOT_AN_OBJECT % str(uuid.uuid4()).encode()])
 def test_a_malformed_envelope_is_rejected_clearly(raw):
     with pytest.raises(django_events.InvalidEvent, match="not an event envelope"):
         django_events.Event.from_json(raw)

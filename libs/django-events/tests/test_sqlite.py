@@ -33,7 +33,9 @@ def test_one_relay_on_sqlite_delivers_committed_events_in_key_order(isolated_top
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings_sqlite",
         "DJANGO_EVENTS_SQLITE": str(database),
-        "DJANGO_EVENTS_OVERRIDES": json.dumps({k: settings.DJANGO_EVENTS[k] for k in ("BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "GROUP_ID")}),
+        "DJANGO_EVENTS_OVERRIDES": json.dumps(
+            {k: settings.DJANGO_EVENTS[k] for k in ("BOOTSTRAP_SERVERS", "TOPIC_PREFIX", "GROUP_ID")}
+        ),
         "PYTHONPATH": str(LIBRARY),
     }
     subprocess.run([sys.executable, "-c", PUBLISH], cwd=LIBRARY, env=env, check=True, timeout=60)

@@ -1,6 +1,7 @@
 """Minimal settings: the kit alone (django-events is not needed), PostgreSQL from DATABASE_URL."""
 
 import os
+from typing import Any
 from urllib.parse import urlparse
 
 from service_kit.testing import TEST_JWT_SETTINGS
@@ -37,7 +38,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SERVICE_KIT = {
+SERVICE_KIT: dict[str, Any] = {
     "SERVICE": "kit-tests",
     "JWT": TEST_JWT_SETTINGS,
 }

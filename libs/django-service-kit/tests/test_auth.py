@@ -67,6 +67,19 @@ def test_malformed_authorization_headers_are_unauthorized(api_client, header):
     _assert_unauthorized(api_client.get(URL, HTTP_AUTHORIZATION=header))
 
 
+@pytest.mark.parametrize("shape", ["header-only", "garbage-payload", "four-segments", "header-not-an-object"])
+def test_a_token_with_a_good_header_and_a_broken_rest_is_unauthorized(api_client, shape):
+    header, payload, signature = make_token(user_id="u1").split(".")
+    token = {
+        "header-only": header,
+        "garbage-payload": f"{header}.!!!.{signature}",
+        "four-segments": f"{header}.{payload}.{signature}.{signature}",
+        "header-not-an-object": f"WzFd.{payload}.{signature}",  # base64url of [1]
+    }[shape]
+
+    _assert_unauthorized(_get(api_client, token))
+
+
 def test_a_tampered_payload_fails_the_signature(api_client):
     header, _payload, signature = make_token(user_id="u1").split(".")
     forged_payload = make_token(user_id="admin").split(".")[1]

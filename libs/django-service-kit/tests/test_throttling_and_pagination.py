@@ -63,7 +63,8 @@ def test_paginated_documents_the_page_envelope_around_the_items():
     assert type(envelope).__name__ == "PaginatedItemList"
     assert set(envelope.fields) == {"count", "next", "previous", "results"}
     assert envelope.fields["next"].allow_null and envelope.fields["previous"].allow_null
-    assert isinstance(envelope.fields["results"].child, ItemSerializer)
+    results = envelope.fields["results"]
+    assert isinstance(results, serializers.ListSerializer) and isinstance(results.child, ItemSerializer)
 
 
 @pytest.mark.parametrize("query", ["?page_size=abc", "?page_size=0", "?page_size=-5", "?page=x", "?page=0", "?page_size=%C2%B2"])

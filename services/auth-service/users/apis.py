@@ -34,7 +34,11 @@ class UserRegisterApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: UserOutputSerializer, 400: OpenApiResponse(description="invalid"), 409: OpenApiResponse(description="username taken")},
+        responses={
+            201: UserOutputSerializer,
+            400: OpenApiResponse(description="invalid"),
+            409: OpenApiResponse(description="username taken"),
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:

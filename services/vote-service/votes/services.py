@@ -7,20 +7,23 @@ import django_events
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
-from service_kit.errors import ApplicationError, Conflict, NotFound, NotKnownYet
+from event_contracts.polls import poll_is_open_sql
+from service_kit.errors import ApplicationError, Conflict, NotKnownYet
 
 from votes.models import ChoiceTally, ChoiceView, PollView, Vote
 
+_VOTE_TABLE = Vote._meta.db_table
 _TALLY_TABLE = ChoiceTally._meta.db_table
 _POLL_TABLE = PollView._meta.db_table
-# Adds to a choice's tally only while the poll is still open, as this transaction sees it now: a close that
-# committed since the vote was validated makes it add nothing, and the vote is refused (see votes_void_after_close).
-# One statement on PostgreSQL and SQLite alike; the row lock it takes is held only until the vote commits.
-_TALLY_ADD_WHILE_OPEN = (
-    f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) SELECT %s, %s, %s, %s "
-    f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} WHERE id = %s AND status <> '{PollView.STATUS_CLOSED}' "
-    f"AND (closes_at IS NULL OR closes_at > %s)) "
-    f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
+_CHOICE_TABLE = ChoiceView._meta.db_table
+# Records the vote only if its choice belongs to its poll and the poll is open (event_contracts' rule, as SQL), as
+# this statement sees the read models: the validation and the write are one round trip, and a close committed
+# before it makes it record nothing (see votes_void_after_close for one committed after). Works alike on
+# PostgreSQL and SQLite.
+_VOTE_INSERT_IF_VALID = (
+    f"INSERT INTO {_VOTE_TABLE} (id, poll_id, choice_id, voter_id, created_at) SELECT %s, %s, %s, %s, %s "
+    f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} p JOIN {_CHOICE_TABLE} c ON c.poll_id = p.id "
+    f"WHERE p.id = %s AND c.id = %s AND {poll_is_open_sql(status='p.status', closes_at='p.closes_at')})"
 )
 _TALLY_ADD = (
     f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, %s) "
@@ -53,11 +56,7 @@ def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid
     if poll is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
     if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
-        raise NotFound(
-            "choice not known to the vote service; check the choice id",
-            code="choice_not_found",
-            details={"choice_id": str(choice_id)},
-        )
+        raise NotKnownYet("choice", choice_id, service="vote-service")
     if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
             "this choice belongs to another poll",
@@ -79,15 +78,6 @@ def _db_uuids(*values: uuid.UUID) -> list[Any]:
     return [field.get_db_prep_value(value, connection) for value in values]
 
 
-def _tally_add_while_open(*, poll_id: uuid.UUID, choice_id: uuid.UUID, at: datetime) -> bool:
-    """Adds the vote to its choice's tally (see ``ChoiceTally``) unless the poll closed meanwhile."""
-    shard = random.randrange(ChoiceTally.SHARDS)
-    moment = connection.ops.adapt_datetimefield_value(at)
-    with connection.cursor() as cursor:
-        cursor.execute(_TALLY_ADD_WHILE_OPEN, [*_db_uuids(poll_id, choice_id), shard, 1, *_db_uuids(poll_id), moment])
-        return cursor.rowcount > 0
-
-
 def _tally_add(*, poll_id: uuid.UUID, choice_id: uuid.UUID, votes: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_TALLY_ADD, [*_db_uuids(poll_id, choice_id), random.randrange(ChoiceTally.SHARDS), votes])
@@ -98,14 +88,34 @@ def _poll_closed(poll_id: uuid.UUID) -> Conflict:
 
 
 def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vote:
-    now = timezone.now()
+    """Records one vote, publishes vote.cast and adds it to its choice's tally, in one transaction.
+
+    A valid vote for a poll and choice this service knows, the viral poll's case, is checked by the insert itself
+    and costs no read. Any other first learns why it was not recorded, waiting for the read models where a poll
+    or choice may have been created a moment ago, and is recorded if that wait made it valid.
+    """
+    vote = Vote(id=uuid.uuid4(), poll_id=poll_id, choice_id=choice_id, voter_id=voter_id, created_at=timezone.now())
+    if _record_if_valid(vote):
+        return vote
     poll = _poll_with_choice_awaited(poll_id=poll_id, choice_id=choice_id)
-    _validate_vote(poll=poll, poll_id=poll_id, choice_id=choice_id, now=now)
+    _validate_vote(poll=poll, poll_id=poll_id, choice_id=choice_id, now=vote.created_at)
+    if _record_if_valid(vote):
+        return vote
+    # Valid a moment ago and refused now: the poll closed (or the choice went) in between; say which.
+    _validate_vote(poll=_poll_with_choice_poll_id(poll_id=poll_id, choice_id=choice_id), poll_id=poll_id,
+                   choice_id=choice_id, now=vote.created_at)
+    raise _poll_closed(poll_id)
+
+
+def _record_if_valid(vote: Vote) -> bool:
+    """False, with nothing written, when the read models do not make the vote valid (see _VOTE_INSERT_IF_VALID)."""
+    poll_id, choice_id = vote.poll_id, vote.choice_id
     # The atomic block sits inside the try: the IntegrityError must be caught after the rollback, not in a
     # broken transaction.
     try:
         with transaction.atomic():
-            vote = Vote.objects.create(poll_id=poll_id, choice_id=choice_id, voter_id=voter_id, created_at=now)
+            if not _vote_insert_if_valid(vote):
+                return False
             django_events.publish(
                 "vote.cast",
                 key=str(poll_id),
@@ -113,21 +123,31 @@ def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vot
                     "vote_id": str(vote.id),
                     "poll_id": str(poll_id),
                     "choice_id": str(choice_id),
-                    "voter_id": voter_id,
+                    "voter_id": vote.voter_id,
                     "created_at": vote.created_at.isoformat(),
                 },
             )
             # Last before the commit: a viral poll's votes wait on this row's lock for the shortest time.
-            if not _tally_add_while_open(poll_id=poll_id, choice_id=choice_id, at=now):
-                raise _poll_closed(poll_id)
+            _tally_add(poll_id=poll_id, choice_id=choice_id, votes=1)
     except IntegrityError as error:
         # A concurrent duplicate waits on the unique index for the first transaction, then lands here.
-        if not _breaks_one_vote_per_voter(poll_id=poll_id, voter_id=voter_id):
+        if not _breaks_one_vote_per_voter(poll_id=poll_id, voter_id=vote.voter_id):
             raise
         raise Conflict(
             "you have already voted in this poll", code="already_voted", details={"poll_id": str(poll_id)}
         ) from error
-    return vote
+    return True
+
+
+def _vote_insert_if_valid(vote: Vote) -> bool:
+    poll_id, choice_id = _db_uuids(vote.poll_id, vote.choice_id)
+    moment = connection.ops.adapt_datetimefield_value(vote.created_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _VOTE_INSERT_IF_VALID,
+            [*_db_uuids(vote.id), poll_id, choice_id, vote.voter_id, moment, poll_id, choice_id, moment],
+        )
+        return cursor.rowcount > 0
 
 
 @transaction.atomic
@@ -140,7 +160,7 @@ def votes_void_after_close(*, poll_id: uuid.UUID, closed_at: datetime) -> int:
     """
     if connection.vendor == "postgresql":
         # Waits for every vote transaction in flight to commit, so none is missed below; a vote that starts
-        # after it waits for this transaction's end and then finds the poll closed (_tally_add_while_open).
+        # after it waits for this transaction's end and then finds the poll closed (_VOTE_INSERT_IF_VALID).
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {Vote._meta.db_table} IN SHARE MODE")
     late = list(Vote.objects.filter(poll_id=poll_id, created_at__gte=closed_at).order_by("created_at"))

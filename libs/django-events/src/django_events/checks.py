@@ -18,13 +18,16 @@ _POSITIVE_NUMBERS = (
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     user = getattr(settings, SETTINGS_NAME, None)
     if not isinstance(user, dict):
-        return [Error(f"{SETTINGS_NAME} must be a dict", hint=f'{SETTINGS_NAME} = {{"SERVICE": "my-service"}}', id="django_events.E001")]
+        hint = f'{SETTINGS_NAME} = {{"SERVICE": "my-service"}}'
+        return [Error(f"{SETTINGS_NAME} must be a dict", hint=hint, id="django_events.E001")]
     errors: list[CheckMessage] = []
     for name in sorted(set(user) - set(DEFAULTS)):
-        errors.append(Error(f"{SETTINGS_NAME} has an unknown setting {name!r}", hint=f"known: {', '.join(DEFAULTS)}", id="django_events.E002"))
+        unknown = f"{SETTINGS_NAME} has an unknown setting {name!r}"
+        errors.append(Error(unknown, hint=f"known: {', '.join(DEFAULTS)}", id="django_events.E002"))
     service = user.get("SERVICE")
     if not isinstance(service, str) or not service.strip():
-        errors.append(Error(f"{SETTINGS_NAME}['SERVICE'] must name this service", hint='e.g. "vote-service": it is the events\' source and the consumer group', id="django_events.E003"))
+        hint = 'e.g. "vote-service": it is the events\' source and the consumer group'
+        errors.append(Error(f"{SETTINGS_NAME}['SERVICE'] must name this service", hint=hint, id="django_events.E003"))
     for name in _POSITIVE_NUMBERS:
         value = user.get(name, DEFAULTS[name])
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -35,7 +38,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
     if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
-        errors.append(Error(f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}", id="django_events.E007"))
+        wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
+        errors.append(Error(wrong, id="django_events.E007"))
     if user.get("DATABASE", "default") not in settings.DATABASES:
         errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors

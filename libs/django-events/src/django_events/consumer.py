@@ -8,7 +8,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
@@ -259,7 +258,3 @@ def _receive(message: Message) -> Received:
     except InvalidEvent as error:
         return Received(message, None, str(error))
 
-
-def consumer_is_stalled(heartbeat: float, max_poll_interval_ms: Any = None) -> bool:
-    limit = int(max_poll_interval_ms or events_settings.CONSUMER.get("max.poll.interval.ms", 300000)) / 1000
-    return time.monotonic() - heartbeat > limit

@@ -38,7 +38,9 @@ def readiness(timeout: float = 2.0) -> tuple[bool, dict[str, str]]:
     return db_ok and broker_ok, {"database": db_detail, "broker": broker_detail}
 
 
-def serve_worker_health(port: int, is_healthy: Callable[[], bool], is_ready: Callable[[], bool] = lambda: True) -> ThreadingHTTPServer:
+def serve_worker_health(
+    port: int, is_healthy: Callable[[], bool], is_ready: Callable[[], bool] = lambda: True
+) -> ThreadingHTTPServer:
     """Serve ``/metrics``, ``/healthz`` (503 once the worker loop stalls) and ``/readyz`` (503 until the worker is
     ready: a consumer holds its share of its topics) on ``port`` in a thread."""
 
@@ -52,7 +54,8 @@ def serve_worker_health(port: int, is_healthy: Callable[[], bool], is_ready: Cal
                 self._reply(200 if healthy else 503, body, "application/json")
             elif self.path == "/readyz":
                 ready = is_ready()
-                self._reply(200 if ready else 503, b'{"status":"ready"}' if ready else b'{"status":"not_ready"}', "application/json")
+                body = b'{"status":"ready"}' if ready else b'{"status":"not_ready"}'
+                self._reply(200 if ready else 503, body, "application/json")
             else:
                 self._reply(404, b'{"error":"not_found"}', "application/json")
 

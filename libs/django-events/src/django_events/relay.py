@@ -15,6 +15,7 @@ from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from .conf import events_settings
+from .envelope import message_headers
 from .faults import failpoint
 from .metrics import outbox_backlog, outbox_oldest_age, relay_failed, relay_sent
 from .models import OutboxEvent
@@ -154,11 +155,7 @@ class Relay:
                 topic,
                 key=key.encode(),
                 value=payload.encode(),
-                headers=[
-                    ("event_id", str(event_id).encode()),
-                    ("event_type", event_type.encode()),
-                    ("event_version", str(event_version).encode()),
-                ],
+                headers=message_headers(event_id=event_id, event_type=event_type, version=event_version),
             )
             for _, topic, key, payload, event_id, event_type, event_version in batch.rows
         ]

@@ -2,26 +2,103 @@
 
 Every view, middleware and database call of the services is synchronous. Under Django's ASGI handler each request
 then runs in a thread made for it, with a database connection opened for it, and every middleware hops between
-the event loop and that thread. a2wsgi instead runs the WSGI handler on a fixed pool of threads: one hop per
-request, and the threads are reused, so pooled database connections are too. uvicorn still serves HTTP.
+the event loop and that thread. Here the handler runs on a fixed pool of threads instead, so pooled database
+connections are reused, and each request crosses between the loop and its thread once each way: the loop reads
+the body, a thread runs Django and returns the whole response, the loop sends it. A bridge that blocks the thread
+on the loop for each read of the body and each part of the response (a2wsgi's) pays a round trip between
+threads for each, on every request. The services answer small JSON bodies, so a response is buffered, never
+streamed. uvicorn still serves HTTP.
 """
 
 from __future__ import annotations
 
-from typing import cast
+import asyncio
+import contextvars
+import functools
+import io
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
-from a2wsgi import WSGIMiddleware
-from a2wsgi.wsgi_typing import WSGIApp
+from a2wsgi.asgi_typing import Receive, Scope, Send
+from a2wsgi.wsgi import build_environ
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 from .settings import env
 
-__all__ = ["WEB_THREADS", "get_threaded_application"]
+__all__ = ["WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
 
 # Requests one web process serves at once; the database pool (``database_from_env``) holds as many connections.
 WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
 
+Headers = list[tuple[bytes, bytes]]
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-def get_threaded_application() -> WSGIMiddleware:
+
+class ThreadedWSGI:
+    """An ASGI application running a WSGI application on ``workers`` threads, one hand-off per request."""
+
+    def __init__(self, app: WSGIApp, *, workers: int) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wsgi")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(await _body(scope, receive)))))
+        context = contextvars.copy_context()  # what a request sets in its thread ends with the request
+        status, headers, body = await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(context.run, self._respond, environ)
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _respond(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+        started: list[tuple[int, Headers]] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [(int(status.split(" ", 1)[0]),
+                           [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers])]
+            return chunks.append
+
+        iterable = self.app(environ, start_response)
+        try:
+            chunks.extend(iterable)
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+        return started[0][0], started[0][1], b"".join(chunks)
+
+
+async def _body(scope: Scope, receive: Receive) -> bytes:
+    """The request body, read on the loop, as much of it as Django will read: the Content-Length's worth. Without
+    one, or with one over Django's limit (which Django then refuses from the header alone, a JSON 413), nothing is
+    read, so a huge body is never held in memory."""
+    headers = cast(list[tuple[bytes, bytes]], scope.get("headers", []))
+    declared = next((value for name, value in headers if name == b"content-length"), b"")
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if not declared.isdigit() or (limit is not None and int(declared) > limit):
+        return b""
+    parts: list[bytes] = []
+    left = int(declared)
+    while left > 0:
+        message = await receive()
+        parts.append(cast(bytes, message.get("body", b"")))
+        left -= len(parts[-1])
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+def get_threaded_application() -> ThreadedWSGI:
     # django-stubs types the handler's return as the response object, which is the iterable of bytes WSGI wants.
-    return WSGIMiddleware(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS)
+    return ThreadedWSGI(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS)

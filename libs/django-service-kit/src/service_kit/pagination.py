@@ -20,7 +20,9 @@ MAX_PAGE_SIZE = 100
 PAGE_PARAMETERS = [
     OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="Page number, from 1."),
     OpenApiParameter(
-        "page_size", {"type": "integer", "minimum": 1}, description=f"Items per page; more than {MAX_PAGE_SIZE} gives {MAX_PAGE_SIZE}."
+        "page_size",
+        {"type": "integer", "minimum": 1},
+        description=f"Items per page; more than {MAX_PAGE_SIZE} gives {MAX_PAGE_SIZE}.",
     ),
 ]
 

@@ -3,5 +3,5 @@ import uuid
 from polls.services import poll_create
 
 
-def a_poll(*, owner_id: str | None = None, question: str = "Tea or coffee?"):  # type: ignore[no-untyped-def]
+def a_poll(*, owner_id: str | None = None, question: str = "Tea or coffee?"):
     return poll_create(owner_id=owner_id or str(uuid.uuid4()), question=question)

@@ -53,7 +53,8 @@ def test_a_poll_not_heard_of_yet_is_a_404_that_says_so(auth_client):
 def test_a_closed_poll_is_a_409(auth_client, auth_user_id):
     poll_id = a_known_poll(owner_id=auth_user_id)
     deliver(make_event("poll.closed", {"poll_id": str(poll_id), "closed_at": timezone.now().isoformat()}))
-    assert error_of(auth_client.post(LIST, {"poll_id": str(poll_id), "text": "Tea"}, format="json"), 409)["error"] == "poll_closed"
+    refused = auth_client.post(LIST, {"poll_id": str(poll_id), "text": "Tea"}, format="json")
+    assert error_of(refused, 409)["error"] == "poll_closed"
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,8 @@ def test_a_poll_is_known_after_its_events_cross_kafka_and_its_deletion_removes_i
     try:
         published_as_polls_service(
             "poll.created",
-            {"poll_id": poll_id, "question": "?", "owner_id": OWNER, "status": "open", "closes_at": None, "created_at": "2026-11-24T00:00:00+00:00"},
+            {"poll_id": poll_id, "question": "?", "owner_id": OWNER, "status": "open", "closes_at": None,
+             "created_at": "2026-11-24T00:00:00+00:00"},
         )
         consume_until(consumer, lambda: PollView.objects.filter(pk=poll_id).exists())
         a_choice(poll_id=uuid.UUID(poll_id), owner_id=OWNER)

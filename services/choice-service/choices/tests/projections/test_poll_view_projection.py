@@ -31,7 +31,8 @@ def test_poll_updated_changes_status_and_closes_at_of_a_known_poll_only():
     unknown = uuid.uuid4()
 
     deliver(
-        make_event("poll.updated", {"poll_id": str(poll_id), "question": "?", "status": "open", "closes_at": closes_at.isoformat()}),
+        make_event("poll.updated",
+                   {"poll_id": str(poll_id), "question": "?", "status": "open", "closes_at": closes_at.isoformat()}),
         make_event("poll.updated", {"poll_id": str(unknown), "question": "?", "status": "open", "closes_at": None}),
     )
 
@@ -64,7 +65,8 @@ def test_poll_deleted_forgets_the_poll_and_deletes_its_choices_announcing_each()
 
 
 def test_an_unknown_version_is_refused():
-    created = make_event("poll.created", {"poll_id": str(uuid.uuid4()), "owner_id": OWNER, "status": "open", "closes_at": None}, version=2)
+    data = {"poll_id": str(uuid.uuid4()), "owner_id": OWNER, "status": "open", "closes_at": None}
+    created = make_event("poll.created", data, version=2)
     with pytest.raises(django_events.UnsupportedVersion):
         deliver(created)
     assert not PollView.objects.exists()

@@ -57,7 +57,10 @@ def test_a_poll_not_heard_of_takes_no_choices():
     "closing",
     [
         lambda poll_id: deliver(make_event("poll.closed", {"poll_id": str(poll_id), "closed_at": timezone.now().isoformat()})),
-        lambda poll_id: deliver(make_event("poll.updated", {"poll_id": str(poll_id), "question": "?", "status": "open", "closes_at": (timezone.now() - timedelta(seconds=1)).isoformat()})),
+        lambda poll_id: deliver(make_event("poll.updated", {
+            "poll_id": str(poll_id), "question": "?", "status": "open",
+            "closes_at": (timezone.now() - timedelta(seconds=1)).isoformat(),
+        })),
     ],
     ids=["closed", "past-closes-at"],
 )

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.django_db
 
 
 def vote_cast(poll_id, version=1):
-    data = {"vote_id": str(uuid.uuid4()), "poll_id": str(poll_id), "choice_id": str(uuid.uuid4()), "voter_id": str(uuid.uuid4()), "created_at": "2026-11-24T00:00:00+00:00"}
+    data = {"vote_id": str(uuid.uuid4()), "poll_id": str(poll_id), "choice_id": str(uuid.uuid4()),
+            "voter_id": str(uuid.uuid4()), "created_at": "2026-11-24T00:00:00+00:00"}
     return make_event("vote.cast", data, key=str(poll_id), version=version)
 
 

@@ -105,9 +105,9 @@ def test_cast_vote_on_an_unknown_poll_is_not_found(auth_client):
 def test_cast_vote_with_an_unknown_choice_is_not_found(auth_client, poll):
     body = {"poll_id": str(poll.id), "choice_id": str(uuid.uuid4())}
 
-    error = _assert_error(auth_client.post(URL, body, format="json"), 404, "choice_not_found")
+    error = _assert_error(auth_client.post(URL, body, format="json"), 404, "choice_not_known")
 
-    assert "choice" in error["message"]
+    assert "retry shortly" in error["message"] and error["details"] == {"choice_id": body["choice_id"]}
 
 
 def test_cast_vote_twice_is_a_conflict(auth_client, poll, choice):

@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django_events import UnsupportedVersion
+from django_events import Event, UnsupportedVersion
 from django_events.testing import deliver, make_event
 
 from votes.models import PollView
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 CLOSES_AT = "2030-01-01T12:00:00+00:00"
 
 
-def _poll_created(poll_id: str, **overrides) -> object:
+def _poll_created(poll_id: str, **overrides) -> Event:
     data = {
         "poll_id": poll_id,
         "question": "Tea or coffee?",

@@ -5,9 +5,11 @@ voided with a vote.voided event when it was accepted in the moment before.
 """
 
 import uuid
+from datetime import datetime
 
 import pytest
 from django.utils import timezone
+from django_events import Event
 from django_events.testing import captured_events, deliver, make_event
 from service_kit.errors import Conflict
 
@@ -19,7 +21,7 @@ from votes.tests.factories import choice_view_create, poll_view_create
 pytestmark = pytest.mark.django_db
 
 
-def _poll_closed(poll_id: uuid.UUID, closed_at) -> object:  # type: ignore[no-untyped-def]
+def _poll_closed(poll_id: uuid.UUID, closed_at: datetime) -> Event:
     return make_event("poll.closed", {"poll_id": str(poll_id), "closed_at": closed_at.isoformat()}, key=str(poll_id))
 
 

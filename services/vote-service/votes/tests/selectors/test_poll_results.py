@@ -57,7 +57,15 @@ def test_poll_results_of_an_unknown_poll_is_not_found():
         poll_results(poll_id=uuid.uuid4())
 
 
-def test_poll_results_queries_do_not_grow_with_choices():
+def test_poll_results_of_a_poll_without_choices_is_empty():
+    poll = poll_view_create()
+
+    results = poll_results(poll_id=poll.id)
+
+    assert (results.total, results.choices) == (0, [])
+
+
+def test_poll_results_take_one_query_whatever_the_number_of_choices():
     poll = poll_view_create()
     for position in range(10):
         _cast_votes(poll=poll, choice=choice_view_create(poll=poll, text=str(position), position=position), count=1)
@@ -65,4 +73,4 @@ def test_poll_results_queries_do_not_grow_with_choices():
     with CaptureQueriesContext(connection) as queries:
         poll_results(poll_id=poll.id)
 
-    assert len(queries) == 3
+    assert len(queries) == 1

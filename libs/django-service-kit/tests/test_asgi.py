@@ -1,0 +1,95 @@
+"""The web processes' ASGI application: Django's WSGI handler on a thread pool, driven as uvicorn drives it."""
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from service_kit.asgi import get_threaded_application
+
+
+def _application() -> Any:
+    """The application, driven here with plain dicts as uvicorn drives it (not with the ASGI TypedDicts)."""
+    return get_threaded_application()
+
+# Throttles count per caller on the cache: every request here comes from one address.
+pytestmark = pytest.mark.usefixtures("_no_throttles")
+
+
+@pytest.fixture
+def _no_throttles(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+
+
+def _serve(method: str, path: str, parts: list[bytes], headers: list[tuple[bytes, bytes]]) -> tuple[list[dict], int]:
+    """The messages the application sends for one request whose body arrives in ``parts``, and how many of
+    those parts it read."""
+    incoming = [{"type": "http.request", "body": part, "more_body": index < len(parts) - 1}
+                for index, part in enumerate(parts)]
+    read: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append(incoming[len(read)])
+        return read[-1]
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"",
+             "http_version": "1.1", "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"testserver"), *headers]}
+    asyncio.run(_application()(scope, receive, send))
+    return sent, len(read)
+
+
+def _json_post(body: bytes, parts: list[bytes]) -> tuple[list[dict], int]:
+    return _serve("POST", "/echo/", parts, [(b"content-type", b"application/json"),
+                                             (b"content-length", str(len(body)).encode())])
+
+
+def test_a_body_in_several_parts_reaches_the_view_and_the_answer_comes_back_whole():
+    body = json.dumps({"question": "Tea?", "choices": [{"text": "yes"}]}).encode()
+
+    (start, answer), parts_read = _json_post(body, [body[:10], body[10:]])
+
+    assert (start["type"], start["status"], parts_read) == ("http.response.start", 201, 2)
+    assert (b"content-type", b"application/json") in start["headers"]
+    assert json.loads(answer["body"]) == {"question": "Tea?", "choices": [{"text": "yes"}]}
+    assert not answer.get("more_body", False)
+
+
+def test_a_body_declared_over_the_upload_limit_is_refused_unread_with_json(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = json.dumps({"question": "x" * 2_000}).encode()
+
+    (start, answer), parts_read = _json_post(body, [body])
+
+    assert (start["status"], parts_read) == (400, 0)
+    assert json.loads(answer["body"])["error"] == "parse_error"
+
+
+def test_a_body_without_a_length_is_not_read():
+    body = json.dumps({"question": "Tea?", "choices": []}).encode()
+
+    (start, answer), parts_read = _serve("POST", "/echo/", [body], [(b"content-type", b"application/json")])
+
+    # As under any WSGI server: without a Content-Length Django reads an empty body.
+    assert (start["status"], parts_read) == (400, 0)
+    assert json.loads(answer["body"])["error"] == "invalid"
+
+
+def test_lifespan_starts_and_stops():
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, str]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    asyncio.run(_application()({"type": "lifespan"}, receive, send))
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

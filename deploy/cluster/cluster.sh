@@ -334,6 +334,17 @@ print(next((n.get("path", "") for n in namespaces if n["type"] == "network"), ""
   done
 }
 
+# Pod network namespaces whose sandbox is gone (a cluster killed before its teardown leaves them mounted):
+# CRI names them cni-<uuid>; one no process lives in any more belongs to nobody.
+remove_stale_netns() {
+  local netns
+  for netns in /run/netns/cni-*; do
+    [ -e "$netns" ] || continue
+    [ -z "$(ip netns pids "$(basename "$netns")" 2>/dev/null)" ] || continue
+    ip netns delete "$(basename "$netns")" 2>/dev/null || { umount -l "$netns" 2>/dev/null; rm -f "$netns"; }
+  done
+}
+
 # Unmounts everything mounted under the given folders, deepest first.
 unmount_under() {
   local dir mount
@@ -375,6 +386,7 @@ down() {
   stop etcd
   [ -x "$bin/kube-proxy" ] && "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
   unmount_under "$state/kubelet" "$run_dir" "${state%/*}/containerd"
+  remove_stale_netns
   ip link delete cni0 2>/dev/null || true
   # The pods' cgroups (cgroup v1: one tree per controller), deepest first, now that their processes are gone.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true

@@ -15,8 +15,6 @@ mapfile -t services < <(python3 -c 'import tomllib
 for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service")')
 # buildah keeps its own storage beside the other caches, apart from any other buildah user of the machine.
 buildah_storage=$cache/containers
-# The record of what was imported lives next to containerd's image store, so the two never disagree.
-stamps=${state%/*}/containerd-imported
 debian_base=localhost/polls-base/debian:bookworm
 python_base=localhost/polls-base/python:3.11-bookworm
 
@@ -80,14 +78,23 @@ bases() {
 
 # ------------------------------------------------------------------------------------------ caching
 
-# A hash of the files under the given paths (relative to the repository, so every clone agrees), leaving out
-# what the .dockerignore files leave out.
-inputs_hash() {
-  find "$@" \( -name __pycache__ -o -name '*.pyc' -o -name .pytest_cache -o -name .venv -o -name '*.egg-info' \
-      -o -name build -o -name dist -o -name tests -o -name var -o -name '*.sqlite3' -o -name '*.pem' \
-      -o -name '*.key' -o -name .env \) -prune -o -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum |
-    cut -c1-16
+# The files under the given paths an image is built from: in a git checkout, those git tracks or would track (so
+# ignored caches and local state, a .ruff_cache say, never make an image look changed), else every file; either
+# way leaving out what the .dockerignore files leave out.
+input_files() {
+  local path
+  for path in "$@"; do
+    if [[ $path != /* ]] && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      git ls-files -z --cached --others --exclude-standard -- "$path"
+    else
+      find "$path" -type f -print0
+    fi
+  done | grep -zvE '(^|/)(__pycache__|\.pytest_cache|\.venv|[^/]*\.egg-info|build|dist|tests|var)/|\.(pyc|sqlite3|pem|key)$|(^|/)\.env$' |
+    while IFS= read -r -d '' file; do [ ! -f "$file" ] || printf '%s\0' "$file"; done
 }
+
+# A hash of those files' names and contents (names relative to the repository, so every clone agrees).
+inputs_hash() { input_files "$@" | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16; }
 
 image_id() { bah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null | cut -c1-16; }
 
@@ -113,7 +120,7 @@ image() {
 
 import() {
   local ref=$1 id=$2 stamp archive
-  stamp=$stamps/$(tr '/:' '__' <<< "$ref")
+  stamp=$imported_stamps/$(tr '/:' '__' <<< "$ref")
   ctr --address "$containerd_socket" version >/dev/null 2>&1 ||
     die "the cluster's containerd is not running: run \`make cluster-up\` first"
   if [ "$(cat "$stamp" 2>/dev/null)" = "$id" ] && [ -n "$(ctr_k8s images list -q "name==$ref")" ]; then
@@ -123,7 +130,7 @@ import() {
   bah push --quiet "$ref" "docker-archive:$archive:$ref" >/dev/null
   ctr_k8s images import "$archive" >/dev/null
   rm -f "$archive"
-  mkdir -p "$stamps" && echo "$id" > "$stamp"
+  mkdir -p "$imported_stamps" && echo "$id" > "$stamp"
 }
 
 # ------------------------------------------------------------------------------------------ the images
@@ -184,7 +191,7 @@ plan() {
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
     echo "$service docker.io/polls/$service:$tag service_image:$service" \
-      "libs services/$service deploy/docker/python-service.Dockerfile"
+      "libs contracts services/$service deploy/docker/python-service.Dockerfile"
   done
   echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
     "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"

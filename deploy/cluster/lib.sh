@@ -44,4 +44,9 @@ wait_for() {
   return 1
 }
 
+# What images.sh imported into containerd: one file per image reference holding its build's image id. It lives
+# next to containerd's image store, so the two never disagree.
+imported_stamps=${state%/*}/containerd-imported
+imported_id() { cat "$imported_stamps/$(tr '/:' '__' <<< "$1")" 2>/dev/null || true; }
+
 ctr_k8s() { ctr --address "$containerd_socket" --namespace k8s.io "$@"; }

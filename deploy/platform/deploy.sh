@@ -38,11 +38,13 @@ platform() {
 }
 
 service() {
-  local name=$1
+  local name=$1 tag=${TAG:-${tags[$1]}}
   dependencies "$name"
-  log "installing release $name (image tag ${TAG:-${tags[$name]}})"
+  log "installing release $name (image tag $tag)"
+  # The image's build as a pod annotation: `make images` of changed files under the same tag rolls the pods.
   helm upgrade --install "$name" "deploy/helm/$name" -n "$namespace" -f deploy/platform/dev-service-values.yaml \
-    --set-string image.tag="${TAG:-${tags[$name]}}" --wait --timeout 10m >/dev/null
+    --set-string image.tag="$tag" --set-string "podAnnotations.polls\.dev/image-id=$(imported_id "docker.io/polls/$name:$tag")" \
+    --wait --timeout 10m >/dev/null
 }
 
 case "${1:-all}" in

@@ -18,8 +18,7 @@ PLATFORM_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "platform-
 
 
 def _helm():
-    found = os.environ.get("HELM") or next(iter(sorted((ROOT / ".cache" / "tools").glob("helm-*/helm"))), None)
-    found = found or shutil.which("helm")
+    found = os.environ.get("HELM") or shutil.which("helm")
     if not found:
         pytest.fail("helm not found: run deploy/tests/install-tools.sh")
     return str(found)

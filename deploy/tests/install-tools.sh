@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what deploy/tests needs: helm (built from its Go module: no registry we reach ships the binary),
-# promtool (Debian's prometheus package), pytest, PyYAML and kubernetes-validate. Idempotent; helm is cached under
-# .cache/tools.
+# promtool (Debian's prometheus package), pytest, PyYAML and kubernetes-validate. Idempotent; helm is cached once
+# per version for every checkout of the machine, under ~/.cache/polls-platform/tools (POLLS_TOOLS_DIR).
 # Prints the directory to put on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helm_version=${HELM_VERSION:-v3.16.4}
-bin="$root/.cache/tools/helm-$helm_version"
+bin="${POLLS_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/polls-platform/tools}/helm-$helm_version"
 python=${PYTHON:-python3}
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }

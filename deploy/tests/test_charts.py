@@ -1,4 +1,6 @@
-"""helm lint and the rendered objects of every chart, with default and non-default values."""
+"""helm lint and the rendered objects of every chart, with default and non-default values and those `make deploy`
+installs with."""
+import json
 import re
 
 import pytest
@@ -9,6 +11,7 @@ from conftest import (
     HELM_DIR,
     NON_DEFAULT,
     PLATFORM_NON_DEFAULT,
+    ROOT,
     SERVICES,
     containers,
     env_of,
@@ -23,10 +26,17 @@ PLATFORM_SETS = {"default": [], "non-default": ["-f", PLATFORM_NON_DEFAULT]}
 SETS = {"gateway": GATEWAY_SETS, "polls-platform": PLATFORM_SETS, "postgresql": {"default": []}, "kafka": {"default": []}}
 
 
+# What `make deploy` installs with (deploy/platform/), linted and schema-checked like the rest.
+DEPLOY_VALUES = {**dict.fromkeys(SERVICES, "dev-service-values.yaml"), "polls-platform": "dev-platform-values.yaml"}
+
+
 def _cases():
     for chart in CHARTS:
         for name, args in SETS.get(chart, VALUE_SETS).items():
             yield pytest.param(chart, args, id=f"{chart}-{name}")
+        if chart in DEPLOY_VALUES:
+            yield pytest.param(chart, ["-f", str(ROOT / "deploy" / "platform" / DEPLOY_VALUES[chart])],
+                               id=f"{chart}-make-deploy")
 
 
 CASES = list(_cases())
@@ -138,6 +148,8 @@ def test_pdb_networkpolicy_and_scraping_by_default(chart):
     assert kinds.count("PodDisruptionBudget") == 1 and kinds.count("NetworkPolicy") == 1
     [np] = [o for o in objects if o["kind"] == "NetworkPolicy"]
     assert np["spec"]["ingress"] and all(rule["from"] for rule in np["spec"]["ingress"])  # empty `from` = anyone
+    # Every peer is matched in any namespace: the gateway, Prometheus and the teams need not share one.
+    assert all("namespaceSelector" in peer for rule in np["spec"]["ingress"] for peer in rule["from"])
     assert "PodMonitor" not in kinds
     for obj, _ in pod_specs(objects):
         if obj["kind"] == "Deployment":
@@ -279,3 +291,39 @@ def test_a_numeric_image_tag_is_rendered_as_written():
     objects = render("polls-platform", "--set", "postgresql.image.tag=15", "--set", "prometheus.image.tag=15")
     images = [c["image"] for _, _, c in containers(objects) if "postgresql" in c["image"] or "prometheus" in c["image"]]
     assert len(images) >= 3 and all(image.endswith(":15") for image in images), images
+
+
+def _web_deployment(objects):
+    [web] = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "web"]
+    return web
+
+
+def test_the_whole_jwt_secret_is_mounted_so_the_next_key_of_a_rotation_is_there_too():
+    web = _web_deployment(render("auth-service", "--set", "jwtPrivateKey.nextPublicKey=next.pem"))
+    spec = web["spec"]["template"]["spec"]
+    [volume] = [v for v in spec["volumes"] if "secret" in v]
+    assert "items" not in volume["secret"]  # every key of the Secret, not private.pem alone
+    env = env_of(spec["containers"][0])
+    assert env["JWT_PRIVATE_KEY_FILE"]["value"] == "/var/run/secrets/jwt/private.pem"
+    assert env["JWT_NEXT_PUBLIC_KEY_FILE"]["value"] == "/var/run/secrets/jwt/next.pem"
+
+
+OBSERVABILITY = ROOT / "deploy" / "observability"
+PROMETHEUS_RULE_API = "monitoring.coreos.com/v1/PrometheusRule"
+
+
+def test_the_rules_are_a_prometheus_rule_where_the_operator_is_and_the_built_in_prometheus_reads_them():
+    rules = yaml.safe_load((OBSERVABILITY / "rules.yml").read_text())
+    plain = render("polls-platform")
+    assert not [o for o in plain if o["kind"] == "PrometheusRule"]
+    [config] = [o for o in plain if o["kind"] == "ConfigMap" and "rules.yml" in o.get("data", {})]
+    assert yaml.safe_load(config["data"]["rules.yml"]) == rules
+    [rule] = [o for o in render("polls-platform", "--api-versions", PROMETHEUS_RULE_API) if o["kind"] == "PrometheusRule"]
+    assert rule["spec"] == rules
+
+
+def test_the_dashboard_is_a_grafana_provisioning_configmap():
+    [dashboard] = [o for o in render("polls-platform") if o["kind"] == "ConfigMap" and "platform.json" in o.get("data", {})]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["platform.json"]) == json.loads(
+        (OBSERVABILITY / "grafana" / "dashboards" / "platform.json").read_text())

@@ -102,8 +102,23 @@ def web_pods(service: str) -> list[dict]:
     return kubectl_json("get", "pods", "-l", selector)["items"]
 
 
+def test_the_gateway_serves_the_page(platform: Platform) -> None:
+    with platform.client() as client:
+        page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text[:200]
+    assert "<title>" in page.text
+
+
 def test_helm_test_smoke_walk(platform: Platform) -> None:
     assert "Phase:          Succeeded" in run("helm", "test", "polls", "-n", NAMESPACE, "--timeout", "5m")
+
+
+def test_each_release_tells_its_operator_where_it_is(platform: Platform) -> None:
+    """NOTES.txt, as `helm install` printed it: the platform's gateway address, each service's upstream."""
+    assert "export GATEWAY_URL=" in run("helm", "get", "notes", "polls", "-n", NAMESPACE)
+    for service in SERVICES:
+        notes = run("helm", "get", "notes", service, "-n", NAMESPACE)
+        assert f"http://{service}.{NAMESPACE}.svc.cluster.local:80" in notes, notes
 
 
 def test_a_missing_service_is_a_json_502_on_its_prefix_alone(platform: Platform) -> None:
@@ -215,8 +230,15 @@ def test_prometheus_scrapes_every_pod_and_evaluates_every_rule_and_panel(platfor
                         "every relay scraped", timeout=180, interval=5)
     assert relays
     wait_until(lambda: query('up{service="gateway"} == 1'), "the gateway's exporter scraped", timeout=120, interval=5)
-    # Counters that never moved are there, at 0, so a healthy system shows 0 rather than "No data".
+    # Counters that never moved are there, at 0, so a healthy system shows 0 rather than "No data": every relay's
+    # failures, every consumer's retries and dead letters (per event type); and nothing was dead-lettered.
     assert {s["metric"]["service"] for s in query("django_events_relay_failed_total")} >= set(SERVICES)
+    consumers = {s["metric"]["service"] for s in query('up{component="consumer"} == 1')}
+    assert consumers >= set(SERVICES) - {"auth-service"}
+    assert {s["metric"]["service"] for s in query("django_events_consumer_retried_total")} >= consumers
+    dead_lettered = query("django_events_consumer_dead_lettered_total")
+    assert {s["metric"]["service"] for s in dead_lettered} >= consumers
+    assert all(float(s["value"][1]) == 0 for s in dead_lettered), dead_lettered
 
     rules = [r for g in yaml.safe_load((OBSERVABILITY / "rules.yml").read_text())["groups"] for r in g["rules"]]
     for rule in rules:
@@ -229,8 +251,10 @@ def test_prometheus_scrapes_every_pod_and_evaluates_every_rule_and_panel(platfor
     assert {r["name"] for r in loaded} == {r["alert"] for r in rules}
     assert all(r["health"] == "ok" for r in loaded), [r for r in loaded if r["health"] != "ok"]
 
+    # Every panel shows a value on a healthy platform, none "No data" (a 5xx ratio with no 5xx is 0).
     dashboard = json.loads((OBSERVABILITY / "grafana/dashboards/platform.json").read_text())
     for panel in dashboard["panels"]:
         for target in panel.get("targets", []):
-            query(target["expr"].replace("$service", ".*").replace("$__rate_interval", "2m"))
+            expr = target["expr"].replace("$service", ".*").replace("$__rate_interval", "2m")
+            wait_until(lambda expr=expr: query(expr), f"a value for panel {panel['title']!r}: {expr}", timeout=180, interval=10)
     assert query("sum(rate(http_requests_total[5m]))")  # the walk's requests are there

@@ -118,12 +118,22 @@ def test_node_is_ready():
 
 
 def test_a_pod_resolves_and_reaches_a_service_by_name(namespace, web):
-    script = (
-        "import socket, urllib.request as u;"
-        f"print(socket.gethostbyname('web.{namespace}.svc.cluster.local'));"
-        "print(socket.gethostbyname('web'));"
-        "print(u.urlopen('http://web/manage.py', timeout=10).status)"
-    )
+    # Retried for a minute, as any client would: DNS and kube-proxy's rules catch up with a new Service a moment
+    # after its pod is Ready (a loaded node takes seconds).
+    script = f"""
+import socket, time, urllib.request as u
+deadline = time.monotonic() + 60
+while True:
+    try:
+        answers = [socket.gethostbyname('web.{namespace}.svc.cluster.local'), socket.gethostbyname('web'),
+                   u.urlopen('http://web/manage.py', timeout=10).status]
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(1)
+print(*answers)
+"""
     kubectl(
         "-n", namespace, "run", "client", "--restart=Never", f"--image={IMAGE}", "--image-pull-policy=Never",
         "--command", "--", "python", "-c", script,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -53,14 +54,33 @@ def with_overrides(env: dict[str, str], **overrides: object) -> dict[str, str]:
     return {**env, "DJANGO_EVENTS_OVERRIDES": json.dumps({**json.loads(env["DJANGO_EVENTS_OVERRIDES"]), **overrides})}
 
 
+class WorkerLog:
+    """A worker's stderr in a file: a pipe nobody reads fills up and blocks the worker in the middle of logging
+    (a broker outage makes clients log a lot), and it would neither work on nor stop."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+
+    def read(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def start_worker(command: str, env: dict[str, str], *args: str, failpoints: str = "") -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """``.stderr.read()`` of the process returned is all it logged so far."""
+    log = WorkerLog()
+    process = subprocess.Popen(
         [sys.executable, "-m", "django", command, *args],
         cwd=LIBRARY,
         env={**env, "DJANGO_EVENTS_FAILPOINTS": failpoints},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.file,
     )
+    process.stderr = log  # type: ignore[assignment]
+    return process
 
 
 @contextmanager

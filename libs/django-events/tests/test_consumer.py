@@ -1,14 +1,23 @@
-"""The consumer against real PostgreSQL and Kafka: exactly-once effect, crashes, poison events."""
+"""The consumer against real PostgreSQL and each broker: exactly-once effect, crashes, poison events."""
 
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 import django_events
-from django_events.consumer import DEAD_LETTER_SUBSCRIBER
+from django_events.consumer import DEAD_LETTER_SUBSCRIBER, Consumer
 from django_events.metrics import consumer_dead_lettered
 from django_events.models import InboxEvent
-from tests.conftest import consume_until, publish_raw, publish_ticks, read_topic, relay_until_empty, start_worker
+from tests.conftest import (
+    consume_until,
+    publish_raw,
+    publish_ticks,
+    read_topic,
+    relay_until_empty,
+    start_worker,
+    wait_until,
+)
 from tests.testapp.models import Applied
 
 
@@ -88,3 +97,29 @@ def test_an_unknown_version_is_dead_lettered_with_its_reason(live):
 
     dead = read_topic(django_events.topic_for("tick.happened") + ".dlq", 1)
     assert dict(dead[0].headers)["dead_letter_reason"] == b"unsupported version 9 of tick.happened"
+
+
+@pytest.mark.parametrize("transport", ["rabbitmq"], indirect=True)
+def test_the_lag_gauge_on_rabbitmq_is_each_streams_end_minus_the_groups_stored_offset(live):
+    published = publish_ticks(keys=4, per_key=25)
+    relay_until_empty()
+    topic = django_events.topic_for("tick.happened")
+
+    def lag() -> list[float | None]:
+        consumer.subscription.observe_lag("testapp")
+        labels = [{"service": "testapp", "topic": topic, "partition": str(p)} for p in range(4)]
+        return [REGISTRY.get_sample_value("django_events_consumer_lag", label) for label in labels]
+
+    consumer = Consumer()
+    consumer.batch_size = 10
+    try:
+        wait_until(lambda: consumer.poll_once(0.5) > 0, "a first batch")
+        applied = Applied.objects.count()
+        assert 0 < applied < len(published)
+        # The broker counts a stream's messages every few seconds: the gauge catches up within that.
+        wait_until(lambda: sum(lag()) == len(published) - applied, "the lag of what is not applied yet")
+
+        wait_until(lambda: consumer.poll_once(0.5) == 0 and Applied.objects.count() == len(published), "the rest")
+        assert lag() == [0, 0, 0, 0]
+    finally:
+        consumer.close()

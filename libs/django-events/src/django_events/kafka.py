@@ -80,6 +80,10 @@ def ensure_topics(topics: list[str], timeout: float = 10.0) -> None:
         except KafkaException as error:
             if error.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 logger.warning("could not create topic %s: %s", topic, error)
+        except TimeoutError:
+            # The broker is away: a consumer starting now must wait for it, not die. The topic is created later
+            # by its first message (auto-creation) or found by the consumer's metadata refresh.
+            logger.warning("could not create topic %s: no broker answered within %.0fs", topic, timeout)
 
 
 class KafkaTransport:

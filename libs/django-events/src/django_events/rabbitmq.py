@@ -36,6 +36,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
 from .conf import events_settings
+from .metrics import consumer_lag
 from .models import StreamOffset
 from .rows import insert_rows
 from .transport import Message, PartitionLost
@@ -49,6 +50,9 @@ STREAM = {"x-queue-type": "stream"}
 MEMBERS_NAMESPACE = 0x0E7F
 STREAMS_NAMESPACE = 0x0E80
 REBALANCE_EVERY = 1.0
+# How often a consumer asks the broker where its streams end (for the lag gauge), and where they begin.
+STREAM_ENDS_EVERY = 5.0
+STREAM_STARTS_EVERY = 60.0
 # Headers the broker adds to a stream's messages, and the one that carries the message key.
 OFFSET_HEADER = "x-stream-offset"
 KEY_HEADER = "key"
@@ -122,7 +126,8 @@ class RabbitMQPublisher:
         self._outcome: list[str | None] = []
 
     def send(self, messages: Sequence[Message], timeout: float) -> list[str | None]:
-        outcome: list[str | None] = ["not confirmed before the send timeout"] * len(messages)
+        timed_out = "not confirmed before the send timeout"
+        outcome: list[str | None] = [timed_out] * len(messages)
         self._outcome = outcome
         self._pending = {}
         try:
@@ -144,9 +149,9 @@ class RabbitMQPublisher:
                 assert self._connection is not None
                 self._connection.process_data_events(time_limit=min(remaining, 0.2))
         except AMQPError as error:
+            # Every message without a confirm, also those not published yet (the connection failed first).
             reason = f"{type(error).__name__}: {error}"
-            for index in self._pending.values():
-                outcome[index] = reason
+            outcome[:] = [reason if result == timed_out else result for result in outcome]
             self._reset()
         return outcome
 
@@ -175,6 +180,11 @@ class RabbitMQPublisher:
             index = self._pending.pop(tag, None)
             if index is not None:
                 self._outcome[index] = None if isinstance(method, pika.spec.Basic.Ack) else "rejected by RabbitMQ (nack)"
+        if not self._pending and self._connection is not None:
+            # Confirms reach the channel's asynchronous core, which the blocking connection does not count as an
+            # event: process_data_events would sleep out its time limit after the last one. A no-op callback is an
+            # event, so send() returns as soon as the batch is confirmed.
+            self._connection.add_callback_threadsafe(lambda: None)
 
     def _reset(self) -> None:
         connection, self._connection, self._channel, self._core = self._connection, None, None, None
@@ -206,6 +216,7 @@ class _Receiver:
         self.buffer: deque[Message] = deque()
         self.by_tag: dict[str, tuple[str, int]] = {}
         self.declared: set[str] = set()
+        self._probe: BlockingChannel | None = None
 
     def consume(self, key: tuple[str, int], offset: int | str) -> str:
         stream = stream_name(*key)
@@ -218,13 +229,49 @@ class _Receiver:
 
     def cancel(self, tag: str) -> None:
         key = self.by_tag.pop(tag, None)
-        self.channel.basic_cancel(tag)
+        if self.channel.is_open:  # pika asserts instead of raising when cancelling on a channel the broker closed
+            self.channel.basic_cancel(tag)
         self.buffer = deque(m for m in self.buffer if (m.topic, m.partition) != key)
 
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not self.buffer and (remaining := deadline - time.monotonic()) > 0:
             self.connection.process_data_events(time_limit=min(remaining, 0.2))
+
+    def stream_end(self, stream: str, first_offset: int | None) -> tuple[int, int]:
+        """(offset one past the stream's last message, offset of its first), as far as AMQP 0-9-1 tells.
+
+        RabbitMQ 3.10 answers no "where does this stream end" over AMQP (the stream protocol's offset queries need
+        the stream plugin, the management API's stream figures the management plugin). What AMQP has is
+        queue.declare's message count, which for a stream is how many messages it retains (offset of the last
+        one + 1 - offset of the first one; retention may have removed the oldest), and the offset of the first
+        retained message, which is the offset header of the first message a consumer attached at "first"
+        receives. So end = first + count. The broker refreshes that count every few seconds: the end read here
+        is at most that stale, never beyond the real end, so a lag computed from it may read low for a few
+        seconds but never reports a backlog that is not there. ``first_offset``, if known, saves the lookup.
+        """
+        if self._probe is None or not self._probe.is_open:
+            self._probe = self.connection.channel()
+            self._probe.basic_qos(prefetch_count=1)
+        count = int(self._probe.queue_declare(stream, passive=True).method.message_count)
+        if first_offset is None and count:
+            first_offset = self._first_offset(self._probe, stream)
+        first = first_offset or 0
+        return first + count, first
+
+    def _first_offset(self, channel: BlockingChannel, stream: str, timeout: float = 5.0) -> int | None:
+        # A consumer that takes one message (prefetch 1) and leaves it unacknowledged: pika nacks what was delivered
+        # but not dispatched when a consumer is cancelled, and RabbitMQ closes the connection on a nack to a stream.
+        found: list[int] = []
+        tag = channel.basic_consume(
+            stream, lambda _, __, properties, ___: found.append(int(properties.headers[OFFSET_HEADER])),
+            arguments={OFFSET_HEADER: "first"},
+        )
+        deadline = time.monotonic() + timeout
+        while not found and (remaining := deadline - time.monotonic()) > 0:
+            self.connection.process_data_events(time_limit=min(remaining, 0.2))
+        channel.basic_cancel(tag)
+        return found[0] if found else None
 
     def take(self, max_messages: int) -> list[Message]:
         return [self.buffer.popleft() for _ in range(min(max_messages, len(self.buffer)))]
@@ -274,6 +321,11 @@ class RabbitMQSubscription:
         self._receiver: _Receiver | None = None
         self._next_rebalance = 0.0
         self._joined = False
+        # The lag gauge's view of the streams: where each ends and begins (see _Receiver.stream_end).
+        self._ends: dict[tuple[str, int], int] = {}
+        self._starts: dict[tuple[str, int], int] = {}
+        self._next_ends = 0.0
+        self._next_starts = 0.0
 
     def poll(self, max_messages: int, timeout: float) -> list[Message]:
         try:
@@ -336,7 +388,24 @@ class RabbitMQSubscription:
         return self._joined
 
     def observe_lag(self, service: str) -> None:
-        pass  # RabbitMQ 3.10 tells an AMQP client no stream's end offset; projection lag still is reported
+        """Per owned stream: its end (asked of the broker every STREAM_ENDS_EVERY seconds) minus the group's
+        stored offset (on every call, so a stream just caught up reads 0 at once)."""
+        now = time.monotonic()
+        if self._receiver is not None and now >= self._next_ends:
+            self._next_ends = now + STREAM_ENDS_EVERY
+            refresh_starts = now >= self._next_starts
+            if refresh_starts:
+                self._next_starts = now + STREAM_STARTS_EVERY
+            try:
+                for key in self.owned:
+                    first = None if refresh_starts else self._starts.get(key)
+                    self._ends[key], self._starts[key] = self._receiver.stream_end(stream_name(*key), first)
+            except AMQPError as error:
+                logger.info("could not read the streams' ends (%s); the lag gauge waits for the next round", error)
+        for key, owned in self.owned.items():
+            if key in self._ends:
+                stored = owned.stored if owned.stored is not None else self._starts.get(key, 0)
+                consumer_lag.labels(service, key[0], str(key[1])).set(max(self._ends[key] - stored, 0))
 
     def close(self) -> None:
         for key in list(self.owned):

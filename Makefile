@@ -60,9 +60,11 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults
+.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
+	test-faults-run
 # test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU either.
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-k8s
+test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
+	test-faults-run test-k8s
 
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
 lint: venv
@@ -113,9 +115,15 @@ test-security: venv
 	$(INFRA_ENV); $(PY) -m pytest -q tests/security
 
 # Kills processes, stops the broker and the database and cuts a consumer off under a vote load, on a PostgreSQL
-# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`.
+# and an Apache Kafka of its own (ports from FAULTS_PORT_BASE, 25000), never those of `make infra-up`. Needs root
+# (a network namespace).
 test-faults: venv
-	$(PY) -m pytest -q tests/faults
+	$(PY) -m pytest -q tests/faults/test_faults.py
+
+# The same faults against `make run` itself: its processes, its embedded broker and its supervisor SIGKILLed
+# (ports from FAULTS_RUN_PORT, 26000).
+test-faults-run: venv
+	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
 
 .PHONY: bench-events bench-votes
 bench-events: venv

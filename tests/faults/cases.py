@@ -7,26 +7,44 @@ total = polls-service's `total_votes`, and each accepted vote's event in polls-s
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka import Consumer as KafkaConsumer
 
 from tests.faults.load import PASSWORD, Load, Outcome, PollUnderLoad, Voter
+from tests.faults.make_run import MakeRun
 from tests.faults.platform import PARTITIONED, Platform, answers, wait_until
 
-RATE = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
 LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired
 CONVERGE_WITHIN = 180.0
 TALLY_SUBSCRIBER = "PollTallyProjection"
-VOTE_TOPIC = "faults.vote"
 
-Fault = Callable[[Platform], None]
+
+class Target(Protocol):
+    """A platform the cases strike: the suite's own (platform.py) or `make run` itself (make_run.py)."""
+
+    name: str
+    gateway: str
+    bootstrap: str
+    vote_topic: str
+    rate: float  # votes per second of its load
+
+    def kill(self, name: str) -> None: ...
+
+    def restarts(self) -> dict[str, int]: ...
+
+    def events(self) -> list[str]: ...
+
+    def vote_counts(self, poll_ids: list[str], subscriber: str) -> tuple[int, int]: ...
+
+
+Fault = Callable[[Any], None]
 
 
 @dataclass
@@ -52,34 +70,45 @@ class Owner:
 
     def create_polls(self, count: int) -> list[PollUnderLoad]:
         with self._client() as client:
-            access = client.post("/api/auth/token/", json=self._credentials()).json()["access"]
-            client.headers["Authorization"] = f"Bearer {access}"
+            tokens = answered(lambda: client.post("/api/auth/token/", json=self._credentials()))
+            assert tokens.status_code == 200, tokens.text
+            client.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
             return [self._create_poll(client, n) for n in range(count)]
 
     def _create_poll(self, client: httpx.Client, n: int) -> PollUnderLoad:
-        poll = client.post("/api/polls/", json={"question": f"Fault case poll {n}?"})
+        # A retried POST may create a second poll nobody votes in: harmless, each case counts its own polls.
+        poll = answered(lambda: client.post("/api/polls/", json={"question": f"Fault case poll {n}?"}))
         assert poll.status_code == 201, poll.text
         poll_id = poll.json()["id"]
         choices = []
         for text in ("Yes", "No", "Maybe"):
-            created = _once_known(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}))
+            created = answered(lambda: client.post("/api/choices/", json={"poll_id": poll_id, "text": text}), also=(404,))
             assert created.status_code == 201, created.text
             choices.append(created.json()["id"])
-        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 60,
+        wait_until(lambda: len(_results(client, poll_id).get("choices", [])) == len(choices), 240,
                    "vote-service to know the choices")
         return PollUnderLoad(poll_id, choices)
 
 
-def _once_known(send: Callable[[], httpx.Response], timeout: float = 240.0) -> httpx.Response:
-    """Services learn of a new poll through its event: 404 until then (429 if asked too often: then as told)."""
+def answered(send: Callable[[], httpx.Response], also: tuple[int, ...] = (), timeout: float = 240.0) -> httpx.Response:
+    """Sends until the answer is final, as a client does after a fault: a connection error or a 5xx (a database
+    connection the server dropped fails one request), a 429 (then as told), or a status in ``also`` (404: a
+    service learns of a new poll through its event) is tried again."""
     deadline = time.monotonic() + timeout
-    while (response := send()).status_code in (404, 429) and time.monotonic() < deadline:
-        time.sleep(float(response.headers.get("Retry-After", 0.5)))
-    return response
+    while True:
+        try:
+            response = send()
+        except httpx.TransportError:
+            response = None
+        if response is not None and response.status_code < 500 and response.status_code not in (429, *also):
+            return response
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no final answer within {timeout:.0f}s: {response.status_code if response else 'no connection'}")
+        time.sleep(float(response.headers.get("Retry-After", 0.5)) if response is not None else 0.5)
 
 
 def _results(client: httpx.Client, poll_id: str) -> dict:  # type: ignore[type-arg]
-    response = client.get(f"/api/votes/results/{poll_id}/")
+    response = answered(lambda: client.get(f"/api/votes/results/{poll_id}/"), timeout=60)
     return response.json() if response.status_code == 200 else {}
 
 
@@ -94,31 +123,25 @@ class Counts:
         return self.vote_rows == self.results_total == self.total_votes == self.tally_inbox == accepted
 
 
-def count(platform: Platform, polls: list[PollUnderLoad]) -> Counts:
+def count(platform: Target, polls: list[PollUnderLoad]) -> Counts:
     ids = [p.id for p in polls]
-    with platform.infra.connect("vote_service") as votes:
-        vote_rows = votes.execute("SELECT count(*) FROM votes_vote WHERE poll_id = ANY(%s::uuid[])", [ids]).fetchone()[0]
-        events = [row[0] for row in votes.execute(
-            "SELECT event_id FROM django_events_outbox WHERE event_type = 'vote.cast' AND key = ANY(%s)", [ids])]
-    with platform.infra.connect("polls_service") as polls_db:
-        tally_inbox = polls_db.execute(
-            "SELECT count(*) FROM django_events_inbox WHERE subscriber = %s AND event_id = ANY(%s)",
-            [TALLY_SUBSCRIBER, events]).fetchone()[0]
+    vote_rows, tally_inbox = platform.vote_counts(ids, TALLY_SUBSCRIBER)
     with httpx.Client(base_url=platform.gateway, timeout=15) as client:
         results_total = sum(_results(client, p).get("total", 0) for p in ids)
-        total_votes = sum(client.get(f"/api/polls/{p}/").json()["total_votes"] for p in ids)
+        total_votes = sum(answered(lambda: client.get(f"/api/polls/{p}/"), timeout=60).json()["total_votes"] for p in ids)
     return Counts(vote_rows, results_total, total_votes, tally_inbox)
 
 
-def duplicates_in_log(platform: Platform, polls: list[PollUnderLoad]) -> int:
+def duplicates_in_log(platform: Target, polls: list[PollUnderLoad]) -> int:
     """vote.cast messages of these polls that repeat an event id already in the topic: resent, to be applied once."""
     keys = {p.id.encode() for p in polls}
-    reader = KafkaConsumer({"bootstrap.servers": platform.infra.bootstrap, "group.id": f"faults-{uuid.uuid4()}",
+    reader = KafkaConsumer({"bootstrap.servers": platform.bootstrap, "group.id": f"faults-{uuid.uuid4()}",
                             "enable.auto.commit": False})
     try:
-        topic = reader.list_topics(VOTE_TOPIC, timeout=10).topics[VOTE_TOPIC]
-        ends = {p: reader.get_watermark_offsets(TopicPartition(VOTE_TOPIC, p), timeout=10)[1] for p in topic.partitions}
-        reader.assign([TopicPartition(VOTE_TOPIC, p, OFFSET_BEGINNING) for p in ends])
+        vote_topic = platform.vote_topic
+        topic = reader.list_topics(vote_topic, timeout=10).topics[vote_topic]
+        ends = {p: reader.get_watermark_offsets(TopicPartition(vote_topic, p), timeout=10)[1] for p in topic.partitions}
+        reader.assign([TopicPartition(vote_topic, p, OFFSET_BEGINNING) for p in ends])
         seen: list[bytes] = []
         remaining = {p for p, end in ends.items() if end > 0}
         deadline = time.monotonic() + 60
@@ -145,6 +168,8 @@ class CaseResult:
     duplicates_in_log: int
     restarts: dict[str, int] = field(default_factory=dict)
     supervisor_events: list[str] = field(default_factory=list)
+    platform: str = ""
+    rate: float = 0.0
     case_seconds: float = 0.0  # the whole case: polls, load, fault, convergence
 
     @property
@@ -158,7 +183,7 @@ class CaseResult:
 
     def row(self) -> dict[str, object]:
         return {
-            "case": self.case, "accepted": self.accepted, "results_total": self.counts.results_total,
+            "platform": self.platform, "case": self.case, "accepted": self.accepted, "results_total": self.counts.results_total,
             "total_votes": self.counts.total_votes, "lost": self.lost, "applied_twice": self.applied_twice,
             "duplicates_in_log": self.duplicates_in_log,
             "converge_seconds": None if self.converge_seconds is None else round(self.converge_seconds, 1),
@@ -171,17 +196,17 @@ class CaseResult:
             "sent": self.outcome.sent, "vote_rows": self.counts.vote_rows, "tally_inbox": self.counts.tally_inbox,
             "replayed": self.outcome.replayed, "already_voted": self.outcome.already_voted,
             "refused": self.outcome.refused[:10], "gave_up": self.outcome.gave_up,
-            "supervisor_events": self.supervisor_events, "rate_per_second": RATE, "case_seconds": self.case_seconds,
+            "supervisor_events": self.supervisor_events, "rate_per_second": self.rate, "case_seconds": self.case_seconds,
         }
 
 
-def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, fault: Fault, fault_seconds: float) -> CaseResult:
+def run_case(platform: Target, voters: list[Voter], owner: Owner, name: str, fault: Fault, fault_seconds: float) -> CaseResult:
     began = time.monotonic()
     load_seconds = 2 * LOAD_BEFORE + fault_seconds
-    polls = owner.create_polls(int(load_seconds * RATE // len(voters)) + 1)
-    restarts_before = dict(platform.supervisor.restarts())
-    events_before = len(platform.supervisor.events)
-    load = Load(voters, platform.gateway, polls, RATE)
+    polls = owner.create_polls(int(load_seconds * platform.rate // len(voters)) + 1)
+    restarts_before = platform.restarts()
+    events_before = len(platform.events())
+    load = Load(voters, platform.gateway, polls, platform.rate)
     load.start()
     time.sleep(LOAD_BEFORE)  # the load's own pace: the fault strikes once votes are flowing
     fault(platform)
@@ -199,28 +224,37 @@ def run_case(platform: Platform, voters: list[Voter], owner: Owner, name: str, f
         if time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.supervisor.restarts().items()
-                if c > restarts_before.get(n, 0)}
+    restarts = {n: c - restarts_before.get(n, 0) for n, c in platform.restarts().items() if c > restarts_before.get(n, 0)}
     resent = duplicates_in_log(platform, polls)
-    return CaseResult(name, accepted, counts, converged, outcome, resent, restarts,
-                      platform.supervisor.events[events_before:], round(time.monotonic() - began, 1))
+    return CaseResult(name, accepted, counts, converged, outcome, resent, restarts, platform.events()[events_before:],
+                      platform=platform.name, rate=platform.rate, case_seconds=round(time.monotonic() - began, 1))
+
+
+def check(result: CaseResult) -> None:
+    """Every vote sent got its answer, and the counts agree: none lost, none applied twice."""
+    outcome = result.outcome
+    assert outcome.gave_up == 0 and not outcome.refused and outcome.already_voted == 0, result.details()
+    assert result.accepted == outcome.sent > 0, result.details()
+    assert result.lost == 0, result.row() | result.details()
+    assert result.applied_twice == 0, result.row() | result.details()
+    assert result.converge_seconds is not None, f"the counts did not agree: {result.counts}"
 
 
 # The faults. Each returns once the fault is repaired; the supervisor restarts what was killed, as Kubernetes would.
 
 
-def sigkill(process: str, healthy: Callable[[Platform], bool] | None = None) -> Fault:
-    def fault(platform: Platform) -> None:
-        before = platform.supervisor.processes[process].restarts
+def sigkill(process: str, healthy: Callable[[Any], bool] | None = None) -> Fault:
+    def fault(platform: Target) -> None:
+        before = platform.restarts().get(process, 0)
         platform.kill(process)
-        wait_until(lambda: platform.supervisor.processes[process].restarts > before, 60, f"{process} restarted")
+        wait_until(lambda: platform.restarts().get(process, 0) > before, 120, f"{process} restarted")
         if healthy is not None:
             wait_until(lambda: healthy(platform), 60, f"{process} healthy")
 
     return fault
 
 
-def vote_web_answers(platform: Platform) -> bool:
+def vote_web_answers(platform: Any) -> bool:
     return answers(f"{platform.service_url('vote')}/healthz")
 
 
@@ -264,6 +298,18 @@ def partition(platform: Platform) -> None:
         platform.infra.namespace.heal()
 
 
+def embedded_broker_sigkill(platform: MakeRun) -> None:
+    said = len(platform.events())
+    platform.kill("broker")
+    # Its log was in memory: the relays start again sending their whole retained outbox, the consumers rejoin.
+    wait_until(lambda: any("broker is back" in line for line in platform.events()[said:]), 120, "the broker back")
+
+
+def supervisor_sigkill_and_start_again(platform: MakeRun) -> None:
+    platform.kill_supervisor()  # everything it started dies with it
+    platform.start()  # `make run` again, once more ready
+
+
 # name -> (fault, roughly how long it lasts, for the load's length)
 CASES: dict[str, tuple[Fault, float]] = {
     "relay SIGKILL": (sigkill("vote-relay"), 2.0),
@@ -274,4 +320,14 @@ CASES: dict[str, tuple[Fault, float]] = {
     f"{PARTITIONED} partition": (partition, PARTITION_SECONDS),
     # Last: on a busy machine the groups can take minutes to settle after the broker is back.
     "Kafka stop+start": (broker_stop_start, BROKER_DOWN_SECONDS + 15.0),
+}
+
+# The same against `make run` itself. A PostgreSQL restart or a database outage has no server to strike on SQLite
+# files, and a partition would need one supervised process moved into a network namespace: not these.
+MAKE_RUN_CASES: dict[str, tuple[Fault, float]] = {
+    "relay SIGKILL": (sigkill("vote-relay"), 2.0),
+    "consumer SIGKILL": (sigkill("polls-consumer"), 2.0),
+    "web SIGKILL": (sigkill("vote-web", vote_web_answers), 5.0),
+    "broker SIGKILL": (embedded_broker_sigkill, 10.0),
+    "supervisor SIGKILL": (supervisor_sigkill_and_start_again, 60.0),
 }

@@ -258,12 +258,39 @@ class Platform:
     infra: Infrastructure
     supervisor: Supervisor
     gateway: str
+    name: str = "postgresql-kafka"
+    vote_topic: str = "faults.vote"
+    rate: float = float(os.environ.get("FAULTS_RATE", 10))  # votes per second
+    voter_count: int = int(os.environ.get("FAULTS_VOTERS", 200))
+
+    @property
+    def bootstrap(self) -> str:
+        return self.infra.bootstrap
 
     def kill(self, name: str) -> None:
         self.supervisor.kill(name)
 
+    def restarts(self) -> dict[str, int]:
+        return self.supervisor.restarts()
+
+    def events(self) -> list[str]:
+        return list(self.supervisor.events)
+
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{PORT_BASE + SERVICES[name]}"
+
+    def vote_counts(self, poll_ids: list[str], subscriber: str) -> tuple[int, int]:
+        """vote-service's vote rows of these polls, and how many of their vote.cast events polls-service's inbox
+        records for ``subscriber``."""
+        with self.infra.connect("vote_service") as votes:
+            rows = votes.execute("SELECT count(*) FROM votes_vote WHERE poll_id = ANY(%s::uuid[])", [poll_ids]).fetchone()[0]
+            events = [row[0] for row in votes.execute(
+                "SELECT event_id FROM django_events_outbox WHERE event_type = 'vote.cast' AND key = ANY(%s)", [poll_ids])]
+        with self.infra.connect("polls_service") as polls:
+            inbox = polls.execute(
+                "SELECT count(*) FROM django_events_inbox WHERE subscriber = %s AND event_id = ANY(%s)", [subscriber, events]
+            ).fetchone()[0]
+        return rows, inbox
 
 
 def service_env(infra: Infrastructure) -> dict[str, str]:
@@ -272,6 +299,7 @@ def service_env(infra: Infrastructure) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
         "KAFKA_TOPIC_PREFIX": "faults.",
+        "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
     }
 

@@ -78,6 +78,23 @@ def test_the_consumer_serves_metrics_and_reports_a_stalled_loop_as_503(live):
     assert Applied.objects.filter(event_id=slow.id).count() == 1
 
 
+def test_the_consumer_is_ready_once_it_holds_its_partitions_and_events_then_reach_it(live, tmp_path):
+    """Its ready file and /readyz are what a supervisor waits for before saying the platform is ready."""
+    port, ready_file = free_port(), tmp_path / "consumer.ready"
+    ready_file.write_text("left by a consumer that was killed")
+    worker = start_worker("events_consume", live, "--metrics-port", str(port), "--ready-file", str(ready_file))
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz") == (200, b'{"status":"ready"}'), 60, "/readyz")
+        # Its own file, not the one it found.
+        wait_for(lambda: ready_file.exists() and ready_file.read_text() == "", 10, "the ready file")
+        [event] = publish_ticks(keys=1, per_key=1)
+        relay_until_empty()
+        wait_for(lambda: Applied.objects.filter(event_id=event.id).exists(), 30, "the event")
+    finally:
+        assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+    assert not ready_file.exists()
+
+
 def committed_offsets(topic: str) -> dict[int, int]:
     reader = KafkaConsumer({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "group.id": events_settings.GROUP_ID})
     try:

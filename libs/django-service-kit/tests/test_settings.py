@@ -101,6 +101,15 @@ def test_kafka_tls_sasl_and_replication_from_env(monkeypatch):
     assert events["TOPIC_REPLICATION_FACTOR"] == 3
     assert events["CLIENT"] == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
                                 "sasl.username": "vote", "sasl.password": "s3cret", "ssl.ca.location": "/ca.crt"}
+    assert events["CONSUMER"] == {}  # librdkafka's own session timeout
+
+
+def test_the_consumers_session_timeout_from_env(monkeypatch):
+    monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "10000")
+
+    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]
+
+    assert events["CONSUMER"] == {"session.timeout.ms": 10000}
 
 
 def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):

@@ -79,6 +79,10 @@ class Consumer:
             self._publisher = get_transport().publisher()
         return self._publisher
 
+    def ready(self) -> bool:
+        """Whether events reach this consumer: it holds its share of its topics (none to hold: nothing to wait for)."""
+        return not self.topics or (self._subscription is not None and self._subscription.joined())
+
     def run(self) -> None:
         if not self.topics:
             logger.warning("no handlers or projections registered: nothing to consume")

@@ -156,8 +156,10 @@ class KafkaSubscription:
     are committed synchronously on revoke and on close."""
 
     def __init__(self, topics: Sequence[str], group: str) -> None:
+        self.group = group
+        self._assigned = False
         self.consumer = make_consumer(**{"group.id": group})
-        self.consumer.subscribe(list(topics), on_revoke=self._on_revoke)
+        self.consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def poll(self, max_messages: int, timeout: float) -> list[Message]:
         # consume(n, timeout) waits the whole timeout unless n messages arrive: wait for the first message only,
@@ -172,6 +174,9 @@ class KafkaSubscription:
 
     def committed(self, messages: Sequence[Message]) -> None:
         self.consumer.store_offsets(offsets=_next_offsets(messages))
+
+    def joined(self) -> bool:
+        return self._assigned
 
     def observe_lag(self, service: str) -> None:
         for tp in self.consumer.assignment():
@@ -189,7 +194,12 @@ class KafkaSubscription:
         if closing.is_alive():
             logger.warning("the broker did not take the final commit within %.0fs; leaving without it", CLOSE_TIMEOUT)
 
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
+        logger.info("joined group %s with %d partition(s)", self.group, len(partitions))
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = False  # revoked, or lost to a session timeout (librdkafka calls this for both)
         # Handling runs in the poll thread, so everything stored so far is applied: commit it before letting go.
         try:
             consumer.commit(asynchronous=False)

@@ -320,6 +320,7 @@ class RabbitMQSubscription:
         self._locks: _GroupLocks | _SoleMember | None = None
         self._receiver: _Receiver | None = None
         self._next_rebalance = 0.0
+        self._joined = False
         # The lag gauge's view of the streams: where each ends and begins (see _Receiver.stream_end).
         self._ends: dict[tuple[str, int], int] = {}
         self._starts: dict[tuple[str, int], int] = {}
@@ -382,6 +383,9 @@ class RabbitMQSubscription:
             except AMQPError as error:
                 logger.info("acknowledgement failed (%s); the offsets are stored", error)
                 self._disconnect()
+
+    def joined(self) -> bool:
+        return self._joined
 
     def observe_lag(self, service: str) -> None:
         """Per owned stream: its end (asked of the broker every STREAM_ENDS_EVERY seconds) minus the group's
@@ -458,7 +462,9 @@ class RabbitMQSubscription:
         self._next_rebalance = now + REBALANCE_EVERY
         try:
             self._take_fair_share()
+            self._joined = True
         except Exception as error:
+            self._joined = False
             # The group lives in the database: without it this member can prove no ownership, so it holds nothing
             # until the database answers again, and the stored offsets say where to resume.
             logger.warning("lost the group's lock connection (%s); giving up every stream", error)

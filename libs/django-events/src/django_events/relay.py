@@ -53,8 +53,13 @@ class Relay:
         relay_sent.labels(self.service)
         relay_failed.labels(self.service)
         self.heartbeat = time.monotonic()
+        self._relaying = False
         self._listener: Any = None
         self._next_housekeeping = 0.0
+
+    def ready(self) -> bool:
+        """Whether its last round claimed, sent and marked without failing."""
+        return self._relaying
 
     @property
     def vendor(self) -> str:
@@ -68,8 +73,10 @@ class Relay:
             try:
                 sent = self.send_batch()
                 failures = 0
+                self._relaying = True
             except Exception:
                 failures += 1
+                self._relaying = False
                 relay_failed.labels(self.service).inc()
                 logger.exception("relay batch failed; backing off")
                 connections[self.using].close_if_unusable_or_obsolete()

@@ -121,6 +121,13 @@ def kafka_client_from_env() -> dict[str, str]:
     return {setting: value for name, setting in KAFKA_CLIENT_ENV.items() if (value := env(name))}
 
 
+def kafka_consumer_from_env() -> dict[str, int]:
+    """KAFKA_SESSION_TIMEOUT_MS: how long the group waits for a consumer that stopped heartbeating (a crash) before
+    its partitions go to another member, or to its restarted self (librdkafka's default: 45 s)."""
+    timeout = env("KAFKA_SESSION_TIMEOUT_MS")
+    return {"session.timeout.ms": int(timeout)} if timeout else {}
+
+
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
     """Trusted public keys given inline: a JSON JWKS document / list of JWKs, or one or more PEM blocks."""
     value = (env(name) or "").strip()
@@ -235,6 +242,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
             "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
             "CLIENT": kafka_client_from_env(),
+            "CONSUMER": kafka_consumer_from_env(),
         },
         "SERVICE_KIT": {
             "SERVICE": service,

@@ -6,11 +6,12 @@ import logging
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ..health import serve_worker_health
+from ..health import keep_ready_file, serve_worker_health
 
 
 class WorkerCommand(BaseCommand):
@@ -20,7 +21,14 @@ class WorkerCommand(BaseCommand):
     stall_after = 300.0
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--metrics-port", type=int, default=None, help="serve /metrics and /healthz on this port")
+        parser.add_argument("--metrics-port", type=int, default=None, help="serve /metrics, /healthz and /readyz on this port")
+        parser.add_argument(
+            "--ready-file",
+            type=Path,
+            default=None,
+            help="a file present while the worker is ready (a consumer: it holds its share of its topics), removed "
+            "when it is not and when it stops",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -29,8 +37,16 @@ class WorkerCommand(BaseCommand):
             signal.signal(sig, lambda *_: stop.set())
         worker = self.make_worker(stop, **options)
         if options["metrics_port"]:
-            serve_worker_health(options["metrics_port"], lambda: time.monotonic() - worker.heartbeat < self.stall_after)
-        worker.run()
+            is_healthy = lambda: time.monotonic() - worker.heartbeat < self.stall_after  # noqa: E731
+            serve_worker_health(options["metrics_port"], is_healthy, worker.ready)
+        ready_file: Path | None = options["ready_file"]
+        if ready_file is not None:
+            keep_ready_file(ready_file, worker.ready, stop)
+        try:
+            worker.run()
+        finally:
+            if ready_file is not None:
+                ready_file.unlink(missing_ok=True)
 
     def make_worker(self, stop: threading.Event, **options: Any) -> Any:
         raise NotImplementedError

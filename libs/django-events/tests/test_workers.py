@@ -82,7 +82,7 @@ def test_the_consumer_is_ready_once_it_holds_its_partitions_and_events_then_reac
     """Its ready file and /readyz are what a supervisor waits for before saying the platform is ready."""
     port, ready_file = free_port(), tmp_path / "consumer.ready"
     ready_file.write_text("left by a consumer that was killed")
-    worker = start_worker("events_consume", live, "--metrics-port", str(port), "--ready-file", str(ready_file))
+    worker = Worker("events_consume", live, "--metrics-port", str(port), "--ready-file", str(ready_file))
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{port}/readyz") == (200, b'{"status":"ready"}'), 60, "/readyz")
         # Its own file, not the one it found.
@@ -91,7 +91,7 @@ def test_the_consumer_is_ready_once_it_holds_its_partitions_and_events_then_reac
         relay_until_empty()
         wait_for(lambda: Applied.objects.filter(event_id=event.id).exists(), 30, "the event")
     finally:
-        assert stop(worker) == 0, worker.stderr.read().decode()[-2000:]
+        assert stop(worker) == 0, worker.log().decode()[-2000:]
     assert not ready_file.exists()
 
 

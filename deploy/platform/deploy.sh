@@ -12,7 +12,14 @@ source deploy/cluster/lib.sh  # KUBECONFIG, log, die
 
 namespace=${NAMESPACE:-polls}
 node_port=30080
-services=(auth-service polls-service choice-service vote-service)
+# The services of services.toml, and for each the platform's --set naming its database and Secret (so a service
+# that `make new-service` listed is deployed with no other edit).
+services=() service_values=()
+while read -r name database; do
+  services+=("$name")
+  service_values+=(--set-string "services.$name.database=$database" --set-string "services.$name.secretName=$name-database")
+done < <(python3 -c 'import tomllib
+for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service", s["database"])')
 
 export PATH="$(bash deploy/cluster/build.sh):$(PYTHON=${PYTHON:-python3} bash deploy/tests/install-tools.sh):$PATH"
 kubectl version >/dev/null 2>&1 || die "no cluster answers: run \`make cluster-up\` first"
@@ -30,7 +37,7 @@ platform() {
   dependencies service-common gateway postgresql kafka polls-platform
   log "installing release polls (gateway, PostgreSQL, Kafka, Prometheus, databases, secrets) in namespace $namespace"
   helm upgrade --install polls deploy/helm/polls-platform -n "$namespace" --create-namespace \
-    -f deploy/platform/dev-platform-values.yaml \
+    -f deploy/platform/dev-platform-values.yaml "${service_values[@]}" \
     --set-string gateway.image.tag="${tags[gateway]}" --set-string postgresql.image.tag="${tags[postgresql]}" \
     --set-string kafka.image.tag="${tags[kafka]}" --set-string prometheus.image.tag="${tags[prometheus]}" \
     --set smokeTest.image="docker.io/polls/vote-service:${tags[vote-service]}" \
@@ -51,7 +58,7 @@ case "${1:-all}" in
   all)
     started=$SECONDS
     platform
-    # The four teams' releases are independent: install them side by side.
+    # The teams' releases are independent: install them side by side.
     pids=()
     for name in "${services[@]}"; do service "$name" & pids+=($!); done
     for pid in "${pids[@]}"; do wait "$pid" || die "a service release failed (helm status -n $namespace <name>)"; done

@@ -74,6 +74,7 @@ def ensure_topics(topics: list[str], timeout: float = 10.0) -> None:
         NewTopic(t, num_partitions=events_settings.TOPIC_PARTITIONS, replication_factor=events_settings.TOPIC_REPLICATION_FACTOR)
         for t in topics
     ]
+    broker_away = False
     for topic, future in admin.create_topics(new, request_timeout=timeout).items():
         try:
             future.result(timeout)
@@ -81,9 +82,26 @@ def ensure_topics(topics: list[str], timeout: float = 10.0) -> None:
             if error.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 logger.warning("could not create topic %s: %s", topic, error)
         except TimeoutError:
+            broker_away = True
             # The broker is away: a consumer starting now must wait for it, not die. The topic is created later
             # by its first message (auto-creation) or found by the consumer's metadata refresh.
             logger.warning("could not create topic %s: no broker answered within %.0fs", topic, timeout)
+    if not broker_away:
+        _wait_until_listed(admin, topics, timeout)
+
+
+def _wait_until_listed(admin: AdminClient, topics: list[str], timeout: float) -> None:
+    # A topic is created before every broker's metadata lists it: a consumer subscribing in between is assigned
+    # none of its partitions until its next metadata refresh, and events sent meanwhile wait that long.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            listed = admin.list_topics(timeout=max(deadline - time.monotonic(), 0.1)).topics
+        except KafkaException:
+            return
+        if all(t in listed and listed[t].error is None and listed[t].partitions for t in topics):
+            return
+        time.sleep(0.1)
 
 
 class KafkaTransport:

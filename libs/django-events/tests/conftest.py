@@ -62,6 +62,9 @@ class Worker(subprocess.Popen[bytes]):
 
     def __init__(self, command: str, env: dict[str, str], *args: str, failpoints: str = "") -> None:
         self.log_file = tempfile.TemporaryFile()
+        if "--ready-file" not in args:
+            args = ("--ready-file", str(Path(tempfile.mkdtemp()) / "ready"), *args)
+        self.ready_file = Path(args[args.index("--ready-file") + 1])
         super().__init__(
             [sys.executable, "-m", "django", command, *args],
             cwd=LIBRARY,
@@ -69,6 +72,11 @@ class Worker(subprocess.Popen[bytes]):
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,
         )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Blocks until the worker says it is ready (a relay: its first round went through), so a test starts
+        every worker before it publishes."""
+        wait_until(self.ready_file.exists, "the worker ready", timeout)
 
     def log(self) -> bytes:
         """All the worker logged so far."""
@@ -98,23 +106,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) 
     while not condition():
         assert time.monotonic() < deadline, f"{what} not within {timeout:.0f}s"
         time.sleep(0.2)
-
-
-def wait_until_relays_listen(count: int, timeout: float = 60.0) -> None:
-    """Blocks until ``count`` relays wait on the outbox's NOTIFY channel, so a test starts them all before it publishes."""
-    from django_events.relay import NOTIFY_CHANNEL
-
-    deadline = time.monotonic() + timeout
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
-                [f"LISTEN {NOTIFY_CHANNEL}"],
-            )
-            if cursor.fetchone()[0] >= count:
-                return
-        assert time.monotonic() < deadline, f"{count} relays did not start listening in time"
-        time.sleep(0.1)
 
 
 def publish_ticks(keys: int, per_key: int, *, start: int = 0, poison: Set[int] = frozenset()) -> list[django_events.Event]:

@@ -1,4 +1,4 @@
-"""The test settings on SQLite (file from $DJANGO_EVENTS_SQLITE): a relay there polls instead of LISTEN."""
+"""The test settings on SQLite (file from $DJANGO_EVENTS_SQLITE): one relay, claiming outside a write transaction."""
 
 import os
 

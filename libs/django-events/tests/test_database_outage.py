@@ -14,7 +14,6 @@ from tests.conftest import (
     publish_ticks,
     relay_until_empty,
     wait_until,
-    wait_until_relays_listen,
 )
 from tests.testapp.models import Applied
 
@@ -60,9 +59,9 @@ def test_events_arriving_during_a_database_outage_are_applied_after_it_not_dead_
 def test_a_relay_rides_out_a_database_outage_and_sends_what_is_committed_after_it(live):
     relay = Worker("events_relay", live)
     try:
-        wait_until_relays_listen(1)
+        relay.wait_ready()
         with database_outage():
-            time.sleep(OUTAGE_SECONDS)  # the relay's LISTEN connection is cut and reconnecting is refused
+            time.sleep(OUTAGE_SECONDS)  # the relay's connection is cut and reconnecting is refused
 
         published = publish_ticks(keys=2, per_key=3)
         consume_until(lambda: Applied.objects.count() == len(published))

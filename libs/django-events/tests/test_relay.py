@@ -12,7 +12,6 @@ from tests.conftest import (
     publish_ticks,
     read_topic,
     relay_until_empty,
-    wait_until_relays_listen,
 )
 from tests.testapp.models import Applied
 
@@ -81,7 +80,8 @@ def test_resend_sent_sends_the_retained_outbox_again_in_key_order_and_it_applies
 def test_two_relays_at_once_lose_nothing_duplicate_nothing_and_keep_key_order(live):
     relays = [Worker("events_relay", live) for _ in range(2)]
     try:
-        wait_until_relays_listen(2)
+        for relay in relays:
+            relay.wait_ready()
         for chunk in range(20):
             publish_ticks(keys=10, per_key=10, start=chunk * 10)
         deadline = time.monotonic() + 60

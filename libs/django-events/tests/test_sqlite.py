@@ -1,4 +1,4 @@
-"""One relay on SQLite: no advisory locks and no LISTEN/NOTIFY, it polls; what it sends is what was committed."""
+"""One relay on SQLite: no advisory locks; what it sends is what was committed."""
 
 import json
 import os

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE": "default",
     "RELAY_BATCH_SIZE": 1000,
     "RELAY_SHARDS": 16,
-    "RELAY_IDLE_WAIT": 1.0,
+    "RELAY_POLL_INTERVAL": 0.05,
     "RELAY_SEND_TIMEOUT": 30.0,
     "OUTBOX_RETENTION": 7 * 24 * 3600,
     "INBOX_RETENTION": 30 * 24 * 3600,

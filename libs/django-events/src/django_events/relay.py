@@ -23,7 +23,6 @@ from .transport import Message, Publisher, get_transport
 
 logger = logging.getLogger("django_events.relay")
 
-NOTIFY_CHANNEL = "django_events_outbox"
 # Namespace of the relay's advisory locks (pg_try_advisory_xact_lock(namespace, shard)).
 LOCK_NAMESPACE = 0x0E7E
 
@@ -54,7 +53,6 @@ class Relay:
         relay_failed.labels(self.service)
         self.heartbeat = time.monotonic()
         self._relaying = False
-        self._listener: Any = None
         self._next_housekeeping = 0.0
 
     def ready(self) -> bool:
@@ -67,7 +65,6 @@ class Relay:
 
     def run(self) -> None:
         failures = 0
-        self._listen()
         while not self.stop.is_set():
             self.heartbeat = time.monotonic()
             try:
@@ -84,13 +81,17 @@ class Relay:
                 continue
             self._housekeeping()
             if sent < self.batch_size:
-                self._wait_for_commit(events_settings.RELAY_IDLE_WAIT)
+                # Polled, not woken by LISTEN/NOTIFY: a NOTIFY makes PostgreSQL take one database-wide lock at
+                # every commit that sent it, held through the commit's WAL flush, so every write of the service
+                # would commit one at a time. Between polls the outbox gathers what the next batch sends.
+                self.stop.wait(events_settings.RELAY_POLL_INTERVAL)
         # What is still in flight is unmarked and is sent again by the next relay: no need to wait for the broker.
         self.publisher.close(1.0)
-        self._close_listener()
 
     def send_batch(self) -> int:
         """Claim, send and mark one batch; returns how many rows were acknowledged."""
+        if not OutboxEvent.objects.using(self.using).filter(sent_at__isnull=True).exists():
+            return 0  # an idle poll costs one indexed read, not the claim's transaction and locks
         with self._claiming():
             batch = Batch(self._claim())
             if not batch.rows:
@@ -165,43 +166,6 @@ class Relay:
                 batch.acked.append(seq)
             else:
                 batch.errors[seq] = error
-
-    # Waking up on commit instead of polling a timer.
-
-    def _listen(self) -> None:
-        """LISTENs on its own connection (PostgreSQL); while the database cannot be reached, the relay polls."""
-        if self.vendor != "postgresql":
-            return
-        import psycopg
-
-        params = connections[self.using].get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        try:
-            self._listener = psycopg.connect(**params, autocommit=True)
-            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        except psycopg.OperationalError as error:
-            logger.warning("cannot LISTEN (%s); polling until the database answers", error)
-            self._close_listener()
-
-    def _wait_for_commit(self, timeout: float) -> None:
-        if self._listener is None:
-            self.stop.wait(min(timeout, 0.05))
-            self._listen()
-            return
-        try:
-            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
-                pass
-        except Exception:
-            logger.exception("LISTEN connection lost; reconnecting")
-            self._close_listener()
-            self.stop.wait(1.0)
-            self._listen()
-
-    def _close_listener(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
 
     def _housekeeping(self) -> None:
         now = time.monotonic()

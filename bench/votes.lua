@@ -2,9 +2,11 @@
 --   BENCH_MODE=vote   POST /api/votes/, each request from the next voter of BENCH_TOKENS (one bearer token a
 --                     line), on BENCH_POLL_ID, choices BENCH_CHOICE_IDS (comma-separated) in turn
 --   BENCH_MODE=read   GET BENCH_PATH
+--   BENCH_DELAY_MS    a pause before each request of a connection: a fixed offered rate instead of a closed loop
 -- Each thread takes every n-th token, so no voter votes twice in one run. done() prints one JSON line.
 
 local mode = os.getenv("BENCH_MODE") or "vote"
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 local threads = {}
 local counter = 0
 
@@ -52,6 +54,12 @@ function request()
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
   }, body)
+end
+
+if delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
 end
 
 function response(status, headers, body)

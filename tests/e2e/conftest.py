@@ -102,6 +102,15 @@ def _start(command: list[str], cwd: Path, env: dict[str, str], out: IO[bytes]) -
     return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def wait_for_ready_line(runner: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    """Until dev/run.py prints "ready:", once every web process answers and every consumer holds its partitions."""
+    deadline = time.monotonic() + timeout
+    while b"ready:" not in log.read_bytes():
+        assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
+        assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
+        time.sleep(0.5)
+
+
 def interrupt(runner: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(runner.pid, signal.SIGINT)
@@ -121,13 +130,7 @@ def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[n
         url, runner = request.param(tmp_path, out)
     platform = Platform(url, runner, log)
     try:
-        # The clean clone builds its own virtualenv first.
-        deadline = time.monotonic() + 300
-        while b"ready:" not in log.read_bytes():
-            assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
-            time.sleep(0.5)
-        # "ready:" comes once every web process answers and every consumer holds its partitions.
+        wait_for_ready_line(runner, log, timeout=300)  # the clean clone builds its own virtualenv first
         yield platform
     finally:
         if runner.poll() is None:

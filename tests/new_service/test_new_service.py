@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import eventually, interrupt, register_and_login
+from tests.e2e.conftest import eventually, interrupt, register_and_login, wait_for_ready_line
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "comments"
@@ -101,11 +100,7 @@ def platform(clone: Path) -> Iterator[str]:
         runner = subprocess.Popen(command, cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     try:
-        deadline = time.monotonic() + 240
-        while b"ready:" not in log.read_bytes():
-            assert runner.poll() is None, f"the platform failed to start:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"the platform did not start in time:\n{log.read_text()[-4000:]}"
-            time.sleep(0.5)
+        wait_for_ready_line(runner, log, timeout=240)
         yield f"http://127.0.0.1:{GATEWAY_PORT}"
     finally:
         interrupt(runner)

@@ -1,5 +1,13 @@
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 from django.urls import reverse
+from rest_framework import serializers
+
+from service_kit.serializers import represent
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +41,27 @@ def test_a_value_of_another_json_type_is_refused_not_coerced(api_client, questio
 
     assert response.status_code == 400, response.content
     assert response.json()["details"] == {"question": ["Must be a string."]}
+
+
+class _Thing:
+    def __init__(self, number: int) -> None:
+        self.id = uuid.uuid4()
+        self.number = number
+        self.at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class _ThingOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    at = serializers.DateTimeField()
+    double = serializers.SerializerMethodField()
+
+    def get_double(self, thing: _Thing) -> int:
+        return thing.number * 2
+
+
+def test_represent_is_what_data_is_with_one_serializer_shared_between_threads() -> None:
+    things = [_Thing(number) for number in range(200)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shared = list(pool.map(lambda thing: represent(_ThingOutput, thing), things))
+    assert shared == [_ThingOutput(thing).data for thing in things]
+    assert shared[3]["double"] == 6

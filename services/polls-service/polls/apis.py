@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.pagination import PAGE_PARAMETERS, Pagination, get_paginated_response, paginated
-from service_kit.serializers import StrictInputSerializer
+from service_kit.serializers import StrictInputSerializer, represent
 
 from polls.models import Poll
 from polls.selectors import poll_get, poll_list
@@ -56,7 +56,7 @@ class PollListCreateApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         poll = poll_create(owner_id=str(request.user.id), **serializer.validated_data)
-        return Response(PollOutputSerializer(poll_get(poll_id=poll.id)).data, status=status.HTTP_201_CREATED)
+        return Response(represent(PollOutputSerializer, poll_get(poll_id=poll.id)), status=status.HTTP_201_CREATED)
 
 
 class PollDetailApi(APIView):
@@ -71,14 +71,14 @@ class PollDetailApi(APIView):
 
     @extend_schema(responses={200: PollOutputSerializer})
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:
-        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)
+        return Response(represent(PollOutputSerializer, poll_get(poll_id=poll_id)))
 
     @extend_schema(request=InputSerializer, responses={200: PollOutputSerializer})
     def patch(self, request: Request, poll_id: uuid.UUID) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         poll_update(poll_id=poll_id, actor_id=str(request.user.id), **serializer.validated_data)
-        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)
+        return Response(represent(PollOutputSerializer, poll_get(poll_id=poll_id)))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, poll_id: uuid.UUID) -> Response:
@@ -90,4 +90,4 @@ class PollCloseApi(APIView):
     @extend_schema(request=None, responses={200: PollOutputSerializer})
     def post(self, request: Request, poll_id: uuid.UUID) -> Response:
         poll_close(poll_id=poll_id, actor_id=str(request.user.id))
-        return Response(PollOutputSerializer(poll_get(poll_id=poll_id)).data)
+        return Response(represent(PollOutputSerializer, poll_get(poll_id=poll_id)))

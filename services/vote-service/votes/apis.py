@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.idempotency import idempotent
-from service_kit.serializers import StrictInputSerializer
+from service_kit.serializers import StrictInputSerializer, represent
 
 from votes.selectors import poll_results
 from votes.services import vote_cast
@@ -40,7 +40,7 @@ class VoteCastApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         vote = vote_cast(**serializer.validated_data, voter_id=str(request.user.id))
-        return Response(self.OutputSerializer(vote).data, status=status.HTTP_201_CREATED)
+        return Response(represent(self.OutputSerializer, vote), status=status.HTTP_201_CREATED)
 
 
 class PollResultsApi(APIView):
@@ -65,4 +65,4 @@ class PollResultsApi(APIView):
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:
         results = poll_results(poll_id=poll_id)
-        return Response(self.OutputSerializer(results).data)
+        return Response(represent(self.OutputSerializer, results))

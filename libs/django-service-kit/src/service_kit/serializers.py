@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-__all__ = ["StrictInputSerializer"]
+__all__ = ["StrictInputSerializer", "represent"]
 
 AnyField = serializers.Field[Any, Any, Any, Any]
 
@@ -52,3 +52,14 @@ class StrictInputSerializer(serializers.Serializer[Any]):
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # a body that is no JSON object is DRF's 400 "Invalid data"
+
+
+_shared: dict[type[serializers.BaseSerializer[Any]], serializers.BaseSerializer[Any]] = {}
+
+
+def represent(serializer_class: type[serializers.BaseSerializer[Any]], instance: Any) -> Any:
+    """``serializer_class(instance).data`` for a hot path: an output serializer builds (deep-copies) its fields for
+    every instance it is made for, which costs more than turning the instance into data. One shared instance per
+    class keeps its fields; ``to_representation`` reads them and keeps no state, so threads may share it."""
+    serializer = _shared.get(serializer_class) or _shared.setdefault(serializer_class, serializer_class())
+    return serializer.to_representation(instance)

@@ -2,7 +2,7 @@
 --   BENCH_MODE=vote   POST /api/votes/, each request from the next voter of BENCH_TOKENS (one bearer token a
 --                     line), on BENCH_POLL_ID, choices BENCH_CHOICE_IDS (comma-separated) in turn
 --   BENCH_MODE=read   GET BENCH_PATH
---   BENCH_DELAY_MS    a pause before each request of a connection: a fixed offered rate instead of a closed loop
+--   BENCH_DELAY_MS    a pause before each request of a connection, on average: an offered rate instead of a closed loop
 -- Each thread takes every n-th token, so no voter votes twice in one run. done() prints one JSON line.
 
 local mode = os.getenv("BENCH_MODE") or "vote"
@@ -17,6 +17,7 @@ function setup(thread)
 end
 
 function init(args)
+  math.randomseed(os.time() * 100 + index)
   statuses = {}
   requests_sent = 0
   if mode == "vote" then
@@ -57,8 +58,10 @@ function request()
 end
 
 if delay_ms > 0 then
+  -- Exponential pauses (their mean BENCH_DELAY_MS): connections paced alike would stay in step and send their
+  -- requests in bursts, each burst queueing behind itself.
   function delay()
-    return delay_ms
+    return -delay_ms * math.log(1 - math.random())
   end
 end
 

@@ -109,6 +109,9 @@ class Processes:
         used["machine"] = (sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])) / CLOCK_TICKS  # less idle, iowait
         return used
 
+    def pid(self, name: str) -> int:
+        return next(process.pid for started, process in self.started if started == name)
+
     def stop(self) -> None:
         for _, process in self.started:
             with suppress(ProcessLookupError):
@@ -357,8 +360,10 @@ def bulk_load(poll: Poll, votes: int) -> None:
             "SELECT poll_id, choice_id, 0, count(*) FROM votes_vote WHERE poll_id = %s GROUP BY 1, 2 "
             "ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = votes_choice_tally.votes + excluded.votes",
             [poll.id])
-        # Now rather than by autovacuum during the read storm, which would then measure the vacuum's CPU.
+        # Now rather than by autovacuum during the read storm, which would then measure the vacuum's CPU; and the
+        # load's dirty pages written now, not by a checkpoint in the middle of the reads.
         connection.execute("VACUUM (ANALYZE) votes_vote")
+        connection.execute("CHECKPOINT")
     with psycopg.connect(database_url(SERVICE_DATABASES["polls"]), autocommit=True) as connection:
         connection.execute(
             "INSERT INTO polls_poll_tally (poll_id, total_votes) VALUES (%s, %s) ON CONFLICT (poll_id) "
@@ -432,14 +437,16 @@ def wait_totals(client: httpx.Client, poll_id: str, expected: int, timeout: floa
         time.sleep(0.2)
 
 
-def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+def profile(pid: int, seconds: float, out: Path, *, wall: bool = False) -> subprocess.Popen[bytes] | None:
+    """py-spy on a process and its children: the samples holding the GIL (where CPU goes), or with ``wall`` every
+    sample, waits included (where a worker's time goes)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         log("py-spy not installed (pip install py-spy): no profile")
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)),
-                             "--rate", "100", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--rate", "100", "--idle" if wall else "--gil", "--format", "raw", "--output", str(out),
+                             "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def freshness_probe(client: httpx.Client, poll: Poll, tokens: list[str], stop: threading.Event) -> dict[str, list[float]]:
@@ -508,14 +515,17 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
             for kind in ("services", "monolith"):
                 poll = create_poll(client, owner) if kind == "services" else create_monolith_poll()
                 url = platform.gateway if kind == "services" else platform.monolith
-                spy = None
+                spies = []
                 if args.profile and kind == "services" and level == max(args.levels) and round_number == 0:
-                    spy = profile(platform.vote_web_pid, args.seconds, RESULTS / "vote-web-profile.txt")
+                    spies = [profile(platform.vote_web_pid, args.seconds, RESULTS / "vote-web-profile.txt"),
+                             *(profile(processes.pid(name), args.seconds, RESULTS / f"{name}-profile.txt", wall=True)
+                               for name in ("vote-relay-0", "polls-consumer-0"))]
                 cpu_before = processes.cpu_seconds()
                 result = vote_load(url, poll, tokens_file, level, args.seconds)
                 result["cpu_ms_per_vote"] = cpu_per_vote(cpu_before, processes.cpu_seconds(), result)
-                if spy is not None:
-                    spy.wait()
+                for spy in spies:
+                    if spy is not None:
+                        spy.wait()
                 runs[kind].setdefault(level, []).append(result)
                 log(f"phase 1 round {round_number + 1} {kind:>8} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
@@ -529,10 +539,13 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
 def web_cpu_ms_per_request(processes: Processes, name: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``read()``'s wrk result with the CPU milliseconds the web processes of ``name`` spent per request: what a
     read costs, whatever share of the machine the neighbours leave it."""
-    before = processes.cpu_seconds()
+    before, started = processes.cpu_seconds(), time.monotonic()
     result = read()
-    spent = processes.cpu_seconds()[name] - before[name]
-    result["web_cpu_ms_per_request"] = round(spent * 1000 / max(result["requests"], 1), 3)
+    after = processes.cpu_seconds()
+    result["web_cpu_ms_per_request"] = round((after[name] - before[name]) * 1000 / max(result["requests"], 1), 3)
+    # How busy the whole machine was meanwhile: a paced read's latency is its own only on a machine not full.
+    busy = (after["machine"] - before["machine"]) / ((time.monotonic() - started) * (os.cpu_count() or 1))
+    result["machine_busy_percent"] = round(100 * busy)
     return result
 
 
@@ -557,7 +570,7 @@ def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
                 reads[str(size)][endpoint if mode == "paced" else f"{endpoint}_storm"] = result
                 log(f"phase 2 {size:>9,} votes: GET {endpoint:<7} {mode:<5} {result['per_s']:5.0f}/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms; "
-                    f"web CPU ms per read {result['web_cpu_ms_per_request']}; load {result['load_average']}")
+                    f"web CPU ms per read {result['web_cpu_ms_per_request']}; machine {result['machine_busy_percent']}% busy")
     return reads
 
 
@@ -775,9 +788,10 @@ def main() -> None:
     parser.add_argument("--read-connections", type=int, default=16)
     parser.add_argument("--read-rate", type=float, default=200, help="reads/s offered for phase 2's latency")
     parser.add_argument("--freshness-level", type=int, help="connections of phase 3's load (default: the headline's)")
-    parser.add_argument("--freshness-seconds", type=float, default=15)
+    parser.add_argument("--freshness-seconds", type=float, default=30)
     parser.add_argument("--voters", type=int, default=15000, help="voters per phase-1 run at most")
-    parser.add_argument("--profile", action="store_true", help="py-spy vote-service's web processes at the top level")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy vote-service's web processes, its relay and polls-service's consumer at the top level")
     args = parser.parse_args()
     args.levels = [int(v) for v in args.levels.split(",")]
     args.sizes = [int(v) for v in args.sizes.split(",")]

@@ -90,6 +90,28 @@ def test_a_batch_of_events_applies_as_one_statement_per_event_would():
     assert sorted(NoteView.objects.values_list("id", "text", "edits")) == [("n0", "v9", 0), ("n1", "v7", 1), ("n2", "v8", 0)]
 
 
+def test_additions_of_a_batch_sum_per_row_into_one_statement_and_keep_their_order_with_upserts():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from django_events.projection import batched_upserts
+
+    projection = find_projection("NoteProjection")
+    projection.add("a", edits=10)  # outside a batch: at once, inserting the missing row with the delta
+    assert NoteView.objects.get(id="a").edits == 10
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries, batched_upserts("default"):
+        for _ in range(50):
+            projection.add("a", edits=1)
+            projection.add("b", edits=2)
+        projection.add("a", edits=-5)
+        assert len(queries) == 0  # held back, summed
+        projection.upsert("b", edits=0)  # b's additions are written first, then the upsert is held
+        projection.add("b", edits=3)  # and the upsert written before this addition is held
+    inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 3  # a and b summed, b's upsert, b's last addition
+    assert sorted(NoteView.objects.values_list("id", "edits")) == [("a", 10 + 50 - 5), ("b", 3)]
+
+
 def test_events_a_handler_publishes_carry_the_correlation_id_of_the_event_it_handles(monkeypatch):
     from django_events.testing import captured_events
     from tests.testapp import projections

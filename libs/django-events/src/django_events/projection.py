@@ -35,35 +35,57 @@ def model_for_table(model: type[Model], table: str) -> type[Model]:
     return _table_models[cache_key]
 
 
+# Per model, per primary key, the fields held for it.
+Held = dict[type[Model], dict[Any, dict[str, Any]]]
+
+
 class PendingUpserts:
-    """Upserts held back during a batch and written as one multi-row statement per table and column set.
+    """Upserts and additions held back during a batch and written as one multi-row statement per table, kind
+    and column set.
 
     Upserts of one primary key merge (later values win; a row inserted with some fields and then updated with
-    others ends up exactly as the merged upsert leaves it), so the result equals one statement per event. They
-    are written before any other SQL runs on the connection, so every read or write of a handler or of Django
-    sees them, and at the end of the batch, inside its transaction.
+    others ends up exactly as the merged upsert leaves it), additions to one primary key sum, so the result
+    equals one statement per event; a row given both kinds in one batch has the first written before the second
+    is held. They are written before any other SQL runs on the connection, so every read or write of a handler
+    or of Django sees them, and at the end of the batch, inside its transaction.
     """
 
     def __init__(self, using: str) -> None:
         self.using = using
-        self.rows: dict[type[Model], dict[Any, dict[str, Any]]] = {}
+        self.rows: Held = {}
+        self.sums: Held = {}
 
     def add(self, model: type[Model], pk: Any, fields: dict[str, Any]) -> None:
+        self._held(self.rows, self.sums, model, pk).update(fields)
+
+    def add_to(self, model: type[Model], pk: Any, deltas: dict[str, Any]) -> None:
+        sums = self._held(self.sums, self.rows, model, pk)
+        for name, delta in deltas.items():
+            sums[name] = sums.get(name, 0) + delta
+
+    def _held(self, kind: Held, other: Held, model: type[Model], pk: Any) -> dict[str, Any]:
         # Normalised, so "1" and 1 (or a UUID and its string) are one row, not two rows one statement can't upsert.
-        self.rows.setdefault(model, {}).setdefault(model._meta.pk.to_python(pk), {}).update(fields)
+        key = model._meta.pk.to_python(pk)
+        if key in other.get(model, {}):
+            self.flush()
+        return kind.setdefault(model, {}).setdefault(key, {})
 
     def flush(self) -> None:
-        rows, self.rows = self.rows, {}
-        for model, by_pk in rows.items():
-            pk = model._meta.pk.attname
-            by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for key, fields in by_pk.items():
-                by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
-            for given, group in by_given.items():
-                insert_rows(model, group, using=self.using, conflict=[pk], update=given)
+        # Emptied before writing: the writes run through before_execute, which must find nothing held.
+        held = (("update", dict(self.rows)), ("add", dict(self.sums)))
+        self.rows.clear()
+        self.sums.clear()
+        for kind, by_model in held:
+            for model, by_pk in by_model.items():
+                pk = model._meta.pk.attname
+                by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for key, fields in by_pk.items():
+                    by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
+                for given, group in by_given.items():
+                    insert_rows(model, group, using=self.using, conflict=[pk], **{kind: given})
 
     def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if self.rows:
+        if self.rows or self.sums:
             self.flush()
         return execute(sql, params, many, context)
 
@@ -165,6 +187,19 @@ class Projection:
             unique_fields=[self.table_model._meta.pk.name],
             update_fields=list(fields) or None,
         )
+
+    def add(self, pk: Any, **deltas: int) -> None:
+        """Add to counters of one row, inserting it with the deltas as values when missing (other fields get
+        their defaults): a tally that a batch of events moves as one statement, not one update per event.
+
+        Batched under the consumer like ``upsert`` (the deltas of a batch to one row are summed first).
+        """
+        pending = _pending.get()
+        if pending is not None and pending.using == events_settings.DATABASE:
+            pending.add_to(self.table_model, pk, deltas)
+            return
+        insert_rows(self.table_model, [{self.table_model._meta.pk.attname: pk, **deltas}],
+                    using=events_settings.DATABASE, conflict=[self.table_model._meta.pk.attname], add=list(deltas))
 
     def update(self, pk: Any, **fields: Any) -> int:
         """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""

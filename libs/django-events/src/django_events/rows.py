@@ -24,12 +24,14 @@ def insert_rows(
     using: str,
     conflict: Sequence[str] = (),
     update: Sequence[str] = (),
+    add: Sequence[str] = (),
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     """Insert ``rows``, each a dict of field names (or attnames) to values; the fields a row leaves out get
     their model defaults, and an auto primary key its next value. On a ``conflict`` with an existing row, set
-    its ``update`` fields to the new values, or leave it alone when there are none. Returns the ``returning``
-    fields of the rows written (on PostgreSQL and SQLite, a row left alone is not returned)."""
+    its ``update`` fields to the new values and add the new values to its ``add`` fields, or leave it alone
+    when there are neither. Returns the ``returning`` fields of the rows written (on PostgreSQL and SQLite, a
+    row left alone is not returned)."""
     if not rows:
         return []
     connection = connections[using]
@@ -39,7 +41,9 @@ def insert_rows(
     # and re-parses a long one, with a placeholder per value, on every call (a third of a consumer batch's
     # time); but an array's setup costs more than it saves for a single row.
     arrays = connection.vendor == "postgresql" and len(rows) > 1
-    head, placeholder, tail = _statement(model, fields, tuple(conflict), tuple(update), tuple(returning), using, arrays)
+    head, placeholder, tail = _statement(
+        model, fields, tuple(conflict), tuple(update), tuple(add), tuple(returning), using, arrays
+    )
     if arrays:
         statements = [(head + placeholder + tail, columns)]
     else:
@@ -64,6 +68,7 @@ def _statement(
     fields: tuple[Field[Any, Any], ...],
     conflict: tuple[str, ...],
     update: tuple[str, ...],
+    add: tuple[str, ...],
     returning: tuple[str, ...],
     using: str,
     arrays: bool,
@@ -84,8 +89,10 @@ def _statement(
         placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     tail = ""
     if conflict:
-        updated = [quote(_column(model, name)) for name in update]
-        action = ("DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)) if updated else "DO NOTHING"
+        table = quote(model._meta.db_table)
+        assignments = [f"{c} = EXCLUDED.{c}" for c in (quote(_column(model, name)) for name in update)]
+        assignments += [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in (quote(_column(model, name)) for name in add)]
+        action = ("DO UPDATE SET " + ", ".join(assignments)) if assignments else "DO NOTHING"
         tail = f" ON CONFLICT ({column_list(conflict)}) {action}"
     if returning:
         tail += f" RETURNING {column_list(returning)}"

@@ -64,10 +64,13 @@ WORKER_COMMANDS = {"relay": "events_relay", "consumer": "events_consume"}
 WRK_THREADS = 2
 P99_TARGET_MS = 100  # the vote's p99 the headline throughput must keep (issue 10's target)
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
-# The services' throttles, lifted for the benchmark only: every voter shares one client address here.
+# The services' throttles, lifted for the benchmark only: every voter shares one client address here. A rate
+# per second that no client reaches, not per day: DRF's throttle keeps each client's request times over the
+# window and pickles them on every request, and the readers' one address would hold a day's worth, costing
+# each read more the longer the bench runs (a real reader's history holds its own requests only).
 LIFTED_THROTTLES = ",".join(
-    f"{scope}=1000000/min" for scope in ("burst", "scoped", "votes", "auth_register", "auth_token")
-) + ",sustained=100000000/day"
+    f"{scope}=1000000/s" for scope in ("burst", "sustained", "scoped", "votes", "auth_register", "auth_token")
+)
 
 
 def log(message: str) -> None:

@@ -82,9 +82,9 @@ class Relay:
                 continue
             self._housekeeping()
             if sent < self.batch_size:
-                # Polled, not woken by LISTEN/NOTIFY: a NOTIFY makes PostgreSQL take one database-wide lock at
-                # every commit that sent it, held through the commit's WAL flush, so every write of the service
-                # would commit one at a time. Between polls the outbox gathers what the next batch sends.
+                # Polled, not woken by LISTEN/NOTIFY: a NOTIFY makes PostgreSQL take one lock on the whole server at
+                # every commit that sent it, held through the commit's WAL flush, so the outbox writes of every
+                # service on that server would commit one at a time. Between polls the outbox gathers a batch.
                 self.stop.wait(events_settings.RELAY_POLL_INTERVAL)
         # What is still in flight is unmarked and is sent again by the next relay: no need to wait for the broker.
         self.publisher.close(1.0)

@@ -3,7 +3,7 @@ import importlib
 from django.db import migrations
 
 # The relay polls the outbox instead of waiting for a NOTIFY: PostgreSQL serialises every commit that sent one
-# (a database-wide lock held through the commit's WAL flush), which made the outbox's writers commit one at a time.
+# (one lock on the whole server, held through the commit's WAL flush), so outbox writers committed one at a time.
 initial = importlib.import_module("django_events.migrations.0001_initial")
 
 

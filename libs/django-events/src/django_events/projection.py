@@ -55,10 +55,10 @@ class PendingUpserts:
         self.rows: Held = {}
         self.sums: Held = {}
 
-    def add(self, model: type[Model], pk: Any, fields: dict[str, Any]) -> None:
+    def upsert(self, model: type[Model], pk: Any, fields: dict[str, Any]) -> None:
         self._held(self.rows, self.sums, model, pk).update(fields)
 
-    def add_to(self, model: type[Model], pk: Any, deltas: dict[str, Any]) -> None:
+    def add(self, model: type[Model], pk: Any, deltas: dict[str, Any]) -> None:
         sums = self._held(self.sums, self.rows, model, pk)
         for name, delta in deltas.items():
             sums[name] = sums.get(name, 0) + delta
@@ -177,7 +177,7 @@ class Projection:
         """
         pending = _pending.get()
         if pending is not None and pending.using == events_settings.DATABASE and not _has_expressions(fields):
-            pending.add(self.table_model, pk, fields)
+            pending.upsert(self.table_model, pk, fields)
             return
         # bulk_create, unlike insert_rows, takes expressions such as Now() as values.
         self.table_model._default_manager.using(events_settings.DATABASE).bulk_create(
@@ -196,7 +196,7 @@ class Projection:
         """
         pending = _pending.get()
         if pending is not None and pending.using == events_settings.DATABASE:
-            pending.add_to(self.table_model, pk, deltas)
+            pending.add(self.table_model, pk, deltas)
             return
         insert_rows(self.table_model, [{self.table_model._meta.pk.attname: pk, **deltas}],
                     using=events_settings.DATABASE, conflict=[self.table_model._meta.pk.attname], add=list(deltas))

@@ -91,7 +91,7 @@ def test_a_batch_of_events_applies_as_one_statement_per_event_would():
 
 
 def test_additions_of_a_batch_sum_per_row_into_one_statement_and_keep_their_order_with_upserts():
-    from django.db import connection, transaction
+    from django.db import IntegrityError, connection, transaction
     from django.test.utils import CaptureQueriesContext
 
     from django_events.projection import batched_upserts
@@ -110,6 +110,15 @@ def test_additions_of_a_batch_sum_per_row_into_one_statement_and_keep_their_orde
     inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
     assert len(inserts) == 3  # a and b summed, b's upsert, b's last addition
     assert sorted(NoteView.objects.values_list("id", "edits")) == [("a", 10 + 50 - 5), ("b", 3)]
+
+    # A negative sum: an upsert proposing -40 would fail the column's CHECK before finding the row; it updates.
+    with transaction.atomic(), batched_upserts("default"):
+        projection.add("a", edits=-40)
+        projection.add("b", edits=1)
+    projection.add("a", edits=-15)
+    assert sorted(NoteView.objects.values_list("id", "edits")) == [("a", 0), ("b", 4)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        projection.add("missing", edits=-1)  # nothing to subtract from: the constraint says so
 
 
 def test_events_a_handler_publishes_carry_the_correlation_id_of_the_event_it_handles(monkeypatch):

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from django.apps.registry import Apps
 from django.db import connections, models
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 
 from .conf import events_settings
 from .contracts import payload_readers
@@ -72,22 +72,48 @@ class PendingUpserts:
 
     def flush(self) -> None:
         # Emptied before writing: the writes run through before_execute, which must find nothing held.
-        held = (("update", dict(self.rows)), ("add", dict(self.sums)))
+        rows, sums = dict(self.rows), dict(self.sums)
         self.rows.clear()
         self.sums.clear()
-        for kind, by_model in held:
-            for model, by_pk in by_model.items():
-                pk = model._meta.pk.attname
-                by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-                for key, fields in by_pk.items():
-                    by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
-                for given, group in by_given.items():
-                    insert_rows(model, group, using=self.using, conflict=[pk], **{kind: given})
+        for model, by_pk in rows.items():
+            _write(model, by_pk, using=self.using, kind="update")
+        for model, by_pk in sums.items():
+            add_to_rows(model, by_pk, using=self.using)
 
     def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self.rows or self.sums:
             self.flush()
         return execute(sql, params, many, context)
+
+
+def _write(model: type[Model], by_pk: dict[Any, dict[str, Any]], *, using: str, kind: str) -> None:
+    """One ``insert_rows`` per column set: on a conflict, ``kind`` says whether the values replace the row's
+    (``update``) or are added to them (``add``)."""
+    pk = model._meta.pk.attname
+    by_given: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, fields in by_pk.items():
+        by_given.setdefault(tuple(sorted(fields)), []).append({**fields, pk: key})
+    for given, group in by_given.items():
+        insert_rows(model, group, using=using, conflict=[pk], **{kind: given})
+
+
+def add_to_rows(model: type[Model], by_pk: dict[Any, dict[str, Any]], *, using: str) -> None:
+    """Adds each row's deltas to its fields, inserting a missing row with its deltas as values.
+
+    Rows whose deltas are all positive or zero, the usual tally, go in one upsert per column set. A row with a
+    negative delta is updated instead: PostgreSQL checks the row an upsert proposes against the table's CHECK
+    constraints (a PositiveIntegerField's) before it finds the conflict, so a proposed -1 fails even where the
+    sum would not. It is inserted only if it is missing, which such a constraint then refuses, as it should.
+    """
+    growing: dict[Any, dict[str, Any]] = {}
+    for key, deltas in by_pk.items():
+        if all(delta >= 0 for delta in deltas.values()):
+            growing[key] = deltas
+            continue
+        changes = {name: F(name) + delta for name, delta in deltas.items()}
+        if not model._default_manager.using(using).filter(pk=key).update(**changes):
+            growing[key] = deltas
+    _write(model, growing, using=using, kind="add")
 
 
 _pending: ContextVar[PendingUpserts | None] = ContextVar("django_events_pending_upserts", default=None)
@@ -198,8 +224,7 @@ class Projection:
         if pending is not None and pending.using == events_settings.DATABASE:
             pending.add(self.table_model, pk, deltas)
             return
-        insert_rows(self.table_model, [{self.table_model._meta.pk.attname: pk, **deltas}],
-                    using=events_settings.DATABASE, conflict=[self.table_model._meta.pk.attname], add=list(deltas))
+        add_to_rows(self.table_model, {self.table_model._meta.pk.to_python(pk): deltas}, using=events_settings.DATABASE)
 
     def update(self, pk: Any, **fields: Any) -> int:
         """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""

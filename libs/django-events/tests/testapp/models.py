@@ -12,7 +12,7 @@ class NoteView(models.Model):
 
     id = models.CharField(max_length=64, primary_key=True)
     text = models.CharField(max_length=200)
-    edits = models.IntegerField(default=0)
+    edits = models.PositiveIntegerField(default=0)  # a CHECK constraint, which additions must respect
 
     class Meta:
         managed = False

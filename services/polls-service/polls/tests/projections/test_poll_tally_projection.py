@@ -45,3 +45,14 @@ def test_a_voided_vote_no_longer_counts_even_when_redelivered():
     deliver(kept, late, voided, voided)
 
     assert PollTally.objects.get(poll_id=poll_id).total_votes == 1
+
+
+def test_a_vote_voided_in_a_later_batch_is_subtracted():
+    # The void arrives after the close, in a batch of its own: a negative addition to a PositiveIntegerField.
+    poll_id = uuid.uuid4()
+    kept, late = vote_cast(poll_id), vote_cast(poll_id)
+    deliver(kept, late)
+
+    deliver(make_event("vote.voided", {**late.data, "reason": "after_close"}, key=str(poll_id)))
+
+    assert PollTally.objects.get(poll_id=poll_id).total_votes == 1

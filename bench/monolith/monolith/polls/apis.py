@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.errors import NotFound
+from service_kit.serializers import represent
 
 from monolith.polls.models import Poll
 
@@ -21,4 +22,4 @@ class PollDetailApi(APIView):
         poll = Poll.objects.filter(pk=poll_id).first()
         if poll is None:
             raise NotFound("no such poll", code="poll_not_found")
-        return Response(self.OutputSerializer(poll).data)
+        return Response(represent(self.OutputSerializer, poll))

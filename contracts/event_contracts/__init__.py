@@ -1,7 +1,9 @@
 """The platform's event contracts: what a service may rely on in another's events, never that service's code.
 
 ``CATALOGUE`` is every event type and version (``events/<type>/v<version>.json``, the JSON Schema of its data);
-``published.json`` holds each version as first published, so a test can refuse a change that breaks it.
+``OWNERS`` names each type's owner, the one service that publishes it (``x-producer``): the services' consumers
+take it as ``DJANGO_EVENTS["OWNERS"]`` and refuse an event from anyone else (``access`` derives the brokers' rights
+from the same contracts). ``published.json`` holds each version as first published, so a test can refuse a change that breaks it.
 """
 
 from pathlib import Path
@@ -18,5 +20,6 @@ def resource(name: str) -> Path:
 
 CATALOGUE: Catalogue = Catalogue(resource("events"))
 PUBLISHED: Path = resource("published.json")
+OWNERS: dict[str, str] = CATALOGUE.owners()
 
-__all__ = ["CATALOGUE", "PUBLISHED"]
+__all__ = ["CATALOGUE", "OWNERS", "PUBLISHED"]

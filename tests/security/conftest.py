@@ -34,6 +34,8 @@ class Platform:
     url: str
     nginx_url: str
     log: Path
+    # Its topics' prefix on the shared Kafka.
+    prefix: str
 
     def urls(self) -> dict[str, str]:
         return {"dev": self.url, "nginx": self.nginx_url}
@@ -79,7 +81,8 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make infra-up)")
     folder = tmp_path_factory.mktemp(request.param)
     fresh_databases(database_url)
-    env = {**os.environ, "KAFKA_TOPIC_PREFIX": f"security-{uuid.uuid4().hex[:8]}.",
+    prefix = f"security-{uuid.uuid4().hex[:8]}."
+    env = {**os.environ, "KAFKA_TOPIC_PREFIX": prefix,
            "RATE_LIMITS": "off" if request.param == LIMITS_OFF else "on"}
     log = folder / "run.log"
     with open(log, "wb") as out:
@@ -89,7 +92,7 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     try:
         _wait_until_ready(runner, log)
         nginx = _start_nginx(folder, env)
-        yield Platform(f"http://127.0.0.1:{GATEWAY_PORT}", f"http://127.0.0.1:{NGINX_PORT}", log)
+        yield Platform(f"http://127.0.0.1:{GATEWAY_PORT}", f"http://127.0.0.1:{NGINX_PORT}", log, prefix)
     finally:
         if nginx is not None:
             nginx.terminate()

@@ -21,7 +21,15 @@ DATABASES: dict[str, dict[str, Any]] = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-DJANGO_EVENTS = {"SERVICE": "testapp", "RETRY_BACKOFF": 0.01, "RETRIES": 2,
+# A broker that authenticates (make infra-up's Kafka: SASL/SCRAM and ACLs) is reached as its administrator, who
+# may use the tests' ad-hoc topics and groups.
+_KAFKA_CLIENT = {
+    setting: os.environ[name]
+    for name, setting in [("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+                          ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")]
+    if os.environ.get(name)
+}
+DJANGO_EVENTS = {"SERVICE": "testapp", "RETRY_BACKOFF": 0.01, "RETRIES": 2, "CLIENT": _KAFKA_CLIENT,
     # A killed consumer's partitions move to the survivor after this, not after the 45 s default.
     "CONSUMER": {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
     **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}

@@ -15,6 +15,7 @@ from django.db import transaction
 
 import django_events
 from django_events.conf import events_settings
+from django_events.kafka import client_config
 from django_events.models import OutboxEvent, StreamOffset
 from tests.conftest import Worker, publish_ticks, read_topic, relay_until_empty, with_overrides
 from tests.testapp.models import Applied
@@ -96,7 +97,7 @@ def test_the_consumer_is_ready_once_it_holds_its_partitions_and_events_then_reac
 
 
 def committed_offsets(topic: str) -> dict[int, int]:
-    reader = KafkaConsumer({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "group.id": events_settings.GROUP_ID})
+    reader = KafkaConsumer(client_config(**{"group.id": events_settings.GROUP_ID}))
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         committed = reader.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
@@ -106,7 +107,7 @@ def committed_offsets(topic: str) -> dict[int, int]:
 
 
 def end_offsets(topic: str) -> dict[int, int]:
-    reader = KafkaConsumer({"bootstrap.servers": events_settings.BOOTSTRAP_SERVERS, "group.id": f"ends-{uuid.uuid4()}"})
+    reader = KafkaConsumer(client_config(**{"group.id": f"ends-{uuid.uuid4()}"}))
     try:
         partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
         return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}

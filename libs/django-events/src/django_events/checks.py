@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .conf import DEFAULTS, SETTINGS_NAME
 from .transport import TRANSPORTS
@@ -43,3 +43,35 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if user.get("DATABASE", "default") not in settings.DATABASES:
         errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors
+
+
+@register(Tags.security)
+def check_owners(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every event type this service consumes has an owner in OWNERS, or all its events would be dead-lettered."""
+    user = getattr(settings, SETTINGS_NAME, None)
+    if not isinstance(user, dict) or user.get("OWNERS") is None:
+        return []
+    owners = user["OWNERS"]
+    if not isinstance(owners, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in owners.items()):
+        hint = 'e.g. {"poll.created": "polls-service"}, or Catalogue(...).owners()'
+        return [Error(f"{SETTINGS_NAME}['OWNERS'] must map event types to their owners' names", hint=hint, id="django_events.E008")]
+    from .registry import registry
+
+    orphans = sorted(registry.event_types() - set(owners))
+    if orphans:
+        missing = f"{SETTINGS_NAME}['OWNERS'] names no owner for {', '.join(orphans)}, which this service consumes"
+        return [Error(missing, hint="every such event would be dead-lettered", id="django_events.E009")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_owners_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    user = getattr(settings, SETTINGS_NAME, None)
+    if not isinstance(user, dict) or user.get("OWNERS") is not None:
+        return []
+    from .registry import registry
+
+    if not registry.event_types():
+        return []
+    unchecked = f"{SETTINGS_NAME}['OWNERS'] is not set: this service believes any event's source"
+    return [Warning(unchecked, hint="set it from the contracts: Catalogue(...).owners()", id="django_events.W001")]

@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "DEAD_LETTER_SUFFIX": ".dlq",
     # The event contracts' catalogue: a directory of <type>/v<version>.json JSON Schemas (see contracts.py).
     "CONTRACTS": None,
+    # Event type -> the only `source` a consumer accepts it from (the type's owner), e.g. from the contracts'
+    # catalogue (``Catalogue.owners()``). None believes any source; an event whose type is missing is refused.
+    "OWNERS": None,
     # Validate each published event's data against its contract (on in tests; it costs CPU on every write).
     "VALIDATE_PUBLISHED": False,
     # How long a request waits for a projection to hold a row another service created a moment ago

@@ -18,6 +18,7 @@ from .envelope import Event, InvalidEvent
 from .faults import failpoint
 from .metrics import consumer_dead_lettered, consumer_processed, consumer_retried
 from .models import InboxEvent
+from .provenance import refusal
 from .registry import Subscriber, UnsupportedVersion, registry
 from .transport import CLOSE_TIMEOUT, Message, PartitionLost, Publisher, Subscription, get_transport
 
@@ -32,6 +33,8 @@ class Received:
     message: Message
     event: Event | None
     problem: str | None = None
+    # Refused on arrival (not an envelope, or not from its type's owner): dead-lettered, never applied.
+    refused: bool = False
 
 
 class Consumer:
@@ -122,9 +125,9 @@ class Consumer:
     def handle(self, messages: Sequence[Message]) -> None:
         received = [_receive(m) for m in messages]
         for item in received:
-            if item.event is None:  # not an event envelope: nothing can apply it
+            if item.refused:  # not an event envelope, or forged: nothing may apply it
                 self._publish_dead_letter(item)
-        events = [r.event for r in received if r.event is not None]
+        events = [r.event for r in received if r.event is not None and not r.refused]
         while True:
             try:
                 with transaction.atomic(using=self.using):
@@ -139,7 +142,7 @@ class Consumer:
                 logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
                 # One at a time, in order: a message's position is stored once it and those before it are done.
                 for item in received:
-                    if item.event is None:
+                    if item.refused:
                         self._done_with(item.message)
                     elif not self._apply_with_retries(item):
                         self._dead_letter(item)
@@ -254,7 +257,9 @@ class Consumer:
 
 def _receive(message: Message) -> Received:
     try:
-        return Received(message, Event.from_json(message.value))
+        event = Event.from_json(message.value)
     except InvalidEvent as error:
-        return Received(message, None, str(error))
+        return Received(message, None, str(error), refused=True)
+    problem = refusal(event, message.topic)
+    return Received(message, event, problem, refused=problem is not None)
 

@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Self
 from .envelope import Event, InvalidEvent
 
 SCHEMA_FILE_PREFIX = "v"
+# The schema's field naming the event type's owner: the service (envelope ``source``) that alone publishes it.
+OWNER_FIELD = "x-producer"
 
 
 class ContractViolation(ValueError):
@@ -39,6 +41,18 @@ class Catalogue:
             found.append((path.parent.name, int(path.stem.removeprefix(SCHEMA_FILE_PREFIX)), path))
         for event_type, version, path in sorted(found):
             yield event_type, version, json.loads(path.read_text())
+
+    def owners(self, field: str = OWNER_FIELD) -> dict[str, str]:
+        """Event type -> its owner, the ``source`` its producer publishes under, from each schema's ``field``
+        (``x-producer``): what the ``OWNERS`` setting takes. Every version of a type must name the same owner."""
+        found: dict[str, str] = {}
+        for event_type, version, schema in self.schemas():
+            owner = schema.get(field)
+            if not isinstance(owner, str) or not owner:
+                raise ContractViolation(f"{event_type} v{version} names no owner ({field})")
+            if found.setdefault(event_type, owner) != owner:
+                raise ContractViolation(f"{event_type} v{version} names owner {owner!r}, an earlier version {found[event_type]!r}")
+        return found
 
     def schema(self, event_type: str, version: int) -> dict[str, Any]:
         path = self.directory / event_type / f"{SCHEMA_FILE_PREFIX}{version}.json"

@@ -135,13 +135,18 @@ class RabbitMQPublisher:
             streams = [stream_name(m.topic, partition_of(m.key)) for m in messages]
             for stream in set(streams) - self._declared:
                 channel.queue_declare(stream, durable=True, arguments=STREAM)
+                # Published through an exchange of the stream's own name, bound to it: publishing needs write
+                # permission on that name, which a RabbitMQ user is given for its own topics' streams only. The
+                # default exchange would let anyone who may publish at all reach every queue.
+                channel.exchange_declare(stream, "direct", durable=True)
+                channel.queue_bind(stream, stream, routing_key=stream)
                 self._declared.add(stream)
             for index, (message, stream) in enumerate(zip(messages, streams, strict=True)):
                 headers: dict[str, Any] = {name: value.decode() for name, value in message.headers}
                 if message.key is not None:
                     headers[KEY_HEADER] = message.key.decode()
                 properties = pika.BasicProperties(headers=headers, delivery_mode=pika.DeliveryMode.Persistent)
-                self._core.basic_publish("", stream, message.value, properties)
+                self._core.basic_publish(stream, stream, message.value, properties)
                 self._published += 1
                 self._pending[self._published] = index
             deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
 from .models import InboxEvent
+from .provenance import refusal
 from .projection import Projection, create_table
 from .registry import UnsupportedVersion, registry
 from .transport import Replay, get_transport
@@ -67,9 +68,11 @@ def _catch_up(replay: Replay, fresh: Projection, using: str) -> int:
         events = []
         for message in replay.poll(1000, 1.0):
             try:
-                events.append(Event.from_json(message.value))
+                event = Event.from_json(message.value)
             except InvalidEvent:
                 continue  # dead-lettered by the live consumer already
+            if refusal(event, message.topic) is None:  # a refused one was dead-lettered live, too
+                events.append(event)
         with transaction.atomic(using=using):
             try:
                 with transaction.atomic(using=using):

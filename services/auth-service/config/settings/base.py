@@ -14,8 +14,10 @@ LOGGING = logging_config(service=SERVICE)
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
 
-# What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests).
-DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory)}
+# What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests);
+# what it consumes is refused unless it comes from its type's owner there (OWNERS).
+DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory),
+                 "OWNERS": event_contracts.OWNERS}
 
 AUTH_USER_MODEL = "users.User"
 AUTH_PASSWORD_VALIDATORS = [

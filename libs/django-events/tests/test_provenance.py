@@ -1,0 +1,109 @@
+"""The owner check on each broker: an event from another source than its type's owner, or on another type's
+topic, is dead-lettered with its reason and applies nothing; the owner's own events still apply."""
+
+import uuid
+
+import pytest
+from django.core.checks import run_checks
+
+import django_events
+from django_events import Catalogue, ContractViolation
+from django_events.consumer import DEAD_LETTER_SUBSCRIBER
+from django_events.models import InboxEvent
+from tests.conftest import consume_until, publish_raw, publish_ticks, read_topic, relay_until_empty
+from tests.testapp.models import Applied, NoteView
+
+OWNERS = {"tick.happened": "testapp", "note.created": "testapp", "note.edited": "testapp", "note.deleted": "testapp"}
+
+
+@pytest.fixture
+def owned(live, settings):
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": OWNERS}
+    return live
+
+
+def forged(event_type: str, key: str, data: dict, source: str) -> bytes:
+    return django_events.Event(type=event_type, key=key, data=data, source=source).to_json().encode()
+
+
+def dead_letters(topic: str, count: int) -> dict[str, str]:
+    """The dead-lettered events of ``topic``: event id -> reason."""
+    return {
+        str(uuid.UUID(django_events.Event.from_json(m.value).id.hex)): dict(m.headers)["dead_letter_reason"].decode()
+        for m in read_topic(topic + ".dlq", count)
+    }
+
+
+def test_an_event_whose_source_is_not_its_owner_is_dead_lettered_and_applies_nothing(owned):
+    topic = django_events.topic_for("tick.happened")
+    intruder = forged("tick.happened", "key-0", {"seq": 99}, source="intruder")
+    publish_raw(topic, key=b"key-0", value=intruder)
+    anonymous = forged("tick.happened", "key-0", {"seq": 98}, source="")
+    publish_raw(topic, key=b"key-0", value=anonymous)
+    genuine = publish_ticks(keys=1, per_key=2)
+    relay_until_empty()
+
+    consume_until(lambda: Applied.objects.count() >= 2 and InboxEvent.objects.count() >= 2)
+
+    assert sorted(Applied.objects.values_list("event_id", flat=True)) == sorted(e.id for e in genuine)
+    reasons = dead_letters(topic, 2)
+    assert sorted(reasons.values()) == [
+        "source '' is not the owner of tick.happened ('testapp')",
+        "source 'intruder' is not the owner of tick.happened ('testapp')",
+    ]
+    # Refused on arrival: nothing of them reached a handler or the inbox.
+    assert not InboxEvent.objects.filter(event_id__in=[uuid.UUID(i) for i in reasons]).exists()
+    assert not InboxEvent.objects.filter(subscriber=DEAD_LETTER_SUBSCRIBER).exists()
+
+
+def test_an_event_on_another_types_topic_is_dead_lettered_even_from_the_owner(owned):
+    """A producer allowed on one topic cannot deliver another topic's type through it."""
+    note_topic = django_events.topic_for("note.created")
+    smuggled = forged("tick.happened", "key-0", {"seq": 7}, source="testapp")
+    publish_raw(note_topic, key=b"key-0", value=smuggled)
+    genuine = forged("note.created", "n-1", {"note_id": "n-1", "text": "hello"}, source="testapp")
+    publish_raw(note_topic, key=b"n-1", value=genuine)
+
+    consume_until(lambda: NoteView.objects.filter(id="n-1").exists())
+
+    assert Applied.objects.count() == 0
+    [reason] = dead_letters(note_topic, 1).values()
+    assert reason == f"tick.happened arrived on topic {note_topic}, not on its own topic {django_events.topic_for('tick.happened')}"
+
+
+def test_without_owners_any_source_is_believed(live):
+    topic = django_events.topic_for("tick.happened")
+    publish_raw(topic, key=b"key-0", value=forged("tick.happened", "key-0", {"seq": 1}, source="anyone"))
+
+    consume_until(lambda: Applied.objects.count() == 1)
+
+
+@pytest.mark.parametrize(
+    "owners, expected",
+    [
+        (OWNERS, []),
+        ({"note.created": "testapp"}, ["django_events.E009"]),
+        ({"tick.happened": ""}, ["django_events.E008"]),
+        ("testapp", ["django_events.E008"]),
+    ],
+)
+def test_owners_that_miss_a_consumed_type_or_are_malformed_are_reported(settings, owners, expected):
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": owners}
+    assert sorted(e.id for e in run_checks() if e.id.startswith("django_events")) == expected
+
+
+def test_a_consumer_without_owners_is_warned_under_check_deploy(settings):
+    assert "django_events.W001" in [e.id for e in run_checks(include_deployment_checks=True)]
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": OWNERS}
+    assert "django_events.W001" not in [e.id for e in run_checks(include_deployment_checks=True)]
+
+
+def test_the_catalogue_names_each_types_owner(tmp_path):
+    for event_type, version, producer in [("a.made", 1, "a-service"), ("a.made", 2, "a-service"), ("b.made", 1, "b-service")]:
+        (tmp_path / event_type).mkdir(exist_ok=True)
+        (tmp_path / event_type / f"v{version}.json").write_text(f'{{"x-producer": "{producer}", "type": "object"}}')
+    assert Catalogue(tmp_path).owners() == {"a.made": "a-service", "b.made": "b-service"}
+
+    (tmp_path / "b.made" / "v2.json").write_text('{"x-producer": "c-service", "type": "object"}')
+    with pytest.raises(ContractViolation, match="earlier version"):
+        Catalogue(tmp_path).owners()

@@ -41,6 +41,7 @@ platform() {
     --set-string gateway.image.tag="${tags[gateway]}" --set-string postgresql.image.tag="${tags[postgresql]}" \
     --set-string kafka.image.tag="${tags[kafka]}" --set-string prometheus.image.tag="${tags[prometheus]}" \
     --set smokeTest.image="docker.io/polls/vote-service:${tags[vote-service]}" \
+    --set kafkaGrant.image="docker.io/polls/vote-service:${tags[vote-service]}" \
     --wait --timeout 10m >/dev/null
 }
 
@@ -49,8 +50,9 @@ service() {
   dependencies "$name"
   log "installing release $name (image tag $tag)"
   # The image's build as a pod annotation: `make images` of changed files under the same tag rolls the pods.
+  # Its own Kafka principal: the Secret the platform release made for it (SASL settings in dev-service-values).
   helm upgrade --install "$name" "deploy/helm/$name" -n "$namespace" -f deploy/platform/dev-service-values.yaml \
-    --set-string image.tag="$tag" --set-string "podAnnotations.polls\.dev/image-id=$(imported_id "docker.io/polls/$name:$tag")" \
+    --set-string config.kafka.saslExistingSecret="$name-kafka" --set-string image.tag="$tag" --set-string "podAnnotations.polls\.dev/image-id=$(imported_id "docker.io/polls/$name:$tag")" \
     --wait --timeout 10m >/dev/null
 }
 

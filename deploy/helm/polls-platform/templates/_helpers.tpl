@@ -37,3 +37,8 @@ Empty under `helm template`, which cannot look anything up.
 {{- define "polls-platform.serviceNamespace" -}}
 {{ default .ctx.Release.Namespace .service.namespace }}
 {{- end }}
+
+{{/* Whether the in-cluster Kafka authenticates its clients (SASL/SCRAM, ACLs): non-empty when it does. */}}
+{{- define "polls-platform.kafkaSasl" -}}
+{{- if and .Values.kafka.enabled .Values.kafka.sasl.adminSecret }}true{{ end -}}
+{{- end }}

@@ -470,6 +470,9 @@ def main() -> None:
         embedded = supervisor.broker is not None
         env = service_env(bootstrap, args.port)
         principals = rabbitmq_users() if on_rabbitmq else {} if embedded else service_principals(bootstrap)
+        if embedded:  # it authenticates nobody: not the credentials of another broker the shell may hold
+            env |= {name: "" for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
+                                          "KAFKA_SASL_PASSWORD")}
         if principals:
             supervisor.say("each service connects to the broker as its own user, with the rights its contracts give it")
         ready_files: list[Path] = []

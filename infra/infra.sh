@@ -159,8 +159,9 @@ rabbitmq_users() {
   while read -r service password configure write read; do
     (rabbitmq_env
      ctl=/usr/lib/rabbitmq/bin/rabbitmqctl
-     $ctl -q add_user "$service" "$password" >/dev/null 2>&1 || $ctl -q change_password "$service" "$password" >/dev/null
-     $ctl -q set_permissions -p / "$service" "$configure" "$write" "$read" >/dev/null)
+     $ctl -q add_user "$service" "$password" >/dev/null 2>&1 </dev/null \
+       || $ctl -q change_password "$service" "$password" >/dev/null </dev/null
+     $ctl -q set_permissions -p / "$service" "$configure" "$write" "$read" >/dev/null </dev/null)
   done < <(python3 "$root/contracts/event_contracts/access.py" rabbitmq --secret guest)
 }
 

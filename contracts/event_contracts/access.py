@@ -103,9 +103,9 @@ def grant_kafka(client: dict[str, str], passwords: dict[str, str], prefix: str =
     admin = AdminClient(client)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
     upserts = [UserScramCredentialUpsertion(user, info, password.encode()) for user, password in sorted(passwords.items())]
-    for user, future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).items():
+    for future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
         future.result(timeout)
-    for binding, future in admin.create_acls(kafka_acls(prefix), request_timeout=timeout).items():
+    for future in admin.create_acls(kafka_acls(prefix), request_timeout=timeout).values():
         future.result(timeout)
 
 

@@ -218,8 +218,9 @@ class Infrastructure:
         sh("bash", str(HERE / "postgres.sh"), action, str(self.pg_dir), str(self.pg_port), listen, self.namespace.network)
 
     def _kafka(self, action: str) -> None:
+        # Plaintext: the suite is about crashes, and its broker listens only where the suite's processes are.
         env = {"KAFKA_PORT": str(self.kafka_port), "KAFKA_HOME": str(self.kafka_home), "KAFKA_HOST": self.namespace.host_ip,
-               "INFRA_WAIT_SECONDS": "300"}
+               "INFRA_WAIT_SECONDS": "300", "KAFKA_SASL": "off"}
         sh("bash", str(ROOT / "infra" / "infra.sh"), action, env=env)
 
     def up(self) -> None:
@@ -301,6 +302,8 @@ def service_env(infra: Infrastructure) -> dict[str, str]:
         "KAFKA_TOPIC_PREFIX": "faults.",
         "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
+        # Its broker is plaintext (KAFKA_SASL=off): not the credentials of `make infra-up`'s, if the shell has them.
+        **{name: "" for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")},
     }
 
 

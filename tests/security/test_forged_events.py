@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
-
 from event_contracts import access
+
 from tests.e2e.conftest import eventually
 from tests.security.conftest import LIMITS_ON, Platform, User, client, fresh_user
 
@@ -76,12 +76,12 @@ def targets(platform: Platform) -> Iterator[Targets]:
     alice, bob, mallory = (fresh_user(platform.url, SOURCE) for _ in range(3))
     with client(platform.url, SOURCE) as http:
         poll_id = http.post("/api/polls/", json={"question": "Forged?"}, headers=alice.authorization).json()["id"]
-        choice = eventually(lambda: http.post("/api/choices/", json={"poll_id": poll_id, "text": "No"}, headers=alice.authorization),
-                            until=lambda r: r.status_code == 201)
+        choice = eventually(lambda: http.post("/api/choices/", json={"poll_id": poll_id, "text": "No"},
+                                              headers=alice.authorization), until=lambda r: r.status_code == 201)
         assert choice.status_code == 201, choice.text
         choice_id = choice.json()["id"]
-        vote = eventually(lambda: http.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id}, headers=bob.authorization),
-                          until=lambda r: r.status_code == 201)
+        vote = eventually(lambda: http.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id},
+                                            headers=bob.authorization), until=lambda r: r.status_code == 201)
         assert vote.status_code == 201, vote.text
     yield Targets(alice, bob, mallory, poll_id, choice_id)
 
@@ -89,9 +89,10 @@ def targets(platform: Platform) -> Iterator[Targets]:
 def forgeries(t: Targets) -> list[tuple[str, dict[str, Any]]]:
     """(topic, event): mallory owning alice's poll, alice's poll closed before bob voted, alice deleted."""
     long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    taken = {"poll_id": t.poll_id, "question": "Mine now", "owner_id": t.mallory.id, "status": "open", "closes_at": None,
+             "created_at": long_ago}
     return [
-        ("poll", envelope("poll.created", t.poll_id, {"poll_id": t.poll_id, "question": "Mine now", "owner_id": t.mallory.id,
-                                                      "status": "open", "closes_at": None, "created_at": long_ago}, "polls-service")),
+        ("poll", envelope("poll.created", t.poll_id, taken, "polls-service")),
         ("poll", envelope("poll.closed", t.poll_id, {"poll_id": t.poll_id, "closed_at": long_ago}, "polls-service")),
         ("user", envelope("user.deleted", t.alice.id, {"user_id": t.alice.id}, "auth-service")),
     ]
@@ -177,7 +178,8 @@ def test_events_smuggled_past_the_broker_are_dead_lettered_by_every_consumer_wit
             if event is through_poll:
                 assert reason.startswith("user.deleted arrived on topic"), reason
             else:
-                assert reason == f"source {event['source']!r} is not the owner of {event['type']} ({_owner(event['type'])!r})", reason
+                owner = _owner(event["type"])
+                assert reason == f"source {event['source']!r} is not the owner of {event['type']} ({owner!r})", reason
 
     assert_read_models_unchanged(platform, targets)
 

@@ -52,9 +52,11 @@ def check_owners(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not isinstance(user, dict) or user.get("OWNERS") is None:
         return []
     owners = user["OWNERS"]
-    if not isinstance(owners, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in owners.items()):
+    well_formed = isinstance(owners, dict) and all(isinstance(k, str) and isinstance(v, str) and v for k, v in owners.items())
+    if not well_formed:
         hint = 'e.g. {"poll.created": "polls-service"}, or Catalogue(...).owners()'
-        return [Error(f"{SETTINGS_NAME}['OWNERS'] must map event types to their owners' names", hint=hint, id="django_events.E008")]
+        malformed = f"{SETTINGS_NAME}['OWNERS'] must map event types to their owners' names"
+        return [Error(malformed, hint=hint, id="django_events.E008")]
     from .registry import registry
 
     orphans = sorted(registry.event_types() - set(owners))

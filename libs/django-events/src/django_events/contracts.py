@@ -51,7 +51,8 @@ class Catalogue:
             if not isinstance(owner, str) or not owner:
                 raise ContractViolation(f"{event_type} v{version} names no owner ({field})")
             if found.setdefault(event_type, owner) != owner:
-                raise ContractViolation(f"{event_type} v{version} names owner {owner!r}, an earlier version {found[event_type]!r}")
+                earlier = found[event_type]
+                raise ContractViolation(f"{event_type} v{version} names owner {owner!r}, an earlier version {earlier!r}")
         return found
 
     def schema(self, event_type: str, version: int) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
 from .models import InboxEvent
-from .provenance import refusal
 from .projection import Projection, create_table
+from .provenance import refusal
 from .registry import UnsupportedVersion, registry
 from .transport import Replay, get_transport
 

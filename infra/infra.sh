@@ -155,14 +155,8 @@ rabbitmq_up() {
 # configure/write/read regexes its contracts give it (event_contracts.access): it publishes to its own topics'
 # streams and their consumers' dead-letter streams only. guest stays the administrator (tests, ad-hoc streams).
 rabbitmq_users() {
-  local service password configure write read
-  while read -r service password configure write read; do
-    (rabbitmq_env
-     ctl=/usr/lib/rabbitmq/bin/rabbitmqctl
-     $ctl -q add_user "$service" "$password" >/dev/null 2>&1 </dev/null \
-       || $ctl -q change_password "$service" "$password" >/dev/null </dev/null
-     $ctl -q set_permissions -p / "$service" "$configure" "$write" "$read" >/dev/null </dev/null)
-  done < <(python3 "$root/contracts/event_contracts/access.py" rabbitmq --secret guest)
+  python3 "$root/contracts/event_contracts/access.py" rabbitmq --secret guest > "$rabbitmq_home/definitions.json"
+  (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q import_definitions "$rabbitmq_home/definitions.json" >/dev/null)
 }
 
 rabbitmq_down() {

@@ -14,6 +14,7 @@ run it by path with any Python 3.11.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import hmac
 import json
@@ -129,6 +130,19 @@ def rabbitmq_permissions(events: Path = EVENTS) -> dict[str, tuple[str, str, str
     return permissions
 
 
+def rabbitmq_definitions(secret: str, events: Path = EVENTS) -> dict[str, Any]:
+    """The users and permissions as RabbitMQ definitions (``rabbitmqctl import_definitions``: one call for all),
+    each password stored as RabbitMQ's salted SHA-256 hash of the one derived from ``secret``."""
+    users, permissions = [], []
+    for service, (configure, write, read) in rabbitmq_permissions(events).items():
+        salt = os.urandom(4)
+        digest = hashlib.sha256(salt + derived_password(secret, service).encode()).digest()
+        users.append({"name": service, "password_hash": base64.b64encode(salt + digest).decode(),
+                      "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""})
+        permissions.append({"user": service, "vhost": "/", "configure": configure, "write": write, "read": read})
+    return {"users": users, "permissions": permissions}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m event_contracts.access", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,13 +151,12 @@ def main() -> int:
     grant.add_argument("--prefix", default=os.environ.get("KAFKA_TOPIC_PREFIX", ""))
     grant.add_argument("--passwords", help="a directory holding one file per service, its password "
                                            "(default: derived from the administrator's)")
-    rabbitmq = commands.add_parser("rabbitmq", help="print: <service> <password> <configure> <write> <read>, one a line")
+    rabbitmq = commands.add_parser("rabbitmq", help="print the users and permissions as RabbitMQ definitions (JSON)")
     rabbitmq.add_argument("--secret", required=True, help="the administrator's password, which the services' derive from")
     commands.add_parser("services", help="print the services that use the bus, one a line")
     args = parser.parse_args()
     if args.command == "rabbitmq":
-        for service, regexes in rabbitmq_permissions().items():
-            print(service, derived_password(args.secret, service), *regexes)
+        print(json.dumps(rabbitmq_definitions(args.secret), indent=2))
         return 0
     if args.command == "services":
         print(*sorted(access()), sep="\n")

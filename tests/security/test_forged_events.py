@@ -184,6 +184,45 @@ def test_events_smuggled_past_the_broker_are_dead_lettered_by_every_consumer_wit
     assert_read_models_unchanged(platform, targets)
 
 
+def test_rabbitmq_refuses_another_services_user_on_the_owners_streams(platform: Platform) -> None:
+    """The same rights on RabbitMQ (infra.sh's users): a consumer of poll.* may not publish to its streams, neither
+    through their own exchange nor through the default one; the owner may."""
+    url = os.environ.get("RABBITMQ_URL")
+    if not (url and os.environ.get("RABBITMQ_SERVICE_USERS") == "on"):
+        pytest.skip("needs RABBITMQ_URL and RABBITMQ_SERVICE_USERS=on (make infra-up)")
+    import pika
+    from pika.exceptions import ChannelClosedByBroker
+
+    host = url.rsplit("@", 1)[-1].split("/", 1)[0]
+    stream = f"{platform.prefix}poll.0"
+
+    def publish(service: str, exchange: str) -> int | None:
+        """The broker's refusal code, or None when the message was confirmed."""
+        password = access.derived_password(url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1], service)
+        connection = pika.BlockingConnection(pika.URLParameters(f"amqp://{service}:{password}@{host}/%2F"))
+        try:
+            channel = connection.channel()
+            if service == "polls-service":  # the owner sets its stream up, as its relay does
+                channel.queue_declare(stream, durable=True, arguments={"x-queue-type": "stream"})
+                channel.exchange_declare(stream, "direct", durable=True)
+                channel.queue_bind(stream, stream, routing_key=stream)
+            channel.confirm_delivery()
+            channel.basic_publish(exchange, stream, json.dumps(forged_poll).encode())
+            return None
+        except ChannelClosedByBroker as refused:
+            return int(refused.reply_code)
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    forged_poll = envelope("poll.closed", "p", {"poll_id": str(uuid.uuid4()), "closed_at": dt.datetime.now(dt.UTC).isoformat()},
+                           "polls-service")
+    assert publish("polls-service", stream) is None
+    for forger in ("choice-service", "vote-service"):
+        assert publish(forger, stream) == 403
+        assert publish(forger, "") == 403
+
+
 def _owner(event_type: str) -> str:
     return {"poll": "polls-service", "user": "auth-service"}[event_type.split(".")[0]]
 

@@ -1,0 +1,128 @@
+"""The cluster's event bus is authenticated: Kafka refuses a client without credentials and another service's
+principal on a topic it does not own (SASL/SCRAM and ACLs from the kafka-grant Job), and its NetworkPolicy admits
+neither a pod wearing the gateway's labels nor a pod of another namespace. The services' own traffic over it is
+the walk of test_platform_on_kubernetes.py, on the same cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, run
+
+KAFKA = f"polls-kafka.{NAMESPACE}.svc:9092"
+OUTSIDE = f"{NAMESPACE}-bus-outside"
+
+# Run inside a service's pod (its image has confluent-kafka): produce one message to a topic as the pod's own
+# principal (KAFKA_SASL_* of its Secret) or with no credentials, and print the broker's answer.
+PRODUCE = """
+import json, os, sys
+from confluent_kafka import Producer
+topic, how = sys.argv[1], sys.argv[2]
+config = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "message.timeout.ms": 15000}
+if how == "own":
+    config |= {"security.protocol": os.environ["KAFKA_SECURITY_PROTOCOL"], "sasl.mechanism": os.environ["KAFKA_SASL_MECHANISM"],
+               "sasl.username": os.environ["KAFKA_SASL_USERNAME"], "sasl.password": os.environ["KAFKA_SASL_PASSWORD"]}
+outcome = []
+producer = Producer(config)
+producer.produce(topic, b"forged", on_delivery=lambda error, message: outcome.append(error))
+producer.flush(30)
+print(json.dumps({"error": outcome[-1].name() if outcome and outcome[-1] else None}))
+"""
+
+# Whether a TCP connection to each target opens (a dropped SYN times out).
+REACH = """
+import json, socket, sys
+result = {}
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((socket.gethostbyname(host), int(port)), timeout=3).close()
+        result[target] = True
+    except OSError:
+        result[target] = False
+print(json.dumps(result))
+"""
+
+
+def _web_pod(service: str) -> str:
+    pods = kubectl_json("get", "pods", "-l", f"app.kubernetes.io/instance={service},app.kubernetes.io/component=web",
+                        "--field-selector", "status.phase=Running")
+    return str(pods["items"][0]["metadata"]["name"])
+
+
+def _produce(pod: str, topic: str, how: str) -> str | None:
+    out = kubectl("exec", pod, "--", "python", "-c", PRODUCE, topic, how, timeout=120)
+    error: str | None = json.loads(out.strip().splitlines()[-1])["error"]
+    return error
+
+
+def test_kafka_refuses_another_services_principal_and_a_client_without_credentials(platform: Platform) -> None:
+    vote, polls = _web_pod("vote-service"), _web_pod("polls-service")
+    # vote-service reads poll (it consumes poll.*), so the broker knows it there, and refuses its write.
+    assert _produce(vote, "poll", "own") == "TOPIC_AUTHORIZATION_FAILED"
+    assert _produce(polls, "user", "own") == "TOPIC_AUTHORIZATION_FAILED"
+    assert _produce(vote, "poll", "anonymous") is not None
+    # A service's own topic takes its own principal's writes: the refusals are about who, not a broken broker.
+    # (A message that is not an envelope: every consumer dead-letters it, as any poison message.)
+    assert _produce(vote, "vote", "own") is None
+
+
+@pytest.fixture(scope="module")
+def probes(platform: Platform) -> Iterator[dict[str, tuple[str, str]]]:
+    """Pods outside the set Kafka admits: unlabelled, wearing the gateway's labels (both in the platform's
+    namespace), and wearing a service's web labels in another namespace."""
+    pod = kubectl_json("get", "pods", "-l", "app.kubernetes.io/instance=vote-service,app.kubernetes.io/component=web")
+    image = str(pod["items"][0]["spec"]["containers"][0]["image"])
+    gateway = kubectl_json("get", "pods", "-l", "app.kubernetes.io/name=gateway")["items"][0]["metadata"]["labels"]
+    suffix = uuid.uuid4().hex[:6]
+    pods = {
+        "unlabelled": (f"bus-bare-{suffix}", NAMESPACE, {}),
+        "gateway-labels": (f"bus-gw-{suffix}", NAMESPACE, {k: v for k, v in gateway.items() if k != "pod-template-hash"}),
+        "other-namespace": (f"bus-out-{suffix}", OUTSIDE,
+                            {"app.kubernetes.io/name": "vote-service", "app.kubernetes.io/instance": "vote-service",
+                             "app.kubernetes.io/component": "web", "app.kubernetes.io/part-of": "polls"}),
+    }
+    run("sh", "-c", f"kubectl create namespace {OUTSIDE} --dry-run=client -o yaml | kubectl apply -f -")
+    try:
+        for name, namespace, labels in pods.values():
+            manifest = {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {
+                    "restartPolicy": "Never", "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "probe", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
+                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                    }],
+                },
+            }
+            applied = subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(manifest), text=True,
+                                     capture_output=True, timeout=60)
+            assert applied.returncode == 0, applied.stderr
+        for name, namespace, _ in pods.values():
+            run("kubectl", "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
+        yield {kind: (name, namespace) for kind, (name, namespace, _) in pods.items()}
+    finally:
+        for name, namespace, _ in pods.values():
+            run("kubectl", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false")
+        run("kubectl", "delete", "namespace", OUTSIDE, "--ignore-not-found", "--wait=false")
+
+
+def _reaches_kafka(pod: str, namespace: str) -> bool:
+    out = run("kubectl", "-n", namespace, "exec", pod, "--", "python", "-c", REACH, KAFKA, timeout=120)
+    return bool(json.loads(out.strip().splitlines()[-1])[KAFKA])
+
+
+@pytest.mark.parametrize("kind", ["gateway-labels", "other-namespace"])
+def test_neither_the_gateways_pods_nor_another_namespace_reach_kafka(probes: dict[str, tuple[str, str]], kind: str) -> None:
+    if _reaches_kafka(*probes["unlabelled"]):
+        pytest.skip("this cluster does not enforce NetworkPolicies (an unlabelled pod reaches Kafka)")
+    assert not _reaches_kafka(*probes[kind])
+    # The policy is selective: a service's own pod still reaches Kafka.
+    assert _reaches_kafka(_web_pod("vote-service"), NAMESPACE)

@@ -148,7 +148,7 @@ rabbitmq_up() {
   (rabbitmq_env; setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$rabbitmq_home/server.log" 2>&1 < /dev/null &)
   wait_port "$rabbitmq_port" RabbitMQ || { tail -20 "$rabbitmq_home/server.log" >&2; exit 1; }
   (rabbitmq_env; /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 60 >/dev/null)
-  rabbitmq_users
+  rabbitmq_started=1
 }
 
 # One user per service that uses the bus, its password derived from the administrator's (guest), with the
@@ -180,7 +180,9 @@ print_env() {
 }
 
 case "${1:-}" in
-  up) pg_up; kafka_up; rabbitmq_up; print_env ;;
+  # The services' users live in the node's own database: created when `up` started it (not by rabbitmq-up, which
+  # the library's tests use for brokers of their own, as guest).
+  up) pg_up; kafka_up; rabbitmq_started=; rabbitmq_up; if [ -n "$rabbitmq_started" ]; then rabbitmq_users; fi; print_env ;;
   down) rabbitmq_down; kafka_down; pg_down ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;

@@ -327,3 +327,31 @@ def test_the_dashboard_is_a_grafana_provisioning_configmap():
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["platform.json"]) == json.loads(
         (OBSERVABILITY / "grafana" / "dashboards" / "platform.json").read_text())
+
+
+def test_the_platforms_kafka_authenticates_and_admits_only_the_services_processes():
+    """SASL/SCRAM with the admin's generated password, one Kafka Secret per service in its namespace, the grant
+    Job, and a NetworkPolicy that admits only the services' web/relay/consumer pods (each in its own namespace)
+    and that Job: not the gateway, no other namespace."""
+    objects = render("polls-platform", "--set", "services.vote-service.namespace=team-votes", release="polls")
+    [kafka] = [o for o in objects if o["kind"] == "StatefulSet" and o["metadata"]["name"].endswith("-kafka")]
+    [broker] = kafka["spec"]["template"]["spec"]["containers"]
+    admin = env_of(broker)["KAFKA_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert admin == {"name": "kafka-admin", "key": "KAFKA_ADMIN_PASSWORD"}
+    secrets = {(o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects if o["kind"] == "Secret"}
+    assert ("vote-service-kafka", "team-votes") in secrets and ("polls-service-kafka", None) in secrets
+    [job] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].endswith("-kafka-grant")]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["python", "-m", "event_contracts.access"]
+    [policy] = [o for o in objects if o["kind"] == "NetworkPolicy"
+                and {"key": "app.kubernetes.io/name", "operator": "In", "values": ["kafka"]}
+                in o["spec"]["podSelector"].get("matchExpressions", [])]
+    [rule] = policy["spec"]["ingress"]
+    peers = rule["from"]
+    assert len(peers) == len(SERVICES) + 1
+    for peer in peers[:-1]:
+        namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        [name, component] = peer["podSelector"]["matchExpressions"]
+        assert name["values"][0] in SERVICES and namespace == ("team-votes" if name["values"] == ["vote-service"] else "polls")
+        assert component == {"key": "app.kubernetes.io/component", "operator": "In", "values": ["web", "relay", "consumer"]}
+    assert peers[-1] == {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "polls",
+                                                         "app.kubernetes.io/component": "kafka-grant"}}}

@@ -42,6 +42,8 @@ DEFAULT_PORT, DEFAULT_BROKER_PORT = 8000, 9092
 LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
 SERVICES = {s["name"]: s["port"] - DEFAULT_PORT for s in LISTED}
 DATABASES = {s["name"]: s["database"] for s in LISTED}
+# How a service authenticates to Kafka (service_kit.settings.KAFKA_CLIENT_ENV).
+KAFKA_CREDENTIALS = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 COLOURS = itertools.cycle(["\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m"])
 RESET = "\033[0m"
 
@@ -471,8 +473,7 @@ def main() -> None:
         env = service_env(bootstrap, args.port)
         principals = rabbitmq_users() if on_rabbitmq else {} if embedded else service_principals(bootstrap)
         if embedded:  # it authenticates nobody: not the credentials of another broker the shell may hold
-            env |= {name: "" for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
-                                          "KAFKA_SASL_PASSWORD")}
+            env |= dict.fromkeys(KAFKA_CREDENTIALS, "")
         if principals:
             supervisor.say("each service connects to the broker as its own user, with the rights its contracts give it")
         ready_files: list[Path] = []

@@ -303,7 +303,7 @@ def service_env(infra: Infrastructure) -> dict[str, str]:
         "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
         # Its broker is plaintext (KAFKA_SASL=off): not the credentials of `make infra-up`'s, if the shell has them.
-        **{name: "" for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")},
+        **dict.fromkeys(("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"), ""),
     }
 
 

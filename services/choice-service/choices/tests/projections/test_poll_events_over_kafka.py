@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 import django_events
 import pytest
+from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
+from django_events.conf import events_settings
 from django_events.consumer import Consumer
 from django_events.relay import Relay
 
@@ -19,7 +22,9 @@ OWNER = str(uuid.uuid4())
 
 
 def published_as_polls_service(type: str, data: dict) -> None:
-    with transaction.atomic():
+    """Under polls-service's name, the owner of poll.*: the consumer refuses poll events from any other source."""
+    events = {**settings.DJANGO_EVENTS, "SERVICE": "polls-service", "GROUP_ID": events_settings.GROUP_ID}
+    with override_settings(DJANGO_EVENTS=events), transaction.atomic():
         django_events.publish(type, key=data["poll_id"], data=data)
     relay = Relay()
     while relay.send_batch():

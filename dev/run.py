@@ -382,10 +382,26 @@ def service_principals(bootstrap: str) -> dict[str, dict[str, str]]:
 
     passwords = {name: access.derived_password(secret, f"{name}-service") for name in SERVICES}
     client = {"bootstrap.servers": bootstrap, **kafka_client_from_env()}
-    try:
-        access.grant_kafka(client, {f"{n}-service": p for n, p in passwords.items()}, os.environ.get("KAFKA_TOPIC_PREFIX", ""))
-    except Exception as error:
-        raise SystemExit(f"run | cannot grant the services their Kafka principals as {admin}: {error}") from None
+    principals = {f"{n}-service": p for n, p in passwords.items()}
+    prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+
+    def grant() -> None:
+        # With no broker answering yet, the services' clients retry their logins until one does and this succeeds.
+        while True:
+            try:
+                access.grant_kafka(client, principals, prefix)
+                return
+            except Exception as error:
+                print(f"run | granting the services their Kafka principals as {admin} failed ({error}); retrying", flush=True)
+                time.sleep(5)
+
+    if _broker_answers(bootstrap):
+        try:
+            access.grant_kafka(client, principals, prefix)
+        except Exception as error:
+            raise SystemExit(f"run | cannot grant the services their Kafka principals as {admin}: {error}") from None
+    else:
+        threading.Thread(target=grant, name="kafka-grant", daemon=True).start()
     return {name: {"KAFKA_SASL_USERNAME": f"{name}-service", "KAFKA_SASL_PASSWORD": password}
             for name, password in passwords.items()}
 

@@ -115,8 +115,9 @@ def test_a_relay_waiting_for_a_stopped_broker_blocks_no_writer_and_stops_on_sigt
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     # The client defaults (no short session timeout), as a service runs them: librdkafka's close then waits ~45 s.
+    # CLIENT: the embedded broker authenticates nobody (not the credentials of make infra-up's Kafka).
     overrides = {"BOOTSTRAP_SERVERS": f"127.0.0.1:{port}", "TOPIC_PREFIX": f"stop-{port}.", "RELAY_SEND_TIMEOUT": 300,
-                 "CONSUMER": {}}
+                 "CONSUMER": {}, "CLIENT": {}}
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings_sqlite",

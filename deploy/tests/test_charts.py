@@ -339,7 +339,7 @@ def test_the_platforms_kafka_authenticates_and_admits_only_the_services_processe
     admin = env_of(broker)["KAFKA_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]
     assert admin == {"name": "kafka-admin", "key": "KAFKA_ADMIN_PASSWORD"}
     secrets = {(o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects if o["kind"] == "Secret"}
-    assert ("vote-service-kafka", "team-votes") in secrets and ("polls-service-kafka", None) in secrets
+    assert ("vote-service-kafka", "team-votes") in secrets and ("polls-service-kafka", "polls") in secrets
     [job] = [o for o in objects if o["kind"] == "Job" and o["metadata"]["name"].endswith("-kafka-grant")]
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["python", "-m", "event_contracts.access"]
     [policy] = [o for o in objects if o["kind"] == "NetworkPolicy"

@@ -96,14 +96,16 @@ def kafka_acls(prefix: str = "", events: Path = EVENTS) -> list[Any]:
     return bindings
 
 
-def grant_kafka(client: dict[str, str], passwords: dict[str, str], prefix: str = "", timeout: float = 30.0) -> None:
+def grant_kafka(client: dict[str, Any], passwords: dict[str, str], prefix: str = "", timeout: float = 30.0) -> None:
     """Upserts each service's SCRAM-SHA-512 credentials and creates its ACLs (both idempotent), as ``client``
     (the administrator's confluent-kafka settings)."""
     from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
 
     admin = AdminClient(client)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
-    upserts = [UserScramCredentialUpsertion(user, info, password.encode()) for user, password in sorted(passwords.items())]
+    upserts: list[Any] = [
+        UserScramCredentialUpsertion(user, info, password.encode()) for user, password in sorted(passwords.items())
+    ]
     for future in admin.alter_user_scram_credentials(upserts, request_timeout=timeout).values():
         future.result(timeout)
     for future in admin.create_acls(kafka_acls(prefix), request_timeout=timeout).values():

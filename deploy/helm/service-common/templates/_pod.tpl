@@ -52,6 +52,10 @@ and the Service's fully qualified name because the gateway sends it as Host.
   value: {{ .Values.config.jwt.audience | quote }}
 - name: JWT_JWKS_URL
   value: {{ include "service-common.jwksUrl" . | quote }}
+{{- with .Values.config.publicUrl }}
+- name: PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:

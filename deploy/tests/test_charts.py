@@ -107,7 +107,7 @@ def test_processes_of_a_service(chart, args):
         assert env["DJANGO_SETTINGS_MODULE"]["value"] == "config.settings.prod"
         for name in ("KAFKA_BOOTSTRAP_SERVERS", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "ALLOWED_HOSTS"):
             assert env[name]["value"], name
-        assert env["JWT_JWKS_URL"]["value"] == "http://auth-service/api/auth/jwks/"
+        assert env["JWT_JWKS_URL"]["value"] == "http://auth-service.polls.svc.cluster.local/api/auth/jwks/"
         assert env["ALLOWED_HOSTS"]["value"].endswith("$(POD_IP)")
         assert list(env).index("POD_IP") < list(env).index("ALLOWED_HOSTS")  # $(VAR) sees earlier vars only
 

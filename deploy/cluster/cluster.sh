@@ -264,7 +264,7 @@ YAML
 # credentials, like the other host daemons of this throwaway cluster.
 start_netpol() {
   command -v ipset >/dev/null || die "kube-router needs the ipset tool (apt-get install ipset)"
-  start kube-router "$bin/kube-router" --run-firewall=true --run-router=false --run-service-proxy=false \
+  start kube-router "$bin/kube-router" --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
     --kubeconfig="$state/admin.kubeconfig" --hostname-override="$node_name" \
     --service-cluster-ip-range="$service_cidr" --health-port=20244 --metrics-port=0
   wait_for 60 "kube-router to enforce NetworkPolicies" healthy http://127.0.0.1:20244/healthz

@@ -18,6 +18,10 @@ kafka_admin_password=${KAFKA_ADMIN_PASSWORD:-polls-admin}
 # The address the broker listens on and advertises (the fault suite uses one a network namespace can reach).
 kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
+# One superuser for every suite, on a server that lives on loopback and holds only test data: the suites create
+# and drop whole databases (Django's test_* databases, fresh ones per run, DROP ... WITH (FORCE)), which a
+# per-service owner role cannot do to the others'. Isolation between services' databases is the deployed
+# platform's (deploy/helm/polls-platform's db-init Job, tested on the cluster by tests/k8s/test_isolation.py).
 pg_user=${PG_USER:-polls}
 pg_password=${PG_PASSWORD:-polls}
 # How long a server may take to open its port (a JVM on a busy machine can take minutes).

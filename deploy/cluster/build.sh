@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the cluster's binaries from the Go module proxy into the machine-wide cache (no registry we reach ships
-# them): Kubernetes (through ./kubernetes/go.mod), CoreDNS and metrics-server; with the argument `prometheus`,
+# them): Kubernetes (through ./kubernetes/go.mod), CoreDNS, metrics-server and kube-router (the NetworkPolicy
+# enforcer; deploy/README.md says why this one); with the argument `prometheus`,
 # Prometheus too (through ./prometheus/go.mod; only the Prometheus image needs it). Each is built once per version and
 # reused by every checkout; Go's module and build caches stay at their defaults (~/go/pkg/mod, ~/.cache/go-build).
 # Prints the directory holding kube-apiserver, kubelet, kubectl, coredns, metrics-server...
@@ -66,8 +67,11 @@ build "CoreDNS $coredns_version" "$cache/bin/coredns-$coredns_version" \
   go_install "github.com/coredns/coredns@$coredns_version"
 build "metrics-server $metrics_server_version" "$cache/bin/metrics-server-$metrics_server_version" \
   go_install "sigs.k8s.io/metrics-server/cmd/metrics-server@$metrics_server_version"
+build "kube-router $kube_router_version" "$cache/bin/kube-router-$kube_router_version" \
+  go_install "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$kube_router_version"
 
 # One folder to put on PATH: links to all of the above.
 ln -sf "$kube_bin"/* "$cache/bin/coredns-$coredns_version/coredns" \
-  "$cache/bin/metrics-server-$metrics_server_version/metrics-server" "$bin/"
+  "$cache/bin/metrics-server-$metrics_server_version/metrics-server" \
+  "$cache/bin/kube-router-$kube_router_version/kube-router" "$bin/"
 echo "$bin"

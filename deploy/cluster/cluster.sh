@@ -258,6 +258,18 @@ YAML
   start kube-proxy "$bin/kube-proxy" --config="$state/kube-proxy.yaml"
 }
 
+# NetworkPolicies, enforced: kube-router as a firewall only (iptables and ipsets on the node), beside the bridge CNI
+# and kube-proxy. kube-network-policies, the other candidate, queues packets with nftables' `queue` statement, which
+# this kernel lacks (CONFIG_NFT_QUEUE): deploy/README.md. It watches pods, namespaces and policies with the admin
+# credentials, like the other host daemons of this throwaway cluster.
+start_netpol() {
+  command -v ipset >/dev/null || die "kube-router needs the ipset tool (apt-get install ipset)"
+  start kube-router "$bin/kube-router" --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --kubeconfig="$state/admin.kubeconfig" --hostname-override="$node_name" \
+    --service-cluster-ip-range="$service_cidr" --health-port=20244 --metrics-port=0
+  wait_for 60 "kube-router to enforce NetworkPolicies" healthy http://127.0.0.1:20244/healthz
+}
+
 node_ready() {
   [ "$("$bin/kubectl" get node "$node_name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
@@ -302,6 +314,7 @@ up() {
   start_kubelet
   start_proxy
   wait_for 120 "node $node_name Ready" node_ready
+  start_netpol
   addons
   log "cluster ready in $((SECONDS - started))s (kubectl: $bin/kubectl)"
   print_env
@@ -373,9 +386,19 @@ remove_chains() {
   done
 }
 
+# kube-router's sets (its chains are KUBE-* and go with remove_chains, which must run first: a set in use stays).
+remove_ipsets() {
+  command -v ipset >/dev/null || return 0
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' || true); do
+    ipset destroy "$set" 2>/dev/null || true
+  done
+}
+
 down() {
   local started=$SECONDS
   bin=$cache/bin/current
+  stop kube-router
   stop kube-proxy
   stop kubelet
   remove_containers
@@ -391,6 +414,7 @@ down() {
   # The pods' cgroups (cgroup v1: one tree per controller), deepest first, now that their processes are gone.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   remove_chains
+  remove_ipsets
   conntrack -D -s 10.244.0.0/16 >/dev/null 2>&1 || true
   if [ -f "$state/sysctl.saved" ]; then
     while IFS='=' read -r key value; do [ -n "$value" ] && sysctl -qw "$key=$value" 2>/dev/null; done \
@@ -405,7 +429,7 @@ down() {
 # What a stopped cluster must not leave: its processes, mounts, pod network namespaces, bridge, chains.
 leftovers() {
   local binary
-  for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy \
+  for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-router \
     containerd-shim-runc-v2; do
     pgrep -a -x "${binary:0:15}" | sed "s/^/process: /" || true
   done
@@ -414,11 +438,12 @@ leftovers() {
     sed "s/^/mount: /" || true
   ip link show cni0 2>/dev/null | sed "s/^/link: /" || true
   { iptables-save; ip6tables-save; } 2>/dev/null | grep -E '^:(KUBE|CNI)-' | sed "s/^/chain: /" || true
+  ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' | sed "s/^/ipset: /" || true
 }
 
 status() {
   local name
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy kube-router; do
     if running "$name"; then echo "$name: running (pid $(cat "$pids/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

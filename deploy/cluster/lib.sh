@@ -7,6 +7,8 @@ kubernetes_version=v1.30.14
 coredns_version=v1.11.3
 metrics_server_version=v0.7.2
 prometheus_version=v2.53.4
+# The NetworkPolicy enforcer (firewall only: the bridge CNI keeps routing, kube-proxy keeps Services).
+kube_router_version=v2.1.0
 
 # Builds and base images are slow to make and the same for every checkout on the machine: they live outside the
 # repository, so a fresh clone (CI clones into another folder) reuses them.

@@ -107,7 +107,7 @@ def test_processes_of_a_service(chart, args):
         assert env["DJANGO_SETTINGS_MODULE"]["value"] == "config.settings.prod"
         for name in ("KAFKA_BOOTSTRAP_SERVERS", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "ALLOWED_HOSTS"):
             assert env[name]["value"], name
-        assert env["JWT_JWKS_URL"]["value"] == "http://auth-service/api/auth/jwks/"
+        assert env["JWT_JWKS_URL"]["value"] == "http://auth-service.polls.svc.cluster.local/api/auth/jwks/"
         assert env["ALLOWED_HOSTS"]["value"].endswith("$(POD_IP)")
         assert list(env).index("POD_IP") < list(env).index("ALLOWED_HOSTS")  # $(VAR) sees earlier vars only
 
@@ -355,3 +355,69 @@ def test_the_platforms_kafka_authenticates_and_admits_only_the_services_processe
         assert component == {"key": "app.kubernetes.io/component", "operator": "In", "values": ["web", "relay", "consumer"]}
     assert peers[-1] == {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "polls",
                                                          "app.kubernetes.io/component": "kafka-grant"}}}
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_the_jwks_is_fetched_by_auth_services_fully_qualified_name(chart):
+    """A short name resolves in the consumer's own namespace, where another Service could be named auth-service."""
+    def jwks_urls(*args):
+        return {env_of(c)["JWT_JWKS_URL"]["value"] for _, _, c in containers(render(chart, *args))}
+
+    assert jwks_urls() == {"http://auth-service.polls.svc.cluster.local/api/auth/jwks/"}
+    assert jwks_urls("--set", "config.jwt.authService.namespace=identity", "--set", "config.clusterDomain=corp.local") == {
+        "http://auth-service.identity.svc.corp.local/api/auth/jwks/"}
+    assert jwks_urls("--set", "config.jwt.jwksUrl=https://auth.example/jwks") == {"https://auth.example/jwks"}
+    assert jwks_urls("-f", str(ROOT / "deploy" / "platform" / "dev-service-values.yaml")) == {
+        "http://auth-service.polls.svc.cluster.local/api/auth/jwks/"}
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_a_services_pods_reach_only_dns_postgresql_kafka_and_the_jwks(chart):
+    [np] = [o for o in render(chart) if o["kind"] == "NetworkPolicy"]
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    destinations = {}
+    for rule in np["spec"]["egress"]:
+        assert rule["to"] and rule["ports"], rule  # an empty `to` or no ports would mean anywhere
+        [peer] = rule["to"]
+        labels = peer["podSelector"]["matchLabels"]
+        destinations[labels.get("app.kubernetes.io/name") or labels["k8s-app"]] = sorted(
+            (p["port"], p["protocol"]) for p in rule["ports"])
+    assert destinations == {"kube-dns": [(53, "TCP"), (53, "UDP")], "postgresql": [(5432, "TCP")],
+                            "kafka": [(9092, "TCP")], "auth-service": [(8000, "TCP")]}
+    # Ingress: the gateway on the web port, Prometheus on the metrics port; nobody else.
+    # (auth-service also serves its JWKS to the platform's pods: part-of polls.)
+    peers = [peer["podSelector"]["matchLabels"] for rule in np["spec"]["ingress"] for peer in rule["from"]]
+    names = {labels.get("app.kubernetes.io/name", labels.get("app.kubernetes.io/part-of")) for labels in peers}
+    assert names <= {"gateway", "prometheus", "polls"} and "gateway" in names
+    off = [o for o in render(chart, "--set", "networkPolicy.egress.enabled=false") if o["kind"] == "NetworkPolicy"]
+    assert off[0]["spec"]["policyTypes"] == ["Ingress"] and "egress" not in off[0]["spec"]
+
+
+def test_postgresql_admits_the_services_each_from_its_namespace_and_db_init_only():
+    objects = render("polls-platform", "--set", "services.vote-service.namespace=team-votes", release="polls")
+    [np] = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "polls-postgresql"]
+    assert np["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "postgresql",
+                                                        "app.kubernetes.io/instance": "polls"}
+    [rule] = np["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    admitted = {(peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name"),
+                 tuple(sorted(peer["podSelector"]["matchLabels"].items()))) for peer in rule["from"]}
+    assert admitted == {
+        *(("polls", (("app.kubernetes.io/name", s),)) for s in SERVICES if s != "vote-service"),
+        ("team-votes", (("app.kubernetes.io/name", "vote-service"),)),
+        (None, (("app.kubernetes.io/component", "db-init"), ("app.kubernetes.io/instance", "polls"))),
+    }
+    # Kafka's own policy no longer lets its clients reach PostgreSQL.
+    for other in (o for o in objects if o["kind"] == "NetworkPolicy" and o is not np):
+        for expression in other["spec"]["podSelector"].get("matchExpressions", []):
+            assert "postgresql" not in expression.get("values", [])
+
+
+def test_db_init_gives_each_role_its_own_database_alone():
+    [job] = [o for o in render("polls-platform") if o["kind"] == "Job" and o["metadata"]["name"].endswith("db-init")]
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    for statement in ("REVOKE ALL ON DATABASE %I FROM PUBLIC", "GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I",
+                      "ALTER DATABASE %I OWNER TO %I", "REVOKE ALL ON DATABASE postgres FROM PUBLIC"):
+        assert statement in script
+    entrypoint = (ROOT / "deploy" / "docker" / "postgresql" / "entrypoint.sh").read_text()
+    assert "host sameuser all all scram-sha-256" in entrypoint and "host all all all" not in entrypoint

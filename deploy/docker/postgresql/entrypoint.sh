@@ -1,6 +1,9 @@
 #!/bin/bash
 # Creates the database cluster in $PGDATA on the first start (superuser $POSTGRES_USER with $POSTGRES_PASSWORD,
-# password logins from anywhere, database $POSTGRES_DB), then runs the command.
+# database $POSTGRES_DB), then runs the command. Password logins over the network: the superuser to any database,
+# every other role only to the database of its own name (pg_hba `sameuser`), which is how the platform's db-init
+# Job names each service's role and database; that Job also revokes CONNECT from PUBLIC, so the grant, not only
+# this file, keeps one service's role out of another's database.
 set -euo pipefail
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}"
 [ -n "${POSTGRES_PASSWORD:-}" ] || { echo "POSTGRES_PASSWORD is required" >&2; exit 1; }
@@ -13,7 +16,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "listen_addresses = '*'"
     echo "unix_socket_directories = '/var/run/postgresql'"
   } >> "$PGDATA/postgresql.conf"
-  echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  {
+    echo "host all $POSTGRES_USER all scram-sha-256"
+    echo "host sameuser all all scram-sha-256"
+  } >> "$PGDATA/pg_hba.conf"
   if [ "$POSTGRES_DB" != postgres ]; then
     postgres --single -D "$PGDATA" postgres <<< "CREATE DATABASE \"$POSTGRES_DB\";" >/dev/null
   fi

@@ -94,7 +94,7 @@ def test_a_configured_jwk_is_trusted_like_a_pem(api_client, settings):
 
 
 class _JwksServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.document: dict = {"keys": []}
         self.requests = 0
         server = self
@@ -111,7 +111,7 @@ class _JwksServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}/jwks/"
 
@@ -152,10 +152,72 @@ def test_an_unknown_kid_refetches_the_jwks_but_not_more_often_than_allowed(api_c
     assert jwks_server.requests == fetches
 
 
-def test_an_unreachable_jwks_is_a_401_not_a_500(api_client, settings):
+def _assert_keys_unavailable(response) -> None:
+    assert response.status_code == 503, response.content
+    body = response.json()
+    assert set(body) == {"error", "message", "details"} and body["error"] == "keys_unavailable", body
+
+
+def test_a_jwks_never_fetched_is_a_503_not_a_401_nor_a_500(api_client, settings):
     settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_URL": "http://127.0.0.1:9/jwks/"}}
 
-    _assert_unauthorized(_get(api_client, make_token(user_id="u1")), "unknown key")
+    _assert_keys_unavailable(_get(api_client, make_token(user_id="u1")))
+
+
+class _Clock:
+    """time.monotonic as jwks.py sees it, moved by hand: an hour of outage without waiting an hour."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> _Clock:
+    clock = _Clock()
+    monkeypatch.setattr("service_kit.jwks.time.monotonic", clock)
+    return clock
+
+
+def test_fetched_keys_outlive_a_short_outage_but_not_the_max_age(api_client, jwks_server, settings, clock):
+    settings.SERVICE_KIT = {
+        "JWT": {**settings.SERVICE_KIT["JWT"], "JWKS_CACHE_SECONDS": 300, "JWKS_MIN_REFETCH_SECONDS": 10,
+                "JWKS_MAX_AGE_SECONDS": 3600}
+    }
+    jwks_server.document = {"keys": [TEST_PUBLIC_JWK]}
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200
+
+    # auth-service goes away: its port stops answering.
+    jwks_server.http.shutdown()
+    jwks_server.http.server_close()
+    clock.now += 1800  # stale, refetch fails, still within the max age: keep verifying
+    assert _get(api_client, make_token(user_id="u1")).status_code == 200
+    assert jwks_server.requests == 1
+
+    clock.now += 1801  # past the max age since the last good fetch: no longer trusted
+    _assert_keys_unavailable(_get(api_client, make_token(user_id="u1")))
+    clock.now += 60
+    _assert_keys_unavailable(_get(api_client, make_token(user_id="u1")))
+
+
+def test_keys_are_trusted_again_once_the_jwks_answers_again(api_client, settings, clock):
+    down = _JwksServer()
+    url = down.url
+    down.http.shutdown()
+    down.http.server_close()
+    settings.SERVICE_KIT = {"JWT": {**TEST_JWT_SETTINGS, "PUBLIC_KEYS": [], "JWKS_URL": url}}
+    _assert_keys_unavailable(_get(api_client, make_token(user_id="u1")))
+
+    back = _JwksServer(port=int(url.split(":")[2].split("/")[0]))
+    try:
+        back.document = {"keys": [TEST_PUBLIC_JWK]}
+        clock.now += 11  # past JWKS_MIN_REFETCH_SECONDS
+        assert _get(api_client, make_token(user_id="u1")).status_code == 200
+    finally:
+        back.http.shutdown()
+        back.http.server_close()
 
 
 def provided_jwks() -> dict:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from service_kit.settings import common_settings, database_from_env, database_url_for, env_bool, env_list, env_rates
 
@@ -83,11 +84,24 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "ISSUER": "polls-auth",
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
+        "JWKS_MAX_AGE_SECONDS": 3600.0,
         "PUBLIC_KEYS": [],
         "USER_CHECK": "service_kit.users.selectors.user_is_known",
     }
+    assert shared["SERVICE_KIT"]["PUBLIC_URL"] == ""
     assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_public_url_is_a_plain_base_or_refused_at_start(monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", "https://polls.example.com/")
+    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["SERVICE_KIT"]["PUBLIC_URL"] == (
+        "https://polls.example.com"
+    )
+    for bad in ("polls.example.com", "ftp://polls.example.com", "https://polls.example.com/?next=evil", "https://"):
+        monkeypatch.setenv("PUBLIC_URL", bad)
+        with pytest.raises(ImproperlyConfigured):
+            common_settings(service="vote-service", base_dir=Path("/srv/vote"))
 
 
 def test_kafka_tls_sasl_and_replication_from_env(monkeypatch):

@@ -40,6 +40,22 @@ def test_pages_are_capped_at_100(api_client, query, count_on_page, has_next):
     assert bool(body["next"]) is has_next
 
 
+def test_page_links_carry_neither_the_services_host_nor_its_scheme(api_client):
+    body = api_client.get(reverse("items") + "?page=2&page_size=10", HTTP_HOST="testserver").json()
+
+    assert body["next"] == reverse("items") + "?page=3&page_size=10"
+    assert body["previous"] == reverse("items") + "?page_size=10"
+
+
+def test_page_links_start_with_the_configured_public_url(api_client, settings):
+    settings.SERVICE_KIT = {"PUBLIC_URL": "https://polls.example.com"}
+
+    body = api_client.get(reverse("items") + "?page=2&page_size=5").json()
+
+    assert body["next"].startswith("https://polls.example.com" + reverse("items") + "?")
+    assert body["previous"].startswith("https://polls.example.com" + reverse("items"))
+
+
 def test_a_page_past_the_end_is_a_json_404(api_client):
     response = api_client.get(reverse("items") + "?page=99")
 

@@ -1,6 +1,8 @@
 {{/*
-Ingress only: the web port from the declared clients, the metrics ports from the monitoring namespace.
-Everything else is refused once a namespace-wide deny-all is in place (the gateway chart renders one).
+Ingress: the web port from the declared clients (the gateway), the metrics ports from Prometheus; everything else
+is refused once a namespace-wide deny-all is in place (the platform chart renders one).
+Egress, when networkPolicy.egress.enabled: only the declared destinations (DNS, PostgreSQL, Kafka, auth-service's
+JWKS by default): a compromised service pod reaches neither the other services nor anything outside.
 */}}
 {{- define "service-common.networkPolicy" -}}
 {{- $np := .Values.networkPolicy -}}
@@ -15,7 +17,7 @@ spec:
   podSelector:
     matchLabels:
       {{- include "service-common.selectorLabels" . | nindent 6 }}
-  policyTypes: [Ingress]
+  policyTypes: [Ingress{{ if $np.egress.enabled }}, Egress{{ end }}]
   {{- /* An empty `from` would mean "from anywhere": a rule is left out rather than rendered empty. */}}
   ingress:
     {{- if $np.clients }}
@@ -34,5 +36,16 @@ spec:
       from:
         {{- toYaml $np.metricsClients | nindent 8 }}
     {{- end }}
+  {{- if $np.egress.enabled }}
+  {{- $rules := concat $np.egress.rules $np.egress.extraRules }}
+  egress:
+    {{- if $rules }}
+    {{- range $rules }}
+    {{- if not .to }}{{ fail "networkPolicy.egress rules need a `to`: an empty one means anywhere" }}{{ end }}
+    {{- end }}
+    {{- toYaml $rules | nindent 4 }}
+    {{- else }} []
+    {{- end }}
+  {{- end }}
 {{- end }}
 {{- end }}

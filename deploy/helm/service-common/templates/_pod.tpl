@@ -51,7 +51,11 @@ and the Service's fully qualified name because the gateway sends it as Host.
 - name: JWT_AUDIENCE
   value: {{ .Values.config.jwt.audience | quote }}
 - name: JWT_JWKS_URL
-  value: {{ .Values.config.jwt.jwksUrl | quote }}
+  value: {{ include "service-common.jwksUrl" . | quote }}
+{{- with .Values.config.publicUrl }}
+- name: PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -72,6 +76,20 @@ and the Service's fully qualified name because the gateway sends it as Host.
   value: {{ $value | quote }}
   {{- end }}
 {{- end }}
+{{- end }}
+
+{{- /*
+auth-service's JWKS by its fully qualified name: a short name resolves in the consumer's own namespace, where
+anyone who may create a Service named auth-service would choose the keys this service trusts.
+*/}}
+{{- define "service-common.jwksUrl" -}}
+{{- $jwt := .Values.config.jwt -}}
+{{- if $jwt.jwksUrl -}}
+{{- $jwt.jwksUrl -}}
+{{- else -}}
+{{- $auth := $jwt.authService -}}
+{{- printf "http://%s.%s.svc.%s/api/auth/jwks/" $auth.name (default .Release.Namespace $auth.namespace) .Values.config.clusterDomain -}}
+{{- end -}}
 {{- end }}
 
 {{- define "service-common.databaseSecret" -}}

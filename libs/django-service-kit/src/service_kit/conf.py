@@ -9,6 +9,9 @@ from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     "SERVICE": "",
+    # The platform's public URL (scheme://host[:port], as clients reach the gateway), which page links start
+    # with; empty makes them path-absolute references. Never taken from a request's Host.
+    "PUBLIC_URL": "",
     "JWT": {
         "ISSUER": "polls-auth",
         "AUDIENCE": "polls-platform",
@@ -21,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_CACHE_SECONDS": 300,
         # An unknown kid refetches the JWKS at most this often: garbage tokens must not hammer auth-service.
         "JWKS_MIN_REFETCH_SECONDS": 10,
+        # Fetched keys stop being trusted this long after the last successful fetch when refetching keeps
+        # failing: tokens are then answered 503 keys_unavailable (the token may be good; this service cannot tell).
+        "JWKS_MAX_AGE_SECONDS": 3600,
         "JWKS_TIMEOUT_SECONDS": 2.0,
         "LEEWAY_SECONDS": 10,
         # Import path of a function (user_id) -> bool: whether the token's user still exists. None trusts every

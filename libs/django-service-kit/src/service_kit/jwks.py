@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from django.utils.module_loading import import_string
 from jwt.algorithms import RSAAlgorithm
+from rest_framework import exceptions, status
 
 from .conf import kit_settings, on_reload
 
@@ -74,8 +75,22 @@ def keys_from_jwks(document: dict[str, Any]) -> dict[str, RSAPublicKey]:
     return keys
 
 
+class KeysUnavailable(exceptions.APIException):
+    """The fetched keys are older than JWKS_MAX_AGE_SECONDS and auth-service's JWKS cannot be fetched: this
+    service cannot tell a good token from a bad one, so it says so (503) rather than blaming the token (401)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "keys_unavailable"
+    default_detail = "The keys that verify tokens cannot be refreshed right now; retry shortly."
+
+
 class TrustedKeys:
-    """Configured keys, plus the JWKS fetched lazily and cached; safe to share between threads."""
+    """Configured keys, plus the JWKS fetched lazily and cached; safe to share between threads.
+
+    Fetched keys are refetched after JWKS_CACHE_SECONDS. While auth-service cannot be reached they keep
+    verifying, but only until JWKS_MAX_AGE_SECONDS after the last successful fetch: a key withdrawn during an
+    outage (or an outage an attacker arranged) must not stay trusted forever. Past that age a token no configured
+    key verifies is answered with `KeysUnavailable` (503) until a fetch succeeds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -105,6 +120,8 @@ class TrustedKeys:
         stale = self._fetched_at is None or now - self._fetched_at > jwt_settings["JWKS_CACHE_SECONDS"]
         if stale or kid not in self._fetched:
             self._refresh(now)
+        if self._fetched_at is None or now - self._fetched_at > jwt_settings["JWKS_MAX_AGE_SECONDS"]:
+            raise KeysUnavailable()
         return self._fetched.get(kid)
 
     def _refresh(self, now: float) -> None:
@@ -118,7 +135,8 @@ class TrustedKeys:
                 with urllib.request.urlopen(jwt_settings["JWKS_URL"], timeout=jwt_settings["JWKS_TIMEOUT_SECONDS"]) as response:
                     document = json.load(response)
             except Exception as error:
-                # Keep verifying with the keys we have: auth-service being down must not log everyone out.
+                # Keep verifying with the keys we have (until JWKS_MAX_AGE_SECONDS): auth-service being down
+                # for a while must not log everyone out.
                 logger.warning("could not fetch the JWKS from %s: %s", jwt_settings["JWKS_URL"], error)
                 return
             self._fetched = keys_from_jwks(document)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field, inline_serializer
 from rest_framework import pagination, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from .conf import kit_settings
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -33,7 +37,29 @@ def _positive_integer(request: Request, name: str) -> None:
         raise ValidationError({name: ["Must be a whole number from 1."]})
 
 
-class Pagination(pagination.PageNumberPagination):
+def public_link(link: str | None) -> str | None:
+    """A page link as the client may follow it. DRF builds it from the request's scheme and Host, which behind the
+    gateway are the service's own (``http://polls-service``), and which a client could otherwise pick through
+    Host. Only the path and query are kept: under SERVICE_KIT["PUBLIC_URL"] when one is configured, else as a
+    path-absolute reference (``/api/polls/?page=2``) that the client resolves against the URL it called, right
+    through whichever gateway, host and scheme it came in by."""
+    if link is None:
+        return None
+    parts = urlsplit(link)
+    relative = urlunsplit(("", "", parts.path, parts.query, ""))
+    base = kit_settings.PUBLIC_URL
+    return f"{base.rstrip('/')}{relative}" if base else relative
+
+
+class _PublicLinks:
+    def get_next_link(self) -> str | None:
+        return public_link(super().get_next_link())  # type: ignore[misc]
+
+    def get_previous_link(self) -> str | None:
+        return public_link(super().get_previous_link())  # type: ignore[misc]
+
+
+class Pagination(_PublicLinks, pagination.PageNumberPagination):
     """``?page=2&page_size=50`` -> ``{count, next, previous, results}``; page_size is capped at 100. A page or
     page_size that is no whole number from 1 is a 400 (DRF would quietly use the default instead)."""
 
@@ -47,7 +73,7 @@ class Pagination(pagination.PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
 
-class LimitOffsetPagination(pagination.LimitOffsetPagination):
+class LimitOffsetPagination(_PublicLinks, pagination.LimitOffsetPagination):
     """``?limit=50&offset=100`` -> ``{count, next, previous, results}``; limit is capped at 100."""
 
     default_limit = 20
@@ -69,6 +95,11 @@ def get_paginated_response(
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
+@extend_schema_field(OpenApiTypes.URI_REF)
+class _PageLink(serializers.CharField):
+    """A link to another page: a path-absolute reference unless a public URL is configured (`public_link`)."""
+
+
 def paginated(serializer_class: type[serializers.Serializer[Any]]) -> serializers.Serializer[Any]:
     """The OpenAPI response of a list paged by `get_paginated_response`: ``{count, next, previous, results}``."""
     meta = getattr(serializer_class, "Meta", None)
@@ -77,8 +108,8 @@ def paginated(serializer_class: type[serializers.Serializer[Any]]) -> serializer
         name=f"Paginated{name}List",
         fields={
             "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
+            "next": _PageLink(allow_null=True),
+            "previous": _PageLink(allow_null=True),
             "results": serializer_class(many=True),
         },
     )

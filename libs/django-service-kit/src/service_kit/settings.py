@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -160,6 +161,18 @@ def logging_config(*, service: str, level: str | None = None) -> dict[str, Any]:
     }
 
 
+def public_url_from_env() -> str:
+    """PUBLIC_URL, the gateway's address as clients use it (page links start with it); refused at start when it
+    is no plain http(s)://host[:port][/path] (a typo must not reach every page link)."""
+    value = (env("PUBLIC_URL", "") or "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"PUBLIC_URL must look like https://polls.example.com, not {value!r}")
+    return value.rstrip("/")
+
+
 def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "config.urls") -> dict[str, Any]:
     """The settings every service shares, by name; a service's ``base.py`` reads them from ``service_kit.defaults``."""
     base_dir = Path(base_dir)
@@ -246,10 +259,12 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
         },
         "SERVICE_KIT": {
             "SERVICE": service,
+            "PUBLIC_URL": public_url_from_env(),
             "JWT": {
                 "ISSUER": env("JWT_ISSUER", "polls-auth"),
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
+                "JWKS_MAX_AGE_SECONDS": float(env("JWT_JWKS_MAX_AGE_SECONDS", "3600") or 3600),
                 "PUBLIC_KEYS": public_keys_from_env(),
                 "USER_CHECK": "service_kit.users.selectors.user_is_known",
             },

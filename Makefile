@@ -48,6 +48,15 @@ $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.t
 .PHONY: venv
 venv: $(VENV)/.ready
 
+# Clients from other stacks that the tests run against the platform's wire (interop/: Node.js, the CloudEvents
+# SDK, kafkajs, amqplib, the AsyncAPI parser), exactly as its lockfile says, into its ignored node_modules.
+interop/node_modules/.ready: interop/package-lock.json
+	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: interop
+interop: interop/node_modules/.ready
+
 .PHONY: infra-up infra-down
 infra-up:
 	@bash infra/infra.sh up
@@ -97,7 +106,7 @@ test-gateway: venv
 test-deploy: venv
 	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(PY) -m pytest -q deploy/tests
 
-test-e2e: venv
+test-e2e: venv interop
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
 
 # `make new-service` in a scratch clone: the generated service's tests alone, its chart through deploy/tests (helm),

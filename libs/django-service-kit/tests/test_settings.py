@@ -126,3 +126,13 @@ def test_the_defaults_module_names_every_shared_setting():
 
     shared = common_settings(service="x", base_dir=Path("/tmp"))
     assert {name for name in vars(defaults) if name.isupper() and not name.startswith("_")} == set(shared) - {"BASE_DIR"}
+
+
+def test_events_carry_the_0_1_envelope_fields_until_told_otherwise(monkeypatch):
+    monkeypatch.delenv("EVENTS_LEGACY_ENVELOPE", raising=False)
+    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is True
+    monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "off")
+    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is False
+    monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "maybe")
+    with pytest.raises(ValueError, match="EVENTS_LEGACY_ENVELOPE"):
+        common_settings(service="vote-service", base_dir=Path("/srv/vote"))

@@ -8,8 +8,11 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { Kafka as KafkaBinding } from "cloudevents";
-import { Kafka, logLevel } from "kafkajs";
+import kafkajs from "kafkajs";
+import lz4 from "lz4js";
 import { options, print, waitFor } from "./common.mjs";
+
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
 
 function connection(env) {
   const protocol = (env.KAFKA_SECURITY_PROTOCOL ?? "PLAINTEXT").toUpperCase();
@@ -26,6 +29,12 @@ function connection(env) {
   }
   return config;
 }
+
+// The platform's producers compress with LZ4, which kafkajs decodes through a codec it is given (pure JS here).
+CompressionCodecs[CompressionTypes.LZ4] = () => ({
+  compress: async (encoder) => Buffer.from(lz4.compress(encoder.buffer)),
+  decompress: async (buffer) => Buffer.from(lz4.decompress(buffer)),
+});
 
 const { topics, types, timeout } = options();
 const consumer = new Kafka(connection(process.env)).consumer({ groupId: `interop-node-${randomUUID()}` });

@@ -1,4 +1,5 @@
-"""`python -m event_contracts docs` prints docs/events.md from the catalogue; `python -m event_contracts publish`
+"""`python -m event_contracts docs` prints docs/events.md from the catalogue, `python -m event_contracts asyncapi`
+docs/asyncapi.json; `python -m event_contracts publish`
 records new versions (and optional fields added to published ones) in published.json, and refuses a change
 that would break a published version's consumers."""
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from django_events.contracts import breaking_changes
 
-from . import CATALOGUE, PUBLISHED
+from . import CATALOGUE, PUBLISHED, asyncapi
 
 HEADER = """# Event catalogue
 
@@ -74,10 +75,13 @@ def publish() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m event_contracts", description=__doc__)
-    parser.add_argument("command", choices=["docs", "publish"])
+    parser.add_argument("command", choices=["docs", "asyncapi", "publish"])
     args = parser.parse_args()
     if args.command == "docs":
         sys.stdout.write(docs())
+        return 0
+    if args.command == "asyncapi":
+        sys.stdout.write(asyncapi.render())
         return 0
     return publish()
 

@@ -76,3 +76,28 @@ def test_a_node_cloudevents_consumer_reads_poll_created_and_vote_cast(platform: 
         legacy = platform.events_env.get("EVENTS_LEGACY_ENVELOPE", "on") == "on"
         assert event["valid"] is not legacy, event["problem"]
     assert cast["data"]["poll_id"] == poll_id
+
+
+def test_an_openid_client_discovers_the_issuer_and_verifies_a_token(platform: Platform) -> None:
+    """openid-client (Node.js) is pointed at the issuer a token names and nothing else: it finds the keys by
+    discovery through the gateway, and jose verifies the token with them."""
+    node = shutil.which("node")
+    assert node and (INTEROP / "node_modules").is_dir(), "Node.js 20 and `npm ci` in interop/ (make interop)"
+    with platform.client() as client:
+        headers = register_and_login(client, f"stranger-oidc-{uuid.uuid4().hex[:6]}")
+        discovery = client.get("/.well-known/openid-configuration")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert discovery.status_code == 200, discovery.text
+    issuer = discovery.json()["issuer"]
+    assert issuer == platform.url, "tokens of make run name its gateway as their issuer"
+
+    verified = subprocess.run(
+        [node, "discover.mjs", "--issuer", issuer, "--audience", "polls-platform", "--token", token],
+        cwd=INTEROP, capture_output=True, text=True, timeout=60,
+    )
+
+    assert verified.returncode == 0, verified.stderr[-3000:]
+    found = json.loads(verified.stdout)
+    assert found["jwks_uri"] == f"{platform.url}/api/auth/jwks/"
+    assert found["algorithms"] == ["RS256"] and found["header"]["alg"] == "RS256"
+    assert (found["claims"]["iss"], found["claims"]["token_type"]) == (issuer, "access")

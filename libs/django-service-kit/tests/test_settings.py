@@ -80,7 +80,7 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
     assert shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"] == ["service_kit.auth.JWTAuthentication"]
     assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
     assert shared["SERVICE_KIT"]["JWT"] == {
-        "ISSUER": "polls-auth",
+        "ISSUER": "http://127.0.0.1:8000",
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "PUBLIC_KEYS": [],

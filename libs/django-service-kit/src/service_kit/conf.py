@@ -10,7 +10,9 @@ from django.core.signals import setting_changed
 DEFAULTS: dict[str, Any] = {
     "SERVICE": "",
     "JWT": {
-        "ISSUER": "polls-auth",
+        # The platform's public URL: tokens name it as `iss`, and OpenID discovery answers under it
+        # (/.well-known/openid-configuration, through the gateway). Here: the gateway of `make run`.
+        "ISSUER": "http://127.0.0.1:8000",
         "AUDIENCE": "polls-platform",
         "JWKS_URL": None,
         "PUBLIC_KEYS": [],

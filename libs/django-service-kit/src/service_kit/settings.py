@@ -257,7 +257,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
         "SERVICE_KIT": {
             "SERVICE": service,
             "JWT": {
-                "ISSUER": env("JWT_ISSUER", "polls-auth"),
+                "ISSUER": env("JWT_ISSUER", "http://127.0.0.1:8000"),
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "PUBLIC_KEYS": public_keys_from_env(),

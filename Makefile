@@ -29,6 +29,7 @@ help:
 	@echo "make demo           the same, with a few users and polls loaded"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
+	@echo "make asyncapi-html  the events' AsyncAPI document (docs/asyncapi.json) as HTML in build/asyncapi-html/"
 	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
 	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
@@ -47,6 +48,29 @@ $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.t
 
 .PHONY: venv
 venv: $(VENV)/.ready
+
+# Clients from other stacks that the tests run against the platform's wire (interop/: Node.js, the CloudEvents
+# SDK, kafkajs, amqplib, the AsyncAPI parser), exactly as its lockfile says, into its ignored node_modules.
+interop/node_modules/.ready: interop/package-lock.json
+	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: interop
+interop: interop/node_modules/.ready
+
+# The AsyncAPI generator and its HTML template (docs/asyncapi/), as their lockfile says; no browser is fetched
+# (docs/asyncapi/.npmrc runs no install script).
+docs/asyncapi/node_modules/.ready: docs/asyncapi/package-lock.json
+	cd docs/asyncapi && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# docs/asyncapi.json (python -m event_contracts asyncapi) rendered to HTML by the AsyncAPI generator, into the
+# ignored build/asyncapi-html/.
+.PHONY: asyncapi-html
+asyncapi-html: docs/asyncapi/node_modules/.ready
+	docs/asyncapi/node_modules/.bin/asyncapi-generator docs/asyncapi.json \
+		./docs/asyncapi/node_modules/@asyncapi/html-template -o build/asyncapi-html --force-write --disable-warning
+	@echo "open build/asyncapi-html/index.html"
 
 .PHONY: infra-up infra-down
 infra-up:
@@ -74,7 +98,7 @@ lint: venv
 			|| exit 1; \
 	done
 
-test-libs: venv
+test-libs: venv interop
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
 	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
 	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
@@ -97,7 +121,7 @@ test-gateway: venv
 test-deploy: venv
 	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(PY) -m pytest -q deploy/tests
 
-test-e2e: venv
+test-e2e: venv interop
 	$(INFRA_ENV); $(PY) -m pytest -q tests/e2e
 
 # `make new-service` in a scratch clone: the generated service's tests alone, its chart through deploy/tests (helm),

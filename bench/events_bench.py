@@ -110,7 +110,7 @@ def bench_relay(count: int) -> tuple[float, float]:
 
     started = time.perf_counter()
     for _topic, key, payload, event_id, event_type, version in rows:
-        headers = message_headers(event_id=event_id, event_type=event_type, version=version)
+        headers = message_headers(event_id=event_id, event_type=event_type, version=version, payload=payload)
         while True:
             try:
                 producer.produce(bare_topic, key=key.encode(), value=payload.encode(), headers=headers, on_delivery=delivered)

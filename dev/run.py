@@ -368,6 +368,8 @@ def service_env(bootstrap: str, gateway_port: int) -> dict[str, str]:
         # member's session must end first), and Tansu, which answers a join after half this, lets them join in 5.
         "KAFKA_SESSION_TIMEOUT_MS": "10000",
         "JWT_JWKS_URL": f"http://127.0.0.1:{gateway_port + SERVICES['auth']}/api/auth/jwks/",
+        # Tokens name the gateway as their issuer, where OpenID discovery answers.
+        "JWT_ISSUER": f"http://127.0.0.1:{gateway_port}",
     }
 
 

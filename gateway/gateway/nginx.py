@@ -112,6 +112,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(_web_location(url, file.name, web_root) for url, file in edge.web_files().items()),
         "",
         *(f"    location {route.prefix} {{ {REFUSE} {_proxy_pass(route, resolved)} }}" for route in table.routes),
+        *(f"    location = {path} {{ {REFUSE} {_proxy_pass(route, resolved)} }}"
+          for route in table.routes for path in route.paths),
         *(_rate_limited_location(limit, table, resolved) for limit in table.rate_limits),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",

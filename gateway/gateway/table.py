@@ -4,6 +4,7 @@ limits and edge settings from `routes.toml`, with environment overrides."""
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PACKAGE = Path(__file__).resolve().parent
+# An exact path a service serves outside its prefix: nothing nginx would read as a pattern or a variable.
+EXACT_PATH = re.compile(r"/[A-Za-z0-9._~/-]+")
 
 
 def resource(name: str) -> Path:
@@ -28,6 +31,10 @@ class Route:
     service: str
     upstream: str
     env: str  # the environment variable that overrides `upstream`
+    paths: tuple[str, ...] = ()  # exact paths outside `prefix` that the service serves too
+
+    def serves(self, path: str) -> bool:
+        return path.startswith(self.prefix) or path in self.paths
 
     @property
     def upstream_host_port(self) -> str:
@@ -58,7 +65,7 @@ class Table:
     read_timeout: float
 
     def route_for(self, path: str) -> Route | None:
-        return next((route for route in self.routes if path.startswith(route.prefix)), None)
+        return next((route for route in self.routes if route.serves(path)), None)
 
     def rate_limit_for(self, method: str, path: str) -> RateLimit | None:
         return next((limit for limit in self.rate_limits if limit.applies_to(method, path)), None)
@@ -77,7 +84,10 @@ def route_of(service: Mapping[str, object], environ: Mapping[str, str]) -> Route
     """A service of the list, reached on its `make run` port unless `<NAME>_SERVICE_URL` says otherwise."""
     env = f"{str(service['name']).upper().replace('-', '_')}_SERVICE_URL"
     default = f"http://127.0.0.1:{service['port']}"
-    return Route(str(service["prefix"]), f"{service['name']}-service", upstream=environ.get(env) or default, env=env)
+    paths = service.get("paths", [])
+    assert isinstance(paths, list)
+    return Route(str(service["prefix"]), f"{service['name']}-service", upstream=environ.get(env) or default, env=env,
+                 paths=tuple(map(str, paths)))
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, services: Path | None = None) -> Table:
@@ -102,6 +112,10 @@ def _check(table: Table) -> None:
     for route in table.routes:
         if not (route.prefix.startswith("/") and route.prefix.endswith("/")):
             raise ValueError(f"route prefix {route.prefix!r} must start and end with '/'")
+        for path in route.paths:
+            owners = [other.service for other in table.routes if other.serves(path)]
+            if not EXACT_PATH.fullmatch(path) or owners != [route.service]:
+                raise ValueError(f"{route.service}: path {path!r} must be a plain /path that no other route serves")
         route.upstream_host_port  # noqa: B018 - validates the address
     for limit in table.rate_limits:
         if table.route_for(limit.path) is None:

@@ -37,6 +37,21 @@ def test_each_prefix_reaches_its_service_unchanged(gateway: Gateway, services: d
     assert seen["body_sha256"] == hashlib.sha256(b'{"a": 1}').hexdigest()
 
 
+EXACT = [(route, path) for route in ROUTES for path in route.paths]
+
+
+@pytest.mark.parametrize(("route", "path"), EXACT, ids=[path for _, path in EXACT])
+def test_each_exact_path_reaches_its_service_and_nothing_beside_it_does(
+    gateway: Gateway, services: dict[str, int], route: Route, path: str
+) -> None:
+    with gateway.client() as client:
+        response = client.get(f"{path}?x=1")
+        beside = [client.get(path + "x"), client.get(path + "/"), client.get(path.rsplit("/", 1)[0] + "/")]
+    assert response.status_code == 200
+    assert (response.json()["port"], response.json()["target"]) == (services[route.service], f"{path}?x=1")
+    assert [answer.status_code for answer in beside] == [404, 404, 404]
+
+
 def test_a_service_answer_passes_through_untouched(gateway: Gateway) -> None:
     with gateway.client() as client:
         response = client.post("/api/polls/?status=409", json={"question": "?"})

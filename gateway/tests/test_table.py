@@ -21,6 +21,9 @@ def test_the_table_routes_the_services_on_their_development_ports() -> None:
         "/api/votes/": "http://127.0.0.1:8004",
     }.items()
     assert table.route_for("/api/pollsx/") is None
+    discovery = table.route_for("/.well-known/openid-configuration")
+    assert discovery is not None and discovery.service == "auth-service"
+    assert table.route_for("/.well-known/openid-configurationx") is None
 
 
 def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
@@ -34,6 +37,8 @@ def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
     ("services.toml", 'prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
     ("services.toml", "port = 8001", 'port = "8001/x"', "must be http://host"),
     ("routes.toml", 'path = "/api/auth/token/"', 'path = "/nowhere/"', "which no route serves"),
+    ("services.toml", 'paths = ["/.well-known/openid-configuration"]', 'paths = ["/api/polls/x"]', "no other route"),
+    ("services.toml", 'paths = ["/.well-known/openid-configuration"]', 'paths = ["/$x"]', "plain /path"),
 ])
 def test_a_broken_table_is_refused(tmp_path: Path, table: str, old: str, new: str, complaint: str) -> None:
     for name in ("routes.toml", "services.toml"):

@@ -33,6 +33,8 @@ class Platform:
     url: str
     runner: subprocess.Popen[bytes]
     log: Path
+    # The variables that chose its broker, topics and wire (EVENTS_TRANSPORT, KAFKA_TOPIC_PREFIX, ...).
+    events_env: dict[str, str]
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
@@ -64,29 +66,35 @@ def alive(pid: int) -> bool:
     return bool(state) and not state.startswith("Z")
 
 
-def start_on_real_infrastructure(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
+Started = tuple[str, subprocess.Popen[bytes], dict[str, str]]
+
+
+def start_on_real_infrastructure(tmp_path: Path, out: IO[bytes]) -> Started:
     """`dev/run.py` of this tree, each service with its own database on PostgreSQL, on Apache Kafka."""
     database_url = os.environ.get("DATABASE_URL")
     if not (database_url and os.environ.get("KAFKA_BOOTSTRAP_SERVERS")):
         pytest.skip("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (make infra-up)")
     fresh_databases(database_url)
-    env = {**os.environ, "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
+    events_env = {"EVENTS_TRANSPORT": "kafka", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
     command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(GATEWAY_PORT)]
-    return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, env, out)
+    return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, {**os.environ, **events_env}, out), events_env
 
 
-def start_on_rabbitmq(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
-    """`dev/run.py` of this tree on PostgreSQL, every service's events on RabbitMQ: one setting changed."""
+def start_on_rabbitmq(tmp_path: Path, out: IO[bytes]) -> Started:
+    """`dev/run.py` of this tree on PostgreSQL, every service's events on RabbitMQ: one setting changed. Its events
+    are CloudEvents alone, without the field names of django-events 0.1 (nothing of 0.1 reads them here)."""
     database_url = os.environ.get("DATABASE_URL")
     if not (database_url and os.environ.get("RABBITMQ_URL")):
         pytest.skip("needs DATABASE_URL and RABBITMQ_URL (make infra-up)")
     fresh_databases(database_url)
-    env = {**os.environ, "EVENTS_TRANSPORT": "rabbitmq", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
+    events_env = {"EVENTS_TRANSPORT": "rabbitmq", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}.",
+                  "EVENTS_LEGACY_ENVELOPE": "off"}
     command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(RABBITMQ_GATEWAY_PORT)]
-    return f"http://127.0.0.1:{RABBITMQ_GATEWAY_PORT}", _start(command, ROOT, env, out)
+    return (f"http://127.0.0.1:{RABBITMQ_GATEWAY_PORT}", _start(command, ROOT, {**os.environ, **events_env}, out),
+            events_env)
 
 
-def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> tuple[str, subprocess.Popen[bytes]]:
+def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> Started:
     """What a newcomer types: `make run` in a fresh clone, on the embedded default (SQLite files, Tansu)."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -94,7 +102,7 @@ def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> tuple[s
                 "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
     env = {k: v for k, v in os.environ.items() if k not in unwanted}
     env |= {"PORT": str(EMBEDDED_GATEWAY_PORT), "BROKER_PORT": str(EMBEDDED_BROKER_PORT)}
-    return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out)
+    return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out), {"EVENTS_TRANSPORT": "embedded"}
 
 
 def _start(command: list[str], cwd: Path, env: dict[str, str], out: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -127,8 +135,8 @@ def platform(request, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[n
     tmp_path = tmp_path_factory.mktemp("platform")
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        url, runner = request.param(tmp_path, out)
-    platform = Platform(url, runner, log)
+        url, runner, events_env = request.param(tmp_path, out)
+    platform = Platform(url, runner, log, events_env)
     try:
         wait_for_ready_line(runner, log, timeout=300)  # the clean clone builds its own virtualenv first
         yield platform

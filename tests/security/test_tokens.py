@@ -19,10 +19,21 @@ from cryptography.hazmat.primitives import serialization
 from service_kit.jwks import jwk_thumbprint
 
 from tests.e2e.conftest import eventually
-from tests.security.conftest import LIMITS_ON, SIGNING_KEY, Platform, User, assert_json_error, client, fresh_user
+from tests.security.conftest import (
+    GATEWAY_PORT,
+    LIMITS_ON,
+    SIGNING_KEY,
+    Platform,
+    User,
+    assert_json_error,
+    client,
+    fresh_user,
+)
 
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
 SOURCE = "127.0.1.1"
+# The issuer dev/run.py gives the platform: its gateway's URL.
+ISSUER = f"http://127.0.0.1:{GATEWAY_PORT}"
 
 
 def protected(user: User | None = None) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -70,7 +81,7 @@ class Forger:
 
     def claims(self, user_id: str, **changes: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims = {"token_type": "access", "user_id": user_id, "username": "mallory", "iss": "polls-auth",
+        claims = {"token_type": "access", "user_id": user_id, "username": "mallory", "iss": ISSUER,
                   "aud": "polls-platform", "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex, **changes}
         return {name: value for name, value in claims.items() if value is not None}
 

@@ -81,7 +81,7 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
     assert shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"] == ["service_kit.auth.JWTAuthentication"]
     assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
     assert shared["SERVICE_KIT"]["JWT"] == {
-        "ISSUER": "polls-auth",
+        "ISSUER": "http://127.0.0.1:8000",
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "JWKS_MAX_AGE_SECONDS": 3600.0,
@@ -140,3 +140,13 @@ def test_the_defaults_module_names_every_shared_setting():
 
     shared = common_settings(service="x", base_dir=Path("/tmp"))
     assert {name for name in vars(defaults) if name.isupper() and not name.startswith("_")} == set(shared) - {"BASE_DIR"}
+
+
+def test_events_carry_the_0_1_envelope_fields_until_told_otherwise(monkeypatch):
+    monkeypatch.delenv("EVENTS_LEGACY_ENVELOPE", raising=False)
+    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is True
+    monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "off")
+    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is False
+    monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "maybe")
+    with pytest.raises(ValueError, match="EVENTS_LEGACY_ENVELOPE"):
+        common_settings(service="vote-service", base_dir=Path("/srv/vote"))

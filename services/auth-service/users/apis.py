@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from users.selectors import jwks_document, user_get
+from users.selectors import jwks_document, openid_configuration, user_get
 from users.services import token_pair_issue, token_refresh, user_delete, user_register
 
 
@@ -130,3 +130,26 @@ class JwksApi(APIView):
     @extend_schema(responses={200: OutputSerializer}, auth=[])
     def get(self, request: Request) -> Response:
         return Response(jwks_document())
+
+
+class OpenIdConfigurationApi(APIView):
+    """At the issuer's /.well-known/openid-configuration, which the gateway routes here (services.toml)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes: list[type] = []
+
+    class OutputSerializer(serializers.Serializer):
+        issuer = serializers.URLField()
+        jwks_uri = serializers.URLField()
+        id_token_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+        token_endpoint_auth_signing_alg_values_supported = serializers.ListField(child=serializers.CharField())
+        subject_types_supported = serializers.ListField(child=serializers.CharField())
+        claims_supported = serializers.ListField(child=serializers.CharField())
+
+        class Meta:
+            ref_name = "OpenIdConfiguration"
+
+    @extend_schema(responses={200: OutputSerializer}, auth=[])
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(openid_configuration()).data)

@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
     # How long a request waits for a projection to hold a row another service created a moment ago
     # (``wait_for_read_model``) before it answers that the row is unknown.
     "READ_MODEL_WAIT": 5.0,
+    # Events go out as CloudEvents (envelope.py); on, they also carry the field names of django-events 0.1's
+    # envelope (version, occurred_at, key, correlation_id), which its consumers need to read them. Turn it off
+    # once no consumer of the topics runs 0.1: underscores are not CloudEvents attribute names, and a strict
+    # CloudEvents SDK (Java's) refuses an event that has them.
+    "LEGACY_ENVELOPE": True,
 }
 
 

@@ -85,6 +85,24 @@ def configured_catalogue() -> Catalogue | None:
     return Catalogue(Path(directory)) if directory else None
 
 
+def schema_id(event_type: str, version: int) -> str | None:
+    """The ``$id`` of the contract of ``event_type`` v``version`` in the configured catalogue: what a published
+    event names as its CloudEvents ``dataschema``. None without a catalogue or a contract."""
+    from .conf import events_settings
+
+    directory = events_settings.CONTRACTS
+    return _schema_id(str(directory), event_type, version) if directory else None
+
+
+@functools.cache
+def _schema_id(directory: str, event_type: str, version: int) -> str | None:
+    try:
+        found = Catalogue(Path(directory)).schema(event_type, version).get("$id")
+    except ContractViolation:
+        return None
+    return str(found) if found else None
+
+
 def validate_published(event: Event) -> None:
     """Called by ``publish`` when ``VALIDATE_PUBLISHED`` is on."""
     catalogue = configured_catalogue()

@@ -7,7 +7,7 @@ from typing import Any
 
 from .conf import events_settings
 from .context import current_correlation_id
-from .contracts import validate_published
+from .contracts import schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
 
@@ -33,6 +33,7 @@ def publish(type: str, *, key: str, data: dict[str, Any], version: int = 1, usin
         version=version,
         source=events_settings.SERVICE or "",
         correlation_id=current_correlation_id(),
+        dataschema=schema_id(type, version),
     )
     if events_settings.VALIDATE_PUBLISHED:
         validate_published(event)

@@ -56,6 +56,9 @@ STREAM_STARTS_EVERY = 60.0
 # Headers the broker adds to a stream's messages, and the one that carries the message key.
 OFFSET_HEADER = "x-stream-offset"
 KEY_HEADER = "key"
+# A message's content type travels as AMQP's own property, where AMQP clients look for it (the CloudEvents AMQP
+# binding's rule for structured mode), not as a header.
+CONTENT_TYPE_HEADER = "content-type"
 
 
 def partition_of(key: bytes | None) -> int:
@@ -143,9 +146,12 @@ class RabbitMQPublisher:
                 self._declared.add(stream)
             for index, (message, stream) in enumerate(zip(messages, streams, strict=True)):
                 headers: dict[str, Any] = {name: value.decode() for name, value in message.headers}
+                content_type = headers.pop(CONTENT_TYPE_HEADER, None)
                 if message.key is not None:
                     headers[KEY_HEADER] = message.key.decode()
-                properties = pika.BasicProperties(headers=headers, delivery_mode=pika.DeliveryMode.Persistent)
+                properties = pika.BasicProperties(
+                    content_type=content_type, headers=headers, delivery_mode=pika.DeliveryMode.Persistent
+                )
                 self._core.basic_publish(stream, stream, message.value, properties)
                 self._published += 1
                 self._pending[self._published] = index
@@ -305,7 +311,8 @@ class _Receiver:
                 topic=key[0],
                 key=_bytes(message_key) if message_key is not None else None,
                 value=body,
-                headers=[(name, _bytes(value)) for name, value in headers.items()],
+                headers=[(name, _bytes(value)) for name, value in headers.items()]
+                + ([(CONTENT_TYPE_HEADER, properties.content_type.encode())] if properties.content_type else []),
                 partition=key[1],
                 offset=offset,
                 handle=method.delivery_tag,

@@ -164,7 +164,7 @@ class Relay:
                 topic,
                 key=key.encode(),
                 value=payload.encode(),
-                headers=message_headers(event_id=event_id, event_type=event_type, version=event_version),
+                headers=message_headers(event_id=event_id, event_type=event_type, version=event_version, payload=payload),
             )
             for _, topic, key, payload, event_id, event_type, event_version in batch.rows
         ]

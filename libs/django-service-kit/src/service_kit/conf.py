@@ -13,7 +13,9 @@ DEFAULTS: dict[str, Any] = {
     # with; empty makes them path-absolute references. Never taken from a request's Host.
     "PUBLIC_URL": "",
     "JWT": {
-        "ISSUER": "polls-auth",
+        # The platform's public URL: tokens name it as `iss`, and OpenID discovery answers under it
+        # (/.well-known/openid-configuration, through the gateway). Here: the gateway of `make run`.
+        "ISSUER": "http://127.0.0.1:8000",
         "AUDIENCE": "polls-platform",
         "JWKS_URL": None,
         "PUBLIC_KEYS": [],

@@ -129,6 +129,15 @@ def kafka_consumer_from_env() -> dict[str, int]:
     return {"session.timeout.ms": int(timeout)} if timeout else {}
 
 
+def legacy_envelope_from_env() -> bool:
+    """EVENTS_LEGACY_ENVELOPE=off: events are CloudEvents alone, once no consumer of django-events 0.1 reads the
+    topics (django-events' LEGACY_ENVELOPE). Anything but on/off is refused rather than guessed."""
+    value = (env("EVENTS_LEGACY_ENVELOPE", "on") or "on").strip().lower()
+    if value not in {"on", "off"}:
+        raise ValueError(f"EVENTS_LEGACY_ENVELOPE={value!r}: use on or off")
+    return value == "on"
+
+
 def public_keys_from_env(name: str = "JWT_PUBLIC_KEYS") -> list[str | dict[str, Any]]:
     """Trusted public keys given inline: a JSON JWKS document / list of JWKs, or one or more PEM blocks."""
     value = (env(name) or "").strip()
@@ -256,12 +265,13 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
             "CLIENT": kafka_client_from_env(),
             "CONSUMER": kafka_consumer_from_env(),
+            "LEGACY_ENVELOPE": legacy_envelope_from_env(),
         },
         "SERVICE_KIT": {
             "SERVICE": service,
             "PUBLIC_URL": public_url_from_env(),
             "JWT": {
-                "ISSUER": env("JWT_ISSUER", "polls-auth"),
+                "ISSUER": env("JWT_ISSUER", "http://127.0.0.1:8000"),
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "JWKS_MAX_AGE_SECONDS": float(env("JWT_JWKS_MAX_AGE_SECONDS", "3600") or 3600),

@@ -44,7 +44,7 @@ TEST_PUBLIC_KEY_PEM = (
 TEST_KID = jwk_thumbprint(TEST_PRIVATE_KEY.public_key())
 TEST_PUBLIC_JWK = public_jwk(TEST_PRIVATE_KEY.public_key())
 TEST_JWT_SETTINGS: dict[str, Any] = {
-    "ISSUER": "polls-auth",
+    "ISSUER": "http://127.0.0.1:8000",
     "AUDIENCE": "polls-platform",
     "JWKS_URL": None,
     "PUBLIC_KEYS": [TEST_PUBLIC_KEY_PEM],

@@ -8,7 +8,8 @@ def test_the_openapi_schema_describes_every_operation(api_client):
 
     assert response.status_code == 200
     assert set(response.json()["paths"]) == {
-        "/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/me/", "/api/auth/jwks/"
+        "/api/auth/register/", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/me/", "/api/auth/jwks/",
+        "/.well-known/openid-configuration",
     }
 
 

@@ -25,7 +25,7 @@ def test_issued_tokens_are_rs256_with_kid_issuer_audience_and_a_five_minute_acce
     assert access["token_type"] == "access"
     assert access["user_id"] == str(user.id)
     assert access["username"] == "ada"
-    assert (access["iss"], access["aud"]) == ("polls-auth", "polls-platform")
+    assert (access["iss"], access["aud"]) == ("http://127.0.0.1:8000", "polls-platform")
     assert access["exp"] - access["iat"] == 300
     assert _claims(pair.refresh)["token_type"] == "refresh"
 

@@ -327,3 +327,31 @@ def test_the_dashboard_is_a_grafana_provisioning_configmap():
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(dashboard["data"]["platform.json"]) == json.loads(
         (OBSERVABILITY / "grafana" / "dashboards" / "platform.json").read_text())
+
+
+def _gateway_service(*args):
+    [service] = [o for o in render("gateway", *args) if o["kind"] == "Service"]
+    return service["spec"]
+
+
+@pytest.mark.parametrize("kind", ["NodePort", "LoadBalancer"])
+def test_a_gateway_reached_from_outside_keeps_the_clients_address(kind):
+    assert _gateway_service("--set", f"service.type={kind}")["externalTrafficPolicy"] == "Local"
+    # Inside the cluster there is no external traffic to keep apart.
+    assert "externalTrafficPolicy" not in _gateway_service()
+
+
+def test_the_gateway_trusts_no_proxy_unless_told():
+    [config] = [o for o in render("gateway") if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
+    assert "set_real_ip_from" not in config["data"]["cluster.conf"] + config["data"]["nginx.conf"]
+    assert "real_ip_header X-Forwarded-For;" in config["data"]["nginx.conf"]
+    assert "real_ip_recursive on;" in config["data"]["nginx.conf"]
+    told = render("gateway", "--set", "trustedProxies={10.0.0.0/8,2001:db8::/32}")
+    [config] = [o for o in told if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
+    assert re.findall(r"set_real_ip_from (\S+);", config["data"]["cluster.conf"]) == ["10.0.0.0/8", "2001:db8::/32"]
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "::/0", "*", "10.0.0.0/8; include /etc/passwd"])
+def test_the_gateway_refuses_to_trust_everyone_or_a_config_injection(value):
+    result = helm("template", "gateway", str(HELM_DIR / "gateway"), "--set", f"trustedProxies={{{value}}}", check=False)
+    assert result.returncode != 0

@@ -355,3 +355,18 @@ def test_the_gateway_trusts_no_proxy_unless_told():
 def test_the_gateway_refuses_to_trust_everyone_or_a_config_injection(value):
     result = helm("template", "gateway", str(HELM_DIR / "gateway"), "--set", f"trustedProxies={{{value}}}", check=False)
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_services_believe_x_forwarded_for_from_the_pod_cidr_only(chart):
+    for _, _, c in containers(render(chart)):
+        assert env_of(c)["FORWARDED_ALLOW_IPS"]["value"] == "10.244.0.0/16"
+    told = render(chart, "--set", "config.forwardedAllowIps={10.42.0.0/16,fd00::/48}")
+    assert {env_of(c)["FORWARDED_ALLOW_IPS"]["value"] for _, _, c in containers(told)} == {"10.42.0.0/16,fd00::/48"}
+
+
+@pytest.mark.parametrize("value", ["*", "0.0.0.0/0", "::/0"])
+def test_services_refuse_to_believe_everyone(value):
+    result = helm("template", "x", str(HELM_DIR / "vote-service"), "--set", f"config.forwardedAllowIps={{{value}}}",
+                  check=False)
+    assert result.returncode != 0

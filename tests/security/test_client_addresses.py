@@ -1,0 +1,148 @@
+"""Real client addresses and limits that hold: behind a trusted proxy each client is itself, a spoofed
+X-Forwarded-For from anyone else changes nothing, a direct caller of a service cannot pick its own bucket, and
+failed logins are limited per account across processes and addresses, with a growing lock-out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from service_kit.settings import database_url_for
+from tests.e2e.conftest import ROOT
+from tests.security.conftest import GATEWAY_PORT, LIMITS_ON, NGINX_PORT, Platform, client
+
+pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
+AUTH_URL = f"http://127.0.0.1:{GATEWAY_PORT + 1}"
+# A second web process of auth-service beside make run's, on the same database.
+SECOND_AUTH_PORT = NGINX_PORT + 1
+
+
+def _ingress(platform: Platform, gateway_url: str) -> str:
+    """An address of the trusted proxy (conftest.INGRESS), one per gateway so that their tests stay apart."""
+    return "127.0.6.1" if gateway_url == platform.url else "127.0.6.2"
+
+
+def _together(calls: list[tuple[str, str, dict[str, str]]], url: str, path: str) -> list[httpx.Response]:
+    """Each (source, X-Forwarded-For, body) POSTed to `path` at once, each client connected first."""
+    start = threading.Barrier(len(calls))
+
+    def post(call: tuple[str, str, dict[str, str]]) -> httpx.Response:
+        source, forwarded_for, body = call
+        with client(url, source) as http:
+            http.get("/healthz")
+            start.wait()
+            return http.post(path, json=body, headers={"X-Forwarded-For": forwarded_for})
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(post, calls))
+
+
+def _rate_limited(answers: list[httpx.Response]) -> int:
+    return sum(answer.json().get("error") == "rate_limited" for answer in answers)
+
+
+def test_behind_a_trusted_proxy_two_clients_have_two_buckets(platform: Platform, gateway_url: str):
+    ingress = _ingress(platform, gateway_url)
+    crowd = [(ingress, "198.51.100.1", {}) for _ in range(36)] + [(ingress, "198.51.100.2", {}) for _ in range(8)]
+    answers = _together(crowd, gateway_url, "/api/votes/")
+    # The first client went over its burst; the second, behind the same proxy, did not share it.
+    assert _rate_limited(answers[:36]) > 0
+    assert _rate_limited(answers[36:]) == 0, [answer.status_code for answer in answers[36:]]
+
+
+def test_a_spoofed_x_forwarded_for_from_an_untrusted_peer_picks_no_bucket(platform: Platform, gateway_url: str):
+    source = "127.0.7.1" if gateway_url == platform.url else "127.0.7.2"
+    answers = _together([(source, f"198.51.100.{n}", {}) for n in range(40)], gateway_url, "/api/votes/")
+    assert _rate_limited(answers) >= 40 - 21 - 5, [answer.status_code for answer in answers]
+
+
+def test_a_direct_caller_of_a_service_gets_no_fresh_bucket_from_x_forwarded_for(platform: Platform):
+    # auth-service's own limit on registration, 20 a minute per client: keyed on the caller, not on its header.
+    with client(AUTH_URL, "127.0.8.1") as http:
+        answers = [http.post("/api/auth/register/", json={"username": f"direct{n}", "password": "x"},
+                             headers={"X-Forwarded-For": f"198.51.100.{n}"}) for n in range(30)]
+    assert [answer.json().get("error") for answer in answers].count("throttled") >= 30 - 20
+
+
+def test_forty_bad_logins_from_one_client_leave_other_users_logins_and_refreshes(platform: Platform, gateway_url: str):
+    ingress = _ingress(platform, gateway_url)
+    third = 3 if gateway_url == platform.url else 4
+    users = []
+    for n in range(3):
+        username = f"sec-{uuid.uuid4().hex[:10]}"
+        with client(gateway_url, f"127.0.{third}.{50 + n}") as http:
+            assert http.post("/api/auth/register/", json={"username": username, "password": "a-long-password-42"}).status_code == 201
+        users.append(username)
+    with client(gateway_url, ingress) as http:
+        attacker = {"X-Forwarded-For": "198.51.100.66"}
+        for n in range(40):
+            http.post("/api/auth/token/", json={"username": f"guess-{n}", "password": "guess"}, headers=attacker)
+        for n, username in enumerate(users):
+            own = {"X-Forwarded-For": f"198.51.100.{70 + n}"}
+            tokens = http.post("/api/auth/token/", json={"username": username, "password": "a-long-password-42"}, headers=own)
+            assert tokens.status_code == 200, tokens.text
+            refreshed = http.post("/api/auth/token/refresh/", json={"refresh": tokens.json()["refresh"]}, headers=own)
+            assert refreshed.status_code == 200, refreshed.text
+
+
+@pytest.fixture(scope="module")
+def second_auth_process(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """auth-service's web process started once more, as a second pod would be: the same database, its own memory."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+           "DATABASE_URL": database_url_for(os.environ["DATABASE_URL"], "auth_service"),
+           "JWT_JWKS_URL": f"{AUTH_URL}/api/auth/jwks/"}
+    log = tmp_path_factory.mktemp("second-auth") / "web.log"
+    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+               "--port", str(SECOND_AUTH_PORT), "--forwarded-allow-ips", "127.0.0.1"]
+    process = subprocess.Popen(command, cwd=ROOT / "services" / "auth-service", env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{SECOND_AUTH_PORT}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(30)
+
+
+def _login(url: str, source: str, username: str, password: str) -> httpx.Response:
+    with client(url, source) as http:
+        return http.post("/api/auth/token/", json={"username": username, "password": password})
+
+
+def test_an_accounts_limit_holds_across_processes_and_addresses_and_its_lock_out_grows(
+        platform: Platform, second_auth_process: str):
+    username = f"sec-{uuid.uuid4().hex[:10]}"
+    with client(platform.url, "127.0.9.251") as http:
+        assert http.post("/api/auth/register/", json={"username": username, "password": "a-long-password-42"}).status_code == 201
+    processes = [AUTH_URL, second_auth_process]
+    # Five guesses, each from another address, alternating between the two processes.
+    failures = [_login(processes[n % 2], f"127.0.9.{n + 1}", username, "guess").status_code for n in range(5)]
+    assert failures == [401] * 5
+    # The account is locked everywhere, for its owner too, whatever the address.
+    locked = [_login(url, "127.0.9.100", username, "a-long-password-42") for url in processes]
+    assert [answer.status_code for answer in locked] == [429, 429], [answer.text for answer in locked]
+    assert {answer.json()["error"] for answer in locked} == {"login_locked"}
+    waits = [int(locked[0].headers["Retry-After"])]
+    for n in range(2):
+        time.sleep(waits[-1] + 0.2)
+        assert _login(processes[n % 2], f"127.0.9.{20 + n}", username, "guess").status_code == 401
+        again = _login(processes[(n + 1) % 2], f"127.0.9.{30 + n}", username, "guess")
+        assert again.status_code == 429, again.text
+        waits.append(int(again.headers["Retry-After"]))
+    assert waits[0] < waits[1] < waits[2], waits

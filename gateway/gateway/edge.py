@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.table import resource
+from gateway.table import Network, resource
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is kept only if it is short and cannot smuggle anything into logs or headers.
@@ -22,9 +22,6 @@ SANE_HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,4
 # Forwarding headers a client may send: the gateway writes X-Forwarded-For and X-Real-IP itself and drops these,
 # so no service can mistake a client's word for the address the gateway saw.
 CLIENT_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-Host", "X-Forwarded-Port")
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The client, as nginx's realip module finds it with `real_ip_header X-Forwarded-For; real_ip_recursive on`:

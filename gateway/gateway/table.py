@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 PACKAGE = Path(__file__).resolve().parent
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def resource(name: str) -> Path:
@@ -59,7 +60,7 @@ class Table:
     read_timeout: float
     # The proxies in front of the gateway (an ingress controller, a load balancer) whose X-Forwarded-For names the
     # client; empty, nobody's is believed and the client is the connecting address.
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
 
     def route_for(self, path: str) -> Route | None:
         return next((route for route in self.routes if path.startswith(route.prefix)), None)
@@ -77,7 +78,7 @@ def rate_limits_on(environ: Mapping[str, str]) -> bool:
     return value == "on"
 
 
-def trusted_proxies_of(configured: list[str], environ: Mapping[str, str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+def trusted_proxies_of(configured: list[str], environ: Mapping[str, str]) -> tuple[Network, ...]:
     """``GATEWAY_TRUSTED_PROXIES`` (CIDRs or addresses, separated by commas or spaces) over the table's list. A
     network that holds every address is refused: believing anyone's X-Forwarded-For is trusting no proxy at all,
     but worse, since each client would pick its own rate limit bucket."""

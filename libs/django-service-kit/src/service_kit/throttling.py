@@ -55,10 +55,12 @@ class _CallerRateThrottle(throttling.SimpleRateThrottle):
         if self.rate is None:
             return True
         key = self.get_cache_key(request, view)
-        if key is None or self.num_requests is None or self.duration is None:
+        # Set from the rate by SimpleRateThrottle (and ScopedRateThrottle below); the stubs do not declare them.
+        limit, window = getattr(self, "num_requests", None), getattr(self, "duration", None)
+        if key is None or limit is None or window is None:
             return True
         try:
-            verdict = ratelimit.hit(key, limit=self.num_requests, window=self.duration)
+            verdict = ratelimit.hit(key, limit=limit, window=window)
         except DatabaseError:
             # A limit that cannot be counted lets the request through: the service answers as well as its
             # database lets it, rather than a 500 for a counter.

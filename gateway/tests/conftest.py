@@ -83,7 +83,7 @@ def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
         process = subprocess.Popen(nginx_command(folder, NGINX), stdout=(folder / "nginx.out").open("wb"),
                                    stderr=subprocess.STDOUT)
     gateway = Gateway(kind, f"http://127.0.0.1:{port}", access_log, process)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # a loaded CI machine takes its time to import uvicorn
     while True:
         try:
             if httpx.get(f"{gateway.url}/healthz", timeout=1).status_code == 200:

@@ -45,8 +45,9 @@ def test_the_lock_out_doubles_with_each_failure_after_the_free_ones():
     for _ in range(4):
         with pytest.raises(LoginLocked) as locked:
             login_attempt_begin(username="ada", address=None, now=now)
-        waits.append(locked.value.wait)
+        waits.append(locked.value.wait)  # type: ignore[attr-defined]  # set by Throttled's __init__
         row = LoginFailures.objects.get(key="account:ada")
+        assert row.locked_until is not None
         now = row.locked_until + timedelta(milliseconds=1)
         login_attempt_begin(username="ada", address=None, now=now)  # one more failure once the lock ends
     assert waits == [1, 2, 4, 8]
@@ -60,6 +61,7 @@ def test_the_lock_out_stops_at_its_maximum(settings):
         now = max(now, row.locked_until) if row and row.locked_until else now
         login_attempt_begin(username="ada", address=None, now=now)
     row = LoginFailures.objects.get(key="account:ada")
+    assert row.locked_until is not None
     assert (row.locked_until - now).total_seconds() == 3
 
 

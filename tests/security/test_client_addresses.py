@@ -117,18 +117,20 @@ def second_auth_process(platform: Platform, tmp_path_factory: pytest.TempPathFac
     process = subprocess.Popen(command, cwd=ROOT / "services" / "auth-service", env=env,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{SECOND_AUTH_PORT}"
-    deadline = time.monotonic() + 300  # a loaded CI machine takes its time to import Django
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(30)
+    try:
+        deadline = time.monotonic() + 300  # a loaded CI machine takes its time to import Django
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def _login(url: str, source: str, username: str, password: str) -> httpx.Response:

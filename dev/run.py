@@ -37,6 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT, DEFAULT_BROKER_PORT = 8000, 9092
+# Where the gateway (the dev proxy, or an nginx beside it) connects to the services from: the one peer whose
+# X-Forwarded-For a service believes (uvicorn's --forwarded-allow-ips). Any other local process that calls a
+# service directly is counted as itself, whatever it writes in X-Forwarded-For.
+GATEWAY_ADDRESS = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Each service listens on its port of the platform's list (services.toml), shifted with the gateway's: 8001
 # beside a gateway on 8000, 18001 beside one on 18000.
 LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
@@ -507,7 +511,7 @@ def main() -> None:
             folder, own = folders[name], envs[name]
             supervisor.say(f"starting {name}-service on http://127.0.0.1:{port} with its relay and consumer")
             uvicorn = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                       "--no-access-log"]
+                       "--no-access-log", "--forwarded-allow-ips", GATEWAY_ADDRESS]
             supervisor.add(Program(f"{name}-web", uvicorn, folder, own))
             supervisor.add(Program(f"{name}-relay", [python, "manage.py", "events_relay"], folder, own,
                                    needs_broker=embedded, resends_after_fresh_broker=embedded))

@@ -36,4 +36,7 @@ EXPOSE 8000
 # (9100). The slim base has no curl, so Python asks: urlopen raises, and exits non-zero, on any non-2xx.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ['HEALTHCHECK_PORT'], timeout=4)"]
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--forwarded-allow-ips", "*"]
+# X-Forwarded-For is believed only from FORWARDED_ALLOW_IPS (uvicorn reads the variable): loopback here, the pod
+# CIDR in the charts (config.forwardedAllowIps), never "*", which would let any caller choose its own address.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

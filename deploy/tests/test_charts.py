@@ -421,3 +421,46 @@ def test_db_init_gives_each_role_its_own_database_alone():
         assert statement in script
     entrypoint = (ROOT / "deploy" / "docker" / "postgresql" / "entrypoint.sh").read_text()
     assert "host sameuser all all scram-sha-256" in entrypoint and "host all all all" not in entrypoint
+
+
+def _gateway_service(*args):
+    [service] = [o for o in render("gateway", *args) if o["kind"] == "Service"]
+    return service["spec"]
+
+
+@pytest.mark.parametrize("kind", ["NodePort", "LoadBalancer"])
+def test_a_gateway_reached_from_outside_keeps_the_clients_address(kind):
+    assert _gateway_service("--set", f"service.type={kind}")["externalTrafficPolicy"] == "Local"
+    # Inside the cluster there is no external traffic to keep apart.
+    assert "externalTrafficPolicy" not in _gateway_service()
+
+
+def test_the_gateway_trusts_no_proxy_unless_told():
+    [config] = [o for o in render("gateway") if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
+    assert "set_real_ip_from" not in config["data"]["cluster.conf"] + config["data"]["nginx.conf"]
+    assert "real_ip_header X-Forwarded-For;" in config["data"]["nginx.conf"]
+    assert "real_ip_recursive on;" in config["data"]["nginx.conf"]
+    told = render("gateway", "--set", "trustedProxies={10.0.0.0/8,2001:db8::/32}")
+    [config] = [o for o in told if o["kind"] == "ConfigMap" and "cluster.conf" in o["data"]]
+    assert re.findall(r"set_real_ip_from (\S+);", config["data"]["cluster.conf"]) == ["10.0.0.0/8", "2001:db8::/32"]
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "::/0", "*", "10.0.0.0/8; include /etc/passwd"])
+def test_the_gateway_refuses_to_trust_everyone_or_a_config_injection(value):
+    result = helm("template", "gateway", str(HELM_DIR / "gateway"), "--set", f"trustedProxies={{{value}}}", check=False)
+    assert result.returncode != 0
+
+
+@pytest.mark.parametrize("chart", SERVICES)
+def test_services_believe_x_forwarded_for_from_the_pod_cidr_only(chart):
+    for _, _, c in containers(render(chart)):
+        assert env_of(c)["FORWARDED_ALLOW_IPS"]["value"] == "10.244.0.0/16"
+    told = render(chart, "--set", "config.forwardedAllowIps={10.42.0.0/16,fd00::/48}")
+    assert {env_of(c)["FORWARDED_ALLOW_IPS"]["value"] for _, _, c in containers(told)} == {"10.42.0.0/16,fd00::/48"}
+
+
+@pytest.mark.parametrize("value", ["*", "0.0.0.0/0", "::/0"])
+def test_services_refuse_to_believe_everyone(value):
+    result = helm("template", "x", str(HELM_DIR / "vote-service"), "--set", f"config.forwardedAllowIps={{{value}}}",
+                  check=False)
+    assert result.returncode != 0

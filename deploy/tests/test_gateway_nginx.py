@@ -1,6 +1,8 @@
 """The gateway chart's nginx config, run by real nginx: every route reaches its upstream with the upstream's own
 name as Host, and a service that cannot be resolved is a JSON 502 on its prefix alone, never an nginx that
-will not start. Also: the chart's copy of the rendered config is the one gateway/routes.toml gives today."""
+will not start; the client behind a trusted proxy is the one its X-Forwarded-For names, anyone else's is ignored.
+Also: the chart's copy of the rendered config is the one gateway/routes.toml gives today."""
+import http.client
 import http.server
 import json
 import os
@@ -18,6 +20,8 @@ from conftest import HELM_DIR, ROOT, render
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 MISSING = "vote-service"
+# The stand-in for an ingress controller: nginx believes its X-Forwarded-For, nobody else's.
+TRUSTED_PROXY = "127.0.0.9"
 
 
 def _free_port():
@@ -28,7 +32,8 @@ def _free_port():
 
 class _Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
-        body = json.dumps({"host": self.headers["Host"], "path": self.path}).encode()
+        body = json.dumps({"host": self.headers["Host"], "path": self.path,
+                           "forwarded_for": self.headers["X-Forwarded-For"]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -39,12 +44,24 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _get(url):
+def _get(url, headers=None, source=None):
+    opener = urllib.request.build_opener(_SourceHandler(source)) if source else urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(url, timeout=15) as response:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=15) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+class _SourceHandler(urllib.request.HTTPHandler):
+    """Connects from a given loopback address, to be a client other than 127.0.0.1."""
+
+    def __init__(self, source):
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req):
+        return self.do_open(lambda host, **kw: http.client.HTTPConnection(host, source_address=(self.source, 0), **kw), req)
 
 
 def test_the_charts_config_is_the_rendered_routing_table():
@@ -64,7 +81,7 @@ def gateway(tmp_path_factory):
     echo = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
     port, dns = _free_port(), _free_port()
-    args = ["--set", f"resolver=127.0.0.1:{dns}"]
+    args = ["--set", f"resolver=127.0.0.1:{dns}", "--set", f"trustedProxies={{{TRUSTED_PROXY}/32}}"]
     for service in ("auth-service", "polls-service", "choice-service"):
         args += ["--set", f"upstreams.{service}.address=127.0.0.1:{echo.server_address[1]}"]
     [config] = [o for o in render("gateway", *args) if o["kind"] == "ConfigMap" and "nginx.conf" in o["data"]]
@@ -102,7 +119,7 @@ def test_each_prefix_reaches_its_upstream_with_the_upstreams_host(gateway, prefi
     url, echo_port = gateway
     status, _, body = _get(f"{url}{prefix}x/?a=1")
     assert status == 200
-    assert json.loads(body) == {"host": f"127.0.0.1:{echo_port}", "path": f"{prefix}x/?a=1"}
+    assert json.loads(body) == {"host": f"127.0.0.1:{echo_port}", "path": f"{prefix}x/?a=1", "forwarded_for": "127.0.0.1"}
 
 
 def test_a_service_that_does_not_resolve_is_a_json_502_on_its_prefix_only(gateway):
@@ -118,3 +135,19 @@ def test_the_page_is_served_from_the_configmap(gateway):
     status, headers, body = _get(f"{url}/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert body == (ROOT / "gateway/web/index.html").read_bytes()
+
+
+def test_a_trusted_proxys_client_is_the_one_it_names(gateway):
+    url, _ = gateway
+    # The client wrote the left-most address itself: only what the trusted proxy added is believed.
+    headers = {"X-Forwarded-For": "203.0.113.7, 198.51.100.4"}
+    status, _, body = _get(f"{url}/api/polls/", headers, source=TRUSTED_PROXY)
+    assert status == 200
+    assert json.loads(body)["forwarded_for"] == "198.51.100.4"
+
+
+def test_anyone_elses_x_forwarded_for_is_ignored(gateway):
+    url, _ = gateway
+    status, _, body = _get(f"{url}/api/polls/", {"X-Forwarded-For": "198.51.100.4"}, source="127.0.0.8")
+    assert status == 200
+    assert json.loads(body)["forwarded_for"] == "127.0.0.8"

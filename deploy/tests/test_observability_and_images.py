@@ -84,6 +84,9 @@ def test_shared_image_stages():
     assert "USER 10001:10001" in runtime
     assert any(line.startswith("HEALTHCHECK") and "/healthz" in line for line in runtime)
     assert json.loads(runtime[-1].removeprefix("CMD "))[:2] == ["uvicorn", "config.asgi:application"]
+    # X-Forwarded-For from loopback only, unless the chart names the gateway's pods.
+    assert "ENV FORWARDED_ALLOW_IPS=127.0.0.1" in runtime
+    assert "--forwarded-allow-ips" not in runtime[-1]
     assert "8000" in runtime[-1]
     assert any("pip install /src/libs/django-events /src/libs/django-service-kit" in line for line in lines)
 

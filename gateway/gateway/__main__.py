@@ -24,8 +24,8 @@ def main() -> None:
     ACCESS_LOG.addHandler(handler)
     ACCESS_LOG.setLevel(logging.INFO)
     ACCESS_LOG.propagate = False
-    # proxy_headers off: the rate limits key on the connection's address, as nginx's $binary_remote_addr does,
-    # never on an X-Forwarded-For a client can write itself.
+    # proxy_headers off: the gateway finds the client itself, from its table's trusted proxies only (as nginx's
+    # realip module does), never from an X-Forwarded-For any client can write.
     uvicorn.run(Gateway(load()), host=args.host, port=args.port, access_log=False, proxy_headers=False,
                 server_header=False, lifespan="on", **server_options())
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
-from gateway.table import resource
+from gateway.table import Network, resource
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is kept only if it is short and cannot smuggle anything into logs or headers.
@@ -20,6 +22,35 @@ SANE_HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,4
 # Forwarding headers a client may send: the gateway writes X-Forwarded-For and X-Real-IP itself and drops these,
 # so no service can mistake a client's word for the address the gateway saw.
 CLIENT_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-Host", "X-Forwarded-Port")
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client, as nginx's realip module finds it with `real_ip_header X-Forwarded-For; real_ip_recursive on`:
+    from a trusted peer, the right-most X-Forwarded-For address that is not itself a trusted proxy (what a client
+    wrote to the left of it is never believed); an address that cannot be parsed ends the walk at the last trusted
+    one. Anyone else's X-Forwarded-For is ignored."""
+    if not trusted or not forwarded_for or not _is_trusted(peer, trusted):
+        return peer
+    client = peer
+    for entry in reversed(forwarded_for.replace(" ", ",").split(",")):
+        if not entry:
+            continue
+        try:
+            address = ipaddress.ip_address(entry)
+        except ValueError:
+            break
+        client = str(address)
+        if not _is_trusted(client, trusted):
+            break
+    return client
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in trusted)
+
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "

@@ -70,6 +70,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         '    default "";',
         "}",
         *_refusal_maps(),
+        *_real_ip(table),
         *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
         *([f"include {upstreams_include};"] if resolved else
           [line for route in table.routes for line in _upstream(route)]),
@@ -136,6 +137,20 @@ def _quote_format(text: str) -> str:
 
 def _json_return(code: str) -> str:
     return f"default_type application/json; return {edge.error_status(code)} {quote(edge.error_body(code).decode())};"
+
+
+def _real_ip(table: Table) -> list[str]:
+    """The client behind the trusted proxies (realip): $remote_addr, and so the limits' $binary_remote_addr, the
+    X-Forwarded-For sent on and the log, become the right-most X-Forwarded-For address that is not a trusted proxy.
+    At http level, so the Helm chart's `set_real_ip_from` lines (its cluster.conf) join these; with none at all, no
+    X-Forwarded-For is believed."""
+    return [
+        "",
+        "# Whose X-Forwarded-For names the client: the table's trusted proxies (none by default).",
+        *(f"set_real_ip_from {network};" for network in table.trusted_proxies),
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
 
 
 def _rate_limit_zone(limit: RateLimit) -> list[str]:

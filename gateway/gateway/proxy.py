@@ -71,6 +71,10 @@ class Gateway:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
+            # Once per request, as nginx's realip phase: the limits, the upstream headers and the log all use it.
+            scope["client_address"] = edge.client_address(
+                _peer_address(scope), _forwarded_for(scope["headers"]), self.table.trusted_proxies
+            )
             exchange = Exchange(request_id=_request_id(scope["headers"]))
             try:
                 await self._handle(scope, receive, _edge_send(send, exchange), exchange)
@@ -106,7 +110,7 @@ class Gateway:
         if int(_header(scope["headers"], b"content-length") or 0) > self.table.max_body_bytes:
             return await _fail(send, "payload_too_large")
         rule = self.table.rate_limit_for(method, path)
-        if rule is not None and not self.buckets[rule.name].admit(_client_address(scope)):
+        if rule is not None and not self.buckets[rule.name].admit(scope["client_address"]):
             return await _fail(send, "rate_limited", [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())])
         exchange.upstream = route.upstream_host_port  # as nginx logs $upstream_addr
         await self._proxy(scope, receive, send, route, exchange)
@@ -212,8 +216,14 @@ def _has_body(headers: Headers) -> bool:
     return int(_header(headers, b"content-length") or 0) > 0 or _header(headers, b"transfer-encoding") is not None
 
 
-def _client_address(scope: Scope) -> str:
+def _peer_address(scope: Scope) -> str:
     return scope["client"][0] if scope.get("client") else "unknown"
+
+
+def _forwarded_for(headers: Headers) -> str | None:
+    """Every X-Forwarded-For line, joined in order, as one list (a proxy may add a line of its own)."""
+    values = [value.decode("latin-1") for key, value in headers if key.lower() == b"x-forwarded-for"]
+    return ",".join(values) if values else None
 
 
 def _target(scope: Scope) -> str:
@@ -233,12 +243,13 @@ def _without_hop_by_hop(headers: Headers) -> Headers:
 
 
 def _upstream_headers(scope: Scope, request_id: str) -> Headers:
-    client = _client_address(scope).encode()
+    client = str(scope["client_address"]).encode()
     headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in {b"x-request-id", *FORWARDING}]
     return [
         *headers,
         (b"x-request-id", request_id.encode()),
-        # The gateway is the platform's edge: the address it saw is the client, whatever the client wrote.
+        # The gateway is the platform's edge: the client is the address it saw (or its trusted proxy's word for it),
+        # whatever the client wrote; nothing the client sent is appended.
         (b"x-real-ip", client),
         (b"x-forwarded-for", client),
         (b"x-forwarded-proto", scope.get("scheme", "http").encode()),
@@ -249,7 +260,7 @@ def _log_access(scope: Scope, exchange: Exchange) -> None:
     ACCESS_LOG.info(json.dumps({
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "request_id": exchange.request_id,
-        "client": _client_address(scope),
+        "client": scope["client_address"],
         "method": scope["method"],
         "path": scope["path"],
         "status": exchange.status,

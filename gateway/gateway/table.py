@@ -3,6 +3,7 @@ limits and edge settings from `routes.toml`, with environment overrides."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 PACKAGE = Path(__file__).resolve().parent
 # An exact path a service serves outside its prefix: nothing nginx would read as a pattern or a variable.
 EXACT_PATH = re.compile(r"/[A-Za-z0-9._~/-]+")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def resource(name: str) -> Path:
@@ -63,6 +65,9 @@ class Table:
     max_body_bytes: int
     connect_timeout: float
     read_timeout: float
+    # The proxies in front of the gateway (an ingress controller, a load balancer) whose X-Forwarded-For names the
+    # client; empty, nobody's is believed and the client is the connecting address.
+    trusted_proxies: tuple[Network, ...] = ()
 
     def route_for(self, path: str) -> Route | None:
         return next((route for route in self.routes if route.serves(path)), None)
@@ -78,6 +83,24 @@ def rate_limits_on(environ: Mapping[str, str]) -> bool:
     if value not in {"on", "off"}:
         raise ValueError(f"RATE_LIMITS={value!r}: use on or off")
     return value == "on"
+
+
+def trusted_proxies_of(configured: list[str], environ: Mapping[str, str]) -> tuple[Network, ...]:
+    """``GATEWAY_TRUSTED_PROXIES`` (CIDRs or addresses, separated by commas or spaces) over the table's list. A
+    network that holds every address is refused: believing anyone's X-Forwarded-For is trusting no proxy at all,
+    but worse, since each client would pick its own rate limit bucket."""
+    override = environ.get("GATEWAY_TRUSTED_PROXIES")
+    values = override.replace(",", " ").split() if override is not None else configured
+    networks = []
+    for value in values:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError as error:
+            raise ValueError(f"trusted proxy {value!r}: {error}") from error
+        if network.prefixlen == 0:
+            raise ValueError(f"trusted proxy {value!r} would believe every client's X-Forwarded-For")
+        networks.append(network)
+    return tuple(networks)
 
 
 def route_of(service: Mapping[str, object], environ: Mapping[str, str]) -> Route:
@@ -103,6 +126,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
         max_body_bytes=edge["max_body_bytes"],
         connect_timeout=float(edge["connect_timeout_seconds"]),
         read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),
+        trusted_proxies=trusted_proxies_of(list(edge.get("trusted_proxies", [])), environ),
     )
     _check(table)
     return table

@@ -24,6 +24,9 @@ from tests.e2e.conftest import ROOT, fresh_databases, interrupt
 GATEWAY_PORT = int(os.environ.get("SECURITY_GATEWAY_PORT", 18400))
 # The services listen on the gateway port plus 1-4 (dev/run.py); nginx beside them.
 NGINX_PORT = GATEWAY_PORT + 10
+# The stand-in for an ingress controller or load balancer in front of both gateways: they believe its
+# X-Forwarded-For (GATEWAY_TRUSTED_PROXIES), nobody else's.
+INGRESS = "127.0.6.0/24"
 LIMITS_ON = "production-limits"
 LIMITS_OFF = "rate-limits-off"
 SIGNING_KEY = ROOT / "services" / "auth-service" / "var" / "jwt" / "private.pem"
@@ -83,7 +86,7 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     fresh_databases(database_url)
     prefix = f"security-{uuid.uuid4().hex[:8]}."
     env = {**os.environ, "KAFKA_TOPIC_PREFIX": prefix,
-           "RATE_LIMITS": "off" if request.param == LIMITS_OFF else "on"}
+           "RATE_LIMITS": "off" if request.param == LIMITS_OFF else "on", "GATEWAY_TRUSTED_PROXIES": INGRESS}
     log = folder / "run.log"
     with open(log, "wb") as out:
         runner = subprocess.Popen([sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(GATEWAY_PORT)],

@@ -3,6 +3,9 @@ from django.urls import reverse
 
 from service_kit.testing import AuthClient
 
+# The throttles count in the database.
+pytestmark = pytest.mark.django_db
+
 
 def test_a_scope_over_its_rate_is_429_with_retry_after(api_client):
     for _ in range(2):

@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from service_kit.throttling import client_key
 
 from users.selectors import jwks_document, openid_configuration, user_get
 from users.services import token_pair_issue, token_refresh, user_delete, user_register
@@ -68,18 +69,23 @@ class TokenObtainApi(APIView):
         class Meta:
             ref_name = "TokenPair"
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 429: OpenApiResponse(description="throttled or login_locked")},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = token_pair_issue(**serializer.validated_data)
+        pair = token_pair_issue(**serializer.validated_data, address=client_key(request))
         return Response(self.OutputSerializer(pair).data)
 
 
 class TokenRefreshApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    throttle_scope = "auth_token"
+    # Its own limit: a client guessing passwords must not use up the refreshes of the users behind its address.
+    throttle_scope = "auth_refresh"
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
 from service_kit.errors import ApplicationError, Conflict
 
+from login_limits.services import login_attempt_begin, login_attempt_succeeded
 from users.models import USERNAME_CONSTRAINTS, User
 from users.selectors import user_get_active
 from users.tokens import SignedRefreshToken
@@ -68,10 +69,13 @@ def user_delete(*, user: User) -> None:
     django_events.publish("user.deleted", key=user_id, data={"user_id": user_id})
 
 
-def token_pair_issue(*, username: str, password: str) -> TokenPair:
+def token_pair_issue(*, username: str, password: str, address: str | None = None) -> TokenPair:
+    """``address``: the client's rate limit key (service_kit.throttling.client_key), limited beside the account."""
+    login_attempt_begin(username=username, address=address)
     user = authenticate(username=username, password=password)
     if user is None:
         raise InvalidCredentials()
+    login_attempt_succeeded(username=username, address=address)
     refresh = SignedRefreshToken.for_user(user)
     # Other services show who voted or owns a poll without asking auth-service.
     refresh["username"] = user.username

@@ -1,5 +1,5 @@
 {{/*
-The http-level part of nginx's config that the cluster decides: the resolver, one `$route_<service>` variable
+The http-level part of nginx's config that the cluster decides: the resolver, the trusted proxies, one `$route_<service>` variable
 (host:port) per route that files/nginx.conf proxies to, and the stub_status server the exporter reads. The routes
 are those of files/nginx.conf (rendered from gateway/routes.toml), so a route with no `upstreams` entry still gets
 its conventional name, and a name that does not resolve is a 502 on that prefix at request time.
@@ -7,6 +7,10 @@ its conventional name, and a name that does not resolve is a 502 on that prefix 
 {{- define "gateway.clusterConf" -}}
 {{- $conf := .Files.Get "files/nginx.conf" -}}
 resolver {{ .Values.resolver }} valid={{ .Values.resolverValidSeconds }}s ipv6=off;
+{{- /* Joins files/nginx.conf's realip settings (X-Forwarded-For, recursive), which are at the same http level. */}}
+{{- range .Values.trustedProxies }}
+set_real_ip_from {{ . }};
+{{- end }}
 resolver_timeout 2s;
 {{- range $variable := regexFindAll "\\$route_[a-z0-9_]+" $conf -1 | uniq }}
 {{- $service := trimPrefix "$route_" $variable | replace "_" "-" }}

@@ -46,6 +46,9 @@ and the Service's fully qualified name because the gateway sends it as Host.
 - name: KAFKA_SSL_CA_LOCATION
   value: /var/run/secrets/kafka-ca/ca.crt
 {{- end }}
+{{- /* uvicorn believes X-Forwarded-For only from these (the gateway's pods): see config.forwardedAllowIps. */}}
+- name: FORWARDED_ALLOW_IPS
+  value: {{ join "," .Values.config.forwardedAllowIps | quote }}
 - name: JWT_ISSUER
   value: {{ .Values.config.jwt.issuer | quote }}
 - name: JWT_AUDIENCE

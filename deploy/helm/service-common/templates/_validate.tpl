@@ -21,6 +21,14 @@ unknown top-level keys, a writable or root container, a literal DATABASE_URL, a 
 {{- if not (and $sc.readOnlyRootFilesystem $sc.runAsNonRoot (not $sc.allowPrivilegeEscalation) .Values.podSecurityContext.runAsNonRoot) }}
 {{- fail "values: containers run as non-root with a read-only root filesystem and no privilege escalation" }}
 {{- end }}
+{{- range .Values.config.forwardedAllowIps }}
+{{- if not (regexMatch "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$" .) }}
+{{- fail (printf "values: config.forwardedAllowIps: %q is no address or CIDR (never \"*\": anyone could pick its own rate limit bucket)" .) }}
+{{- end }}
+{{- if hasSuffix "/0" . }}
+{{- fail (printf "values: config.forwardedAllowIps: %q would believe anyone's X-Forwarded-For" .) }}
+{{- end }}
+{{- end }}
 {{- range $name := list "DATABASE_URL" "DJANGO_SECRET_KEY" "KAFKA_SASL_PASSWORD" }}
 {{- if and (hasKey $.Values.config.extraEnv $name) (not (kindIs "map" (index $.Values.config.extraEnv $name))) }}
 {{- fail (printf "values: %s is a secret: give it through its Secret, not as a literal in config.extraEnv" $name) }}

@@ -21,3 +21,18 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class RateCounter(models.Model):
+    """One caller's requests under one rate limit: this window's count and the previous window's, which together
+    estimate the requests of the last window-long stretch (a sliding window). In the service's own database, so
+    every process and pod of the service counts together (service_kit.ratelimit)."""
+
+    key = models.CharField(max_length=255, primary_key=True)
+    window_number = models.BigIntegerField()  # unix time // the window's length
+    count = models.IntegerField()
+    previous = models.IntegerField()
+    expires_at = models.FloatField()  # unix time after which the row says nothing any more
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} (+{self.previous})"

@@ -233,8 +233,9 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "service_kit.throttling.ScopedRateThrottle",
             ] if rate_limits_on() else [],
             "DEFAULT_THROTTLE_RATES": env_rates("THROTTLE_RATES", DEFAULT_THROTTLE_RATES),
-            # The gateway is the one proxy in front of a service: the client is the last X-Forwarded-For hop.
-            "NUM_PROXIES": int(env("NUM_PROXIES", "1") or 0),
+            # REMOTE_ADDR is the client already: uvicorn takes X-Forwarded-For from FORWARDED_ALLOW_IPS (the gateway)
+            # only. DRF reading the header itself would believe it from anyone who reaches the service.
+            "NUM_PROXIES": 0,
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
             "TEST_REQUEST_DEFAULT_FORMAT": "json",
         },

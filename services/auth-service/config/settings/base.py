@@ -3,13 +3,21 @@ from pathlib import Path
 
 import event_contracts
 from service_kit.defaults import *
-from service_kit.settings import DEFAULT_THROTTLE_RATES, database_from_env, env, env_list, env_rates, logging_config
+from service_kit.settings import (
+    DEFAULT_THROTTLE_RATES,
+    database_from_env,
+    env,
+    env_list,
+    env_rates,
+    logging_config,
+    rate_limits_on,
+)
 
 SERVICE = "auth-service"
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 # The users are this service's own table: it needs no read model of them.
-INSTALLED_APPS = [*(app for app in INSTALLED_APPS if app != "service_kit.users"), "users"]
+INSTALLED_APPS = [*(app for app in INSTALLED_APPS if app != "service_kit.users"), "users", "login_limits"]
 LOGGING = logging_config(service=SERVICE)
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
@@ -30,9 +38,14 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": env_rates(
-        "THROTTLE_RATES", {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_register": "20/min"}
+        "THROTTLE_RATES",
+        {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_refresh": "60/min", "auth_register": "20/min"},
     ),
 }
+
+# Failed logins per account and per client address (IPv6 by /64), each past the free ones locking out for twice as
+# long as the last (login_limits.conf has the defaults; `manage.py check` refuses nonsense).
+LOGIN_LIMITS = {"ENABLED": rate_limits_on()}
 
 # auth-service verifies its own access tokens (GET /me) from its own keys: fetching its JWKS over HTTP from
 # inside a request could wait on itself.

@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     # How long a request waits for a projection to hold a row another service created a moment ago
     # (``wait_for_read_model``) before it answers that the row is unknown.
     "READ_MODEL_WAIT": 5.0,
+    # How many requests of one process may be waiting so at once; one more answers at once that the row is unknown,
+    # so that requests for ids nobody created hold at most this many of the process's threads. Keep it well under
+    # the threads a web process serves requests on.
+    "READ_MODEL_WAITERS": 2,
 }
 
 

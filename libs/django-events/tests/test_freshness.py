@@ -59,7 +59,8 @@ def test_past_the_cap_a_request_answers_at_once_with_what_it_read():
         assert waiting_now() == 2 and not any(future.done() for future in waiting)
 
         NoteView.objects.create(id="awaited", text="committed by the consumer")
-        assert [future.result(timeout=60).text for future in waiting] == ["committed by the consumer"] * 2
+        found = [future.result(timeout=60) for future in waiting]
+        assert [view.text if view else None for view in found] == ["committed by the consumer"] * 2
     assert waiting_now() == 0
 
 
@@ -71,17 +72,16 @@ def test_a_place_is_given_back_when_the_wait_ends_however_it_ends():
 
     with ThreadPoolExecutor(2) as pool:
         # One place ends with its bound, one with an exception; both are free again afterwards.
-        ended = [pool.submit(wait_for_read_model, lambda: note_view("never"), timeout=0.3),
-                 pool.submit(wait_for_read_model, _fails_on_second(failing_read),
-                             timeout=120)]
-        assert ended[0].result(timeout=60) is None
+        bounded = pool.submit(wait_for_read_model, lambda: note_view("never"), timeout=0.3)
+        failing = pool.submit(wait_for_read_model, _fails_on_second(failing_read), timeout=120)
+        assert bounded.result(timeout=60) is None
         with pytest.raises(RuntimeError):
-            ended[1].result(timeout=60)
+            failing.result(timeout=60)
     assert waiting_now() == 0
     NoteView.objects.create(id="later", text="x")
     with ThreadPoolExecutor(2) as pool:
-        found = [pool.submit(wait_for_read_model, lambda: note_view("later"), timeout=120) for _ in range(2)]
-        assert [future.result(timeout=60).id for future in found] == ["later", "later"]
+        later = [pool.submit(wait_for_read_model, lambda: note_view("later"), timeout=120) for _ in range(2)]
+        assert [future.result(timeout=60) for future in later] == [NoteView(id="later")] * 2
 
 
 def _fails_on_second(fail: Callable[[], None]) -> Callable[[], None]:

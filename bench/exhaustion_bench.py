@@ -252,13 +252,14 @@ def vote_load(url: str, voters: list[Voter], rate: float, seconds: float) -> Out
 def attack(url: str, size: int, period: float, headers: dict[str, str], stop: threading.Event) -> Outcome:
     """Waves of `size` concurrent unknown-id reads from one address until `stop`."""
     outcome, lock = Outcome(), threading.Lock()
+    # One client per request of a wave, made once: making one costs more CPU than its request (an SSL context).
+    clients = [client(url, "127.0.3.1") for _ in range(size)]
 
     def read(number: int) -> None:
         path = (f"/api/votes/results/{uuid.uuid4()}/" if number % 2 else f"/api/choices/?poll_id={uuid.uuid4()}")
         started = time.perf_counter()
         try:
-            with client(url, "127.0.3.1") as http:
-                status = http.get(path, headers=headers).status_code
+            status = clients[number].get(path, headers=headers).status_code
         except httpx.HTTPError:
             status = 0
         with lock:
@@ -269,6 +270,8 @@ def attack(url: str, size: int, period: float, headers: dict[str, str], stop: th
             began = time.monotonic()
             list(pool.map(read, range(size)))
             stop.wait(max(0.0, began + period - time.monotonic()))
+    for http in clients:
+        http.close()
     return outcome
 
 

@@ -138,11 +138,11 @@ def _check(table: Table) -> None:
             raise ValueError(f"rate limit {limit.name!r}: rate must be >= 1 r/s and burst >= 0")
     for conn in table.connection_limits:
         for path in (*conn.paths, *conn.prefixes):
-            route = table.route_for(path)
-            if route is None:
+            serving = table.route_for(path)
+            if serving is None:
                 raise ValueError(f"connection limit {conn.name!r} covers {path!r}, which no route serves")
             # nginx would have two locations of one prefix.
-            if path in conn.prefixes and path == route.prefix:
+            if path in conn.prefixes and path == serving.prefix:
                 raise ValueError(f"connection limit {conn.name!r}: {path!r} is its route's own prefix")
         if not all(prefix.endswith("/") for prefix in conn.prefixes):
             raise ValueError(f"connection limit {conn.name!r}: a prefix must end with '/'")

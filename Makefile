@@ -33,6 +33,7 @@ help:
 	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
 	@echo "make bench-votes    a viral poll through nginx, read storm, freshness, beside a monolith"
+	@echo "make bench-exhaustion  votes with and without requests for unknown ids holding the services' threads"
 	@echo "make cluster-up     a single-node Kubernetes on this machine (root; cluster-down removes it)"
 	@echo "make images         build the images (buildah) into the cluster; TAG=... overrides the services' tag"
 	@echo "make deploy         install the platform on that cluster (prints export GATEWAY_URL=...)"
@@ -149,13 +150,18 @@ test-faults: venv
 test-faults-run: venv
 	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
 
-.PHONY: bench-events bench-votes
+.PHONY: bench-events bench-votes bench-exhaustion
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
 
 # Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
 bench-votes: venv
 	$(INFRA_ENV); $(PY) bench/votes_bench.py $(BENCH_VOTES_ARGS)
+
+# Votes through `make run`'s gateway and nginx with and without an attacker asking for unknown ids (needs nginx);
+# BENCH_EXHAUSTION_PORT (27000) and the next ten ports.
+bench-exhaustion: venv
+	$(INFRA_ENV); $(PY) bench/exhaustion_bench.py $(BENCH_EXHAUSTION_ARGS)
 
 # A real single-node Kubernetes and the images it runs, built here (deploy/cluster/, deploy/README.md).
 .PHONY: cluster-up cluster-down images

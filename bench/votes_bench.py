@@ -6,7 +6,7 @@ Starts, on the PostgreSQL of $DATABASE_URL (it drops and recreates the services'
 and the Kafka of $KAFKA_BOOTSTRAP_SERVERS (topics and consumer groups under a prefix of its own):
   - the four services with production settings (config.settings.prod), each web process as the image runs it
     (uvicorn on config.asgi) with as many processes as its Helm chart's replicas, and each relay and consumer;
-  - the real nginx gateway rendered from gateway/routes.toml; the one change is that its per-IP rate limits are
+  - the real nginx gateway rendered from gateway/routes.toml; the one change is that its per-IP limits are
     left out, as every voter here comes from 127.0.0.1 (the services' own throttles are lifted the same way);
   - bench/monolith: polls, choices and votes in one Django project and one database, same validation and
     writes, no events, as many processes as vote-service, behind a second nginx rendered from the same table.
@@ -175,7 +175,7 @@ def start_nginx(processes: Processes, name: str, port: int, upstreams: dict[str,
     from gateway.table import load
 
     table = load(environ={**os.environ, **upstreams})
-    table = type(table)(**{**table.__dict__, "rate_limits": ()})
+    table = table.without_limits()
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     config = nginx.render(table, listen=f"127.0.0.1:{port}", access_log=str(folder / "access.log"))

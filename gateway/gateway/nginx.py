@@ -72,6 +72,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *_refusal_maps(),
         *_real_ip(table),
         *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
+        *(f"limit_conn_zone $binary_remote_addr zone={limit.name}:10m;" for limit in table.connection_limits),
         *([f"include {upstreams_include};"] if resolved else
           [line for route in table.routes for line in _upstream(route)]),
         "",
@@ -82,6 +83,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f"    client_max_body_size {table.max_body_bytes};",
         f"    large_client_header_buffers {edge.HEADER_BUFFERS} {edge.MAX_LINE_BYTES // 1024}k;",
         "    limit_req_status 429;",
+        "    limit_conn_status 429;",
         "",
         "    proxy_http_version 1.1;",
         f"    proxy_connect_timeout {_seconds(table.connect_timeout)};",
@@ -115,7 +117,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(f"    location {route.prefix} {{ {REFUSE} {_proxy_pass(route, resolved)} }}" for route in table.routes),
         *(f"    location = {path} {{ {REFUSE} {_proxy_pass(route, resolved)} }}"
           for route in table.routes for path in route.paths),
-        *(_rate_limited_location(limit, table, resolved) for limit in table.rate_limits),
+        *(_limited_location(match, limits, table, resolved) for match, limits in _limited_locations(table).items()),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",
         "",
@@ -200,13 +202,21 @@ def _proxy_pass(route: Route, resolved: bool) -> str:
     return f"set $proxy_to ${upstream_variable(route)}; proxy_pass http://$proxy_to;"
 
 
-def _rate_limited_location(limit: RateLimit, table: Table, resolved: bool) -> str:
-    route = table.route_for(limit.path)
+def _limited_locations(table: Table) -> dict[str, list[str]]:
+    """Location match (`= /path/` or a prefix) -> the limit directives of the paths limited per client."""
+    locations: dict[str, list[str]] = {}
+    for limit in table.rate_limits:
+        locations.setdefault(f"= {limit.path}", []).append(f"limit_req zone={limit.name} burst={limit.burst} nodelay;")
+    for conn in table.connection_limits:
+        for match in (*(f"= {path}" for path in conn.paths), *conn.prefixes):
+            locations.setdefault(match, []).append(f"limit_conn {conn.name} {conn.connections};")
+    return locations
+
+
+def _limited_location(match: str, limits: list[str], table: Table, resolved: bool) -> str:
+    route = table.route_for(match.removeprefix("= "))
     assert route is not None  # the table's own check guarantees it
-    return (
-        f"    location = {limit.path} {{ {REFUSE} limit_req zone={limit.name} burst={limit.burst} nodelay; "
-        f"{_proxy_pass(route, resolved)} }}"
-    )
+    return f"    location {match} {{ {REFUSE} {' '.join(limits)} {_proxy_pass(route, resolved)} }}"
 
 
 def _web_location(url: str, name: str, web_root: Path) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from gateway import edge
-from gateway.ratelimit import LeakyBucket
+from gateway.ratelimit import InFlight, LeakyBucket
 from gateway.table import Route, Table
 
 Scope = MutableMapping[str, Any]
@@ -35,6 +35,9 @@ OWNED = {name.lower().encode() for name in edge.OWNED_RESPONSE_HEADERS}
 # Written by the gateway from what it saw, or dropped: never passed on as the client wrote them.
 FORWARDING = {b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto",
               *(name.lower().encode() for name in edge.CLIENT_FORWARDING_HEADERS)}
+
+
+RETRY_AFTER = [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())]
 
 
 class BodyTooLarge(Exception):
@@ -60,6 +63,7 @@ class Gateway:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.buckets = {rule.name: LeakyBucket(rule) for rule in table.rate_limits}
+        self.in_flight = {rule.name: InFlight(rule) for rule in table.connection_limits}
         self.timeout = httpx.Timeout(table.read_timeout, connect=table.connect_timeout)
         # The transport holds the connection pool. The client layer on top of it is left out on purpose: it
         # would add its own default headers and keep one cookie jar for every user behind the gateway.
@@ -109,11 +113,21 @@ class Gateway:
             return await _fail(send, "not_found")
         if int(_header(scope["headers"], b"content-length") or 0) > self.table.max_body_bytes:
             return await _fail(send, "payload_too_large")
+        client = scope["client_address"]
         rule = self.table.rate_limit_for(method, path)
-        if rule is not None and not self.buckets[rule.name].admit(scope["client_address"]):
-            return await _fail(send, "rate_limited", [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())])
+        if rule is not None and not self.buckets[rule.name].admit(client):
+            return await _fail(send, "rate_limited", RETRY_AFTER)
+        # As nginx: limit_req first, then limit_conn, whose count a request holds until it is answered.
+        connections = self.table.connection_limit_for(path)
+        in_flight = self.in_flight[connections.name] if connections is not None else None
+        if in_flight is not None and not in_flight.enter(client):
+            return await _fail(send, "rate_limited", RETRY_AFTER)
         exchange.upstream = route.upstream_host_port  # as nginx logs $upstream_addr
-        await self._proxy(scope, receive, send, route, exchange)
+        try:
+            await self._proxy(scope, receive, send, route, exchange)
+        finally:
+            if in_flight is not None:
+                in_flight.leave(client)
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: Exchange) -> None:
         request = httpx.Request(

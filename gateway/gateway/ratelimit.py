@@ -1,4 +1,5 @@
-"""nginx's `limit_req` leaky bucket with `nodelay`, per client address, so both gateways admit the same requests."""
+"""nginx's `limit_req` leaky bucket with `nodelay` and its `limit_conn` count of requests in flight, per client
+address, so both gateways admit the same requests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.table import RateLimit
+from gateway.table import ConnectionLimit, RateLimit
 
 
 @dataclass
@@ -35,3 +36,24 @@ class LeakyBucket:
             if excess - self.rule.rate * (now - then) + 1 > 0  # else it is as good as new
         }
         self._sweep_above = max(10_000, 2 * len(self._state))
+
+
+@dataclass
+class InFlight:
+    """nginx's `limit_conn`: at most `rule.connections` requests of one client in flight at once. The event loop is
+    one thread, so no lock is needed between the check and the count."""
+
+    rule: ConnectionLimit
+    _count: dict[str, int] = field(default_factory=dict)
+
+    def enter(self, client: str) -> bool:
+        held = self._count.get(client, 0)
+        if held >= self.rule.connections:
+            return False
+        self._count[client] = held + 1
+        return True
+
+    def leave(self, client: str) -> None:
+        held = self._count.pop(client) - 1
+        if held:  # a client with nothing in flight takes no memory
+            self._count[client] = held

@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -59,6 +59,20 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class ConnectionLimit:
+    """At most `connections` requests of one client address in flight at once on `paths` (exact) and under
+    `prefixes`, every method alike."""
+
+    name: str
+    paths: tuple[str, ...]
+    prefixes: tuple[str, ...]
+    connections: int
+
+    def applies_to(self, path: str) -> bool:
+        return path in self.paths or any(path.startswith(prefix) for prefix in self.prefixes)
+
+
+@dataclass(frozen=True)
 class Table:
     routes: tuple[Route, ...]
     rate_limits: tuple[RateLimit, ...]
@@ -68,12 +82,20 @@ class Table:
     # The proxies in front of the gateway (an ingress controller, a load balancer) whose X-Forwarded-For names the
     # client; empty, nobody's is believed and the client is the connecting address.
     trusted_proxies: tuple[Network, ...] = ()
+    connection_limits: tuple[ConnectionLimit, ...] = ()
 
     def route_for(self, path: str) -> Route | None:
         return next((route for route in self.routes if route.serves(path)), None)
 
     def rate_limit_for(self, method: str, path: str) -> RateLimit | None:
         return next((limit for limit in self.rate_limits if limit.applies_to(method, path)), None)
+
+    def connection_limit_for(self, path: str) -> ConnectionLimit | None:
+        return next((limit for limit in self.connection_limits if limit.applies_to(path)), None)
+
+    def without_limits(self) -> Table:
+        """The same table with no per-client limit, for a load that comes from one address (a benchmark)."""
+        return replace(self, rate_limits=(), connection_limits=())
 
 
 def rate_limits_on(environ: Mapping[str, str]) -> bool:
@@ -117,12 +139,18 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
     raw = tomllib.loads((path or resource("routes.toml")).read_text())
     listed = tomllib.loads((services or resource("services.toml")).read_text())["service"]
     edge = raw["edge"]
+    limited = rate_limits_on(environ)
     table = Table(
         routes=tuple(route_of(service, environ) for service in listed),
         rate_limits=tuple(
             RateLimit(name=r["name"], path=r["path"], methods=tuple(r["methods"]), rate=r["rate"], burst=r["burst"])
             for r in raw.get("rate_limit", [])
-        ) if rate_limits_on(environ) else (),
+        ) if limited else (),
+        connection_limits=tuple(
+            ConnectionLimit(name=c["name"], paths=tuple(c.get("paths", ())), prefixes=tuple(c.get("prefixes", ())),
+                            connections=c["connections"])
+            for c in raw.get("connection_limit", [])
+        ) if limited else (),
         max_body_bytes=edge["max_body_bytes"],
         connect_timeout=float(edge["connect_timeout_seconds"]),
         read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),
@@ -146,3 +174,19 @@ def _check(table: Table) -> None:
             raise ValueError(f"rate limit {limit.name!r} covers {limit.path!r}, which no route serves")
         if limit.rate < 1 or limit.burst < 0:
             raise ValueError(f"rate limit {limit.name!r}: rate must be >= 1 r/s and burst >= 0")
+    for conn in table.connection_limits:
+        for path in (*conn.paths, *conn.prefixes):
+            serving = table.route_for(path)
+            if serving is None:
+                raise ValueError(f"connection limit {conn.name!r} covers {path!r}, which no route serves")
+            # nginx would have two locations of one prefix.
+            if path in conn.prefixes and path == serving.prefix:
+                raise ValueError(f"connection limit {conn.name!r}: {path!r} is its route's own prefix")
+        if not all(prefix.endswith("/") for prefix in conn.prefixes):
+            raise ValueError(f"connection limit {conn.name!r}: a prefix must end with '/'")
+        if conn.connections < 1:
+            raise ValueError(f"connection limit {conn.name!r}: connections must be >= 1")
+        overlap = [other.name for other in table.connection_limits if other is not conn
+                   and set(other.paths + other.prefixes) & set(conn.paths + conn.prefixes)]
+        if overlap:
+            raise ValueError(f"connection limits {conn.name!r} and {overlap[0]!r} cover the same path")

@@ -56,3 +56,43 @@ def test_other_paths_of_a_limited_service_are_not_counted(gateway: Gateway) -> N
     with gateway.client() as client:
         statuses = {client.post("/api/votes/results/1/", json={}).status_code for _ in range(40)}
     assert statuses == {200}
+
+
+AWAITING = next(iter(load().connection_limits))
+
+
+def together(gateway: Gateway, path: str, times: int, *, source: str) -> list[httpx.Response]:
+    """`times` GETs of `path` sent at once from `source`, each client connected first."""
+    at_once = threading.Barrier(times)
+
+    def get(_: int) -> httpx.Response:
+        with gateway.client(transport=httpx.HTTPTransport(local_address=source)) as client:
+            client.get("/healthz")
+            at_once.wait()
+            return client.get(path)
+
+    with ThreadPoolExecutor(times) as pool:
+        return list(pool.map(get, range(times)))
+
+
+AWAITED_PATHS = [*AWAITING.paths, *(f"{prefix}some-id/" for prefix in AWAITING.prefixes)]
+
+
+# Answered late by the stub, so that a client's requests are all in flight together.
+@pytest.mark.parametrize("path", AWAITED_PATHS)
+def test_a_client_has_a_bounded_number_of_requests_in_flight_on_the_awaiting_paths(gateway: Gateway, path: str) -> None:
+    source = f"127.0.7.{1 + AWAITED_PATHS.index(path)}"
+    responses = together(gateway, f"{path}?sleep=0.5", AWAITING.connections + 6, source=source)
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(200) <= AWAITING.connections and statuses.count(429) >= 1, statuses
+    assert set(statuses) <= {200, 429}, statuses
+    refused = next(response for response in responses if response.status_code == 429)
+    assert refused.json()["error"] == "rate_limited" and refused.headers["retry-after"] == "1"
+    # Once they are answered, the client has its places back.
+    assert {r.status_code for r in together(gateway, path, AWAITING.connections, source=source)} == {200}
+
+
+def test_other_paths_have_no_bound_on_requests_in_flight(gateway: Gateway) -> None:
+    statuses = [r.status_code for r in together(gateway, "/api/polls/?sleep=0.5", AWAITING.connections + 6,
+                                                source="127.0.7.20")]
+    assert statuses == [200] * (AWAITING.connections + 6)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.nginx import quote, render
-from gateway.ratelimit import LeakyBucket
-from gateway.table import RateLimit, load, resource
+from gateway.ratelimit import InFlight, LeakyBucket
+from gateway.table import ConnectionLimit, RateLimit, load, resource
 
 
 def test_the_table_routes_the_services_on_their_development_ports() -> None:
@@ -83,3 +83,38 @@ def test_rate_limits_off_lifts_every_limit_and_a_typo_is_refused() -> None:
     assert load(environ={"RATE_LIMITS": "off"}).rate_limits == ()
     with pytest.raises(ValueError, match="RATE_LIMITS"):
         load(environ={"RATE_LIMITS": "no"})
+
+
+def test_connection_limits_cover_the_awaiting_paths_and_are_lifted_with_the_rate_limits() -> None:
+    table = load(environ={})
+    assert table.connection_limit_for("/api/votes/results/abc/") is not None
+    assert table.connection_limit_for("/api/choices/") is not None
+    assert table.connection_limit_for("/api/choices/abc/") is None and table.connection_limit_for("/api/polls/") is None
+    assert load(environ={"RATE_LIMITS": "off"}).connection_limits == ()
+    assert table.without_limits().connection_limits == () and table.without_limits().rate_limits == ()
+    config = render(table)
+    assert "limit_conn_zone $binary_remote_addr zone=awaiting:10m;" in config and "limit_conn_status 429;" in config
+    assert "location /api/votes/results/ { if ($edge_refused) { return 400; } limit_conn awaiting 8; " in config
+
+
+@pytest.mark.parametrize(("old", "new", "complaint"), [
+    ('prefixes = ["/api/votes/results/"]', 'prefixes = ["/nowhere/"]', "which no route serves"),
+    ('prefixes = ["/api/votes/results/"]', 'prefixes = ["/api/votes/"]', "its route's own prefix"),
+    ("connections = 8", "connections = 0", "connections must be >= 1"),
+])
+def test_a_broken_connection_limit_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
+    (tmp_path / "routes.toml").write_text(resource("routes.toml").read_text().replace(old, new, 1))
+    with pytest.raises(ValueError, match=complaint):
+        load(tmp_path / "routes.toml", environ={})
+
+
+def test_in_flight_counts_each_clients_requests_until_they_end() -> None:
+    counter = InFlight(ConnectionLimit("c", ("/p/",), (), connections=2))
+    assert [counter.enter("a") for _ in range(3)] == [True, True, False]
+    assert counter.enter("b")
+    counter.leave("a")
+    assert counter.enter("a") and not counter.enter("a")
+    for _ in range(2):
+        counter.leave("a")
+    counter.leave("b")
+    assert counter._count == {}

@@ -126,6 +126,18 @@ def test_the_consumers_session_timeout_from_env(monkeypatch):
     assert events["CONSUMER"] == {"session.timeout.ms": 10000}
 
 
+def test_a_quarter_of_the_web_threads_may_wait_for_a_read_model_unless_told(monkeypatch):
+    def waiters() -> int:
+        return int(common_settings(service="x", base_dir=Path("/tmp"))["DJANGO_EVENTS"]["READ_MODEL_WAITERS"])
+
+    monkeypatch.delenv("WEB_THREADS", raising=False)
+    assert waiters() == 2
+    monkeypatch.setenv("WEB_THREADS", "2")
+    assert waiters() == 1
+    monkeypatch.setenv("READ_MODEL_WAITERS", "0")
+    assert waiters() == 0
+
+
 def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
     assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"]
     monkeypatch.setenv("RATE_LIMITS", "off")

@@ -50,7 +50,8 @@ class ChoiceListCreateApi(APIView):
         return get_paginated_response(
             pagination_class=Pagination,
             serializer_class=ChoiceOutputSerializer,
-            queryset=choice_list(**filters.validated_data),
+            # Only a signed-in caller, who may have created the poll a moment ago, holds a thread waiting for it.
+            queryset=choice_list(**filters.validated_data, wait_for_new=request.user.is_authenticated),
             request=request,
             view=self,
         )

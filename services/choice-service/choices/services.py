@@ -47,9 +47,9 @@ def _choice_data(choice: Choice) -> dict[str, Any]:
 
 
 def choice_create(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
-    # Waits for a poll created a moment ago before the transaction: on SQLite that transaction would hold the
-    # write lock the consumer needs to record the poll.
-    poll_view_get(poll_id=poll_id)
+    # Waits for a poll created a moment ago (its owner's own write) before the transaction: on SQLite that
+    # transaction would hold the write lock the consumer needs to record the poll.
+    poll_view_get(poll_id=poll_id, wait_for_new=True)
     return _choice_create_in_known_poll(poll_id=poll_id, actor_id=actor_id, text=text)
 
 

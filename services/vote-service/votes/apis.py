@@ -64,5 +64,7 @@ class PollResultsApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:
-        results = poll_results(poll_id=poll_id)
+        # Anyone may ask for any id: only a signed-in caller, who may have created the poll a moment ago, holds a
+        # thread waiting for it (README, "Reading one's own writes").
+        results = poll_results(poll_id=poll_id, wait_for_new=request.user.is_authenticated)
         return Response(represent(self.OutputSerializer, results))

@@ -33,14 +33,14 @@ _RESULTS = (
 )
 
 
-def poll_results(*, poll_id: uuid.UUID) -> PollResults:
+def poll_results(*, poll_id: uuid.UUID, wait_for_new: bool = False) -> PollResults:
     """Exact counts from the tallies each vote adds to in its own transaction; every known choice is listed,
     with 0 when it has none.
 
-    One query whatever the number of choices or votes.
+    One query whatever the number of choices or votes. An unknown poll is a 404; with ``wait_for_new`` (a caller
+    who may have created it a moment ago) it is first waited for, within django_events' bounds.
     """
-    # A poll created a moment ago is waited for (see django_events.wait_for_read_model), an unknown one is a 404.
-    rows = django_events.wait_for_read_model(lambda: _results_rows(poll_id) or None)
+    rows = django_events.wait_for_read_model(lambda: _results_rows(poll_id)) if wait_for_new else _results_rows(poll_id)
     if rows is None:
         raise NotKnownYet("poll", poll_id, service="vote-service")
     to_uuid = ChoiceView._meta.pk.to_python
@@ -54,7 +54,8 @@ def poll_results(*, poll_id: uuid.UUID) -> PollResults:
     return PollResults(poll_id=poll_id, total=sum(r.votes for r in results), choices=results)
 
 
-def _results_rows(poll_id: uuid.UUID) -> list[tuple[object, str, int]]:
+def _results_rows(poll_id: uuid.UUID) -> list[tuple[object, str, int]] | None:
+    """None when the poll is unknown."""
     with connection.cursor() as cursor:
         cursor.execute(_RESULTS, [PollView._meta.pk.get_db_prep_value(poll_id, connection)])
-        return cursor.fetchall()
+        return cursor.fetchall() or None

@@ -34,6 +34,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a positive number, not {value!r}", id="django_events.E004"))
     if not isinstance(user.get("RETRIES", 0), int) or user.get("RETRIES", 0) < 0:
         errors.append(Error(f"{SETTINGS_NAME}['RETRIES'] must be an integer >= 0", id="django_events.E004"))
+    waiters = user.get("READ_MODEL_WAITERS", DEFAULTS["READ_MODEL_WAITERS"])
+    if isinstance(waiters, bool) or not isinstance(waiters, int) or waiters < 0:
+        hint = "how many requests of one process may wait for a read model at once; 0: none ever waits"
+        errors.append(Error(f"{SETTINGS_NAME}['READ_MODEL_WAITERS'] must be an integer >= 0, not {waiters!r}",
+                            hint=hint, id="django_events.E004"))
+    wait = user.get("READ_MODEL_WAIT", DEFAULTS["READ_MODEL_WAIT"])
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
+        errors.append(Error(f"{SETTINGS_NAME}['READ_MODEL_WAIT'] must be a number of seconds >= 0, not {wait!r}",
+                            id="django_events.E004"))
     for name in ("CLIENT", "PRODUCER", "CONSUMER"):
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))

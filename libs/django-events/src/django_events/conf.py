@@ -54,6 +54,10 @@ DEFAULTS: dict[str, Any] = {
     # once no consumer of the topics runs 0.1: underscores are not CloudEvents attribute names, and a strict
     # CloudEvents SDK (Java's) refuses an event that has them.
     "LEGACY_ENVELOPE": True,
+    # How many requests of one process may be waiting so at once; one more answers at once that the row is unknown,
+    # so that requests for ids nobody created hold at most this many of the process's threads. Keep it well under
+    # the threads a web process serves requests on.
+    "READ_MODEL_WAITERS": 2,
 }
 
 

@@ -26,3 +26,8 @@ projection_lag = Gauge(
     "Now minus occurred_at of the last event a projection applied",
     ["service", "projection"],
 )
+read_model_waits_refused = Counter(
+    "django_events_read_model_waits_refused_total",
+    "Requests answered without waiting for a read model: READ_MODEL_WAITERS of the process were waiting already",
+    ["service"],
+)

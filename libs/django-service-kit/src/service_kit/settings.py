@@ -267,6 +267,9 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "CLIENT": kafka_client_from_env(),
             "CONSUMER": kafka_consumer_from_env(),
             "LEGACY_ENVELOPE": legacy_envelope_from_env(),
+            # A quarter of a web process's threads (service_kit.asgi) may wait for a read model at once: requests
+            # for ids nobody created never hold the rest (django-events' README, READ_MODEL_WAITERS).
+            "READ_MODEL_WAITERS": int(env("READ_MODEL_WAITERS") or max(1, int(env("WEB_THREADS") or 8) // 4)),
         },
         "SERVICE_KIT": {
             "SERVICE": service,

@@ -1,11 +1,13 @@
 import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
-from django_events.testing import captured_events, deliver, make_event
+from django_events.testing import after_first_read_of, captured_events, deliver, make_event
 
-from choices.models import Choice
+from choices.models import Choice, PollView
 from choices.tests.factories import a_choice, a_known_poll
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +190,23 @@ def test_a_user_never_registered_adds_no_choice(auth_client):
 
     assert error_of(response, 401)["error"] == "invalid_token"
     assert not Choice.objects.exists()
+
+
+def _list_of_a_poll_projected_after_the_first_look(client) -> int:
+    """The status answered to a list of a poll whose poll.created arrives just after the request looked."""
+    poll_id = uuid.uuid4()
+    finish = after_first_read_of(PollView._meta.db_table, lambda: client.get(LIST, {"poll_id": str(poll_id)}))
+    PollView.objects.create(id=poll_id, owner_id="owner", status="open")
+    return int(finish().status_code)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
+def test_a_signed_in_caller_waits_for_a_poll_created_a_moment_ago(auth_client):
+    assert _list_of_a_poll_projected_after_the_first_look(auth_client) == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
+def test_an_anonymous_caller_is_answered_at_once_without_holding_a_thread(api_client):
+    assert _list_of_a_poll_projected_after_the_first_look(api_client) == 404

@@ -1,8 +1,12 @@
 import uuid
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 from django.urls import reverse
+from django_events.testing import after_first_read_of
 
+from votes.models import PollView
 from votes.services import vote_cast
 from votes.tests.factories import choice_view_create, poll_view_create
 
@@ -37,3 +41,23 @@ def test_poll_results_of_an_unknown_poll_is_not_found(api_client):
 
     assert response.status_code == 404
     assert response.json()["error"] == "poll_not_known"
+
+
+def _results_of_a_poll_projected_after_the_first_look(client) -> int:
+    """The status answered to a request for a poll whose poll.created arrives just after the request looked."""
+    poll_id = uuid.uuid4()
+    finish = after_first_read_of(PollView._meta.db_table, lambda: client.get(_url(poll_id)))
+    PollView.objects.create(id=poll_id, owner_id="owner", status="open")
+    return int(finish().status_code)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
+def test_a_signed_in_caller_waits_for_a_poll_created_a_moment_ago(auth_client):
+    assert _results_of_a_poll_projected_after_the_first_look(auth_client) == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
+def test_an_anonymous_caller_is_answered_at_once_without_holding_a_thread(api_client):
+    assert _results_of_a_poll_projected_after_the_first_look(api_client) == 404

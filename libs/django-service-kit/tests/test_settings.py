@@ -84,7 +84,7 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "AUDIENCE": "polls-platform",
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "PUBLIC_KEYS": [],
-        "USER_CHECK": "service_kit.users.selectors.user_is_known",
+        "TOKEN_CHECK": "service_kit.users.selectors.token_check",
     }
     assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"

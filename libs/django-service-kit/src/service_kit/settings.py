@@ -251,7 +251,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "PUBLIC_KEYS": public_keys_from_env(),
-                "USER_CHECK": "service_kit.users.selectors.user_is_known",
+                "TOKEN_CHECK": "service_kit.users.selectors.token_check",
             },
         },
     }

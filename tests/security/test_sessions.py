@@ -13,6 +13,7 @@ from tests.e2e.conftest import eventually
 from tests.security.conftest import LIMITS_ON, User, assert_json_error, client, fresh_user
 
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
+# Client addresses 127.0.3.x: 127.0.1.1 and 127.0.2.1 are test_tokens' and test_requests' (their login limits).
 PASSWORD = "a-long-password-42"
 NEW_PASSWORD = "another-long-password-43"
 # One request per service that authenticates its caller. The bodies are empty, so a caller let in gets a 400
@@ -65,7 +66,7 @@ def _username_of(http: httpx.Client, user: User) -> str:
 
 
 def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session_everywhere(gateway_url: str):
-    source = "127.0.2.1"
+    source = "127.0.3.1"
     user = fresh_user(gateway_url, source)
     with client(gateway_url, source) as http:
         rotated = _tokens(refreshed(http, user.refresh))
@@ -79,7 +80,7 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session_everywhere(
 
 
 def test_logout_ends_the_session_everywhere_and_leaves_the_users_others(gateway_url: str):
-    source = "127.0.2.2"
+    source = "127.0.3.2"
     user = fresh_user(gateway_url, source)
     with client(gateway_url, source) as http:
         other = login(http, _username_of(http, user))
@@ -94,7 +95,7 @@ def test_logout_ends_the_session_everywhere_and_leaves_the_users_others(gateway_
 
 
 def test_a_password_change_ends_the_users_other_sessions_everywhere(gateway_url: str):
-    source = "127.0.2.3"
+    source = "127.0.3.3"
     user = fresh_user(gateway_url, source)
     with client(gateway_url, source) as http:
         username = _username_of(http, user)
@@ -115,7 +116,7 @@ def test_a_password_change_ends_the_users_other_sessions_everywhere(gateway_url:
 
 
 def test_token_answers_are_stored_by_no_cache(gateway_url: str):
-    source = "127.0.2.4"
+    source = "127.0.3.4"
     user = fresh_user(gateway_url, source)
     with client(gateway_url, source) as http:
         username = _username_of(http, user)

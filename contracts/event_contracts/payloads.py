@@ -12,6 +12,7 @@ from typing import Literal
 from django_events import Payload
 
 PollStatus = Literal["open", "closed"]
+SessionEnd = Literal["logout", "refresh_reuse", "password_change"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,14 @@ class UserRegistered(Payload, type="user.registered", version=1):
 @dataclass(frozen=True)
 class UserDeleted(Payload, type="user.deleted", version=1):
     user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class UserSessionRevoked(Payload, type="user.session_revoked", version=1):
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    reason: SessionEnd
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,6 @@ class VoteVoided(Payload, type="vote.voided", version=1):
 
 
 ALL: list[type[Payload]] = [
-    UserRegistered, UserDeleted, PollCreated, PollUpdated, PollClosed, PollDeleted, ChoiceCreated, ChoiceUpdated, ChoiceDeleted,
-    VoteCast, VoteVoided,
+    UserRegistered, UserDeleted, UserSessionRevoked, PollCreated, PollUpdated, PollClosed, PollDeleted,
+    ChoiceCreated, ChoiceUpdated, ChoiceDeleted, VoteCast, VoteVoided,
 ]

@@ -127,6 +127,21 @@ function logOut(reason) {
   if (reason) say(reason, "info");
 }
 
+// The server ends the session first (its refresh token at once, its access token everywhere soon after):
+// forgetting the tokens here alone would leave a refresh token that works for the rest of the day.
+async function signOut() {
+  try {
+    if (session.refresh) await call("POST", "/api/auth/logout/", { refresh: session.refresh }, { token: null });
+  } catch (error) {
+    // 401: the session had ended already. Anything else: the tokens are forgotten here all the same.
+    if (error.status !== 401) {
+      logOut("You are logged out on this page, but the server could not be told: your session ends by itself within a day.");
+      return;
+    }
+  }
+  logOut("You are logged out.");
+}
+
 // ---- views ----
 
 let openPollId = null;
@@ -301,7 +316,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("register-button").addEventListener("click", () => {
     if ($("auth-form").reportValidity()) guarded(register);
   });
-  $("logout-button").addEventListener("click", () => logOut("You are logged out."));
+  $("logout-button").addEventListener("click", () => signOut());
   $("poll-form").addEventListener("submit", (event) => guarded(() => createPoll(event)));
   $("choice-form").addEventListener("submit", (event) => guarded(() => addChoiceToOpenPoll(event)));
   $("close-poll-button").addEventListener("click", () => guarded(closePoll));

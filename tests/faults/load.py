@@ -105,7 +105,7 @@ async def register(client: httpx.AsyncClient, voter: Voter) -> None:
 async def _refresh(client: httpx.AsyncClient, voter: Voter) -> None:
     refreshed = await _until_answered(lambda: client.post("/api/auth/token/refresh/", json={"refresh": voter.refresh}))
     if refreshed.status_code == 200:
-        voter.access = refreshed.json()["access"]
+        voter.access, voter.refresh = refreshed.json()["access"], refreshed.json()["refresh"]
     else:
         await log_in(client, voter)
 

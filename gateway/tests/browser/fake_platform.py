@@ -33,6 +33,7 @@ class Platform:
     polls: dict[int, Json] = field(default_factory=dict)
     choices: dict[int, Json] = field(default_factory=dict)
     votes: dict[tuple[int, int], int] = field(default_factory=dict)  # (poll, voter) -> choice
+    refresh_tokens: dict[str, int] = field(default_factory=dict)  # the live ones -> their user
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def user_of(self, headers: dict[str, str]) -> Json:
@@ -41,6 +42,16 @@ class Platform:
         if user is None:
             raise Failure(401, "not_authenticated", "Log in first.")
         return user
+
+    def session_start(self, user_id: int) -> Json:
+        refresh = f"refresh-{user_id}-{next(self.ids)}"
+        self.refresh_tokens[refresh] = user_id
+        return {"access": f"access-{user_id}", "refresh": refresh}
+
+    def refresh_of(self, body: Json) -> str:
+        if body.get("refresh") not in self.refresh_tokens:
+            raise Failure(401, "invalid_token", "This session has ended (logged out, or revoked): log in again.")
+        return str(body["refresh"])
 
     def poll(self, poll_id: int) -> Json:
         if poll_id not in self.polls:
@@ -57,7 +68,13 @@ class Platform:
             user = self.users.get(body.get("username", ""))
             if user is None or user["password"] != body.get("password"):
                 raise Failure(401, "invalid_credentials", "Wrong username or password.")
-            return 200, {"access": f"access-{user['id']}", "refresh": f"refresh-{user['id']}"}
+            return 200, self.session_start(user["id"])
+        if (method, path) == ("POST", "/api/auth/token/refresh/"):
+            # Rotated, as auth-service does: the refresh token sent is honoured no more.
+            return 200, self.session_start(self.refresh_tokens.pop(self.refresh_of(body)))
+        if (method, path) == ("POST", "/api/auth/logout/"):
+            self.refresh_tokens.pop(self.refresh_of(body))
+            return 204, None
         user = self.user_of(headers) if method == "POST" or path == "/api/auth/me/" else None
         if path == "/api/auth/me/":
             return 200, {"id": user["id"], "username": user["username"]}  # type: ignore[index]
@@ -112,7 +129,7 @@ class Platform:
             status, answer = self.handle(scope["method"], scope["path"], query, json.loads(raw or b"{}"), headers)
         except Failure as failure:
             status, answer = failure.status, {"error": failure.code, "message": failure.message, "details": {}}
-        body = json.dumps(answer).encode()
+        body = b"" if answer is None else json.dumps(answer).encode()
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 

@@ -1,5 +1,5 @@
 """The page in headless Chromium, through a running gateway: register, create a poll with choices, vote, watch
-the result arrive. Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
+the result arrive, log out (which ends the session on the server). Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 GATEWAY_URL = os.environ.get("GATEWAY_URL", "").rstrip("/")
@@ -87,3 +88,14 @@ def test_register_create_vote_and_see_the_result(browser: WebDriver) -> None:
     text_of(browser, "detail-status", "closed")
     by_id(browser, "back-button").click()
     text_of(browser, "polls-list", "Which colour?")
+
+    # Log out ends the session on the server before the page forgets the tokens: its refresh token is refused.
+    refresh = browser.execute_script("return sessionStorage.getItem('refresh')")
+    by_id(browser, "logout-button", shows.element_to_be_clickable).click()
+    WebDriverWait(browser, PATIENCE_SECONDS).until(
+        lambda driver: driver.find_element(By.ID, "message").text == "You are logged out."
+    )
+    assert by_id(browser, "auth-section").is_displayed()
+    assert browser.execute_script("return sessionStorage.length") == 0
+    refused = httpx.post(f"{GATEWAY_URL}/api/auth/token/refresh/", json={"refresh": refresh}, timeout=10)
+    assert refused.status_code == 401, refused.text

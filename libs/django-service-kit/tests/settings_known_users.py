@@ -7,7 +7,7 @@ INSTALLED_APPS = [*INSTALLED_APPS, "django_events", "service_kit.users"]
 DJANGO_EVENTS = {"SERVICE": "kit-tests"}
 SERVICE_KIT = {
     **SERVICE_KIT,
-    "JWT": {**SERVICE_KIT["JWT"], "USER_CHECK": "service_kit.users.selectors.user_is_known"},
+    "JWT": {**SERVICE_KIT["JWT"], "TOKEN_CHECK": "service_kit.users.selectors.token_check"},
     # Short, so the test of an unknown user does not wait long; long enough to show the wait works.
     "KNOWN_USERS": {"WAIT_SECONDS": 1.0},
 }

@@ -1,5 +1,5 @@
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -8,7 +8,15 @@ from rest_framework.views import APIView
 from service_kit.throttling import client_key
 
 from users.selectors import jwks_document, openid_configuration, user_get
-from users.services import token_pair_issue, token_refresh, user_delete, user_register
+from users.services import (
+    TokenPair,
+    session_logout,
+    token_pair_issue,
+    token_refresh,
+    user_delete,
+    user_password_change,
+    user_register,
+)
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -17,6 +25,26 @@ class UserOutputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "User"
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(help_text="The session's one refresh token that may be exchanged next.")
+
+    class Meta:
+        ref_name = "TokenPair"
+
+
+# RFC 6749 §5.1: an answer holding tokens is stored by no cache, shared or private.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+NO_STORE_HEADERS = [
+    OpenApiParameter(name, str, OpenApiParameter.HEADER, response=[200], description=f"`{value}`")
+    for name, value in NO_STORE.items()
+]
+
+
+def token_pair_response(pair: TokenPair) -> Response:
+    return Response(TokenPairOutputSerializer(pair).data, headers=NO_STORE)
 
 
 class UserRegisterApi(APIView):
@@ -62,23 +90,17 @@ class TokenObtainApi(APIView):
         class Meta:
             ref_name = "TokenObtainInput"
 
-    class OutputSerializer(serializers.Serializer):
-        access = serializers.CharField()
-        refresh = serializers.CharField()
-
-        class Meta:
-            ref_name = "TokenPair"
-
     @extend_schema(
         request=InputSerializer,
-        responses={200: OutputSerializer, 429: OpenApiResponse(description="throttled or login_locked")},
+        responses={200: TokenPairOutputSerializer, 429: OpenApiResponse(description="throttled or login_locked")},
+        parameters=NO_STORE_HEADERS,
         auth=[],
+        description="Logs in: a new session, its access token and its refresh token.",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = token_pair_issue(**serializer.validated_data, address=client_key(request))
-        return Response(self.OutputSerializer(pair).data)
+        return token_pair_response(token_pair_issue(**serializer.validated_data, address=client_key(request)))
 
 
 class TokenRefreshApi(APIView):
@@ -93,18 +115,77 @@ class TokenRefreshApi(APIView):
         class Meta:
             ref_name = "TokenRefreshInput"
 
-    class OutputSerializer(serializers.Serializer):
-        access = serializers.CharField()
-
-        class Meta:
-            ref_name = "AccessToken"
-
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="invalid, expired or ended")},
+        parameters=NO_STORE_HEADERS,
+        auth=[],
+        description=(
+            "Exchanges the session's refresh token for a new pair; the one sent is honoured no more. Sending an "
+            "already exchanged refresh token again ends the whole session (reuse detection, RFC 9700)."
+        ),
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        access = token_refresh(**serializer.validated_data)
-        return Response(self.OutputSerializer({"access": access}).data)
+        return token_pair_response(token_refresh(**serializer.validated_data))
+
+
+class LogoutApi(APIView):
+    permission_classes = [AllowAny]
+    # The refresh token names the session; an expired access token must not stop anyone from logging out.
+    authentication_classes: list[type] = []
+    throttle_scope = "auth_logout"
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+        class Meta:
+            ref_name = "LogoutInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={204: None, 401: OpenApiResponse(description="not a valid refresh token")},
+        auth=[],
+        description=(
+            "Ends the session of the refresh token: its refresh tokens are refused at once, its access tokens "
+            "here at once and by every other service once user.session_revoked reaches it (see the README)."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        session_logout(**serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_scope = "auth_password"
+
+    class InputSerializer(serializers.Serializer):
+        current_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+        new_password = serializers.CharField(min_length=8, max_length=128, trim_whitespace=False, write_only=True)
+
+        class Meta:
+            ref_name = "PasswordChangeInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: TokenPairOutputSerializer,
+            400: OpenApiResponse(description="invalid, wrong current password, or a weak new password"),
+        },
+        parameters=NO_STORE_HEADERS,
+        description=(
+            "Changes the password and ends every session of the user, the caller's included; the caller goes on "
+            "in a new session with the tokens of the answer."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return token_pair_response(user_password_change(user_id=str(request.user.id), **serializer.validated_data))
 
 
 class MeApi(APIView):

@@ -1,5 +1,6 @@
-"""Verifies auth-service's RS256 access tokens locally, with no call to auth-service per request; the user's
-existence is checked against the service's own data (``USER_CHECK``)."""
+"""Verifies auth-service's RS256 access tokens locally, with no call to auth-service per request; whether the
+token's user still exists and its session still holds is checked against the service's own data
+(``TOKEN_CHECK``)."""
 
 from __future__ import annotations
 
@@ -101,18 +102,20 @@ def verify_access_token(token: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _user_check() -> Callable[[str], bool] | None:
-    path = kit_settings.JWT["USER_CHECK"]
+def _token_check() -> Callable[[dict[str, Any]], None] | None:
+    path = kit_settings.JWT["TOKEN_CHECK"]
     return import_string(path) if path else None
 
 
-on_reload(_user_check.cache_clear)
+on_reload(_token_check.cache_clear)
 
 
-def user_exists(user_id: str) -> bool:
-    """Whether the subject of a valid token is still a user, by ``SERVICE_KIT["JWT"]["USER_CHECK"]``."""
-    check = _user_check()
-    return check is None or check(user_id)
+def token_check(claims: dict[str, Any]) -> None:
+    """Refuses (``InvalidToken``) a valid token whose user is gone or whose session ended, by
+    ``SERVICE_KIT["JWT"]["TOKEN_CHECK"]``."""
+    check = _token_check()
+    if check is not None:
+        check(claims)
 
 
 class JWTAuthentication(authentication.BaseAuthentication):
@@ -130,8 +133,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2:
             raise InvalidToken("Authorization header must be 'Bearer <token>'.")
         claims = verify_access_token(parts[1])
-        if not user_exists(str(claims["user_id"])):
-            raise InvalidToken("The user of this token does not exist: deleted, or never registered.")
+        token_check(claims)
         user = TokenUser(id=str(claims["user_id"]), username=str(claims.get("username", "")), claims=claims)
         return user, parts[1]
 

@@ -31,9 +31,10 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_MAX_AGE_SECONDS": 3600,
         "JWKS_TIMEOUT_SECONDS": 2.0,
         "LEEWAY_SECONDS": 10,
-        # Import path of a function (user_id) -> bool: whether the token's user still exists. None trusts every
-        # validly signed token; services use service_kit.users (their read model), auth-service its own table.
-        "USER_CHECK": None,
+        # Import path of a function (claims) -> None that raises service_kit.auth.InvalidToken when a validly
+        # signed token no longer holds: its user deleted, its session (sid) revoked. None trusts every validly
+        # signed token; services use service_kit.users (their read model), auth-service its own tables.
+        "TOKEN_CHECK": None,
     },
     "KNOWN_USERS": {
         # How long service_kit.users waits for the registration of a user it has not heard of before refusing

@@ -280,7 +280,7 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "JWKS_MAX_AGE_SECONDS": float(env("JWT_JWKS_MAX_AGE_SECONDS", "3600") or 3600),
                 "PUBLIC_KEYS": public_keys_from_env(),
-                "USER_CHECK": "service_kit.users.selectors.user_is_known",
+                "TOKEN_CHECK": "service_kit.users.selectors.token_check",
             },
         },
     }

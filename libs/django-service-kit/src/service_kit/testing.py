@@ -86,7 +86,8 @@ def make_token(
     ``expires_in=-60`` (expired), ``issuer=``/``audience=`` (wrong ones; None leaves the claim out),
     ``kid="nope"`` or None, ``token_type="refresh"``, ``algorithm="none"`` (unsigned) or ``"HS256"`` (signed
     with ``key``, default: the public key PEM, the classic key-confusion attack), ``key=`` another RSA key.
-    Extra keyword arguments become claims (None removes one).
+    Extra keyword arguments become claims (None removes one): ``sid=`` names the token's session (a fresh one
+    by default).
     """
     expected_issuer, expected_audience = _expected_claims()
     now = int(time.time())
@@ -99,6 +100,8 @@ def make_token(
         "iat": now,
         "exp": now + expires_in,
         "jti": uuid.uuid4().hex,
+        # A session of its own, as auth-service's tokens carry (``sid=None`` leaves it out).
+        "sid": str(uuid.uuid4()),
         **claims,
     }
     payload = {name: value for name, value in payload.items() if value is not None}

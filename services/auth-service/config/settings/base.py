@@ -39,7 +39,14 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": env_rates(
         "THROTTLE_RATES",
-        {**DEFAULT_THROTTLE_RATES, "auth_token": "20/min", "auth_refresh": "60/min", "auth_register": "20/min"},
+        {
+            **DEFAULT_THROTTLE_RATES,
+            "auth_token": "20/min",
+            "auth_refresh": "60/min",
+            "auth_register": "20/min",
+            # Per user: a stolen access token must not become a way to guess the current password quickly.
+            "auth_password": "5/min",
+        },
     ),
 }
 
@@ -49,7 +56,7 @@ LOGIN_LIMITS = {"ENABLED": rate_limits_on()}
 
 # auth-service verifies its own access tokens (GET /me) from its own keys: fetching its JWKS over HTTP from
 # inside a request could wait on itself.
-# A token of a deleted or deactivated user is refused by its own users table.
+# A token of a deleted or deactivated user, or of a session that ended, is refused by its own tables.
 SERVICE_KIT = {
     **SERVICE_KIT,
     "SERVICE": SERVICE,
@@ -57,7 +64,7 @@ SERVICE_KIT = {
         **SERVICE_KIT["JWT"],
         "JWKS_URL": None,
         "JWKS_PROVIDER": "users.selectors.jwks_document",
-        "USER_CHECK": "users.selectors.user_is_active",
+        "TOKEN_CHECK": "users.selectors.token_check",
     },
 }
 
@@ -74,7 +81,8 @@ SIMPLE_JWT = {
     "ALGORITHM": "RS256",
     "ISSUER": SERVICE_KIT["JWT"]["ISSUER"],
     "AUDIENCE": SERVICE_KIT["JWT"]["AUDIENCE"],
-    # Access tokens cannot be revoked (other services verify them alone): keep them short.
+    # Other services verify access tokens alone and learn of a revoked session from user.session_revoked; the
+    # short lifetime bounds how long one outlives its session if that event is late.
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=1),
     "USER_ID_FIELD": "id",

@@ -16,3 +16,17 @@ class KnownUser(models.Model):
 
     def __str__(self) -> str:
         return self.username or self.id
+
+
+class RevokedSession(models.Model):
+    """A session auth-service ended early (``user.session_revoked``): access tokens whose ``sid`` claim names it
+    are refused. Kept only until ``expires_at``, after which every token of the session has expired anyway, so
+    the table holds the sessions revoked within about a day, not every session ever ended."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    user_id = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        managed = False
+        db_table = "service_kit_revoked_session"

@@ -1,7 +1,8 @@
 import django_events
-from event_contracts.payloads import UserDeleted, UserRegistered
+from django.utils import timezone
+from event_contracts.payloads import UserDeleted, UserRegistered, UserSessionRevoked
 
-from .models import KnownUser
+from .models import KnownUser, RevokedSession
 
 
 class KnownUserProjection(django_events.Projection):
@@ -14,3 +15,16 @@ class KnownUserProjection(django_events.Projection):
 
     def on_user_deleted(self, user: UserDeleted) -> None:
         self.upsert(str(user.user_id), deleted=True)
+
+
+class RevokedSessionProjection(django_events.Projection):
+    """The sessions whose tokens are refused before they expire. Each revocation also forgets the sessions
+    whose tokens have all expired: revocations are rare, and the table stays as small as the last day's."""
+
+    model = RevokedSession
+
+    def on_user_session_revoked(self, revoked: UserSessionRevoked) -> None:
+        now = timezone.now()
+        self.objects.filter(expires_at__lte=now).delete()
+        if revoked.expires_at > now:
+            self.upsert(str(revoked.session_id), user_id=str(revoked.user_id), expires_at=revoked.expires_at)

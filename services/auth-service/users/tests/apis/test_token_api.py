@@ -8,13 +8,14 @@ from users.tests.factories import PASSWORD, user_create
 pytestmark = pytest.mark.django_db
 
 
-def test_token_answers_an_access_and_a_refresh_token(api_client):
+def test_token_answers_an_access_and_a_refresh_token_no_cache_may_store(api_client):
     user_create(username="ada")
 
     response = api_client.post(reverse("token-obtain"), {"username": "ada", "password": PASSWORD})
 
     assert response.status_code == 200
     assert set(response.json()) == {"access", "refresh"}
+    assert (response["Cache-Control"], response["Pragma"]) == ("no-store", "no-cache")
 
 
 @pytest.mark.parametrize("payload", [{"username": "ada", "password": "nope-nope-nope"}, {"username": "x", "password": "y"}])
@@ -34,14 +35,16 @@ def test_missing_credentials_are_400(api_client):
     assert set(response.json()["details"]) == {"username", "password"}
 
 
-def test_refresh_answers_a_new_access_token_accepted_by_me(api_client):
+def test_refresh_answers_a_new_pair_accepted_by_me_no_cache_may_store(api_client):
     user = user_create(username="ada")
     pair = api_client.post(reverse("token-obtain"), {"username": "ada", "password": PASSWORD}).json()
 
     response = api_client.post(reverse("token-refresh"), {"refresh": pair["refresh"]})
 
     assert response.status_code == 200
-    assert set(response.json()) == {"access"}
+    assert set(response.json()) == {"access", "refresh"}
+    assert response.json()["refresh"] != pair["refresh"]
+    assert (response["Cache-Control"], response["Pragma"]) == ("no-store", "no-cache")
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
     assert api_client.get(reverse("me")).json() == {"id": str(user.id), "username": "ada"}
 

@@ -2,7 +2,8 @@
 
 Renders templates/service/ with copier into the repository (services/<name>-service/, its chart, the contract of
 its own event), adds it to services.toml on the next free port, records its contract as published and
-regenerates what is rendered from the list and the contracts: docs/events.md and the gateway chart's nginx.conf.
+regenerates what is rendered from the list and the contracts: docs/events.md, docs/asyncapi.json and the gateway
+chart's nginx.conf.
 `make run` and the gateway then include it with no other edit.
 """
 
@@ -71,6 +72,7 @@ def main() -> int:
     add_consumer(f"{args.name}-service", event_types=READS)
     subprocess.run([sys.executable, "-m", "event_contracts", "publish"], cwd=ROOT / "contracts", check=True)
     regenerate(ROOT / "docs" / "events.md", ["event_contracts", "docs"], cwd=ROOT / "contracts")
+    regenerate(ROOT / "docs" / "asyncapi.json", ["event_contracts", "asyncapi"], cwd=ROOT / "contracts")
     regenerate(ROOT / "deploy/helm/gateway/files/nginx.conf", GATEWAY_CHART_CONFIG, cwd=ROOT / "gateway")
     print(
         f"services/{args.name}-service is ready on port {port} under /api/{args.name}/: "

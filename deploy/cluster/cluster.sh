@@ -354,7 +354,7 @@ remove_stale_netns() {
   for netns in /run/netns/cni-*; do
     [ -e "$netns" ] || continue
     [ -z "$(ip netns pids "$(basename "$netns")" 2>/dev/null)" ] || continue
-    ip netns delete "$(basename "$netns")" 2>/dev/null || { umount -l "$netns" 2>/dev/null; rm -f "$netns"; }
+    ip netns delete "$(basename "$netns")" 2>/dev/null || { umount -l "$netns" 2>/dev/null || true; rm -f "$netns" || true; }
   done
 }
 

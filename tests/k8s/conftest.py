@@ -64,3 +64,23 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 300, in
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(interval)
+
+
+def probe_pod(name: str, namespace: str, labels: dict[str, str], image: str) -> None:
+    """A pod of the given labels that sleeps, from which tests try what those labels may reach."""
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "restartPolicy": "Never", "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "probe", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+            }],
+        },
+    }
+    applied = subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(manifest), text=True,
+                             capture_output=True, timeout=60)
+    assert applied.returncode == 0, applied.stderr

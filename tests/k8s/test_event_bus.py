@@ -6,13 +6,12 @@ the walk of test_platform_on_kubernetes.py, on the same cluster."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, run
+from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, probe_pod, run
 
 KAFKA = f"polls-kafka.{NAMESPACE}.svc:9092"
 OUTSIDE = f"{NAMESPACE}-bus-outside"
@@ -91,21 +90,7 @@ def probes(platform: Platform) -> Iterator[dict[str, tuple[str, str]]]:
     run("sh", "-c", f"kubectl create namespace {OUTSIDE} --dry-run=client -o yaml | kubectl apply -f -")
     try:
         for name, namespace, labels in pods.values():
-            manifest = {
-                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace, "labels": labels},
-                "spec": {
-                    "restartPolicy": "Never", "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "probe", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
-                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                    }],
-                },
-            }
-            applied = subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(manifest), text=True,
-                                     capture_output=True, timeout=60)
-            assert applied.returncode == 0, applied.stderr
+            probe_pod(name, namespace, labels, image)
         for name, namespace, _ in pods.values():
             run("kubectl", "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
         yield {kind: (name, namespace) for kind, (name, namespace, _) in pods.items()}

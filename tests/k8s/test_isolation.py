@@ -6,14 +6,13 @@ the full walk runs on the same cluster (test_platform_on_kubernetes.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.conftest import register_and_login
-from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, run
+from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, probe_pod, run
 
 OUTSIDE = f"{NAMESPACE}-outside"
 POSTGRESQL = (f"polls-postgresql.{NAMESPACE}.svc", 5432)
@@ -44,25 +43,6 @@ def _image() -> str:
     return str(pods["items"][0]["spec"]["containers"][0]["image"])
 
 
-def _probe_pod(name: str, namespace: str, labels: dict[str, str], image: str) -> None:
-    manifest = {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {
-            "restartPolicy": "Never", "automountServiceAccountToken": False,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "probe", "image": image, "imagePullPolicy": "Never", "command": ["sleep", "3600"],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-            }],
-        },
-    }
-    applied = subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(manifest), text=True,
-                             capture_output=True, timeout=60)
-    assert applied.returncode == 0, applied.stderr
-
-
 def _reach(pod: str, namespace: str, *targets: tuple[str, int]) -> dict[str, bool]:
     names = [f"{host}:{port}" for host, port in targets]
     out = run("kubectl", "-n", namespace, "exec", pod, "--", "python", "-c", REACH, *names, timeout=120)
@@ -88,7 +68,7 @@ def probes(platform: Platform) -> Iterator[dict[str, tuple[str, str]]]:
     run("sh", "-c", f"kubectl create namespace {OUTSIDE} --dry-run=client -o yaml | kubectl apply -f -")
     try:
         for name, namespace, labels in pods.values():
-            _probe_pod(name, namespace, labels, image)
+            probe_pod(name, namespace, labels, image)
         for name, namespace, _ in pods.values():
             run("kubectl", "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
         yield {kind: (name, namespace) for kind, (name, namespace, _) in pods.items()}

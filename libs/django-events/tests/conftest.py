@@ -1,4 +1,5 @@
-"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ started by `make infra-up`."""
+"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ that DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS
+and RABBITMQ_URL name (a test needing a broker that none names is skipped, saying which variable is missing)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,19 @@ from django_events.relay import Relay
 from django_events.transport import Message, get_transport
 
 LIBRARY = Path(__file__).resolve().parent.parent
+# The smoke subset (-m smoke): publishing, relaying, consuming, projecting and the checks on both brokers and
+# SQLite, all of Django's ORM, migrations and transactions that the library leans on; not the fault tests with
+# worker processes and broker restarts (they exercise the brokers' clients, which Django's version does not touch).
+SMOKE = {"test_publish", "test_projection", "test_contracts", "test_sqlite", "test_extras", "test_relay",
+         "test_consumer", "test_operations"}
 # What a worker subprocess needs of the test's DJANGO_EVENTS to reach the same broker, topics and group.
 WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREFIX", "GROUP_ID")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in SMOKE:
+            item.add_marker(pytest.mark.smoke)
 
 
 @pytest.fixture(params=["kafka", "rabbitmq"])

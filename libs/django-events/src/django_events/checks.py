@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from ._extras import CLIENTS, DISTRIBUTION
 from .conf import DEFAULTS, SETTINGS_NAME
 from .transport import TRANSPORTS
 
@@ -46,9 +48,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name in ("CLIENT", "PRODUCER", "CONSUMER"):
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
-    if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
+    transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
+    if transport not in TRANSPORTS:
         wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
         errors.append(Error(wrong, id="django_events.E007"))
+    elif importlib.util.find_spec(CLIENTS[transport]) is None:
+        missing = f"{SETTINGS_NAME}['TRANSPORT'] is {transport!r} but {CLIENTS[transport]} is not installed"
+        errors.append(Error(missing, hint=f'pip install "{DISTRIBUTION}[{transport}]"', id="django_events.E010"))
     if user.get("DATABASE", "default") not in settings.DATABASES:
         errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors

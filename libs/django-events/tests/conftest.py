@@ -31,11 +31,13 @@ LIBRARY = Path(__file__).resolve().parent.parent
 # does not touch, and take minutes.
 SMOKE = {"test_publish", "test_relay", "test_projection", "test_freshness", "test_operations", "test_checks",
          "test_rows", "test_extras"}
+# What a worker subprocess needs of the test's DJANGO_EVENTS to reach the same broker, topics and group.
+WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREFIX", "GROUP_ID")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module is not None and item.module.__name__.rpartition(".")[2] in SMOKE:
+        if item.path.stem in SMOKE:
             item.add_marker(pytest.mark.smoke)
 
 

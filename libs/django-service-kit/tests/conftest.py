@@ -17,5 +17,5 @@ SMOKE = {"test_settings", "test_standalone", "test_auth", "test_errors", "test_h
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module is not None and item.module.__name__.rpartition(".")[2] in SMOKE:
+        if item.path.stem in SMOKE:
             item.add_marker(pytest.mark.smoke)

@@ -117,6 +117,8 @@ test-libs: venv interop release-libs docs
 	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
 	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
 	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
+	# The documentation's quick start, in a scratch Django 6.1 project on Python 3.13, from dist/index/.
+	$(INFRA_ENV); $(PY) -m pytest -q tests/libs
 	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t full
 	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t smoke -- -m smoke
 

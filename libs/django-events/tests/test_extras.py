@@ -34,7 +34,7 @@ get_transport()
 @pytest.mark.parametrize(("transport", "client"), [("kafka", "confluent_kafka"), ("rabbitmq", "pika")])
 def test_a_missing_transport_client_names_its_extra(transport, client):
     result = subprocess.run([sys.executable, "-c", WITHOUT.format(transport=transport, client=client)], cwd=LIBRARY,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=300)
 
     extra = f'pip install "django-reliable-events[{transport}]"'
     assert f"django_events.E010: DJANGO_EVENTS['TRANSPORT'] is {transport!r} but {client} is not installed ({extra})" in (

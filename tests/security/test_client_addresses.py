@@ -23,7 +23,7 @@ from tests.e2e.conftest import ROOT
 from tests.security.conftest import GATEWAY_PORT, LIMITS_ON, NGINX_PORT, Platform, client
 
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
-VOTES = next(limit for limit in load().rate_limits if limit.path == "/api/votes/")
+VOTES = next(limit for limit in load().rate_limits if "/api/votes/" in limit.paths)
 AUTH_URL = f"http://127.0.0.1:{GATEWAY_PORT + 1}"
 # A second web process of auth-service beside make run's, on the same database.
 SECOND_AUTH_PORT = NGINX_PORT + 1

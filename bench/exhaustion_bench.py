@@ -6,7 +6,8 @@ Starts `dev/run.py` (what `make run` starts) on the PostgreSQL of $DATABASE_URL 
 services' databases) and the Kafka of $KAFKA_BOOTSTRAP_SERVERS (topics under a prefix of its own), and nginx
 rendered from gateway/routes.toml beside its development gateway, both with their per-client limits on. The
 services' own per-caller throttles are lifted (THROTTLE_RATES): they live in each process's memory and an attacker
-with many addresses passes them, so what is measured is the read-model wait and the gateway's connection limit.
+with many addresses passes them, so what is measured is the read-model wait and the gateway's limits per client
+address (its rate and its requests in flight on these reads).
 
 Voters (each from an address of its own, under the gateway's vote rate limit) vote at a steady rate, open loop,
 each vote in another poll. Through each gateway, three phases of `--seconds` each:
@@ -176,7 +177,8 @@ def polls_with_choices(url: str, account: Account, count: int) -> list[tuple[str
     """`count` open polls of two choices each, known to vote-service."""
     def one(number: int) -> tuple[str, list[str]]:
         owner = account.headers()
-        with client(url, "127.0.1.1") as http:
+        # Each poll from an address of its own: the gateway limits how often one address reads the results.
+        with client(url, f"127.0.4.{1 + number % 250}") as http:
             poll = http.post("/api/polls/", json={"question": f"poll {number}"}, headers=owner).raise_for_status()
             poll_id = poll.json()["id"]
             choices = [answered(lambda text=text: http.post("/api/choices/", json={"poll_id": poll_id, "text": text},

@@ -252,7 +252,8 @@ def vote_load(url: str, voters: list[Voter], rate: float, seconds: float) -> Out
     return outcome
 
 
-def attack(url: str, size: int, period: float, headers: dict[str, str], stop: Any, results: Any) -> None:
+def attack(url: str, size: int, period: float, headers: dict[str, str], ready: Any, stop: Any,
+           results: Any) -> None:
     """Waves of `size` concurrent unknown-id reads from one address until `stop`, the outcome put on `results`.
     A real attacker is on another machine: here it runs in a process of its own at the lowest priority, so that
     neither its threads (holding the voters' GIL) nor its CPU show up as the votes' latency, only the platform's
@@ -273,10 +274,12 @@ def attack(url: str, size: int, period: float, headers: dict[str, str], stop: An
             outcome.add(status, started)
 
     with ThreadPoolExecutor(size) as pool:
-        while not stop.is_set():
+        ready.set()
+        while True:
             began = time.monotonic()
             list(pool.map(read, range(size)))
-            stop.wait(max(0.0, began + period - time.monotonic()))
+            if stop.wait(max(0.0, began + period - time.monotonic())):
+                break
     for http in clients:
         http.close()
     results.put(outcome)
@@ -284,16 +287,21 @@ def attack(url: str, size: int, period: float, headers: dict[str, str], stop: An
 
 def phase(url: str, kind: str, voters: list[Voter], args: argparse.Namespace, attacker: Account) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
-    stop, results = spawn.Event(), spawn.Queue()
+    ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
     attacked: list[Outcome] = []
     attacker_process = None
     for voter in voters:
         voter.headers = voter.account.headers()
     if kind != "quiet":
         headers = attacker.headers() if kind == "authenticated" else {}
-        attacker_process = spawn.Process(target=attack, args=(url, args.attack, args.period, headers, stop, results))
+        attacker_process = spawn.Process(target=attack,
+                                         args=(url, args.attack, args.period, headers, ready, stop, results))
         attacker_process.start()
-        time.sleep(1.5)  # its interpreter started and the first wave in flight
+        # Its interpreter started (at nice 19 on a busy machine that takes a while), then the first wave in flight;
+        # and at least one wave is sent whatever the phase's length.
+        if not ready.wait(180):
+            raise SystemExit("the attacker process did not start")
+        time.sleep(0.5)
     votes = vote_load(url, voters, args.rate, args.seconds)
     stop.set()
     if attacker_process is not None:

@@ -19,7 +19,7 @@ def _error(response, status: int) -> dict:
         ("application", 400, "bad_thing"),
         ("not_found", 404, "poll_not_found"),
         ("conflict", 409, "already_there"),
-        ("forbidden", 403, "forbidden"),
+        ("forbidden", 403, "permission_denied"),
         ("http404", 404, "not_found"),
         ("django_permission", 403, "permission_denied"),
         ("django_validation", 400, "invalid"),

@@ -36,7 +36,7 @@ def test_every_error_has_the_one_body_shape(api_client, kind, status, code):
 def test_application_error_details_reach_the_client(api_client):
     body = _error(api_client.get(reverse("raise", args=["application"])), 400)
 
-    assert body == {"error": "bad_thing", "message": "Bad thing", "details": {"x": ["no"]}}
+    assert body == {"error": "bad_thing", "message": "Bad thing.", "details": {"x": ["no"]}}
 
 
 def test_django_validation_errors_keep_their_fields(api_client):

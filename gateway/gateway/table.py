@@ -161,12 +161,6 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
 
 
 def _check(table: Table) -> None:
-    _check_routes(table)
-    _check_rate_limits(table)
-    _check_connection_limits(table)
-
-
-def _check_routes(table: Table) -> None:
     for route in table.routes:
         if not (route.prefix.startswith("/") and route.prefix.endswith("/")):
             raise ValueError(f"route prefix {route.prefix!r} must start and end with '/'")
@@ -175,17 +169,11 @@ def _check_routes(table: Table) -> None:
             if not EXACT_PATH.fullmatch(path) or owners != [route.service]:
                 raise ValueError(f"{route.service}: path {path!r} must be a plain /path that no other route serves")
         route.upstream_host_port  # noqa: B018 - validates the address
-
-
-def _check_rate_limits(table: Table) -> None:
     for limit in table.rate_limits:
         if table.route_for(limit.path) is None:
             raise ValueError(f"rate limit {limit.name!r} covers {limit.path!r}, which no route serves")
         if limit.rate < 1 or limit.burst < 0:
             raise ValueError(f"rate limit {limit.name!r}: rate must be >= 1 r/s and burst >= 0")
-
-
-def _check_connection_limits(table: Table) -> None:
     for conn in table.connection_limits:
         for path in (*conn.paths, *conn.prefixes):
             serving = table.route_for(path)

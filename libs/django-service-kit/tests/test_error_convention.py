@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import override_settings
+
 from service_kit.errors import Forbidden, NotKnownYet, error_body
 from service_kit.testing import assert_error_body, error_body_problems
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from service_kit.testing import assert_error_body
 
 from gateway.table import RateLimit, load
 from tests.conftest import Gateway, counted_method, covered_paths, most_admitted
@@ -29,9 +30,7 @@ class Answer:
 
     def error(self) -> str:
         assert self.content_type.startswith("application/json"), (self.status, self.content_type, self.body[:200])
-        body = json.loads(self.body)
-        assert set(body) == {"error", "message", "details"}, body
-        return str(body["error"])
+        return str(assert_error_body(json.loads(self.body), self.status)["error"])
 
 
 def send(gateway: Gateway, method: str, target: str, *, source: str = "127.0.0.1",

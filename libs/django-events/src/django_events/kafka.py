@@ -13,7 +13,7 @@ from typing import Any
 from ._extras import missing_extra
 from .conf import events_settings
 from .metrics import consumer_lag
-from .transport import CLOSE_TIMEOUT, Message
+from .wire import CLOSE_TIMEOUT, Message
 
 try:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition

@@ -37,7 +37,7 @@ from .conf import events_settings
 from .metrics import consumer_lag
 from .models import StreamOffset
 from .rows import insert_rows
-from .transport import Message, PartitionLost
+from .wire import Message, PartitionLost
 
 try:
     import pika

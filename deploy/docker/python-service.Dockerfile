@@ -13,7 +13,7 @@ RUN python -m venv /opt/venv
 # The shared libraries and contracts change less often than a service, so they get their own layer that all four
 # services reuse; a service's `pip install` then finds them already satisfied.
 COPY libs/ /src/libs/
-RUN pip install /src/libs/django-events /src/libs/django-service-kit
+RUN pip install "/src/libs/django-events[kafka,rabbitmq,postgres,contracts]" /src/libs/django-service-kit
 # The event contracts every service validates against and reads its typed events by.
 COPY contracts/ /src/contracts/
 RUN pip install /src/contracts

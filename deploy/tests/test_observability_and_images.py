@@ -88,7 +88,8 @@ def test_shared_image_stages():
     assert "ENV FORWARDED_ALLOW_IPS=127.0.0.1" in runtime
     assert "--forwarded-allow-ips" not in runtime[-1]
     assert "8000" in runtime[-1]
-    assert any("pip install /src/libs/django-events /src/libs/django-service-kit" in line for line in lines)
+    libraries = 'pip install "/src/libs/django-events[kafka,rabbitmq,postgres,contracts]" /src/libs/django-service-kit'
+    assert any(libraries in line for line in lines)
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -3,14 +3,16 @@ services' shared settings (same middleware, JWT verification, error bodies, pool
 
 from pathlib import Path
 
-from service_kit.settings import common_settings, database_from_env
+from event_contracts.service_defaults import *  # noqa: F403
+from service_kit.settings import database_from_env, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-globals().update(common_settings(service="monolith", base_dir=BASE_DIR, urlconf="monolith.urls"))
+ROOT_URLCONF = "monolith.urls"
+LOGGING = logging_config(service="monolith")
+SERVICE_KIT = {**SERVICE_KIT, "SERVICE": "monolith"}  # noqa: F405
 
 # django_events stays installed only to create the known-users table the token check reads; nothing is published.
-INSTALLED_APPS += ["monolith.polls", "monolith.choices", "monolith.votes"]  # noqa: F821 - from common_settings
-MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_events.")]  # noqa: F821
+INSTALLED_APPS = [*INSTALLED_APPS, "monolith.polls", "monolith.choices", "monolith.votes"]  # noqa: F405
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_events.")]  # noqa: F405
 
 DATABASES = {"default": database_from_env(name="bench_monolith", sqlite_path=BASE_DIR / "var/db.sqlite3")}

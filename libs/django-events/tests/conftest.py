@@ -1,4 +1,5 @@
-"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ started by `make infra-up`."""
+"""Fixtures for tests against the real PostgreSQL, Kafka and RabbitMQ that DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS
+and RABBITMQ_URL name (a test needing a broker that none names is skipped, saying which variable is missing)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,20 @@ from django_events.relay import Relay
 from django_events.transport import Message, get_transport
 
 LIBRARY = Path(__file__).resolve().parent.parent
+# The smoke subset (-m smoke), for the supported pairs that CI does not test in full: publishing, the relay on both
+# brokers, projections, freshness, the operations and checks, the extras: what leans on Django's ORM, transactions,
+# migrations and checks. The consumer's and the fault tests exercise the brokers' clients, which Django's version
+# does not touch, and take minutes.
+SMOKE = {"test_publish", "test_relay", "test_projection", "test_freshness", "test_operations", "test_checks",
+         "test_rows", "test_extras"}
 # What a worker subprocess needs of the test's DJANGO_EVENTS to reach the same broker, topics and group.
 WORKER_SETTINGS = ("TRANSPORT", "BOOTSTRAP_SERVERS", "RABBITMQ_URL", "TOPIC_PREFIX", "GROUP_ID")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SMOKE:
+            item.add_marker(pytest.mark.smoke)
 
 
 @pytest.fixture(params=["kafka", "rabbitmq"])

@@ -1,4 +1,4 @@
-"""The issue's bar: a Django project that installs only django-events[postgres] and sets TRANSPORT = "rabbitmq"
+"""The issue's bar: a Django project that installs only django-events[rabbitmq,postgres] and sets TRANSPORT = "rabbitmq"
 publishes, relays and projects events exactly once through a consumer SIGKILL."""
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def scratch_project(tmp_path: Path, rabbitmq_url: str) -> Iterator[tuple[Path, d
     venv = tmp_path / "venv"
     subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True, timeout=300)
     python = str(venv / "bin" / "python")
-    subprocess.run(["uv", "pip", "install", "-q", "--python", python, f"{LIBRARY}[postgres]"], check=True, timeout=600)
+    subprocess.run(["uv", "pip", "install", "-q", "--python", python, f"{LIBRARY}[rabbitmq,postgres]"], check=True,
+                   timeout=600)
     database = f"scratch_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')

@@ -84,7 +84,9 @@ with django_events.correlation(sys.argv[2]), transaction.atomic():
 
 def _virtualenv(python: Path, source: Path) -> None:
     subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(python.parent.parent)], check=True, timeout=300)
-    subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), f"{source}[postgres]"], check=True, timeout=600)
+    # Both brokers' clients: extras since 0.2 (0.1 installs them anyway and ignores the names).
+    subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), f"{source}[kafka,rabbitmq,postgres]"],
+                   check=True, timeout=600)
 
 
 @pytest.fixture(scope="module")

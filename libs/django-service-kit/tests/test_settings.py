@@ -68,29 +68,43 @@ def test_env_helpers(monkeypatch):
         env_bool("FLAG")
 
 
-def test_common_settings_wire_the_kit_and_events(monkeypatch):
+def test_common_settings_wire_the_kit_alone_with_no_events_and_no_issuer_of_its_own(monkeypatch):
     monkeypatch.setenv("JWT_JWKS_URL", "http://auth-service/api/auth/jwks/")
     monkeypatch.delenv("JWT_ISSUER", raising=False)
+    monkeypatch.delenv("JWT_AUDIENCE", raising=False)
 
     shared = common_settings(service="vote-service", base_dir=Path("/srv/vote"))
 
-    assert {"rest_framework", "drf_spectacular", "django_events", "service_kit"} <= set(shared["INSTALLED_APPS"])
-    assert "django_events.middleware.CorrelationIdMiddleware" in shared["MIDDLEWARE"]
+    assert {"rest_framework", "drf_spectacular", "service_kit"} <= set(shared["INSTALLED_APPS"])
+    assert not [name for name in [*shared["INSTALLED_APPS"], *shared["MIDDLEWARE"]] if "events" in name]
+    assert "DJANGO_EVENTS" not in shared
     assert shared["MIDDLEWARE"][0] == "service_kit.middleware.MetricsMiddleware"
     assert shared["REST_FRAMEWORK"]["EXCEPTION_HANDLER"] == "service_kit.errors.exception_handler"
     assert shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"] == ["service_kit.auth.JWTAuthentication"]
-    assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
     assert shared["SERVICE_KIT"]["JWT"] == {
-        "ISSUER": "http://127.0.0.1:8000",
-        "AUDIENCE": "polls-platform",
+        "ISSUER": None,
+        "AUDIENCE": None,
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "JWKS_MAX_AGE_SECONDS": 3600.0,
         "PUBLIC_KEYS": [],
-        "TOKEN_CHECK": "service_kit.users.selectors.token_check",
     }
     assert shared["SERVICE_KIT"]["PUBLIC_URL"] == ""
-    assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"
+
+
+def test_common_settings_with_events_and_the_deployments_issuer(monkeypatch):
+    monkeypatch.delenv("JWT_ISSUER", raising=False)
+    monkeypatch.setenv("JWT_AUDIENCE", "from-env")
+
+    shared = common_settings(service="vote-service", base_dir=Path("/srv/vote"), events=True,
+                             jwt_issuer="https://auth.example", jwt_audience="default-audience")
+
+    assert shared["INSTALLED_APPS"].index("django_events") < shared["INSTALLED_APPS"].index("service_kit")
+    assert shared["MIDDLEWARE"][2] == "django_events.middleware.CorrelationIdMiddleware"
+    assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
+    # The environment overrides the project's defaults.
+    assert (shared["SERVICE_KIT"]["JWT"]["ISSUER"], shared["SERVICE_KIT"]["JWT"]["AUDIENCE"]) == (
+        "https://auth.example", "from-env")
 
 
 def test_public_url_is_a_plain_base_or_refused_at_start(monkeypatch):
@@ -110,7 +124,7 @@ def test_kafka_tls_sasl_and_replication_from_env(monkeypatch):
                         "KAFKA_SSL_CA_LOCATION": "/ca.crt", "KAFKA_REPLICATION_FACTOR": "3"}.items():
         monkeypatch.setenv(name, value)
 
-    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]
+    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"), events=True)["DJANGO_EVENTS"]
 
     assert events["TOPIC_REPLICATION_FACTOR"] == 3
     assert events["CLIENT"] == {"security.protocol": "SASL_SSL", "sasl.mechanism": "SCRAM-SHA-512",
@@ -121,14 +135,14 @@ def test_kafka_tls_sasl_and_replication_from_env(monkeypatch):
 def test_the_consumers_session_timeout_from_env(monkeypatch):
     monkeypatch.setenv("KAFKA_SESSION_TIMEOUT_MS", "10000")
 
-    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]
+    events = common_settings(service="vote-service", base_dir=Path("/srv/vote"), events=True)["DJANGO_EVENTS"]
 
     assert events["CONSUMER"] == {"session.timeout.ms": 10000}
 
 
 def test_a_quarter_of_the_web_threads_may_wait_for_a_read_model_unless_told(monkeypatch):
     def waiters() -> int:
-        return int(common_settings(service="x", base_dir=Path("/tmp"))["DJANGO_EVENTS"]["READ_MODEL_WAITERS"])
+        return int(common_settings(service="x", base_dir=Path("/tmp"), events=True)["DJANGO_EVENTS"]["READ_MODEL_WAITERS"])
 
     monkeypatch.delenv("WEB_THREADS", raising=False)
     assert waiters() == 2
@@ -156,9 +170,13 @@ def test_the_defaults_module_names_every_shared_setting():
 
 def test_events_carry_the_0_1_envelope_fields_until_told_otherwise(monkeypatch):
     monkeypatch.delenv("EVENTS_LEGACY_ENVELOPE", raising=False)
-    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is True
+    assert legacy_envelope() is True
     monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "off")
-    assert common_settings(service="vote-service", base_dir=Path("/srv/vote"))["DJANGO_EVENTS"]["LEGACY_ENVELOPE"] is False
+    assert legacy_envelope() is False
     monkeypatch.setenv("EVENTS_LEGACY_ENVELOPE", "maybe")
     with pytest.raises(ValueError, match="EVENTS_LEGACY_ENVELOPE"):
-        common_settings(service="vote-service", base_dir=Path("/srv/vote"))
+        legacy_envelope()
+
+
+def legacy_envelope() -> bool:
+    return bool(common_settings(service="v", base_dir=Path("/srv/v"), events=True)["DJANGO_EVENTS"]["LEGACY_ENVELOPE"])

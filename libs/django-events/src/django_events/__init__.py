@@ -8,7 +8,7 @@ from .outbox import publish
 from .projection import Projection
 from .registry import UnsupportedVersion, handler
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Catalogue",

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from ._extras import CLIENTS, DISTRIBUTION
 from .conf import DEFAULTS, SETTINGS_NAME
 from .transport import TRANSPORTS
 
@@ -32,12 +34,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name in ("CLIENT", "PRODUCER", "CONSUMER"):
         if not isinstance(user.get(name, {}), dict):
             errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
-    if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
-        wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
-        errors.append(Error(wrong, id="django_events.E007"))
+    errors += _transport_errors(user)
     if user.get("DATABASE", "default") not in settings.DATABASES:
         errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors
+
+
+def _transport_errors(user: dict[str, Any]) -> list[CheckMessage]:
+    transport = user.get("TRANSPORT", DEFAULTS["TRANSPORT"])
+    if transport not in TRANSPORTS:
+        wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
+        return [Error(wrong, id="django_events.E007")]
+    if importlib.util.find_spec(CLIENTS[transport]) is None:
+        missing = f"{SETTINGS_NAME}['TRANSPORT'] is {transport!r} but {CLIENTS[transport]} is not installed"
+        return [Error(missing, hint=f'pip install "{DISTRIBUTION}[{transport}]"', id="django_events.E010")]
+    return []
 
 
 def _number_errors(user: dict[str, Any]) -> list[CheckMessage]:

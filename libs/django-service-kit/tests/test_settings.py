@@ -86,10 +86,8 @@ def test_common_settings_wire_the_kit_and_events(monkeypatch):
         "JWKS_URL": "http://auth-service/api/auth/jwks/",
         "JWKS_MAX_AGE_SECONDS": 3600.0,
         "PUBLIC_KEYS": [],
-        "TOKEN_CHECK": "service_kit.users.selectors.token_check",
     }
     assert shared["SERVICE_KIT"]["PUBLIC_URL"] == ""
-    assert "service_kit.users" in shared["INSTALLED_APPS"]
     assert shared["ROOT_URLCONF"] == "config.urls"
 
 

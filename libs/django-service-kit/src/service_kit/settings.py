@@ -202,7 +202,6 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
             "drf_spectacular",
             "django_events",
             "service_kit",
-            "service_kit.users",
         ],
         "MIDDLEWARE": [
             "service_kit.middleware.MetricsMiddleware",
@@ -280,7 +279,6 @@ def common_settings(*, service: str, base_dir: str | Path, urlconf: str = "confi
                 "JWKS_URL": env("JWT_JWKS_URL", "") or None,
                 "JWKS_MAX_AGE_SECONDS": float(env("JWT_JWKS_MAX_AGE_SECONDS", "3600") or 3600),
                 "PUBLIC_KEYS": public_keys_from_env(),
-                "TOKEN_CHECK": "service_kit.users.selectors.token_check",
             },
         },
     }

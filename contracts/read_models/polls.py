@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import django_events
 from django.db import models
+
 from event_contracts.payloads import PollClosed, PollCreated, PollDeleted, PollUpdated
 from event_contracts.polls import poll_is_open
 

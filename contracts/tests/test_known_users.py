@@ -1,5 +1,6 @@
-"""read_models.users, django-service-kit's TOKEN_CHECK: a token whose user was deleted, or never registered, or whose session auth-service
-revoked, is refused without asking auth-service; a user registered a moment ago is waited for."""
+"""read_models.users, django-service-kit's TOKEN_CHECK: a token whose user was deleted, or never registered, or
+whose session auth-service revoked, is refused without asking auth-service; a user registered a moment ago is
+waited for."""
 
 import threading
 import time

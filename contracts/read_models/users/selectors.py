@@ -35,8 +35,8 @@ def _state_of(user_id: str, session_id: str) -> tuple[bool, bool] | None:
 
 
 def token_check(claims: dict[str, Any]) -> None:
-    """django-service-kit's ``SERVICE_KIT["JWT"]["TOKEN_CHECK"]``: refuses (``InvalidToken``) the token of a user auth-service never
-    registered or deleted, and a token whose session (``sid``) auth-service revoked.
+    """django-service-kit's ``SERVICE_KIT["JWT"]["TOKEN_CHECK"]``: refuses (``InvalidToken``) the token of a user
+    auth-service never registered or deleted, and a token whose session (``sid``) auth-service revoked.
 
     A user who registered a moment ago may not have reached this read model yet (the event travels through the
     outbox, the relay and Kafka), so an id not seen at all is looked up again for up to ``WAIT_SECONDS``; a

@@ -1,5 +1,6 @@
-import read_models.polls
 from django.db import models
+
+import read_models.polls
 
 
 class PollView(read_models.polls.PollViewWithQuestion):

@@ -2,7 +2,6 @@ import uuid
 from datetime import datetime
 
 import read_models.polls
-
 from tests.pollapp.models import OwnerOnlyPollView, PollView
 
 closed: list[tuple[uuid.UUID, datetime]] = []

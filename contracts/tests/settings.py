@@ -44,9 +44,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
 }
 DJANGO_EVENTS = {"SERVICE": "read-models-tests"}
-SERVICE_KIT: dict[str, Any] = {
-    "SERVICE": "read-models-tests",
-    "JWT": {**TEST_JWT_SETTINGS, "TOKEN_CHECK": read_models.users.TOKEN_CHECK, "KNOWN_USER": read_models.users.KNOWN_USER},
-}
+SERVICE_KIT: dict[str, Any] = read_models.users.checking_tokens({"SERVICE": "read-models-tests", "JWT": TEST_JWT_SETTINGS})
 # Short, so the test of an unknown user does not wait long; long enough to show the wait works.
 KNOWN_USERS = {"WAIT_SECONDS": 1.0}

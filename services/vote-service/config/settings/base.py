@@ -12,11 +12,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # asks (a deleted user's token, or a revoked session's, is refused).
 INSTALLED_APPS = [*INSTALLED_APPS, "read_models.users", "votes"]
 LOGGING = logging_config(service=SERVICE)
-SERVICE_KIT = {
-    **SERVICE_KIT,
-    "SERVICE": SERVICE,
-    "JWT": {**SERVICE_KIT["JWT"], "TOKEN_CHECK": read_models.users.TOKEN_CHECK, "KNOWN_USER": read_models.users.KNOWN_USER},
-}
+SERVICE_KIT = read_models.users.checking_tokens({**SERVICE_KIT, "SERVICE": SERVICE})
 
 ROOT_URLCONF = "config.urls"
 

@@ -91,9 +91,12 @@ demo: venv
 test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
 	test-faults-run test-k8s
 
-# ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
+# ruff over the repository (ruff.toml, complexity included), no import cycle in any package (ruff's import graph,
+# dev/import_cycles.py), then mypy on each package (mypy.ini): all must be clean.
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(PY) dev/import_cycles.py $(CURDIR)/$(VENV)/bin/ruff $(foreach entry,$(MYPY_PACKAGES),$(firstword $(subst :, ,$(entry)))) \
+		dev bench tests
 	for entry in $(MYPY_PACKAGES); do IFS=: read -r dir settings <<< "$$entry"; \
 		(cd $$dir && DJANGO_SETTINGS_MODULE=$$settings PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) \
 			|| exit 1; \

@@ -6,7 +6,8 @@ Starts `dev/run.py` (what `make run` starts) on the PostgreSQL of $DATABASE_URL 
 services' databases) and the Kafka of $KAFKA_BOOTSTRAP_SERVERS (topics under a prefix of its own), and nginx
 rendered from gateway/routes.toml beside its development gateway, both with their per-client limits on. The
 services' own per-caller throttles are lifted (THROTTLE_RATES): they live in each process's memory and an attacker
-with many addresses passes them, so what is measured is the read-model wait and the gateway's connection limit.
+with many addresses passes them, so what is measured is the read-model wait and the gateway's limits per client
+address (its rate and its requests in flight on these reads).
 
 Voters (each from an address of its own, under the gateway's vote rate limit) vote at a steady rate, open loop,
 each vote in another poll. Through each gateway, three phases of `--seconds` each:
@@ -176,7 +177,8 @@ def polls_with_choices(url: str, account: Account, count: int) -> list[tuple[str
     """`count` open polls of two choices each, known to vote-service."""
     def one(number: int) -> tuple[str, list[str]]:
         owner = account.headers()
-        with client(url, "127.0.1.1") as http:
+        # Each poll from an address of its own: the gateway limits how often one address reads the results.
+        with client(url, f"127.0.4.{1 + number % 250}") as http:
             poll = http.post("/api/polls/", json={"question": f"poll {number}"}, headers=owner).raise_for_status()
             poll_id = poll.json()["id"]
             choices = [answered(lambda text=text: http.post("/api/choices/", json={"poll_id": poll_id, "text": text},
@@ -250,7 +252,8 @@ def vote_load(url: str, voters: list[Voter], rate: float, seconds: float) -> Out
     return outcome
 
 
-def attack(url: str, size: int, period: float, headers: dict[str, str], stop: Any, results: Any) -> None:
+def attack(url: str, size: int, period: float, headers: dict[str, str], ready: Any, stop: Any,
+           results: Any) -> None:
     """Waves of `size` concurrent unknown-id reads from one address until `stop`, the outcome put on `results`.
     A real attacker is on another machine: here it runs in a process of its own at the lowest priority, so that
     neither its threads (holding the voters' GIL) nor its CPU show up as the votes' latency, only the platform's
@@ -271,10 +274,12 @@ def attack(url: str, size: int, period: float, headers: dict[str, str], stop: An
             outcome.add(status, started)
 
     with ThreadPoolExecutor(size) as pool:
-        while not stop.is_set():
+        ready.set()
+        while True:
             began = time.monotonic()
             list(pool.map(read, range(size)))
-            stop.wait(max(0.0, began + period - time.monotonic()))
+            if stop.wait(max(0.0, began + period - time.monotonic())):
+                break
     for http in clients:
         http.close()
     results.put(outcome)
@@ -282,16 +287,21 @@ def attack(url: str, size: int, period: float, headers: dict[str, str], stop: An
 
 def phase(url: str, kind: str, voters: list[Voter], args: argparse.Namespace, attacker: Account) -> dict[str, Any]:
     spawn = multiprocessing.get_context("spawn")
-    stop, results = spawn.Event(), spawn.Queue()
+    ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
     attacked: list[Outcome] = []
     attacker_process = None
     for voter in voters:
         voter.headers = voter.account.headers()
     if kind != "quiet":
         headers = attacker.headers() if kind == "authenticated" else {}
-        attacker_process = spawn.Process(target=attack, args=(url, args.attack, args.period, headers, stop, results))
+        attacker_process = spawn.Process(target=attack,
+                                         args=(url, args.attack, args.period, headers, ready, stop, results))
         attacker_process.start()
-        time.sleep(1.5)  # its interpreter started and the first wave in flight
+        # Its interpreter started (at nice 19 on a busy machine that takes a while), then the first wave in flight;
+        # and at least one wave is sent whatever the phase's length.
+        if not ready.wait(180):
+            raise SystemExit("the attacker process did not start")
+        time.sleep(0.5)
     votes = vote_load(url, voters, args.rate, args.seconds)
     stop.set()
     if attacker_process is not None:

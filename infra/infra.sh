@@ -39,15 +39,29 @@ wait_port() {
 
 sql() { su postgres -c "psql -p $pg_port -v ON_ERROR_STOP=1 -qtAc \"$1\""; }
 
+# The PostgreSQL cluster of this machine that listens on pg_port ("<version> <name>"), if any. Other clusters
+# (another engineer's, Debian's own `main` on another port) are none of this script's business.
+pg_cluster() {
+  pg_lsclusters -h 2>/dev/null | awk -v port="$pg_port" '$3 == port && !found { print $1, $2; found = 1 }'
+}
+
 pg_up() {
   if pg_isready -q -h 127.0.0.1 -p "$pg_port"; then
     log "PostgreSQL already running on $pg_port"
   else
     command -v pg_ctlcluster >/dev/null || { log "PostgreSQL is not installed: run .ci/install or apt-get install postgresql"; exit 1; }
-    local version
-    version=$(ls /usr/lib/postgresql | sort -V | tail -1)
-    pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main -p "$pg_port" >/dev/null
-    pg_ctlcluster "$version" main start
+    local cluster version
+    cluster=$(pg_cluster)
+    if [ -z "$cluster" ]; then
+      version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+      # Debian's package makes `main` on 5432: a cluster for another port gets a name of its own.
+      local name=main
+      if [ -n "$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"')" ]; then name="polls-$pg_port"; fi
+      pg_createcluster "$version" "$name" -p "$pg_port" >/dev/null
+      cluster="$version $name"
+    fi
+    # shellcheck disable=SC2086  # "<version> <name>"
+    pg_ctlcluster $cluster start
     wait_port "$pg_port" PostgreSQL
   fi
   # One login role for every service; each service creates its own database.
@@ -60,10 +74,10 @@ pg_up() {
 }
 
 pg_down() {
-  local version
-  for version in $(ls /usr/lib/postgresql 2>/dev/null); do
-    pg_ctlcluster "$version" main stop 2>/dev/null || true
-  done
+  local cluster
+  cluster=$(pg_cluster 2>/dev/null || true)
+  # shellcheck disable=SC2086  # "<version> <name>"
+  if [ -n "$cluster" ]; then pg_ctlcluster $cluster stop 2>/dev/null || true; fi
 }
 
 kafka_jars() {

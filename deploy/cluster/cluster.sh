@@ -268,6 +268,22 @@ start_netpol() {
     --kubeconfig="$state/admin.kubeconfig" --hostname-override="$node_name" \
     --service-cluster-ip-range="$service_cidr" --health-port=20244 --metrics-port=0
   wait_for 60 "kube-router to enforce NetworkPolicies" healthy http://127.0.0.1:20244/healthz
+  service_route_rule add
+}
+
+# kube-router's FORWARD chain, first in FORWARD, ends in an ACCEPT of the traffic the policies allow, so a pod that a
+# policy selects never meets kube-proxy's REJECT (also in FORWARD, later) of a Service without endpoints: its packet,
+# still addressed to the ClusterIP (nothing to DNAT it to), leaves by the node's default route to whatever answers
+# there, or to nothing. This routing rule refuses it at once instead (the pod's connect() fails: a JSON 502 at the
+# gateway). A packet from the pods' bridge still addressed to the Service range after PREROUTING's DNAT has no
+# endpoint; the node's own connections (no iif) keep going through kube-proxy's OUTPUT rules.
+service_route_rule() {
+  local rule=(priority 100 iif cni0 to "$service_cidr" unreachable)
+  if [ "$1" = add ]; then
+    ip rule list "${rule[@]:0:6}" 2>/dev/null | grep -q . || ip rule add "${rule[@]}"
+  else
+    while ip rule del "${rule[@]}" 2>/dev/null; do :; done
+  fi
 }
 
 node_ready() {
@@ -286,17 +302,22 @@ addons() {
 }
 
 # Host settings the node needs; the values found are kept so `down` puts them back.
-sysctls=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
+# icmp_ratelimit=0: the refusals of a connection to a Service without endpoints (kube-proxy's REJECT, the routing
+# rule of service_route_rule) are ICMP errors to the connecting pod, which the kernel otherwise limits to about one a
+# second per pod: past that, the gateway's connect() to a scaled-away service waits out its timeout (a 504 after
+# seconds) instead of failing at once (a 502). The host-wide limit (icmp_msgs_per_sec) stays.
+sysctls=(net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+  net.ipv4.icmp_ratelimit=0)
 
 host_settings() {
   [ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true
   local key
   if [ ! -f "$state/sysctl.saved" ]; then
-    for key in "${sysctls[@]}" net.ipv4.conf.all.route_localnet; do
+    for key in "${sysctls[@]%%=*}" net.ipv4.conf.all.route_localnet; do
       echo "$key=$(sysctl -n "$key" 2>/dev/null || echo)"
     done > "$state/sysctl.saved"
   fi
-  for key in "${sysctls[@]}"; do sysctl -qw "$key=1" 2>/dev/null || log "could not set $key"; done
+  for key in "${sysctls[@]}"; do sysctl -qw "$key" 2>/dev/null || log "could not set $key"; done
 }
 
 up() {
@@ -411,6 +432,7 @@ down() {
   unmount_under "$state/kubelet" "$run_dir" "${state%/*}/containerd"
   remove_stale_netns
   ip link delete cni0 2>/dev/null || true
+  service_route_rule del
   # The pods' cgroups (cgroup v1: one tree per controller), deepest first, now that their processes are gone.
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   remove_chains
@@ -437,6 +459,7 @@ leftovers() {
   grep -E " ($state|$run_dir|${state%/*}/containerd|/run/netns/cni-)[^ ]* " /proc/self/mounts |
     sed "s/^/mount: /" || true
   ip link show cni0 2>/dev/null | sed "s/^/link: /" || true
+  ip rule list to "$service_cidr" 2>/dev/null | sed "s/^/ip rule: /" || true
   { iptables-save; ip6tables-save; } 2>/dev/null | grep -E '^:(KUBE|CNI)-' | sed "s/^/chain: /" || true
   ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router-)' | sed "s/^/ipset: /" || true
 }

@@ -74,7 +74,8 @@ MAX_HEADER_BYTES = HEADER_BUFFERS * MAX_LINE_BYTES
 # Rates are whole requests per second, so a rejected client may always try again one second later.
 RETRY_AFTER_SECONDS = 1
 
-# status, code, message: the platform's error shape, {"error", "message", "details"}.
+# code -> status, message: the platform's error shape, {"error", "message", "details"}, and its vocabulary
+# (docs/errors.md); a 429 says in details as well as in Retry-After when to retry.
 ERRORS: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request is malformed: its path, Host or header lines cannot be served as sent."),
     "uri_too_long": (414, "The request target is longer than the gateway accepts."),
@@ -96,8 +97,9 @@ WEB_CONTENT_TYPES = {
 
 
 def error_body(code: str) -> bytes:
-    _, message = ERRORS[code]
-    return json.dumps({"error": code, "message": message, "details": {}}, separators=(",", ":")).encode()
+    status, message = ERRORS[code]
+    details = {"retry_after_seconds": RETRY_AFTER_SECONDS} if status == 429 else {}
+    return json.dumps({"error": code, "message": message, "details": details}, separators=(",", ":")).encode()
 
 
 def error_status(code: str) -> int:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from gateway import edge
-from gateway.table import RateLimit, Route, Table, load, resource
+from gateway.table import ClientLimit, ConnectionLimit, RateLimit, Route, Table, load, resource
 
 # Fields of the JSON access log, the same as the development proxy writes; numbers stay unquoted.
 ACCESS_LOG_FORMAT = (
@@ -56,6 +56,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
            upstreams_include: str | None = None) -> str:
     web_root = (web_root or resource("web")).resolve()
     resolved = upstreams_include is not None
+    limited = _limited_locations(table)
     return "\n".join([
         "# Rendered from services.toml and gateway/routes.toml by `python -m gateway.nginx render`: edit those.",
         f"log_format gateway_json escape=json {_quote_format(ACCESS_LOG_FORMAT)};",
@@ -71,8 +72,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         "}",
         *_refusal_maps(),
         *_real_ip(table),
-        *(line for limit in table.rate_limits for line in _rate_limit_zone(limit)),
-        *(f"limit_conn_zone $binary_remote_addr zone={limit.name}:10m;" for limit in table.connection_limits),
+        *(line for limit in table.rate_limits for line in _zone("limit_req_zone", limit, f" rate={limit.rate}r/s")),
+        *(line for limit in table.connection_limits for line in _zone("limit_conn_zone", limit)),
         *([f"include {upstreams_include};"] if resolved else
           [line for route in table.routes for line in _upstream(route)]),
         "",
@@ -116,8 +117,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         "",
         *(f"    location {route.prefix} {{ {REFUSE} {_proxy_pass(route, resolved)} }}" for route in table.routes),
         *(f"    location = {path} {{ {REFUSE} {_proxy_pass(route, resolved)} }}"
-          for route in table.routes for path in route.paths),
-        *(_limited_location(match, limits, table, resolved) for match, limits in _limited_locations(table).items()),
+          for route in table.routes for path in route.paths if f"= {path}" not in limited),
+        *(_limited_location(match, limits, table, resolved) for match, limits in limited.items()),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",
         "",
@@ -155,14 +156,17 @@ def _real_ip(table: Table) -> list[str]:
     ]
 
 
-def _rate_limit_zone(limit: RateLimit) -> list[str]:
-    # An empty key is not counted: that is how the limit applies only to its methods.
+def _zone(directive: str, limit: ClientLimit, settings: str = "") -> list[str]:
+    """The limit's zone, keyed on the client address; a limit of some methods only keys the others on an empty
+    key, which nginx does not count."""
+    if not limit.methods:
+        return [f"{directive} $binary_remote_addr zone={limit.name}:10m{settings};"]
     return [
         f"map $request_method $limit_{limit.name}_key {{",
         *(f"    {method} $binary_remote_addr;" for method in limit.methods),
         '    default "";',
         "}",
-        f"limit_req_zone $limit_{limit.name}_key zone={limit.name}:10m rate={limit.rate}r/s;",
+        f"{directive} $limit_{limit.name}_key zone={limit.name}:10m{settings};",
     ]
 
 
@@ -203,14 +207,19 @@ def _proxy_pass(route: Route, resolved: bool) -> str:
 
 
 def _limited_locations(table: Table) -> dict[str, list[str]]:
-    """Location match (`= /path/` or a prefix) -> the limit directives of the paths limited per client."""
-    locations: dict[str, list[str]] = {}
-    for limit in table.rate_limits:
-        locations.setdefault(f"= {limit.path}", []).append(f"limit_req zone={limit.name} burst={limit.burst} nodelay;")
-    for conn in table.connection_limits:
-        for match in (*(f"= {path}" for path in conn.paths), *conn.prefixes):
-            locations.setdefault(match, []).append(f"limit_conn {conn.name} {conn.connections};")
-    return locations
+    """Location match (`= /path/` or a prefix) -> the directives of every limit covering all it matches: nginx
+    applies the directives of the one location it picks (an exact match, else the longest prefix), so a limit of a
+    prefix is repeated in the longer prefixes and exact paths below it."""
+    limits: tuple[ClientLimit, ...] = (*table.rate_limits, *table.connection_limits)
+    matches = dict.fromkeys(match for limit in limits for match in limit.locations)
+    return {match: [_directive(limit) for limit in limits if limit.covers_location(match)] for match in matches}
+
+
+def _directive(limit: ClientLimit) -> str:
+    if isinstance(limit, RateLimit):
+        return f"limit_req zone={limit.name} burst={limit.burst} nodelay;"
+    assert isinstance(limit, ConnectionLimit)
+    return f"limit_conn {limit.name} {limit.connections};"
 
 
 def _limited_location(match: str, limits: list[str], table: Table, resolved: bool) -> str:

@@ -118,7 +118,7 @@ class Gateway:
         if rule is not None and not self.buckets[rule.name].admit(client):
             return await _fail(send, "rate_limited", RETRY_AFTER)
         # As nginx: limit_req first, then limit_conn, whose count a request holds until it is answered.
-        connections = self.table.connection_limit_for(path)
+        connections = self.table.connection_limit_for(method, path)
         in_flight = self.in_flight[connections.name] if connections is not None else None
         if in_flight is not None and not in_flight.enter(client):
             return await _fail(send, "rate_limited", RETRY_AFTER)

@@ -10,11 +10,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PACKAGE = Path(__file__).resolve().parent
 # An exact path a service serves outside its prefix: nothing nginx would read as a pattern or a variable.
 EXACT_PATH = re.compile(r"/[A-Za-z0-9._~/-]+")
+# A limit's name names its nginx zone and variable.
+LIMIT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -46,30 +49,54 @@ class Route:
         return f"{parts.hostname}:{parts.port or 80}"
 
 
-@dataclass(frozen=True)
-class RateLimit:
+@dataclass(frozen=True, kw_only=True)
+class ClientLimit:
+    """What a per-client limit covers, one shape for every kind: `paths` exactly and any path under `prefixes`, for
+    `methods` (every method when empty)."""
+
     name: str
-    path: str
-    methods: tuple[str, ...]
+    paths: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return (not self.methods or method in self.methods) and self.covers(path)
+
+    def covers(self, path: str) -> bool:
+        return path in self.paths or any(path.startswith(prefix) for prefix in self.prefixes)
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """Its nginx location matches: `= /path` for an exact path, the prefix itself for a prefix."""
+        return (*(f"= {path}" for path in self.paths), *self.prefixes)
+
+    def covers_location(self, match: str) -> bool:
+        """Whether every request nginx sends to the location `match` is within these paths: nginx applies one
+        location's directives only, so each limited location carries every limit that covers it."""
+        if match.startswith("= "):
+            return self.covers(match.removeprefix("= "))
+        return any(match.startswith(prefix) for prefix in self.prefixes)
+
+    def overlaps(self, other: ClientLimit) -> bool:
+        methods = not self.methods or not other.methods or bool(set(self.methods) & set(other.methods))
+        nested = any(a.startswith(b) or b.startswith(a) for a in self.prefixes for b in other.prefixes)
+        exact = any(other.covers(path) for path in self.paths) or any(self.covers(path) for path in other.paths)
+        return methods and (nested or exact)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RateLimit(ClientLimit):
+    """nginx's leaky bucket per client address: `rate` whole requests per second, `burst` more admitted at once."""
+
     rate: int
     burst: int
 
-    def applies_to(self, method: str, path: str) -> bool:
-        return path == self.path and method in self.methods
 
+@dataclass(frozen=True, kw_only=True)
+class ConnectionLimit(ClientLimit):
+    """At most `connections` requests of one client address in flight at once."""
 
-@dataclass(frozen=True)
-class ConnectionLimit:
-    """At most `connections` requests of one client address in flight at once on `paths` (exact) and under
-    `prefixes`, every method alike."""
-
-    name: str
-    paths: tuple[str, ...]
-    prefixes: tuple[str, ...]
     connections: int
-
-    def applies_to(self, path: str) -> bool:
-        return path in self.paths or any(path.startswith(prefix) for prefix in self.prefixes)
 
 
 @dataclass(frozen=True)
@@ -90,8 +117,8 @@ class Table:
     def rate_limit_for(self, method: str, path: str) -> RateLimit | None:
         return next((limit for limit in self.rate_limits if limit.applies_to(method, path)), None)
 
-    def connection_limit_for(self, path: str) -> ConnectionLimit | None:
-        return next((limit for limit in self.connection_limits if limit.applies_to(path)), None)
+    def connection_limit_for(self, method: str, path: str) -> ConnectionLimit | None:
+        return next((limit for limit in self.connection_limits if limit.applies_to(method, path)), None)
 
     def without_limits(self) -> Table:
         """The same table with no per-client limit, for a load that comes from one address (a benchmark)."""
@@ -143,13 +170,10 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
     table = Table(
         routes=tuple(route_of(service, environ) for service in listed),
         rate_limits=tuple(
-            RateLimit(name=r["name"], path=r["path"], methods=tuple(r["methods"]), rate=r["rate"], burst=r["burst"])
-            for r in raw.get("rate_limit", [])
+            RateLimit(**_covered(r), rate=r["rate"], burst=r["burst"]) for r in raw.get("rate_limit", [])
         ) if limited else (),
         connection_limits=tuple(
-            ConnectionLimit(name=c["name"], paths=tuple(c.get("paths", ())), prefixes=tuple(c.get("prefixes", ())),
-                            connections=c["connections"])
-            for c in raw.get("connection_limit", [])
+            ConnectionLimit(**_covered(c), connections=c["connections"]) for c in raw.get("connection_limit", [])
         ) if limited else (),
         max_body_bytes=edge["max_body_bytes"],
         connect_timeout=float(edge["connect_timeout_seconds"]),
@@ -158,6 +182,13 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
     )
     _check(table)
     return table
+
+
+def _covered(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields every kind of limit shares, from its table entry."""
+    if "path" in raw:
+        raise ValueError(f"limit {raw['name']!r}: `path` is spelled `paths = [...]`")
+    return {"name": raw["name"], **{key: tuple(raw.get(key, ())) for key in ("paths", "prefixes", "methods")}}
 
 
 def _check(table: Table) -> None:
@@ -169,24 +200,40 @@ def _check(table: Table) -> None:
             if not EXACT_PATH.fullmatch(path) or owners != [route.service]:
                 raise ValueError(f"{route.service}: path {path!r} must be a plain /path that no other route serves")
         route.upstream_host_port  # noqa: B018 - validates the address
-    for limit in table.rate_limits:
-        if table.route_for(limit.path) is None:
-            raise ValueError(f"rate limit {limit.name!r} covers {limit.path!r}, which no route serves")
-        if limit.rate < 1 or limit.burst < 0:
-            raise ValueError(f"rate limit {limit.name!r}: rate must be >= 1 r/s and burst >= 0")
+    names = [limit.name for limit in (*table.rate_limits, *table.connection_limits)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"limits share a name (each names an nginx zone): {names}")
+    for kind in (table.rate_limits, table.connection_limits):
+        for limit in kind:
+            _check_limit(table, limit)
+            overlap = [other.name for other in kind if other is not limit and other.overlaps(limit)]
+            if overlap:
+                # One limit of a kind per request, as the development proxy counts it: nginx would count
+                # two limit_req zones of one location in its own way.
+                raise ValueError(f"limits {limit.name!r} and {overlap[0]!r} cover the same requests")
+    for rate in table.rate_limits:
+        if rate.rate < 1 or rate.burst < 0:
+            raise ValueError(f"rate limit {rate.name!r}: rate must be >= 1 r/s and burst >= 0")
     for conn in table.connection_limits:
-        for path in (*conn.paths, *conn.prefixes):
-            serving = table.route_for(path)
-            if serving is None:
-                raise ValueError(f"connection limit {conn.name!r} covers {path!r}, which no route serves")
-            # nginx would have two locations of one prefix.
-            if path in conn.prefixes and path == serving.prefix:
-                raise ValueError(f"connection limit {conn.name!r}: {path!r} is its route's own prefix")
-        if not all(prefix.endswith("/") for prefix in conn.prefixes):
-            raise ValueError(f"connection limit {conn.name!r}: a prefix must end with '/'")
         if conn.connections < 1:
             raise ValueError(f"connection limit {conn.name!r}: connections must be >= 1")
-        overlap = [other.name for other in table.connection_limits if other is not conn
-                   and set(other.paths + other.prefixes) & set(conn.paths + conn.prefixes)]
-        if overlap:
-            raise ValueError(f"connection limits {conn.name!r} and {overlap[0]!r} cover the same path")
+
+
+def _check_limit(table: Table, limit: ClientLimit) -> None:
+    if not LIMIT_NAME.fullmatch(limit.name):
+        raise ValueError(f"limit {limit.name!r}: a name is lower-case letters, digits and '_' (an nginx variable)")
+    if not limit.paths and not limit.prefixes:
+        raise ValueError(f"limit {limit.name!r} covers no path")
+    for path in (*limit.paths, *limit.prefixes):
+        serving = table.route_for(path)
+        if serving is None:
+            raise ValueError(f"limit {limit.name!r} covers {path!r}, which no route serves")
+        # nginx would have two locations of one prefix.
+        if path in limit.prefixes and path == serving.prefix:
+            raise ValueError(f"limit {limit.name!r}: {path!r} is its route's own prefix")
+        if not EXACT_PATH.fullmatch(path):
+            raise ValueError(f"limit {limit.name!r}: {path!r} must be a plain /path")
+    if not all(prefix.endswith("/") for prefix in limit.prefixes):
+        raise ValueError(f"limit {limit.name!r}: a prefix must end with '/'")
+    if not all(method.isalpha() and method.isupper() for method in limit.methods):
+        raise ValueError(f"limit {limit.name!r}: methods are upper-case names, such as GET")

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from gateway.nginx import command as nginx_command
-from gateway.table import RateLimit, load
+from gateway.table import ClientLimit, RateLimit, load
 from tests.stubs import EchoServers, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,15 @@ def most_admitted(limit: RateLimit, started: float) -> int:
     """The first request and `burst` more at once, plus what the bucket drained while the requests arrived
     (a busy machine stretches that time)."""
     return limit.burst + 1 + math.ceil(limit.rate * (time.monotonic() - started))
+
+
+def covered_paths(limit: ClientLimit) -> list[str]:
+    """A path of each kind the limit covers: its exact paths, and one under each of its prefixes."""
+    return [*limit.paths, *(f"{prefix}some-id/" for prefix in limit.prefixes)]
+
+
+def counted_method(limit: ClientLimit) -> str:
+    return limit.methods[0] if limit.methods else "GET"
 
 
 @dataclass

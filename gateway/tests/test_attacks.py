@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from service_kit.testing import assert_error_body
 
 from gateway.table import RateLimit, load
-from tests.conftest import Gateway, most_admitted
+from tests.conftest import Gateway, counted_method, covered_paths, most_admitted
 
 LIMITS = load().rate_limits
 PARALLEL = 40
@@ -29,9 +30,7 @@ class Answer:
 
     def error(self) -> str:
         assert self.content_type.startswith("application/json"), (self.status, self.content_type, self.body[:200])
-        body = json.loads(self.body)
-        assert set(body) == {"error", "message", "details"}, body
-        return str(body["error"])
+        return str(assert_error_body(json.loads(self.body), self.status)["error"])
 
 
 def send(gateway: Gateway, method: str, target: str, *, source: str = "127.0.0.1",
@@ -79,7 +78,7 @@ def tricks(path: str) -> list[str]:
     ]
 
 
-CASES = [(limit, trick) for limit in LIMITS for trick in tricks(limit.path)]
+CASES = [(limit, trick) for limit in LIMITS for trick in tricks(covered_paths(limit)[0])]
 
 
 @pytest.mark.parametrize(("limit", "target"), CASES, ids=[f"{limit.name}:{trick}" for limit, trick in CASES])
@@ -89,7 +88,7 @@ def test_parallel_requests_on_a_dressed_up_path_are_limited_as_on_the_plain_one(
     # A client address of its own per case, so each starts with a full bucket.
     source = f"127.0.{1 + CASES.index((limit, target)) // 200}.{10 + CASES.index((limit, target)) % 200}"
     started = time.monotonic()
-    answers = parallel(lambda _: send(gateway, "POST", target, source=source))
+    answers = parallel(lambda _: send(gateway, counted_method(limit), target, source=source))
     reached = [answer for answer in answers if answer.status == 200]
     assert len(reached) <= most_admitted(limit, started), [answer.status for answer in answers]
     assert {answer.error() for answer in answers if answer.status != 200} <= {"rate_limited", "bad_request"}
@@ -98,7 +97,7 @@ def test_parallel_requests_on_a_dressed_up_path_are_limited_as_on_the_plain_one(
 def test_the_plain_path_is_limited_under_parallel_requests(gateway: Gateway) -> None:
     limit = LIMITS[0]
     started = time.monotonic()
-    answers = parallel(lambda _: send(gateway, "POST", limit.path, source="127.0.3.1"))
+    answers = parallel(lambda _: send(gateway, counted_method(limit), covered_paths(limit)[0], source="127.0.3.1"))
     statuses = [answer.status for answer in answers]
     assert limit.burst + 1 <= statuses.count(200) <= most_admitted(limit, started), statuses
     assert {answer.error() for answer in answers if answer.status != 200} == {"rate_limited"}
@@ -117,7 +116,7 @@ def test_spoofed_forwarding_headers_do_not_reset_the_limit(gateway: Gateway) -> 
 
     def spoofing(number: int) -> Answer:
         headers = {"X-Forwarded-For": f"198.51.100.{number}", "X-Real-IP": f"198.51.100.{number}"}
-        return send(gateway, "POST", limit.path, source="127.0.3.3", headers=headers)
+        return send(gateway, counted_method(limit), covered_paths(limit)[0], source="127.0.3.3", headers=headers)
 
     started = time.monotonic()
     statuses = [answer.status for answer in parallel(spoofing)]

@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+from service_kit.testing import assert_error_body
 
 from gateway import edge
 from gateway.table import Route, load
@@ -20,9 +21,7 @@ GENERATED_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 def error_of(response: httpx.Response) -> str:
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error", "message", "details"} and body["message"]
-    return str(body["error"])
+    return str(assert_error_body(response.json(), response.status_code)["error"])
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.service)

@@ -12,7 +12,7 @@ import pytest
 
 from gateway import edge
 from gateway.table import load, trusted_proxies_of
-from tests.conftest import Gateway, most_admitted
+from tests.conftest import Gateway, counted_method, covered_paths, most_admitted
 from tests.test_attacks import PARALLEL, Answer, parallel, send
 
 LIMIT = load().rate_limits[0]
@@ -49,7 +49,8 @@ def test_two_clients_behind_one_proxy_have_a_bucket_each(gateway: Gateway) -> No
         # Most of the crowd is one client; the last eight another one.
         forwarded_for = "198.51.100.20" if number < PARALLEL - 8 else "198.51.100.21"
         together.wait()
-        return send(gateway, "POST", LIMIT.path, source=PROXY, headers={"X-Forwarded-For": forwarded_for})
+        return send(gateway, counted_method(LIMIT), covered_paths(LIMIT)[0], source=PROXY,
+                    headers={"X-Forwarded-For": forwarded_for})
 
     started = time.monotonic()
     answers = parallel(one)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
 @pytest.mark.parametrize(("table", "old", "new", "complaint"), [
     ("services.toml", 'prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
     ("services.toml", "port = 8001", 'port = "8001/x"', "must be http://host"),
-    ("routes.toml", 'path = "/api/auth/token/"', 'path = "/nowhere/"', "which no route serves"),
+    ("routes.toml", 'paths = ["/api/auth/token/"]', 'paths = ["/nowhere/"]', "which no route serves"),
+    ("routes.toml", 'paths = ["/api/auth/token/"]', 'path = "/api/auth/token/"', "spelled `paths"),
     ("services.toml", 'paths = ["/.well-known/openid-configuration"]', 'paths = ["/api/polls/x"]', "no other route"),
     ("services.toml", 'paths = ["/.well-known/openid-configuration"]', 'paths = ["/$x"]', "plain /path"),
 ])
@@ -69,7 +71,7 @@ def test_nginx_strings_refuse_what_nginx_would_expand() -> None:
 
 def test_the_bucket_admits_a_burst_then_one_request_per_interval() -> None:
     now = [0.0]
-    bucket = LeakyBucket(RateLimit("t", "/p/", ("POST",), rate=10, burst=20), clock=lambda: now[0])
+    bucket = LeakyBucket(RateLimit(name="t", paths=("/p/",), methods=("POST",), rate=10, burst=20), clock=lambda: now[0])
     assert [bucket.admit("a") for _ in range(22)] == [True] * 21 + [False]
     assert bucket.admit("b")  # each client has its own bucket
     now[0] += 0.1
@@ -85,31 +87,72 @@ def test_rate_limits_off_lifts_every_limit_and_a_typo_is_refused() -> None:
         load(environ={"RATE_LIMITS": "no"})
 
 
-def test_connection_limits_cover_the_awaiting_paths_and_are_lifted_with_the_rate_limits() -> None:
+def test_the_awaiting_paths_are_limited_in_flight_and_their_reads_in_rate_lifted_with_the_rest() -> None:
     table = load(environ={})
-    assert table.connection_limit_for("/api/votes/results/abc/") is not None
-    assert table.connection_limit_for("/api/choices/") is not None
-    assert table.connection_limit_for("/api/choices/abc/") is None and table.connection_limit_for("/api/polls/") is None
+    for method in ("GET", "POST"):
+        assert table.connection_limit_for(method, "/api/votes/results/abc/") is not None
+        assert table.connection_limit_for(method, "/api/choices/") is not None
+    assert table.connection_limit_for("GET", "/api/choices/abc/") is None
+    assert table.connection_limit_for("GET", "/api/polls/") is None
+    reads = table.rate_limit_for("GET", "/api/choices/")
+    assert reads is not None and table.rate_limit_for("HEAD", "/api/votes/results/abc/") is reads
+    assert table.rate_limit_for("POST", "/api/choices/") is None and table.rate_limit_for("GET", "/api/choices/a/") is None
     assert load(environ={"RATE_LIMITS": "off"}).connection_limits == ()
     assert table.without_limits().connection_limits == () and table.without_limits().rate_limits == ()
     config = render(table)
     assert "limit_conn_zone $binary_remote_addr zone=awaiting:10m;" in config and "limit_conn_status 429;" in config
-    assert "location /api/votes/results/ { if ($edge_refused) { return 400; } limit_conn awaiting 8; " in config
+    assert f"limit_req_zone $limit_reads_key zone=reads:10m rate={reads.rate}r/s;" in config
+    # Both limits in each location, which is the one nginx picks for these paths (an exact match, the longest
+    # prefix), and the routes' own locations stay unlimited.
+    both = f"limit_req zone=reads burst={reads.burst} nodelay; limit_conn awaiting 8; proxy_pass"
+    assert f"location = /api/choices/ {{ if ($edge_refused) {{ return 400; }} {both}" in config
+    assert f"location /api/votes/results/ {{ if ($edge_refused) {{ return 400; }} {both}" in config
+    assert "location /api/choices/ { if ($edge_refused) { return 400; } proxy_pass" in config
+
+
+def test_a_location_carries_every_limit_covering_it() -> None:
+    """A limit on a prefix reaches the longer prefixes and exact paths under it, which nginx picks instead."""
+    wide = ConnectionLimit(name="wide", prefixes=("/api/votes/results/",), connections=2)
+    narrow = RateLimit(name="narrow", prefixes=("/api/votes/results/x/",), paths=("/api/votes/results/y/",),
+                       methods=("GET",), rate=1, burst=0)
+    table = replace(load(environ={}), rate_limits=(narrow,), connection_limits=(wide,))
+    config = render(table)
+    for match in ("/api/votes/results/x/", "= /api/votes/results/y/"):
+        assert f"location {match} {{ if ($edge_refused) {{ return 400; }} limit_req zone=narrow burst=0 nodelay; " \
+               "limit_conn wide 2; proxy_pass" in config
+    assert "location /api/votes/results/ { if ($edge_refused) { return 400; } limit_conn wide 2; proxy_pass" in config
+
+
+def test_a_limit_on_a_routes_exact_path_replaces_its_location() -> None:
+    limit = RateLimit(name="discovery", paths=("/.well-known/openid-configuration",), rate=1, burst=0)
+    config = render(replace(load(environ={}), rate_limits=(limit,)))
+    assert config.count("location = /.well-known/openid-configuration ") == 1
+    assert "limit_req_zone $binary_remote_addr zone=discovery:10m rate=1r/s;" in config
 
 
 @pytest.mark.parametrize(("old", "new", "complaint"), [
-    ('prefixes = ["/api/votes/results/"]', 'prefixes = ["/nowhere/"]', "which no route serves"),
-    ('prefixes = ["/api/votes/results/"]', 'prefixes = ["/api/votes/"]', "its route's own prefix"),
+    ('prefixes = ["/api/votes/results/"]\nconnections', 'prefixes = ["/nowhere/"]\nconnections', "which no route serves"),
+    ('prefixes = ["/api/votes/results/"]\nconnections', 'prefixes = ["/api/votes/"]\nconnections',
+     "its route's own prefix"),
     ("connections = 8", "connections = 0", "connections must be >= 1"),
+    ('prefixes = ["/api/votes/results/"]\nmethods = ["GET", "HEAD"]',
+     'prefixes = ["/api/votes/"]\nmethods = ["GET", "HEAD"]', "its route's own prefix"),
+    ('paths = ["/api/votes/"]\nmethods = ["POST"]', 'paths = ["/api/votes/results/x/"]\nmethods = ["GET"]',
+     "cover the same requests"),
+    ('name = "reads"', 'name = "awaiting"', "share a name"),
+    ('name = "reads"', 'name = "read-s"', "lower-case letters"),
+    ('methods = ["GET", "HEAD"]', 'methods = ["get"]', "upper-case"),
 ])
-def test_a_broken_connection_limit_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
-    (tmp_path / "routes.toml").write_text(resource("routes.toml").read_text().replace(old, new, 1))
+def test_a_broken_limit_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
+    text = resource("routes.toml").read_text()
+    assert old in text
+    (tmp_path / "routes.toml").write_text(text.replace(old, new, 1))
     with pytest.raises(ValueError, match=complaint):
         load(tmp_path / "routes.toml", environ={})
 
 
 def test_in_flight_counts_each_clients_requests_until_they_end() -> None:
-    counter = InFlight(ConnectionLimit("c", ("/p/",), (), connections=2))
+    counter = InFlight(ConnectionLimit(name="c", paths=("/p/",), connections=2))
     assert [counter.enter("a") for _ in range(3)] == [True, True, False]
     assert counter.enter("b")
     counter.leave("a")

@@ -6,12 +6,11 @@ the walk of test_platform_on_kubernetes.py, on the same cluster."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, probe_pod, run
+from tests.k8s.conftest import NAMESPACE, Platform, kubectl, probe_pods, reach, web_pod
 
 KAFKA = f"polls-kafka.{NAMESPACE}.svc:9092"
 OUTSIDE = f"{NAMESPACE}-bus-outside"
@@ -33,27 +32,6 @@ producer.flush(30)
 print(json.dumps({"error": outcome[-1].name() if outcome and outcome[-1] else None}))
 """
 
-# Whether a TCP connection to each target opens (a dropped SYN times out).
-REACH = """
-import json, socket, sys
-result = {}
-for target in sys.argv[1:]:
-    host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((socket.gethostbyname(host), int(port)), timeout=3).close()
-        result[target] = True
-    except OSError:
-        result[target] = False
-print(json.dumps(result))
-"""
-
-
-def _web_pod(service: str) -> str:
-    pods = kubectl_json("get", "pods", "-l", f"app.kubernetes.io/instance={service},app.kubernetes.io/component=web",
-                        "--field-selector", "status.phase=Running")
-    return str(pods["items"][0]["metadata"]["name"])
-
-
 def _produce(pod: str, topic: str, how: str) -> str | None:
     out = kubectl("exec", pod, "--", "python", "-c", PRODUCE, topic, how, timeout=120)
     error: str | None = json.loads(out.strip().splitlines()[-1])["error"]
@@ -61,7 +39,7 @@ def _produce(pod: str, topic: str, how: str) -> str | None:
 
 
 def test_kafka_refuses_another_services_principal_and_a_client_without_credentials(platform: Platform) -> None:
-    vote, polls = _web_pod("vote-service"), _web_pod("polls-service")
+    vote, polls = web_pod("vote-service"), web_pod("polls-service")
     # vote-service reads poll (it consumes poll.*), so the broker knows it there, and refuses its write.
     assert _produce(vote, "poll", "own") == "TOPIC_AUTHORIZATION_FAILED"
     assert _produce(polls, "user", "own") == "TOPIC_AUTHORIZATION_FAILED"
@@ -74,35 +52,12 @@ def test_kafka_refuses_another_services_principal_and_a_client_without_credentia
 
 @pytest.fixture(scope="module")
 def probes(platform: Platform) -> Iterator[dict[str, tuple[str, str]]]:
-    """Pods outside the set Kafka admits: unlabelled, wearing the gateway's labels (both in the platform's
-    namespace), and wearing a service's web labels in another namespace."""
-    pod = kubectl_json("get", "pods", "-l", "app.kubernetes.io/instance=vote-service,app.kubernetes.io/component=web")
-    image = str(pod["items"][0]["spec"]["containers"][0]["image"])
-    gateway = kubectl_json("get", "pods", "-l", "app.kubernetes.io/name=gateway")["items"][0]["metadata"]["labels"]
-    suffix = uuid.uuid4().hex[:6]
-    pods = {
-        "unlabelled": (f"bus-bare-{suffix}", NAMESPACE, {}),
-        "gateway-labels": (f"bus-gw-{suffix}", NAMESPACE, {k: v for k, v in gateway.items() if k != "pod-template-hash"}),
-        "other-namespace": (f"bus-out-{suffix}", OUTSIDE,
-                            {"app.kubernetes.io/name": "vote-service", "app.kubernetes.io/instance": "vote-service",
-                             "app.kubernetes.io/component": "web", "app.kubernetes.io/part-of": "polls"}),
-    }
-    run("sh", "-c", f"kubectl create namespace {OUTSIDE} --dry-run=client -o yaml | kubectl apply -f -")
-    try:
-        for name, namespace, labels in pods.values():
-            probe_pod(name, namespace, labels, image)
-        for name, namespace, _ in pods.values():
-            run("kubectl", "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
-        yield {kind: (name, namespace) for kind, (name, namespace, _) in pods.items()}
-    finally:
-        for name, namespace, _ in pods.values():
-            run("kubectl", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false")
-        run("kubectl", "delete", "namespace", OUTSIDE, "--ignore-not-found", "--wait=false")
+    with probe_pods("bus", OUTSIDE) as pods:
+        yield pods
 
 
 def _reaches_kafka(pod: str, namespace: str) -> bool:
-    out = run("kubectl", "-n", namespace, "exec", pod, "--", "python", "-c", REACH, KAFKA, timeout=120)
-    return bool(json.loads(out.strip().splitlines()[-1])[KAFKA])
+    return reach(pod, namespace, KAFKA)[KAFKA]
 
 
 @pytest.mark.parametrize("kind", ["gateway-labels", "other-namespace"])
@@ -111,4 +66,4 @@ def test_neither_the_gateways_pods_nor_another_namespace_reach_kafka(probes: dic
         pytest.skip("this cluster does not enforce NetworkPolicies (an unlabelled pod reaches Kafka)")
     assert not _reaches_kafka(*probes[kind])
     # The policy is selective: a service's own pod still reaches Kafka.
-    assert _reaches_kafka(_web_pod("vote-service"), NAMESPACE)
+    assert _reaches_kafka(web_pod("vote-service"), NAMESPACE)

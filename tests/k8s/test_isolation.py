@@ -12,99 +12,43 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.conftest import register_and_login
-from tests.k8s.conftest import NAMESPACE, Platform, kubectl, kubectl_json, probe_pod, run
+from tests.k8s.conftest import NAMESPACE, Platform, kubectl, probe_pods, reach, web_pod
 
 OUTSIDE = f"{NAMESPACE}-outside"
-POSTGRESQL = (f"polls-postgresql.{NAMESPACE}.svc", 5432)
-KAFKA = (f"polls-kafka.{NAMESPACE}.svc", 9092)
-VOTE_SERVICE = (f"vote-service.{NAMESPACE}.svc", 80)
-POLLS_SERVICE = (f"polls-service.{NAMESPACE}.svc", 80)
-AUTH_SERVICE = (f"auth-service.{NAMESPACE}.svc", 80)
-
-# Which of the targets a pod can open a TCP connection to, as JSON {"host:port": true|false}. A refused packet is
-# dropped by the policy, so a short timeout decides; DNS is tried apart so that a lookup failure is not taken for it.
-REACH = """
-import json, socket, sys
-result = {}
-for target in sys.argv[1:]:
-    host, port = target.rsplit(":", 1)
-    address = socket.gethostbyname(host)
-    try:
-        socket.create_connection((address, int(port)), timeout=3).close()
-        result[target] = True
-    except OSError:
-        result[target] = False
-print(json.dumps(result))
-"""
-
-
-def _image() -> str:
-    pods = kubectl_json("get", "pods", "-l", "app.kubernetes.io/instance=vote-service,app.kubernetes.io/component=web")
-    return str(pods["items"][0]["spec"]["containers"][0]["image"])
-
-
-def _reach(pod: str, namespace: str, *targets: tuple[str, int]) -> dict[str, bool]:
-    names = [f"{host}:{port}" for host, port in targets]
-    out = run("kubectl", "-n", namespace, "exec", pod, "--", "python", "-c", REACH, *names, timeout=120)
-    result = json.loads(out.strip().splitlines()[-1])
-    return {target: result[f"{target[0]}:{target[1]}"] for target in targets}  # type: ignore[misc]
+POSTGRESQL = f"polls-postgresql.{NAMESPACE}.svc:5432"
+KAFKA = f"polls-kafka.{NAMESPACE}.svc:9092"
+VOTE_SERVICE = f"vote-service.{NAMESPACE}.svc:80"
+POLLS_SERVICE = f"polls-service.{NAMESPACE}.svc:80"
+AUTH_SERVICE = f"auth-service.{NAMESPACE}.svc:80"
 
 
 @pytest.fixture(scope="module")
 def probes(platform: Platform) -> Iterator[dict[str, tuple[str, str]]]:
-    """Three pods outside the allowed set: unlabelled in the platform's namespace; wearing the gateway's labels
-    there; wearing a service's labels in another namespace."""
-    image = _image()
-    gateway = kubectl_json("get", "pods", "-l", "app.kubernetes.io/name=gateway")["items"][0]["metadata"]["labels"]
-    suffix = uuid.uuid4().hex[:6]
-    pods = {
-        "unlabelled": (f"probe-bare-{suffix}", NAMESPACE, {}),
-        "gateway-labels": (f"probe-gw-{suffix}", NAMESPACE,
-                           {k: v for k, v in gateway.items() if k != "pod-template-hash"}),
-        "other-namespace": (f"probe-out-{suffix}", OUTSIDE,
-                            {"app.kubernetes.io/name": "vote-service", "app.kubernetes.io/instance": "vote-service",
-                             "app.kubernetes.io/component": "web", "app.kubernetes.io/part-of": "polls"}),
-    }
-    run("sh", "-c", f"kubectl create namespace {OUTSIDE} --dry-run=client -o yaml | kubectl apply -f -")
-    try:
-        for name, namespace, labels in pods.values():
-            probe_pod(name, namespace, labels, image)
-        for name, namespace, _ in pods.values():
-            run("kubectl", "-n", namespace, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
-        yield {kind: (name, namespace) for kind, (name, namespace, _) in pods.items()}
-    finally:
-        for name, namespace, _ in pods.values():
-            run("kubectl", "-n", namespace, "delete", "pod", name, "--ignore-not-found", "--wait=false")
-        run("kubectl", "delete", "namespace", OUTSIDE, "--ignore-not-found", "--wait=false")
+    with probe_pods("probe", OUTSIDE) as pods:
+        yield pods
 
 
 def test_an_unlabelled_pod_reaches_neither_the_data_nor_the_services(probes: dict[str, tuple[str, str]]) -> None:
-    reached = _reach(*probes["unlabelled"], POSTGRESQL, KAFKA, VOTE_SERVICE, AUTH_SERVICE)
+    reached = reach(*probes["unlabelled"], POSTGRESQL, KAFKA, VOTE_SERVICE, AUTH_SERVICE)
     assert not any(reached.values()), reached
 
 
 def test_a_pod_with_the_gateways_labels_reaches_the_services_but_not_postgresql(
         probes: dict[str, tuple[str, str]]) -> None:
-    reached = _reach(*probes["gateway-labels"], POSTGRESQL, VOTE_SERVICE)
+    reached = reach(*probes["gateway-labels"], POSTGRESQL, VOTE_SERVICE)
     # The service is reached: the policies are selective, not a blanket refusal of the probe.
     assert reached == {POSTGRESQL: False, VOTE_SERVICE: True}, reached
 
 
 def test_a_pod_in_another_namespace_wearing_a_services_labels_reaches_neither_postgresql_nor_a_service(
         probes: dict[str, tuple[str, str]]) -> None:
-    reached = _reach(*probes["other-namespace"], POSTGRESQL, VOTE_SERVICE)
+    reached = reach(*probes["other-namespace"], POSTGRESQL, VOTE_SERVICE)
     assert not any(reached.values()), reached
 
 
-def _service_pod(service: str) -> str:
-    pods = kubectl_json("get", "pods", "-l", f"app.kubernetes.io/instance={service},app.kubernetes.io/component=web",
-                        "--field-selector", "status.phase=Running")
-    return str(pods["items"][0]["metadata"]["name"])
-
-
 def test_a_services_pod_reaches_its_data_and_the_jwks_but_not_another_service(platform: Platform) -> None:
-    pod = _service_pod("vote-service")
-    reached = _reach(pod, NAMESPACE, POSTGRESQL, KAFKA, AUTH_SERVICE, POLLS_SERVICE)
+    pod = web_pod("vote-service")
+    reached = reach(pod, NAMESPACE, POSTGRESQL, KAFKA, AUTH_SERVICE, POLLS_SERVICE)
     assert reached == {POSTGRESQL: True, KAFKA: True, AUTH_SERVICE: True, POLLS_SERVICE: False}, reached
 
 
@@ -126,7 +70,7 @@ print(json.dumps(result))
 
 
 def test_a_services_credentials_open_its_own_database_and_no_other(platform: Platform) -> None:
-    pod = _service_pod("vote-service")
+    pod = web_pod("vote-service")
     others = ["polls_service", "choice_service", "auth_service", "postgres"]
     out = kubectl("exec", pod, "-c", "web", "--", "python", "-c", CONNECT, *others, timeout=120)
     result = json.loads(out.strip().splitlines()[-1])

@@ -62,11 +62,16 @@ def _start_nginx(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     config = subprocess.run(render, cwd=ROOT / "gateway", env={**env, **upstreams}, check=True, capture_output=True)
     (folder / "nginx.conf").write_bytes(config.stdout)
     process = subprocess.Popen(nginx_command(folder), stdout=(folder / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 15
-    while not _healthy(f"http://127.0.0.1:{NGINX_PORT}/healthz"):
-        assert process.poll() is None and time.monotonic() < deadline, (folder / "nginx.out").read_text()
-        time.sleep(0.1)
+    wait_answering(f"http://127.0.0.1:{NGINX_PORT}/healthz", process, folder / "nginx.out", timeout=15)
     return process
+
+
+def wait_answering(url: str, process: subprocess.Popen[bytes], output: Path, timeout: float) -> None:
+    """Until `process`, just started, answers `url` with a 200; its `output` says why if it exits or is too slow."""
+    deadline = time.monotonic() + timeout
+    while not _healthy(url):
+        assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+        time.sleep(0.1)
 
 
 def _healthy(url: str) -> bool:

@@ -20,10 +20,10 @@ from service_kit.settings import database_url_for
 
 from gateway.table import load
 from tests.e2e.conftest import ROOT
-from tests.security.conftest import GATEWAY_PORT, LIMITS_ON, NGINX_PORT, Platform, client
+from tests.security.conftest import GATEWAY_PORT, LIMITS_ON, NGINX_PORT, Platform, client, wait_answering
 
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
-VOTES = next(limit for limit in load().rate_limits if limit.path == "/api/votes/")
+VOTES = next(limit for limit in load().rate_limits if "/api/votes/" in limit.paths)
 AUTH_URL = f"http://127.0.0.1:{GATEWAY_PORT + 1}"
 # A second web process of auth-service beside make run's, on the same database.
 SECOND_AUTH_PORT = NGINX_PORT + 1
@@ -118,15 +118,7 @@ def second_auth_process(platform: Platform, tmp_path_factory: pytest.TempPathFac
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{SECOND_AUTH_PORT}"
     try:
-        deadline = time.monotonic() + 300  # a loaded CI machine takes its time to import Django
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_answering(f"{url}/healthz", process, log, timeout=300)  # a loaded CI machine takes its time to import Django
         yield url
     finally:
         process.terminate()

@@ -16,7 +16,7 @@ from tests.security.conftest import LIMITS_ON, Platform, client
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_ON], indirect=True)
 PARALLEL = 40
 GATEWAY_REFUSALS = {"rate_limited", "bad_request"}
-LIMITS = {limit.path: limit for limit in load().rate_limits}
+LIMITS = {path: limit for limit in load().rate_limits for path in limit.paths}
 
 
 def _source(platform: Platform, gateway_url: str, number: int) -> str:

@@ -19,7 +19,7 @@ def _error(response, status: int) -> dict:
         ("application", 400, "bad_thing"),
         ("not_found", 404, "poll_not_found"),
         ("conflict", 409, "already_there"),
-        ("forbidden", 403, "forbidden"),
+        ("forbidden", 403, "permission_denied"),
         ("http404", 404, "not_found"),
         ("django_permission", 403, "permission_denied"),
         ("django_validation", 400, "invalid"),
@@ -36,7 +36,7 @@ def test_every_error_has_the_one_body_shape(api_client, kind, status, code):
 def test_application_error_details_reach_the_client(api_client):
     body = _error(api_client.get(reverse("raise", args=["application"])), 400)
 
-    assert body == {"error": "bad_thing", "message": "Bad thing", "details": {"x": ["no"]}}
+    assert body == {"error": "bad_thing", "message": "Bad thing.", "details": {"x": ["no"]}}
 
 
 def test_django_validation_errors_keep_their_fields(api_client):

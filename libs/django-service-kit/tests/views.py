@@ -23,7 +23,7 @@ class WhoAmIApi(APIView):
 
 RAISERS = {
     "application": lambda: ApplicationError("Bad thing", code="bad_thing", status=400, details={"x": ["no"]}),
-    "not_found": lambda: NotFound("No poll here", code="poll_not_found"),
+    "not_found": lambda: NotFound("No poll here.", code="poll_not_found", details={"poll_id": "42"}),
     "conflict": lambda: Conflict("Already there", code="already_there"),
     "forbidden": lambda: Forbidden("Not yours"),
     "http404": lambda: Http404("gone"),

@@ -103,20 +103,31 @@ class TokenObtainApi(APIView):
         return token_pair_response(token_pair_issue(**serializer.validated_data, address=client_key(request)))
 
 
-class TokenRefreshApi(APIView):
+class SessionRefreshTokenApi(APIView):
+    """A call naming its session by one of the session's refresh tokens, not by an Authorization header: an expired
+    access token must stop no one from refreshing or logging out. Each has a throttle scope of its own."""
+
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    # Its own limit: a client guessing passwords must not use up the refreshes of the users behind its address.
-    throttle_scope = "auth_refresh"
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
         class Meta:
-            ref_name = "TokenRefreshInput"
+            ref_name = "SessionRefreshTokenInput"
+
+    def refresh_token(self, request: Request) -> str:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return str(serializer.validated_data["refresh"])
+
+
+class TokenRefreshApi(SessionRefreshTokenApi):
+    # Its own limit: a client guessing passwords must not use up the refreshes of the users behind its address.
+    throttle_scope = "auth_refresh"
 
     @extend_schema(
-        request=InputSerializer,
+        request=SessionRefreshTokenApi.InputSerializer,
         responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="invalid, expired or ended")},
         parameters=NO_STORE_HEADERS,
         auth=[],
@@ -126,25 +137,14 @@ class TokenRefreshApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return token_pair_response(token_refresh(**serializer.validated_data))
+        return token_pair_response(token_refresh(refresh=self.refresh_token(request)))
 
 
-class LogoutApi(APIView):
-    permission_classes = [AllowAny]
-    # The refresh token names the session; an expired access token must not stop anyone from logging out.
-    authentication_classes: list[type] = []
+class LogoutApi(SessionRefreshTokenApi):
     throttle_scope = "auth_logout"
 
-    class InputSerializer(serializers.Serializer):
-        refresh = serializers.CharField()
-
-        class Meta:
-            ref_name = "LogoutInput"
-
     @extend_schema(
-        request=InputSerializer,
+        request=SessionRefreshTokenApi.InputSerializer,
         responses={204: None, 401: OpenApiResponse(description="not a valid refresh token")},
         auth=[],
         description=(
@@ -153,9 +153,7 @@ class LogoutApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        session_logout(**serializer.validated_data)
+        session_logout(refresh=self.refresh_token(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -48,7 +48,7 @@ def token_check(claims: dict[str, Any]) -> None:
 def user_get(*, user_id: str) -> User:
     user = user_get_active(user_id=user_id)
     if user is None:
-        raise NotFound("This user does not exist.", code="user_not_found")
+        raise NotFound("This user does not exist.", code="user_not_found", details={"user_id": user_id})
     return user
 
 

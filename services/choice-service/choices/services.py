@@ -24,9 +24,15 @@ def _poll_for_change(*, poll_id: uuid.UUID, actor_id: str) -> PollView:
     if poll is None:
         raise poll_not_known(poll_id)
     if poll.owner_id != actor_id:
-        raise Forbidden("only the poll's owner may change its choices", code="not_owner")
+        raise Forbidden(
+            "Only the poll's owner may change its choices.", code="not_owner", details={"poll_id": str(poll_id)}
+        )
     if not poll.is_open_at(timezone.now()):
-        raise Conflict("this poll is closed: its choices can no longer change", code="poll_closed")
+        raise Conflict(
+            "This poll is closed: its choices can no longer change.",
+            code="poll_closed",
+            details={"poll_id": str(poll_id)},
+        )
     return poll
 
 
@@ -58,7 +64,9 @@ def _choice_create_in_known_poll(*, poll_id: uuid.UUID, actor_id: str, text: str
     _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     choices = Choice.objects.filter(poll_id=poll_id)
     if choices.count() >= MAX_CHOICES_PER_POLL:
-        raise Conflict(f"a poll has at most {MAX_CHOICES_PER_POLL} choices", code="too_many_choices")
+        raise Conflict(
+            f"A poll has at most {MAX_CHOICES_PER_POLL} choices.", code="too_many_choices", details={"poll_id": str(poll_id)}
+        )
     last_position = choices.aggregate(last=Max("position"))["last"]
     choice = Choice.objects.create(poll_id=poll_id, text=text, position=(last_position or 0) + 1)
     django_events.publish("choice.created", key=str(poll_id), data=_choice_data(choice))

@@ -19,5 +19,5 @@ def poll_list() -> QuerySet[Poll]:
 def poll_get(*, poll_id: uuid.UUID) -> Poll:
     poll = _with_total_votes(Poll.objects.filter(pk=poll_id)).first()
     if poll is None:
-        raise NotFound("no poll with this id", code="poll_not_found", details={"poll_id": str(poll_id)})
+        raise NotFound("No poll has this id.", code="poll_not_found", details={"poll_id": str(poll_id)})
     return poll

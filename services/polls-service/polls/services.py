@@ -18,16 +18,16 @@ UNCHANGED: Any = object()
 def _poll_for_change(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
     poll = Poll.objects.select_for_update().filter(pk=poll_id).first()
     if poll is None:
-        raise NotFound("no poll with this id", code="poll_not_found", details={"poll_id": str(poll_id)})
+        raise NotFound("No poll has this id.", code="poll_not_found", details={"poll_id": str(poll_id)})
     if poll.owner_id != actor_id:
-        raise Forbidden("only the poll's owner may change it", code="not_owner")
+        raise Forbidden("Only the poll's owner may change it.", code="not_owner", details={"poll_id": str(poll_id)})
     return poll
 
 
 def _validate_closes_at(closes_at: datetime | None) -> None:
     if closes_at is not None and closes_at <= timezone.now():
         raise ApplicationError(
-            "closes_at must be in the future", code="invalid", details={"closes_at": ["Must be in the future."]}
+            "closes_at: Must be in the future.", code="invalid", details={"closes_at": ["Must be in the future."]}
         )
 
 
@@ -56,7 +56,7 @@ def poll_create(*, owner_id: str, question: str, closes_at: datetime | None = No
 def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED, closes_at: datetime | None = UNCHANGED) -> Poll:
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     if poll.status_at(timezone.now()) == Poll.STATUS_CLOSED:
-        raise Conflict("a closed poll cannot be changed", code="poll_closed")
+        raise Conflict("This poll is closed: it can no longer change.", code="poll_closed", details={"poll_id": str(poll.id)})
     before = _poll_data(poll)
     if question is not UNCHANGED:
         poll.question = question
@@ -74,7 +74,7 @@ def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED,
 def poll_close(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     if poll.status == Poll.STATUS_CLOSED:
-        raise Conflict("this poll is already closed", code="poll_closed")
+        raise Conflict("This poll is already closed.", code="poll_closed", details={"poll_id": str(poll.id)})
     poll.status = Poll.STATUS_CLOSED
     poll.closed_at = timezone.now()
     poll.save(update_fields=["status", "closed_at"])

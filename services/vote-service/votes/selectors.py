@@ -42,7 +42,7 @@ def poll_results(*, poll_id: uuid.UUID, wait_for_new: bool = False) -> PollResul
     """
     rows = django_events.wait_for_read_model(lambda: _results_rows(poll_id)) if wait_for_new else _results_rows(poll_id)
     if rows is None:
-        raise NotKnownYet("poll", poll_id, service="vote-service")
+        raise NotKnownYet("poll", poll_id)
     to_uuid = ChoiceView._meta.pk.to_python
     results = [
         ChoiceResult(choice_id=to_uuid(choice_id), text=text, votes=int(votes))

@@ -54,12 +54,12 @@ def _poll_with_choice_awaited(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> Po
 
 def _validate_vote(*, poll: PollView | None, poll_id: uuid.UUID, choice_id: uuid.UUID, now: datetime) -> None:
     if poll is None:
-        raise NotKnownYet("poll", poll_id, service="vote-service")
+        raise NotKnownYet("poll", poll_id)
     if poll.choice_poll_id is None:  # type: ignore[attr-defined]  # annotated by _poll_with_choice_poll_id
-        raise NotKnownYet("choice", choice_id, service="vote-service")
+        raise NotKnownYet("choice", choice_id)
     if poll.choice_poll_id != poll.id:  # type: ignore[attr-defined]
         raise ApplicationError(
-            "this choice belongs to another poll",
+            "choice_id: This choice belongs to another poll.",
             code="choice_not_in_poll",
             status=400,
             details={"choice_id": ["This choice belongs to another poll."]},
@@ -84,7 +84,7 @@ def _tally_add(*, poll_id: uuid.UUID, choice_id: uuid.UUID, votes: int) -> None:
 
 
 def _poll_closed(poll_id: uuid.UUID) -> Conflict:
-    return Conflict("this poll is closed", code="poll_closed", details={"poll_id": str(poll_id)})
+    return Conflict("This poll is closed.", code="poll_closed", details={"poll_id": str(poll_id)})
 
 
 def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vote:
@@ -134,7 +134,7 @@ def _record_if_valid(vote: Vote) -> bool:
         if not _breaks_one_vote_per_voter(poll_id=poll_id, voter_id=vote.voter_id):
             raise
         raise Conflict(
-            "you have already voted in this poll", code="already_voted", details={"poll_id": str(poll_id)}
+            "You have already voted in this poll.", code="already_voted", details={"poll_id": str(poll_id)}
         ) from error
     return True
 

@@ -28,6 +28,20 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if not isinstance(service, str) or not service.strip():
         hint = 'e.g. "vote-service": it is the events\' source and the consumer group'
         errors.append(Error(f"{SETTINGS_NAME}['SERVICE'] must name this service", hint=hint, id="django_events.E003"))
+    errors += _number_errors(user)
+    for name in ("CLIENT", "PRODUCER", "CONSUMER"):
+        if not isinstance(user.get(name, {}), dict):
+            errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
+    if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
+        wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
+        errors.append(Error(wrong, id="django_events.E007"))
+    if user.get("DATABASE", "default") not in settings.DATABASES:
+        errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
+    return errors
+
+
+def _number_errors(user: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for name in _POSITIVE_NUMBERS:
         value = user.get(name, DEFAULTS[name])
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -43,14 +57,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
         errors.append(Error(f"{SETTINGS_NAME}['READ_MODEL_WAIT'] must be a number of seconds >= 0, not {wait!r}",
                             id="django_events.E004"))
-    for name in ("CLIENT", "PRODUCER", "CONSUMER"):
-        if not isinstance(user.get(name, {}), dict):
-            errors.append(Error(f"{SETTINGS_NAME}['{name}'] must be a dict of confluent-kafka settings", id="django_events.E005"))
-    if user.get("TRANSPORT", DEFAULTS["TRANSPORT"]) not in TRANSPORTS:
-        wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
-        errors.append(Error(wrong, id="django_events.E007"))
-    if user.get("DATABASE", "default") not in settings.DATABASES:
-        errors.append(Error(f"{SETTINGS_NAME}['DATABASE'] names no database in DATABASES", id="django_events.E006"))
     return errors
 
 

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from .conf import events_settings
 from .metrics import consumer_lag
-from .transport import CLOSE_TIMEOUT, Message
+from .wire import CLOSE_TIMEOUT, Message
 
 logger = logging.getLogger("django_events")
 

@@ -39,7 +39,7 @@ from .conf import events_settings
 from .metrics import consumer_lag
 from .models import StreamOffset
 from .rows import insert_rows
-from .transport import Message, PartitionLost
+from .wire import Message, PartitionLost
 
 logger = logging.getLogger("django_events.rabbitmq")
 # pika logs every connection step at INFO; the workers log at INFO.

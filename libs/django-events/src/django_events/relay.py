@@ -144,7 +144,8 @@ class Relay:
         if self.vendor == "postgresql":
             with connections[self.using].cursor() as cursor:
                 # Right after a burst the statistics still say the outbox has few unsent rows, and the planner
-                # bitmap-scans and sorts the whole backlog on every claim (37% of the relay's time at 50k rows).
+                # bitmap-scans and sorts the whole backlog on every claim (bench/README.md, "the relay's claim
+                # under a backlog").
                 # Walking the unsent index in seq order and stopping at the batch size is cheapest at any size.
                 cursor.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off")
                 cursor.execute(

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework.test import APIClient
 
-from .testing import make_token, register_known_user
+from ._tokens import make_token, register_known_user
 
 
 class AuthClient(APIClient):

@@ -1,4 +1,7 @@
-"""One error body everywhere: ``{"error": code, "message": for a person, "details": {...}}``."""
+"""One error body everywhere: ``{"error": code, "message": for a person, "details": {...}}``.
+
+The convention (codes, message style, when details appear and their types) is docs/errors.md at the
+repository's root; ``service_kit.testing.assert_error_body`` checks a body against it."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .conf import kit_settings
 
 __all__ = [
     "ApplicationError",
@@ -45,11 +50,13 @@ class NotFound(ApplicationError):
 class NotKnownYet(NotFound):
     """An id another service owns that this service's read model does not hold, perhaps not yet: its event may
     be milliseconds away. Every service answers it with one code, ``<what>_not_known``, so a client knows that
-    retrying shortly can help, which it cannot after ``<what>_not_found``."""
+    retrying shortly can help, which it cannot after ``<what>_not_found``. The message names the service from
+    ``SERVICE_KIT["SERVICE"]``; ``service=`` overrides it."""
 
-    def __init__(self, what: str, identifier: object, *, service: str):
+    def __init__(self, what: str, identifier: object, *, service: str | None = None):
+        name = service or kit_settings.SERVICE or "this service"
         super().__init__(
-            f"{service} has not heard of this {what} (yet): if it was created a moment ago, retry shortly",
+            f"This {what} is not known to {name} yet: if it was created a moment ago, retry shortly.",
             code=f"{what}_not_known",
             details={f"{what}_id": str(identifier)},
         )
@@ -62,13 +69,23 @@ class Conflict(ApplicationError):
 
 class Forbidden(ApplicationError):
     def __init__(
-        self, message: str = "You may not do this.", *, code: str = "forbidden", details: dict[str, Any] | None = None
+        self,
+        message: str = "You may not do this.",
+        *,
+        code: str = "permission_denied",
+        details: dict[str, Any] | None = None,
     ):
         super().__init__(message, code=code, status=403, details=details)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": code, "message": message, "details": details or {}}
+    return {"error": code, "message": _sentence(message), "details": details or {}}
+
+
+def _sentence(message: str) -> str:
+    """A message ends as a sentence does, whoever wrote it (DRF's parse errors and PyJWT's reasons do not)."""
+    message = message.strip()
+    return message if message.endswith((".", "!", "?")) else f"{message}."
 
 
 def _first_message(detail: Any, path: str = "") -> str:

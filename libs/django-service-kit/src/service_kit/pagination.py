@@ -73,13 +73,6 @@ class Pagination(_PublicLinks, pagination.PageNumberPagination):
         return super().paginate_queryset(queryset, request, view)
 
 
-class LimitOffsetPagination(_PublicLinks, pagination.LimitOffsetPagination):
-    """``?limit=50&offset=100`` -> ``{count, next, previous, results}``; limit is capped at 100."""
-
-    default_limit = 20
-    max_limit = MAX_PAGE_SIZE
-
-
 def get_paginated_response(
     *,
     pagination_class: type[pagination.BasePagination],

@@ -6,12 +6,22 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "Every error of the platform, from a service or the gateway.",
+    "description": "Every error of the platform, from a service or the gateway (docs/errors.md).",
     "properties": {
-        "error": {"type": "string", "description": "A stable code, e.g. already_voted or not_authenticated."},
-        "message": {"type": "string", "description": "What went wrong, for a person."},
-        "details": {"type": "object", "additionalProperties": True, "description": "Per field, or more context."},
+        "error": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9]*(_[a-z0-9]+)*$",
+            "description": "A stable snake_case code, e.g. already_voted or not_authenticated.",
+        },
+        "message": {"type": "string", "description": "What went wrong, for a person: a sentence."},
+        "details": {
+            "type": "object",
+            "additionalProperties": True,
+            "description": "An input field's messages (a list), the resource's id (a string, under <what>_id), or "
+            "a duration (whole seconds, under <what>_seconds); {} when there is nothing more.",
+        },
     },
+    "additionalProperties": False,
     "required": ["error", "message", "details"],
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -49,7 +49,7 @@ def test_only_the_polls_owner_adds_choices(auth_client, auth_user_id):
 
 def test_a_poll_not_heard_of_yet_is_a_404_that_says_so(auth_client):
     body = error_of(auth_client.post(LIST, {"poll_id": str(uuid.uuid4()), "text": "Tea"}, format="json"), 404)
-    assert body["error"] == "poll_not_known" and "not heard of this poll" in body["message"]
+    assert body["error"] == "poll_not_known" and "This poll is not known to choice-service yet" in body["message"]
 
 
 def test_a_closed_poll_is_a_409(auth_client, auth_user_id):

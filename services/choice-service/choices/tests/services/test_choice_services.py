@@ -48,7 +48,7 @@ def test_only_the_owner_adds_choices():
 
 
 def test_a_poll_not_heard_of_takes_no_choices():
-    with pytest.raises(NotFound, match="has not heard of this poll") as raised:
+    with pytest.raises(NotFound, match="This poll is not known to") as raised:
         choice_create(poll_id=uuid.uuid4(), actor_id=OWNER, text="Tea")
     assert raised.value.code == "poll_not_known"
 

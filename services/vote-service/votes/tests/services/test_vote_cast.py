@@ -63,12 +63,12 @@ def test_vote_cast_lets_another_voter_vote_on_the_same_poll(poll, choice):
 
 
 def test_vote_cast_on_a_poll_not_known_yet_is_not_found():
-    with pytest.raises(NotFound, match="has not heard of this poll"):
+    with pytest.raises(NotFound, match="This poll is not known to"):
         vote_cast(poll_id=uuid.uuid4(), choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 
 def test_vote_cast_with_an_unknown_choice_is_not_found(poll):
-    with pytest.raises(NotFound, match="has not heard of this choice"):
+    with pytest.raises(NotFound, match="This choice is not known to"):
         vote_cast(poll_id=poll.id, choice_id=uuid.uuid4(), voter_id=VOTER_ID)
 
 

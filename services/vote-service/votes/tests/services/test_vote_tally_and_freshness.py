@@ -87,6 +87,6 @@ def test_a_vote_for_a_poll_and_choice_not_projected_yet_waits_for_them():
 @pytest.mark.django_db
 @override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 0.05})
 def test_a_vote_for_a_poll_never_projected_is_not_found_once_the_wait_is_over():
-    with pytest.raises(NotFound, match="has not heard of this poll") as raised:
+    with pytest.raises(NotFound, match="This poll is not known to") as raised:
         vote_cast(poll_id=uuid.uuid4(), choice_id=uuid.uuid4(), voter_id=str(uuid.uuid4()))
     assert raised.value.code == "poll_not_known"

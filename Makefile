@@ -19,8 +19,8 @@ LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
-MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
-	contracts:django.conf.global_settings gateway:django.conf.global_settings \
+MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
+	contracts:tests.settings gateway:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
@@ -118,8 +118,6 @@ NOX = PATH="$$(ls -d $(HOME)/.pyenv/versions/3.1[23].*/bin 2>/dev/null | tr '\n'
 # newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built.
 test-libs: venv interop release-libs docs
 	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
-	# service_kit.users needs django-events, which the rest of the kit does without: a run of its own.
-	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 	# The documentation's quick start, in a scratch Django 6.1 project on Python 3.13, from dist/index/.
 	$(INFRA_ENV); $(PY) -m pytest -q tests/libs
 	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t full

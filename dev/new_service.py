@@ -23,7 +23,7 @@ import copier
 ROOT = Path(__file__).resolve().parent.parent
 LIST = ROOT / "services.toml"
 NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
-# What a generated service reads: the poll.* events of its example projection and, through service_kit.users, the
+# What a generated service reads: the poll.* events of its example projection and, through read_models.users, the
 # user.* events; it is added to their contracts' consumers (x-consumers), so docs/events.md names it.
 READS = ["poll.created", "poll.updated", "poll.closed", "poll.deleted", "user.registered", "user.deleted"]
 # How the gateway chart's copy of the production nginx config is rendered (deploy/tests checks it is current).

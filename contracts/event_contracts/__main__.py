@@ -36,9 +36,12 @@ renders it).
 """
 
 FOOTER = """
-Rules for changing an event: adding an optional field keeps the version; anything else (removing a field,
-changing its type, making it required) is a new version, a new file beside the old one, and the producer
-publishes the new version only once every consumer accepts it. `contracts/published.json` keeps each version as
+Rules for changing an event: adding an optional field keeps the version, and so does stating or tightening a
+limit the producer enforces (a string's `maxLength`); anything else (removing a field, changing its type, making
+it required, raising or dropping a limit, since consumers size their read models to it) is a new version, a new
+file beside the old one, and the producer publishes the new version only once every consumer accepts it. Every
+string states its limit (a uuid, a date-time or an enum bounds itself): `maxLength` is what its producer accepts,
+and the read models of `contracts/read_models/` are checked to hold it. `contracts/published.json` keeps each version as
 first published and the contract tests fail on a change that breaks it; `python -m event_contracts publish`
 records additions.
 
@@ -101,6 +104,7 @@ def _field(name: str, schema: dict[str, Any], required: set[str]) -> str:
     if "enum" in schema:
         kinds = "one of " + "/".join(map(str, schema["enum"]))
     fmt = f" {schema['format']}" if "format" in schema else ""
+    fmt += f", at most {schema['maxLength']} characters" if "maxLength" in schema else ""
     optional = "" if name in required else ", optional"
     return f"`{name}` ({kinds}{fmt}{optional})"
 

@@ -1,6 +1,7 @@
 """The settings every service of the polls platform shares, on top of django-service-kit's: django-events on (the
-services talk through events), the users read model that checks tokens, and who issues the platform's tokens and
-for whom. A service's ``config/settings/base.py`` starts with ``from event_contracts.service_defaults import *``.
+services talk through events) and who issues the platform's tokens and for whom. A service that checks tokens
+against the users read model adds it itself (``read_models.users``): auth-service owns the users and keeps none.
+A service's ``config/settings/base.py`` starts with ``from event_contracts.service_defaults import *``.
 
 The libraries know nothing of the platform: these are its own choices, in the package its services share.
 """
@@ -16,10 +17,7 @@ _SHARED = common_settings(
     service="", base_dir=Path.cwd(), events=True, jwt_issuer="http://127.0.0.1:8000", jwt_audience="polls-platform"
 )
 
-INSTALLED_APPS = [*_SHARED["INSTALLED_APPS"], "service_kit.users"]
+INSTALLED_APPS = _SHARED["INSTALLED_APPS"]
 MIDDLEWARE = _SHARED["MIDDLEWARE"]
 DJANGO_EVENTS = _SHARED["DJANGO_EVENTS"]
-SERVICE_KIT = {
-    **_SHARED["SERVICE_KIT"],
-    "JWT": {**_SHARED["SERVICE_KIT"]["JWT"], "TOKEN_CHECK": "service_kit.users.selectors.token_check"},
-}
+SERVICE_KIT = _SHARED["SERVICE_KIT"]

@@ -81,14 +81,34 @@ def test_it_passes_the_lint_and_type_gate(clone: Path) -> None:
     run(mypy, clone / "services" / f"{NAME}-service", env=env)
 
 
-def test_its_tests_pass_alone_in_a_virtualenv_of_its_own(clone: Path) -> None:
+@pytest.fixture(scope="module")
+def service_python(clone: Path) -> str:
+    """The Python of a virtualenv holding only the generated service and the libraries."""
     venv = clone / ".venvs" / f"{NAME}-service"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], clone)
     packages = ["libs/django-events", "libs/django-service-kit", "./contracts", f"services/{NAME}-service"]
     python = str(venv / "bin" / "python")
     run(["uv", "pip", "install", "-q", "--python", python, *packages, "pytest", "pytest-django"], clone)
-    out = run([python, "-m", "pytest", "-q"], clone / "services" / f"{NAME}-service", env=dict(os.environ))
+    return python
+
+
+def test_its_tests_pass_alone_in_a_virtualenv_of_its_own(clone: Path, service_python: str) -> None:
+    out = run([service_python, "-m", "pytest", "-q"], clone / "services" / f"{NAME}-service", env=dict(os.environ))
     assert " passed" in out and "failed" not in out
+
+
+def test_its_read_model_keeps_a_question_as_long_as_polls_service_accepts_on_postgresql(
+    clone: Path, service_python: str
+) -> None:
+    """A read model's column sized below the contract dead-letters the event on PostgreSQL (SQLite keeps any
+    length): the generated service projects poll.created with a 300-character question, on `make infra-up`'s
+    PostgreSQL, and keeps it whole."""
+    assert os.environ.get("DATABASE_URL", "").startswith("postgresql://"), "run through make test-new-service"
+    test = "test_a_question_as_long_as_polls_service_accepts_is_kept_whole"
+    out = run([service_python, "-m", "pytest", "-q", f"{NAME}/tests/projections/test_poll_view_projection.py::{test}",
+               f"{NAME}/tests/projections/test_read_models_hold_their_contracts.py"],
+              clone / "services" / f"{NAME}-service", env=dict(os.environ))
+    assert " passed" in out and "failed" not in out and "skipped" not in out
 
 
 @pytest.fixture(scope="module")

@@ -86,3 +86,18 @@ def test_removing_retyping_or_requiring_a_field_is_a_breaking_change():
     assert breaking_changes(published, retyped) == ["data.text changed from {'type': 'string'} to {'type': 'integer'}"]
     required = {**published, "required": [*published["required"], "pinned_at"]}
     assert breaking_changes(published, required) == ["data.pinned_at became required"]
+
+
+def test_stating_or_tightening_a_limit_keeps_the_version_and_widening_or_dropping_it_breaks():
+    published = CATALOGUE.schema("note.created", 1)
+
+    def with_text(**text: object) -> dict[str, object]:
+        return {**published, "properties": {**published["properties"], "text": {"type": "string", **text}}}
+
+    assert breaking_changes(published, with_text(maxLength=300)) == []
+    assert breaking_changes(with_text(maxLength=300), with_text(maxLength=200)) == []
+    assert breaking_changes(with_text(maxLength=300), with_text(maxLength=400)) == [
+        "data.text's maxLength went from 300 to 400"
+    ]
+    assert breaking_changes(with_text(maxLength=300), with_text()) == ["data.text lost its maxLength (300)"]
+    assert breaking_changes(with_text(minLength=2), with_text(minLength=1)) == ["data.text's minLength went from 2 to 1"]

@@ -230,3 +230,38 @@ def test_keys_from_a_jwks_provider_are_trusted_without_http(api_client, settings
     }
 
     assert _get(api_client, make_token(user_id="u1")).status_code == 200
+
+
+# What a platform fills the kit's hooks with: a check that knows only the users its test registered.
+_known_here: set[str] = set()
+
+
+def know(user_id: str, username: str) -> None:
+    _known_here.add(user_id)
+
+
+def refuse_strangers(claims: dict) -> None:
+    from service_kit.auth import InvalidToken
+
+    if claims["user_id"] not in _known_here:
+        raise InvalidToken("The user of this token does not exist here.")
+
+
+def test_the_token_check_hook_is_the_platforms_and_the_test_clients_register_through_it(api_client, settings):
+    from service_kit.testing import register_known_user
+
+    settings.SERVICE_KIT = {**settings.SERVICE_KIT, "JWT": {**TEST_JWT_SETTINGS, "TOKEN_CHECK": f"{__name__}.refuse_strangers",
+                                                           "KNOWN_USER": f"{__name__}.know"}}
+    stranger, known = "0d1b4f7e-7c8b-4d3b-9a9e-5d7b1c2f0a11", "5f2c1a7e-2b8d-4c1e-8f3a-9b6d0e4c7a22"
+    register_known_user(known, "ada")
+
+    _assert_unauthorized(_get(api_client, make_token(user_id=stranger)), "does not exist here")
+    assert _get(api_client, make_token(user_id=known)).status_code == 200
+
+
+def test_without_the_hooks_every_validly_signed_token_is_trusted_and_registering_does_nothing(api_client):
+    from service_kit.testing import register_known_user
+
+    register_known_user("7e3a9c1d-4b2f-4e8a-b6c0-1d5f9a2e3b44")  # no KNOWN_USER: nothing to call, nothing fails
+
+    assert _get(api_client, make_token(user_id="7e3a9c1d-4b2f-4e8a-b6c0-1d5f9a2e3b44")).status_code == 200

@@ -1,8 +1,7 @@
 import uuid
-from datetime import datetime
 
+import read_models.polls
 from django.db import models
-from event_contracts.polls import poll_is_open
 
 ONE_CHOICE_PER_POSITION_CONSTRAINT = "choices_choice_unique_position_per_poll"
 
@@ -24,19 +23,8 @@ class Choice(models.Model):
         return self.text
 
 
-class PollView(models.Model):
+class PollView(read_models.polls.PollView):
     """Read model of polls-service's polls, fed by poll.* events: the only source of owner and status here."""
 
-    STATUS_CLOSED = "closed"
-
-    id = models.UUIDField(primary_key=True)
-    owner_id = models.CharField(max_length=64)
-    status = models.CharField(max_length=16)
-    closes_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        managed = False
+    class Meta(read_models.polls.PollView.Meta):
         db_table = "choices_poll_view"
-
-    def is_open_at(self, moment: datetime) -> bool:
-        return poll_is_open(status=self.status, closes_at=self.closes_at, at=moment)

@@ -1,25 +1,13 @@
 import django_events
-from event_contracts.payloads import PollClosed, PollCreated, PollDeleted, PollUpdated
+import read_models.polls
+from event_contracts.payloads import PollDeleted
 
 from choices.models import PollView
 from choices.services import poll_choices_delete
 
 
-class PollViewProjection(django_events.Projection):
+class PollViewProjection(read_models.polls.PollViewProjection):
     model = PollView
-
-    def on_poll_created(self, poll: PollCreated) -> None:
-        self.upsert(poll.poll_id, owner_id=poll.owner_id, status=poll.status, closes_at=poll.closes_at)
-
-    def on_poll_updated(self, poll: PollUpdated) -> None:
-        # poll.updated carries no owner_id, so it can only change a poll this projection already holds.
-        self.update(poll.poll_id, status=poll.status, closes_at=poll.closes_at)
-
-    def on_poll_closed(self, poll: PollClosed) -> None:
-        self.update(poll.poll_id, status=PollView.STATUS_CLOSED)
-
-    def on_poll_deleted(self, poll: PollDeleted) -> None:
-        self.delete(poll.poll_id)
 
 
 # A handler, not part of the projection: choices are this service's own data, and rebuilding the read model

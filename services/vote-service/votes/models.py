@@ -1,9 +1,8 @@
 import uuid
-from datetime import datetime
 
+import read_models.polls
 from django.db import models
 from django.utils import timezone
-from event_contracts.polls import poll_is_open
 
 ONE_VOTE_PER_VOTER_CONSTRAINT = "votes_vote_one_per_poll_and_voter"
 
@@ -53,22 +52,11 @@ class ChoiceTally(models.Model):
         ]
 
 
-class PollView(models.Model):
+class PollView(read_models.polls.PollView):
     """Read model of polls-service's polls, fed by poll.* events; the vote path validates against it alone."""
 
-    STATUS_CLOSED = "closed"
-
-    id = models.UUIDField(primary_key=True)
-    owner_id = models.CharField(max_length=64)
-    status = models.CharField(max_length=16)
-    closes_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        managed = False
+    class Meta(read_models.polls.PollView.Meta):
         db_table = "votes_poll_view"
-
-    def is_open_at(self, moment: datetime) -> bool:
-        return poll_is_open(status=self.status, closes_at=self.closes_at, at=moment)
 
 
 class ChoiceView(models.Model):

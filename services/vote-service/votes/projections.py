@@ -1,40 +1,20 @@
+import uuid
+from datetime import datetime
+
 import django_events
-from event_contracts.payloads import (
-    ChoiceCreated,
-    ChoiceDeleted,
-    ChoiceUpdated,
-    PollClosed,
-    PollCreated,
-    PollDeleted,
-    PollUpdated,
-)
+import read_models.polls
+from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated
 
 from votes.models import ChoiceView, PollView
 from votes.services import votes_void_after_close
 
 
-class PollViewProjection(django_events.Projection):
+class PollViewProjection(read_models.polls.PollViewProjection):
     model = PollView
 
-    def on_poll_created(self, poll: PollCreated) -> None:
-        self.upsert(poll.poll_id, owner_id=poll.owner_id, status=poll.status, closes_at=poll.closes_at)
-
-    def on_poll_updated(self, poll: PollUpdated) -> None:
-        # poll.updated carries no owner_id, so it can only change a poll this projection already holds.
-        self.update(poll.poll_id, status=poll.status, closes_at=poll.closes_at)
-
-    def on_poll_closed(self, poll: PollClosed) -> None:
-        known = self.objects.filter(pk=poll.poll_id).only("closes_at").first()
-        if known is None:
-            return
-        # The poll closed at the earlier of its deadline and the moment its owner closed it.
-        closes_at = min(poll.closed_at, known.closes_at) if known.closes_at else poll.closed_at
-        self.update(poll.poll_id, status=PollView.STATUS_CLOSED, closes_at=closes_at)
+    def poll_closed(self, poll_id: uuid.UUID, closed_at: datetime) -> None:
         if self.table == PollView._meta.db_table:  # not while a rebuild replays into a fresh table
-            votes_void_after_close(poll_id=poll.poll_id, closed_at=closes_at)
-
-    def on_poll_deleted(self, poll: PollDeleted) -> None:
-        self.delete(poll.poll_id)
+            votes_void_after_close(poll_id=poll_id, closed_at=closed_at)
 
 
 class ChoiceViewProjection(django_events.Projection):

@@ -119,9 +119,12 @@ def validate_published(event: Event) -> None:
 
 
 def breaking_changes(published: dict[str, Any], current: dict[str, Any], path: str = "data") -> list[str]:
-    """How ``current`` would break a consumer of ``published``: a field removed, retyped, or newly required.
+    """How ``current`` would break a consumer of ``published``: a field removed, retyped, or newly required, or a
+    limit (``maxLength``, ``maximum``...) widened or dropped.
 
-    Adding an optional field is not a break; every other change needs a new version of the event.
+    Adding an optional field is not a break, nor is stating or tightening a limit (a producer sending less breaks
+    no consumer); every other change needs a new version of the event. A widened limit does: consumers size what
+    they keep to it (a read model's column).
     """
     problems = []
     before, after = published.get("properties", {}), current.get("properties", {})
@@ -132,9 +135,27 @@ def breaking_changes(published: dict[str, Any], current: dict[str, Any], path: s
             continue
         if _shape(field_schema) != _shape(after[name]):
             problems.append(f"{where} changed from {_shape(field_schema)} to {_shape(after[name])}")
+        problems.extend(_widened_limits(field_schema, after[name], where))
         problems.extend(breaking_changes(field_schema, after[name], where))
     for name in sorted(set(current.get("required", [])) - set(published.get("required", []))):
         problems.append(f"{path}.{name} became required")
+    return problems
+
+
+# A limit and the direction that widens it: +1 when a larger value lets more through.
+_LIMITS = {"maxLength": 1, "maximum": 1, "exclusiveMaximum": 1, "maxItems": 1, "minLength": -1, "minimum": -1,
+           "exclusiveMinimum": -1, "minItems": -1}
+
+
+def _widened_limits(published: dict[str, Any], current: dict[str, Any], where: str) -> list[str]:
+    problems = []
+    for limit, wider in _LIMITS.items():
+        if limit not in published:
+            continue
+        if limit not in current:
+            problems.append(f"{where} lost its {limit} ({published[limit]})")
+        elif (current[limit] - published[limit]) * wider > 0:
+            problems.append(f"{where}'s {limit} went from {published[limit]} to {current[limit]}")
     return problems
 
 

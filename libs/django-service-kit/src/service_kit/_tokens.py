@@ -107,11 +107,12 @@ def make_token(
 
 
 def register_known_user(user_id: str, username: str = "alice") -> None:
-    """Makes ``user_id`` a user this service knows, as ``user.registered`` would (a no-op without
-    ``service_kit.users``): a token of an unknown user is refused."""
-    from django.apps import apps
+    """Makes ``user_id`` a user this service knows, as its registration would, through ``JWT["KNOWN_USER"]`` (a
+    no-op without one): a ``TOKEN_CHECK`` may refuse the token of a user it never heard of."""
+    from django.utils.module_loading import import_string
 
-    if apps.is_installed("service_kit.users"):
-        from .users.models import KnownUser
+    from .conf import kit_settings
 
-        KnownUser.objects.update_or_create(pk=user_id, defaults={"username": username, "deleted": False})
+    path = kit_settings.JWT["KNOWN_USER"]
+    if path:
+        import_string(path)(user_id, username)

@@ -33,14 +33,12 @@ DEFAULTS: dict[str, Any] = {
         "LEEWAY_SECONDS": 10,
         # Import path of a function (claims) -> None that raises service_kit.auth.InvalidToken when a validly
         # signed token no longer holds: its user deleted, its session (sid) revoked. None trusts every validly
-        # signed token; services use service_kit.users (their read model), auth-service its own tables.
+        # signed token. The kit keeps no users: the platform fills it with its read model of them, auth-service
+        # with its own tables.
         "TOKEN_CHECK": None,
-    },
-    "KNOWN_USERS": {
-        # How long service_kit.users waits for the registration of a user it has not heard of before refusing
-        # the token: the relay and the consumer bring it in well under a second when they are up.
-        "WAIT_SECONDS": 5.0,
-        "POLL_SECONDS": 0.05,
+        # Import path of a function (user_id, username) -> None that makes a user one TOKEN_CHECK accepts, as its
+        # registration would: the test clients (service_kit.testing) call it. None: nothing to register.
+        "KNOWN_USER": None,
     },
     "IDEMPOTENCY": {
         # A first request still "in flight" after this is taken as crashed; a retry may run it again.

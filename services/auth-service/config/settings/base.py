@@ -16,8 +16,8 @@ from service_kit.settings import (
 SERVICE = "auth-service"
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-# The users are this service's own table: it needs no read model of them.
-INSTALLED_APPS = [*(app for app in INSTALLED_APPS if app != "service_kit.users"), "users", "login_limits"]
+# The users are this service's own table: it needs no read model of them (read_models.users).
+INSTALLED_APPS = [*INSTALLED_APPS, "users", "login_limits"]
 LOGGING = logging_config(service=SERVICE)
 
 DATABASES = {"default": database_from_env(name="auth_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}

@@ -5,4 +5,4 @@ from .base import *
 DJANGO_EVENTS = {**DJANGO_EVENTS, "VALIDATE_PUBLISHED": True, "READ_MODEL_WAIT": 0.2}
 
 # A token of a user this service never heard of is refused after this wait: short, so tests of it stay quick.
-SERVICE_KIT = {**SERVICE_KIT, "KNOWN_USERS": {"WAIT_SECONDS": 0.5}}
+KNOWN_USERS = {"WAIT_SECONDS": 0.5}

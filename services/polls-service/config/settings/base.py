@@ -1,15 +1,18 @@
 from pathlib import Path
 
 import event_contracts
+import read_models.users
 from event_contracts.service_defaults import *
 from service_kit.settings import database_from_env, logging_config
 
 SERVICE = "polls-service"
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-INSTALLED_APPS = [*INSTALLED_APPS, "polls"]
+# read_models.users: the platform's read model of auth-service's users, which django-service-kit's token check
+# asks (a deleted user's token, or a revoked session's, is refused).
+INSTALLED_APPS = [*INSTALLED_APPS, "read_models.users", "polls"]
 LOGGING = logging_config(service=SERVICE)
-SERVICE_KIT = {**SERVICE_KIT, "SERVICE": SERVICE}
+SERVICE_KIT = read_models.users.checking_tokens({**SERVICE_KIT, "SERVICE": SERVICE})
 
 DATABASES = {"default": database_from_env(name="polls_service", sqlite_path=BASE_DIR / "var/db.sqlite3")}
 

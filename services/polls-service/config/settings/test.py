@@ -4,4 +4,4 @@ from .base import *
 DJANGO_EVENTS = {**DJANGO_EVENTS, "VALIDATE_PUBLISHED": True}
 
 # A token of a user this service never heard of is refused after this wait: short, so tests of it stay quick.
-SERVICE_KIT = {**SERVICE_KIT, "KNOWN_USERS": {"WAIT_SECONDS": 0.5}}
+KNOWN_USERS = {"WAIT_SECONDS": 0.5}

@@ -6,11 +6,14 @@ class KnownUser(models.Model):
     instead of after the wait for a user whose registration has not arrived yet."""
 
     id = models.CharField(primary_key=True, max_length=64)
+    # As long as auth-service accepts (user.registered's maxLength).
     username = models.CharField(max_length=150, default="")
     deleted = models.BooleanField(default=False)
 
     class Meta:
         # The table belongs to django-events, which creates it after migrate and can rebuild it from the topic.
+        # Named for django-service-kit, where this read model lived first: a new name would be a new, empty
+        # table in every deployed service, refusing every token until a rebuild.
         managed = False
         db_table = "service_kit_known_user"
 

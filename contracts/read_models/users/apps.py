@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class KnownUsersConfig(AppConfig):
-    name = "service_kit.users"
-    label = "service_kit_users"
+    name = "read_models.users"
+    label = "read_models_users"
     verbose_name = "Known users (read model of auth-service's users)"
     default_auto_field = "django.db.models.BigAutoField"

@@ -1,5 +1,6 @@
-"""service_kit.users: a token whose user was deleted, or never registered, or whose session auth-service
-revoked, is refused without asking auth-service; a user registered a moment ago is waited for."""
+"""read_models.users, django-service-kit's TOKEN_CHECK: a token whose user was deleted, or never registered, or
+whose session auth-service revoked, is refused without asking auth-service; a user registered a moment ago is
+waited for."""
 
 import threading
 import time
@@ -7,17 +8,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.apps import apps
 from django.db import connection
 from django.urls import reverse
+from django_events.testing import deliver, make_event
+from service_kit.testing import make_token, register_known_user
 
-if not apps.is_installed("service_kit.users"):
-    pytest.skip("needs django-events: pytest --ds tests.settings_known_users", allow_module_level=True)
-
-from django_events.testing import deliver, make_event  # noqa: E402
-
-from service_kit.testing import make_token  # noqa: E402
-from service_kit.users.models import KnownUser, RevokedSession  # noqa: E402
+from read_models.users.models import KnownUser, RevokedSession
 
 URL = reverse("whoami")
 
@@ -148,3 +144,12 @@ def test_a_revocation_delivered_twice_is_applied_once():
     deliver(revoked, revoked)
 
     assert RevokedSession.objects.get(pk=session_id).user_id == user_id
+
+
+@pytest.mark.django_db
+def test_the_kits_test_clients_register_their_user_through_the_known_user_hook(api_client):
+    user_id = str(uuid.uuid4())
+    register_known_user(user_id, "grace")
+
+    assert KnownUser.objects.get(pk=user_id).username == "grace"
+    assert _get(api_client, user_id).status_code == 200

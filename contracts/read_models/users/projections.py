@@ -1,5 +1,6 @@
 import django_events
 from django.utils import timezone
+
 from event_contracts.payloads import UserDeleted, UserRegistered, UserSessionRevoked
 
 from .models import KnownUser, RevokedSession

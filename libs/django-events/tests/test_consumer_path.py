@@ -131,7 +131,8 @@ def test_routes_and_events_handlers_list_every_type_and_who_handles_it():
     out = io.StringIO()
     call_command("events_handlers", stdout=out)
     lines = out.getvalue().splitlines()
-    assert any(line.startswith("note.created v1 -> NoteProjection (projection, reads Event)") for line in lines)
+    assert any(line.startswith("note.created v1 -> NoteProjection (projection, reads Event)  ") and "projections.py:" in line
+               for line in lines)
     assert any("tick.happened v1 -> tests.testapp.projections.record_tick" in line and "projections.py:" in line
                for line in lines)
 

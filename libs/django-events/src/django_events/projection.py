@@ -297,6 +297,11 @@ def _class_routes(cls: type[Projection]) -> tuple[Routes, dict[str, str]]:
     return _routes[cls]
 
 
+def handling_method(cls: type[Projection], event_type: str) -> Any:
+    """The function of ``cls`` that handles ``event_type``."""
+    return getattr(cls, _class_routes(cls)[1][event_type])
+
+
 def _by_name(cls: type[Projection], attr: str) -> Routes:
     event_type = type_of_method(attr)
     readers = payload_readers(getattr(cls, attr))

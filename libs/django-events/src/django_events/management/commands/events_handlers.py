@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from ...projection import Projection, handling_method
 from ...registry import registry, routes
 
 
@@ -17,15 +19,20 @@ class Command(BaseCommand):
             self.stdout.write("no subscribers: register them with django_events.subscribe() in AppConfig.ready()")
             return
         for route in found:
-            where = _where(registry.subscribers[route.subscriber])
+            where = _where(registry.subscribers[route.subscriber], route.event_type)
             self.stdout.write(
                 f"{route.event_type} v{route.version} -> {route.subscriber} ({route.kind}, reads {route.reads}){where}"
             )
 
 
-def _where(subscriber: Any) -> str:
-    target = getattr(subscriber, "function", type(subscriber))
+def _where(subscriber: Any, event_type: str) -> str:
+    """The file and line of the function that handles ``event_type``."""
+    if isinstance(subscriber, Projection):
+        target = handling_method(type(subscriber), event_type)
+    else:
+        target = getattr(subscriber, "function", subscriber)
     try:
-        return f"  {inspect.getsourcefile(target)}:{inspect.getsourcelines(target)[1]}"
-    except (OSError, TypeError):
+        path = os.path.relpath(inspect.getsourcefile(target) or "")
+        return f"  {path}:{inspect.getsourcelines(target)[1]}"
+    except (OSError, TypeError, ValueError):
         return ""

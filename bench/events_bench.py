@@ -74,6 +74,7 @@ from django_events.rebuild import rebuild  # noqa: E402
 from django_events.relay import Relay  # noqa: E402
 from django_events.transport import Message, get_transport  # noqa: E402
 from events_app.models import ItemView  # noqa: E402
+from events_app.projections import BenchUpserted  # noqa: E402
 
 EVENT_TYPE = "bench.upserted"
 ITEMS = 10_000  # distinct read-model rows: most events insert, the rest update
@@ -86,7 +87,7 @@ def publish_events(count: int, *, per_transaction: int = 5000) -> float:
         with transaction.atomic():
             for n in range(start, min(count, start + per_transaction)):
                 item = f"item-{n % ITEMS}"
-                django_events.publish(EVENT_TYPE, key=item, data={"id": item, "n": n, "label": f"label {n:08d}"})
+                django_events.publish(BenchUpserted(id=item, n=n, label=f"label {n:08d}"), key=item)
     return count / (time.perf_counter() - started)
 
 
@@ -224,7 +225,7 @@ def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float, tran
 
     def publish_one(n: int) -> None:
         with transaction.atomic():
-            event = django_events.publish(EVENT_TYPE, key=f"lag-{n % 100}", data={"id": f"lag-{n % 100}", "n": n, "label": "lag"})
+            event = django_events.publish(BenchUpserted(id=f"lag-{n % 100}", n=n, label="lag"), key=f"lag-{n % 100}")
         committed[str(event.id)] = time.time()
 
     def visible() -> dict[str, float]:

@@ -1,5 +1,6 @@
 import os
 import time
+from dataclasses import dataclass
 
 import django_events
 from django.db import transaction
@@ -10,9 +11,17 @@ from .models import ItemView
 _lag_file = open(os.environ["BENCH_LAG_FILE"], "a", buffering=1) if os.environ.get("BENCH_LAG_FILE") else None
 
 
+@dataclass(frozen=True)
+class BenchUpserted(django_events.Payload, type="bench.upserted", version=1):
+    id: str
+    n: int
+    label: str
+
+
 class ItemProjection(django_events.Projection):
     model = ItemView
 
+    @django_events.handles("bench.upserted")
     def on_bench_upserted(self, event):
         self.upsert(event.data["id"], n=event.data["n"], label=event.data["label"])
         if _lag_file is not None:

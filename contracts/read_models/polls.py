@@ -56,20 +56,24 @@ class PollViewWithQuestion(PollView):
 
 
 class PollViewProjection(django_events.Projection):
-    """poll.created, poll.updated, poll.closed and poll.deleted into the subclass's ``model``."""
+    """poll.created, poll.updated, poll.closed and poll.deleted into the subclass's ``model``; the service
+    registers its subclass with ``django_events.subscribe()`` in its AppConfig.ready()."""
 
     model: ClassVar[type[PollView]]
 
+    @django_events.handles("poll.created")
     def on_poll_created(self, poll: PollCreated) -> None:
         self.upsert(
             poll.poll_id,
             **self._kept(question=poll.question, owner_id=poll.owner_id, status=poll.status, closes_at=poll.closes_at),
         )
 
+    @django_events.handles("poll.updated")
     def on_poll_updated(self, poll: PollUpdated) -> None:
         # poll.updated carries no owner_id, so it can only change a poll this projection already holds.
         self.update(poll.poll_id, **self._kept(question=poll.question, status=poll.status, closes_at=poll.closes_at))
 
+    @django_events.handles("poll.closed")
     def on_poll_closed(self, poll: PollClosed) -> None:
         known = self.objects.filter(pk=poll.poll_id).only("closes_at").first()
         if known is None:
@@ -79,13 +83,14 @@ class PollViewProjection(django_events.Projection):
         self.update(poll.poll_id, status=STATUS_CLOSED, closes_at=closes_at)
         self.poll_closed(poll.poll_id, closes_at)
 
+    @django_events.handles("poll.deleted")
     def on_poll_deleted(self, poll: PollDeleted) -> None:
         self.delete(poll.poll_id)
 
     def poll_closed(self, poll_id: uuid.UUID, closed_at: datetime) -> None:
         """What else a poll this service knows closing means to it (vote-service voids the votes cast after
-        ``closed_at``); nothing by default. Runs in the event's transaction, during a rebuild too (the projection's
-        ``table`` then is not its model's)."""
+        ``closed_at``); nothing by default. Runs in the event's transaction, during a rebuild too (``self.rebuilding``
+        then says so)."""
 
     def _kept(self, **fields: Any) -> dict[str, Any]:
         """The fields the service's model keeps, of those the event carries."""

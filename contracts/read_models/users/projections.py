@@ -11,9 +11,11 @@ class KnownUserProjection(django_events.Projection):
 
     model = KnownUser
 
+    @django_events.handles("user.registered")
     def on_user_registered(self, user: UserRegistered) -> None:
         self.upsert(str(user.user_id), username=user.username, deleted=False)
 
+    @django_events.handles("user.deleted")
     def on_user_deleted(self, user: UserDeleted) -> None:
         self.upsert(str(user.user_id), deleted=True)
 
@@ -24,6 +26,7 @@ class RevokedSessionProjection(django_events.Projection):
 
     model = RevokedSession
 
+    @django_events.handles("user.session_revoked")
     def on_user_session_revoked(self, revoked: UserSessionRevoked) -> None:
         now = timezone.now()
         self.objects.filter(expires_at__lte=now).delete()

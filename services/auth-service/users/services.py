@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import django_events
 from django.contrib.auth import authenticate
@@ -10,6 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from event_contracts.payloads import SessionEnd, UserDeleted, UserRegistered, UserSessionRevoked
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from service_kit.errors import ApplicationError, Conflict
@@ -68,9 +70,7 @@ def user_register(*, username: str, password: str) -> User:
     try:
         with transaction.atomic():
             user.save(force_insert=True)
-            django_events.publish(
-                "user.registered", key=str(user.id), data={"user_id": str(user.id), "username": user.username}
-            )
+            django_events.publish(UserRegistered(user_id=user.id, username=user.username), key=str(user.id))
     except IntegrityError as error:
         if not _breaks_unique_username(error):
             raise
@@ -83,9 +83,9 @@ def user_register(*, username: str, password: str) -> User:
 @transaction.atomic
 def user_delete(*, user: User) -> None:
     """Deletes the account; ``user.deleted`` tells every service to refuse its tokens from now on."""
-    user_id = str(user.id)
+    user_id = user.id
     user.delete()
-    django_events.publish("user.deleted", key=user_id, data={"user_id": user_id})
+    django_events.publish(UserDeleted(user_id=user_id), key=str(user_id))
 
 
 def _tokens_of(*, session: Session, user: User) -> TokenPair:
@@ -117,16 +117,13 @@ def _session_end(*, session: Session, reason: Session.EndReason) -> None:
     session.revoked_at = timezone.now()
     session.revoked_reason = reason
     session.save(update_fields=["revoked_at", "revoked_reason"])
-    django_events.publish(
-        "user.session_revoked",
-        key=str(session.user_id),
-        data={
-            "user_id": str(session.user_id),
-            "session_id": str(session.id),
-            "reason": str(reason),
-            "expires_at": (session.expires_at + REVOCATION_MARGIN).isoformat(),
-        },
+    revoked = UserSessionRevoked(
+        user_id=session.user_id,
+        session_id=session.id,
+        reason=cast(SessionEnd, reason.value),  # the field's choices are the contract's enum
+        expires_at=session.expires_at + REVOCATION_MARGIN,
     )
+    django_events.publish(revoked, key=str(session.user_id))
 
 
 def token_pair_issue(*, username: str, password: str, address: str | None = None) -> TokenPair:

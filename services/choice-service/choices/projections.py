@@ -12,6 +12,6 @@ class PollViewProjection(read_models.polls.PollViewProjection):
 
 # A handler, not part of the projection: choices are this service's own data, and rebuilding the read model
 # must never delete (or re-announce deleting) them.
-@django_events.handler("poll.deleted")
+@django_events.handles("poll.deleted")
 def delete_the_choices_of_a_deleted_poll(poll: PollDeleted) -> None:
     poll_choices_delete(poll_id=poll.poll_id)

@@ -9,6 +9,7 @@ import django_events
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated
 from service_kit.errors import Conflict, Forbidden
 
 from choices.errors import choice_not_found, poll_not_known
@@ -48,8 +49,8 @@ def _choice_for_change(*, choice_id: uuid.UUID, actor_id: str) -> Choice:
     return choice
 
 
-def _choice_data(choice: Choice) -> dict[str, Any]:
-    return {"choice_id": str(choice.id), "poll_id": str(choice.poll_id), "text": choice.text, "position": choice.position}
+def _choice_fields(choice: Choice) -> dict[str, Any]:
+    return {"choice_id": choice.id, "poll_id": choice.poll_id, "text": choice.text, "position": choice.position}
 
 
 def choice_create(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
@@ -69,7 +70,7 @@ def _choice_create_in_known_poll(*, poll_id: uuid.UUID, actor_id: str, text: str
         )
     last_position = choices.aggregate(last=Max("position"))["last"]
     choice = Choice.objects.create(poll_id=poll_id, text=text, position=(last_position or 0) + 1)
-    django_events.publish("choice.created", key=str(poll_id), data=_choice_data(choice))
+    django_events.publish(ChoiceCreated(**_choice_fields(choice)), key=str(poll_id))
     return choice
 
 
@@ -80,7 +81,7 @@ def choice_update(*, choice_id: uuid.UUID, actor_id: str, text: str) -> Choice:
         return choice
     choice.text = text
     choice.save(update_fields=["text"])
-    django_events.publish("choice.updated", key=str(choice.poll_id), data=_choice_data(choice))
+    django_events.publish(ChoiceUpdated(**_choice_fields(choice)), key=str(choice.poll_id))
     return choice
 
 
@@ -88,9 +89,7 @@ def choice_update(*, choice_id: uuid.UUID, actor_id: str, text: str) -> Choice:
 def choice_delete(*, choice_id: uuid.UUID, actor_id: str) -> None:
     choice = _choice_for_change(choice_id=choice_id, actor_id=actor_id)
     choice.delete()
-    django_events.publish(
-        "choice.deleted", key=str(choice.poll_id), data={"choice_id": str(choice_id), "poll_id": str(choice.poll_id)}
-    )
+    django_events.publish(ChoiceDeleted(choice_id=choice_id, poll_id=choice.poll_id), key=str(choice.poll_id))
 
 
 @transaction.atomic
@@ -100,8 +99,6 @@ def poll_choices_delete(*, poll_id: uuid.UUID | str) -> int:
     list(PollView.objects.select_for_update().filter(pk=poll_id))
     choices = list(Choice.objects.filter(poll_id=poll_id).order_by("position"))
     for choice in choices:
-        django_events.publish(
-            "choice.deleted", key=str(poll_id), data={"choice_id": str(choice.id), "poll_id": str(poll_id)}
-        )
+        django_events.publish(ChoiceDeleted(choice_id=choice.id, poll_id=choice.poll_id), key=str(poll_id))
     Choice.objects.filter(pk__in=[choice.pk for choice in choices]).delete()
     return len(choices)

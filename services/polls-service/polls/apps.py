@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class PollsConfig(AppConfig):
     name = "polls"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import django_events
+
+        from polls import projections
+
+        # Every projection and handler of this service: what its consumer applies (manage.py events_handlers).
+        django_events.subscribe(projections.PollTallyProjection)

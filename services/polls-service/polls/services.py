@@ -3,11 +3,12 @@ committed, and publishes its event in the same transaction as the change."""
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import django_events
 from django.db import transaction
 from django.utils import timezone
+from event_contracts.payloads import PollClosed, PollCreated, PollDeleted, PollStatus, PollUpdated
 from service_kit.errors import ApplicationError, Conflict, Forbidden, NotFound
 
 from polls.models import Poll
@@ -31,24 +32,28 @@ def _validate_closes_at(closes_at: datetime | None) -> None:
         )
 
 
-def _poll_data(poll: Poll) -> dict[str, Any]:
-    return {
-        "poll_id": str(poll.id),
-        "question": poll.question,
-        "status": poll.status,
-        "closes_at": poll.closes_at.isoformat() if poll.closes_at else None,
-    }
+def _status(poll: Poll) -> PollStatus:
+    # The field's choices are the contract's enum.
+    return cast(PollStatus, poll.status)
+
+
+def _poll_updated(poll: Poll) -> PollUpdated:
+    return PollUpdated(poll_id=poll.id, question=poll.question, status=_status(poll), closes_at=poll.closes_at)
 
 
 @transaction.atomic
 def poll_create(*, owner_id: str, question: str, closes_at: datetime | None = None) -> Poll:
     _validate_closes_at(closes_at)
     poll = Poll.objects.create(owner_id=owner_id, question=question, closes_at=closes_at)
-    django_events.publish(
-        "poll.created",
-        key=str(poll.id),
-        data={**_poll_data(poll), "owner_id": poll.owner_id, "created_at": poll.created_at.isoformat()},
+    created = PollCreated(
+        poll_id=poll.id,
+        question=poll.question,
+        owner_id=poll.owner_id,
+        status=_status(poll),
+        closes_at=poll.closes_at,
+        created_at=poll.created_at,
     )
+    django_events.publish(created, key=str(poll.id))
     return poll
 
 
@@ -57,16 +62,16 @@ def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED,
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     if poll.status_at(timezone.now()) == Poll.STATUS_CLOSED:
         raise Conflict("This poll is closed: it can no longer change.", code="poll_closed", details={"poll_id": str(poll.id)})
-    before = _poll_data(poll)
+    before = _poll_updated(poll)
     if question is not UNCHANGED:
         poll.question = question
     if closes_at is not UNCHANGED:
         _validate_closes_at(closes_at)
         poll.closes_at = closes_at
-    if _poll_data(poll) == before:
+    if _poll_updated(poll) == before:
         return poll
     poll.save(update_fields=["question", "closes_at"])
-    django_events.publish("poll.updated", key=str(poll.id), data=_poll_data(poll))
+    django_events.publish(_poll_updated(poll), key=str(poll.id))
     return poll
 
 
@@ -78,9 +83,7 @@ def poll_close(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
     poll.status = Poll.STATUS_CLOSED
     poll.closed_at = timezone.now()
     poll.save(update_fields=["status", "closed_at"])
-    django_events.publish(
-        "poll.closed", key=str(poll.id), data={"poll_id": str(poll.id), "closed_at": poll.closed_at.isoformat()}
-    )
+    django_events.publish(PollClosed(poll_id=poll.id, closed_at=poll.closed_at), key=str(poll.id))
     return poll
 
 
@@ -88,4 +91,4 @@ def poll_close(*, poll_id: uuid.UUID, actor_id: str) -> Poll:
 def poll_delete(*, poll_id: uuid.UUID, actor_id: str) -> None:
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)
     poll.delete()
-    django_events.publish("poll.deleted", key=str(poll_id), data={"poll_id": str(poll_id)})
+    django_events.publish(PollDeleted(poll_id=poll_id), key=str(poll_id))

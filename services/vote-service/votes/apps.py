@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class VotesConfig(AppConfig):
     name = "votes"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import django_events
+
+        from votes import projections
+
+        # Every projection and handler of this service: what its consumer applies (manage.py events_handlers).
+        django_events.subscribe(projections.PollViewProjection, projections.ChoiceViewProjection)

@@ -13,19 +13,22 @@ class PollViewProjection(read_models.polls.PollViewProjection):
     model = PollView
 
     def poll_closed(self, poll_id: uuid.UUID, closed_at: datetime) -> None:
-        if self.table == PollView._meta.db_table:  # not while a rebuild replays into a fresh table
+        if not self.rebuilding:  # a rebuild replays history: the votes were voided when it happened
             votes_void_after_close(poll_id=poll_id, closed_at=closed_at)
 
 
 class ChoiceViewProjection(django_events.Projection):
     model = ChoiceView
 
+    @django_events.handles("choice.created")
     def on_choice_created(self, choice: ChoiceCreated) -> None:
         self._upsert_choice(choice)
 
+    @django_events.handles("choice.updated")
     def on_choice_updated(self, choice: ChoiceUpdated) -> None:
         self._upsert_choice(choice)
 
+    @django_events.handles("choice.deleted")
     def on_choice_deleted(self, choice: ChoiceDeleted) -> None:
         self.delete(choice.choice_id)
 

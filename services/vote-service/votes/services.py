@@ -7,6 +7,7 @@ import django_events
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
+from event_contracts.payloads import VoteCast, VoteVoided
 from event_contracts.polls import poll_is_open_sql
 from service_kit.errors import ApplicationError, Conflict, NotKnownYet
 
@@ -116,17 +117,10 @@ def _record_if_valid(vote: Vote) -> bool:
         with transaction.atomic():
             if not _vote_insert_if_valid(vote):
                 return False
-            django_events.publish(
-                "vote.cast",
-                key=str(poll_id),
-                data={
-                    "vote_id": str(vote.id),
-                    "poll_id": str(poll_id),
-                    "choice_id": str(choice_id),
-                    "voter_id": vote.voter_id,
-                    "created_at": vote.created_at.isoformat(),
-                },
+            cast = VoteCast(
+                vote_id=vote.id, poll_id=poll_id, choice_id=choice_id, voter_id=vote.voter_id, created_at=vote.created_at
             )
+            django_events.publish(cast, key=str(poll_id))
             # Last before the commit: a viral poll's votes wait on this row's lock for the shortest time.
             _tally_add(poll_id=poll_id, choice_id=choice_id, votes=1)
     except IntegrityError as error:
@@ -166,16 +160,9 @@ def votes_void_after_close(*, poll_id: uuid.UUID, closed_at: datetime) -> int:
     late = list(Vote.objects.filter(poll_id=poll_id, created_at__gte=closed_at).order_by("created_at"))
     for vote in late:
         _tally_add(poll_id=poll_id, choice_id=vote.choice_id, votes=-1)
-        django_events.publish(
-            "vote.voided",
-            key=str(poll_id),
-            data={
-                "vote_id": str(vote.id),
-                "poll_id": str(poll_id),
-                "choice_id": str(vote.choice_id),
-                "voter_id": vote.voter_id,
-                "reason": "after_close",
-            },
+        voided = VoteVoided(
+            vote_id=vote.id, poll_id=poll_id, choice_id=vote.choice_id, voter_id=vote.voter_id, reason="after_close"
         )
+        django_events.publish(voided, key=str(poll_id))
     Vote.objects.filter(pk__in=[vote.pk for vote in late]).delete()
     return len(late)

@@ -6,7 +6,7 @@ from .envelope import Event, InvalidEvent, topic_for
 from .freshness import wait_for_read_model
 from .outbox import publish
 from .projection import Projection
-from .registry import UnsupportedVersion, handler
+from .registry import UnsupportedVersion, handler, handles, routes, subscribe
 
 __version__ = "0.2.0"
 
@@ -21,7 +21,10 @@ __all__ = [
     "correlation",
     "current_correlation_id",
     "handler",
+    "handles",
     "publish",
+    "routes",
+    "subscribe",
     "topic_for",
     "wait_for_read_model",
 ]

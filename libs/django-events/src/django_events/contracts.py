@@ -176,11 +176,17 @@ class Payload:
             closes_at: datetime | None
 
     A projection method or handler annotated with it receives ``PollCreated.of(event)`` instead of the raw
-    event. Declare only the fields the service reads; ``payload_problems`` checks them against the contract.
+    event; ``publish(PollCreated(...), key=...)`` sends one, so the same dataclass serves the producer and
+    its consumers. ``payload_problems`` checks its fields against the contract.
     """
 
     event_type: ClassVar[str]
     version: ClassVar[int]
+
+    def to_data(self) -> dict[str, Any]:
+        """The event's ``data``, as ``publish`` sends it: UUIDs as strings, datetimes in ISO 8601 to the
+        microsecond (not the millisecond of Django's JSON encoder: consumers compare these instants)."""
+        return {name: _to_json(getattr(self, name)) for name in _fields(type(self))}
 
     def __init_subclass__(cls, *, type: str, version: int = 1, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -212,6 +218,18 @@ def _fields(cls: type[Payload]) -> dict[str, Any]:
         hints = typing.get_type_hints(cls)
         _payload_fields[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
     return _payload_fields[cls]
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_to_json(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    return value
 
 
 def _convert(value: Any, annotation: Any) -> Any:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from typing import Any
 
 from .conf import events_settings
 from .context import current_correlation_id
-from .contracts import schema_id, validate_published
+from .contracts import Payload, schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
 
@@ -16,24 +17,55 @@ def shard_of(key: str) -> int:
     return zlib.crc32(key.encode()) % int(events_settings.RELAY_SHARDS)
 
 
-def publish(type: str, *, key: str, data: dict[str, Any], version: int = 1, using: str | None = None) -> Event:
-    """Record ``type`` for delivery once the surrounding transaction commits.
+def publish(
+    payload: Payload | str | None = None,
+    /,
+    *,
+    key: str,
+    data: dict[str, Any] | None = None,
+    version: int | None = None,
+    using: str | None = None,
+    type: str | None = None,
+) -> Event:
+    """Record the event for delivery once the surrounding transaction commits::
 
+        django_events.publish(VoteCast(vote_id=..., poll_id=..., ...), key=str(poll_id))
+
+    The payload's class names the event type and version; its consumers read it as the same dataclass.
     Rolled back: no event. Committed: the relay delivers it, even if Kafka is down at that moment.
     Events of one ``key`` reach consumers in the order their transactions committed.
+
+    Deprecated, until django-events 1.0: ``publish("vote.cast", key=..., data={...}, version=1)``, a type and
+    a dict (it warns).
     """
-    if not isinstance(data, dict):
-        raise TypeError("event data must be a dict (a JSON object)")
+    if isinstance(payload, Payload):
+        if data is not None or version is not None or type is not None:
+            raise TypeError("publish() takes a payload or a type with data, not both")
+        event_type, event_version, event_data = payload.event_type, payload.version, payload.to_data()
+    else:
+        named = payload if payload is not None else type
+        if not isinstance(named, str):
+            raise TypeError(f"publish() takes a Payload, not {payload!r}")
+        event_type = named
+        if not isinstance(data, dict):
+            raise TypeError("event data must be a dict (a JSON object)")
+        warnings.warn(
+            f"publish({event_type!r}, data={{...}}) is deprecated and goes in django-events 1.0: publish the typed "
+            f"payload, publish(<its Payload dataclass>(...), key=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        event_version, event_data = version or 1, data
     from .models import OutboxEvent  # models load after the app registry; this module loads before it
 
     event = Event(
-        type=type,
+        type=event_type,
         key=str(key),
-        data=data,
-        version=version,
+        data=event_data,
+        version=event_version,
         source=events_settings.SERVICE or "",
         correlation_id=current_correlation_id(),
-        dataschema=schema_id(type, version),
+        dataschema=schema_id(event_type, event_version),
     )
     if events_settings.VALIDATE_PUBLISHED:
         validate_published(event)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -12,9 +14,9 @@ from django.db import connections, models
 from django.db.models import F, Model, QuerySet
 
 from .conf import events_settings
-from .contracts import payload_readers
+from .contracts import Payload, payload_readers
 from .envelope import Event
-from .registry import UnsupportedVersion, registry
+from .registry import Routes, UnsupportedVersion, call_route, declared_types, registry, routes_of
 from .rows import insert_rows
 
 _METHOD_PREFIX = "on_"
@@ -121,7 +123,14 @@ _pending: ContextVar[PendingUpserts | None] = ContextVar("django_events_pending_
 
 @contextmanager
 def batched_upserts(using: str) -> Iterator[None]:
-    """Inside the block, ``Projection.upsert`` writes are batched (see ``PendingUpserts``); call in a transaction."""
+    """Inside the block, ``Projection.upsert`` and ``add`` writes are batched (see ``PendingUpserts``); call in a
+    transaction. The consumer and a rebuild apply every batch inside one.
+
+    Why a connection execute wrapper rather than an explicit flush: a handler may read what an earlier event of
+    the batch wrote through any path, its own queries, Django's, or a service function it calls (vote-service's
+    ``votes_void_after_close``), and only the connection sees every statement. Flushing around each event
+    instead would keep that guarantee but turn a batch's multi-row statements back into one per event.
+    """
     if _pending.get() is not None:  # nested: the outer block flushes
         yield
         return
@@ -136,7 +145,8 @@ def batched_upserts(using: str) -> Iterator[None]:
 
 
 def type_of_method(name: str) -> str:
-    """``on_poll_created`` handles ``poll.created``; the first underscore after the prefix is the dot."""
+    """``on_poll_created`` handles ``poll.created``; the first underscore after the prefix is the dot
+    (the deprecated method-name form)."""
     return name[len(_METHOD_PREFIX) :].replace("_", ".", 1)
 
 
@@ -146,16 +156,19 @@ class Projection:
         class PollProjection(django_events.Projection):
             model = PollView                      # Meta.managed = False: the library owns the table
 
-            def on_poll_created(self, event):     # poll.created
-                self.upsert(event.data["poll_id"], question=event.data["question"])
-
-    Every ``on_<aggregate>_<action>`` method handles version 1 of ``<aggregate>.<action>`` unless
-    ``versions`` says otherwise; any other version is dead-lettered with a clear reason. A method whose event
-    parameter is annotated with a ``Payload`` (or a union of a type's versions) receives the typed payload and
-    handles the versions its payloads name::
-
+            @django_events.handles("poll.created")
             def on_poll_created(self, poll: PollCreated) -> None:
                 self.upsert(poll.poll_id, question=poll.question)
+
+    and, in the app's ``AppConfig.ready()``, ``django_events.subscribe(PollProjection)``. Each ``@handles``
+    method says which event type it handles; its versions are those of the payloads its parameter is annotated
+    with (or ``handles(..., versions=...)``), and any other version is dead-lettered with a clear reason.
+    ``self.rebuilding`` is true while ``events_rebuild`` replays into a fresh table: side effects beyond the read
+    model (calling a service, publishing) belong behind ``if not self.rebuilding``.
+
+    Deprecated, until django-events 1.0: an undecorated ``on_<aggregate>_<action>`` method handles
+    ``<aggregate>.<action>`` (versions from ``versions`` or its payload, else 1), and a class with only such
+    methods registers itself when it is created; both warn.
     """
 
     model: ClassVar[type[Model]]
@@ -166,27 +179,42 @@ class Projection:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
-        if getattr(cls, "model", None) is not None:
+        declared, by_name = _methods(cls)
+        if by_name:
+            method = by_name[0]
+            warnings.warn(
+                f"{cls.__name__}.{method}: an event type taken from a method name is deprecated and goes in "
+                f"django-events 1.0; decorate it with @django_events.handles({type_of_method(method)!r}) and "
+                "register the projection with django_events.subscribe() in your AppConfig.ready()",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if getattr(cls, "model", None) is not None and by_name and not declared:
             registry.add(cls())
 
-    def __init__(self, table: str | None = None, *, name: str | None = None) -> None:
+    def __init__(self, table: str | None = None, *, name: str | None = None, rebuilding: bool = False) -> None:
         self.table = table or self.model._meta.db_table
         if name:
             self.name = name  # type: ignore[misc]
+        self.rebuilding = rebuilding
         self.table_model = model_for_table(self.model, self.table)
 
+    def routes(self) -> Routes:
+        """Event type -> version -> the payload it is read as (None: the raw Event)."""
+        return _class_routes(type(self))[0]
+
     def event_types(self) -> set[str]:
-        return set(_handled_types(type(self)))
+        return set(self.routes())
 
     def apply(self, event: Event) -> None:
-        method = getattr(self, _handled_types(type(self))[event.type])
-        readers = payload_readers(method.__func__)
-        if event.version not in (readers or self.versions.get(event.type, {1})):
-            raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
-        method(readers[event.version].of(event) if readers else event)
+        routes, methods = _class_routes(type(self))
+        if event.type not in methods:
+            raise UnsupportedVersion(f"{self.name} does not handle {event.type}")
+        call_route(getattr(self, methods[event.type]), routes, event)
 
     def bound_to(self, table: str, *, name: str) -> Projection:
-        return type(self)(table, name=name)
+        """The same projection writing to ``table`` under another inbox name: a rebuild's, so ``rebuilding``."""
+        return type(self)(table, name=name, rebuilding=True)
 
     # Helpers for handlers.
 
@@ -234,14 +262,53 @@ class Projection:
         self.objects.filter(pk=pk).delete()
 
 
-_handled: dict[type[Projection], dict[str, str]] = {}
+_routes: dict[type[Projection], tuple[Routes, dict[str, str]]] = {}
 
 
-def _handled_types(cls: type[Projection]) -> dict[str, str]:
-    # dir() walks the class hierarchy: far too slow to repeat for every event.
-    if cls not in _handled:
-        _handled[cls] = {type_of_method(attr): attr for attr in dir(cls) if attr.startswith(_METHOD_PREFIX)}
-    return _handled[cls]
+def _methods(cls: type[Projection]) -> tuple[list[str], list[str]]:
+    """The names of the methods declared with ``@handles`` and of the deprecated undecorated ``on_`` ones."""
+    declared, by_name = [], []
+    for attr in dir(cls):
+        member = inspect.getattr_static(cls, attr, None)
+        if not inspect.isfunction(member):
+            continue
+        if declared_types(member):
+            declared.append(attr)
+        elif attr.startswith(_METHOD_PREFIX):
+            by_name.append(attr)
+    return declared, by_name
+
+
+def _class_routes(cls: type[Projection]) -> tuple[Routes, dict[str, str]]:
+    """The routes of a projection class and, per event type, its method's name; computed once per class (dir()
+    walks the class hierarchy: far too slow to repeat for every event)."""
+    if cls not in _routes:
+        routes: Routes = {}
+        methods: dict[str, str] = {}
+        declared, by_name = _methods(cls)
+        for attr in declared + by_name:
+            function = getattr(cls, attr)
+            found = routes_of(function, declared_types(function)) if attr in declared else _by_name(cls, attr)
+            for event_type, by_version in found.items():
+                if event_type in methods:
+                    raise TypeError(f"{cls.__name__}: {methods[event_type]} and {attr} both handle {event_type}")
+                routes[event_type], methods[event_type] = by_version, attr
+        _routes[cls] = (routes, methods)
+    return _routes[cls]
+
+
+def handling_method(cls: type[Projection], event_type: str) -> Any:
+    """The function of ``cls`` that handles ``event_type``."""
+    return getattr(cls, _class_routes(cls)[1][event_type])
+
+
+def _by_name(cls: type[Projection], attr: str) -> Routes:
+    event_type = type_of_method(attr)
+    readers = payload_readers(getattr(cls, attr))
+    if readers:
+        typed: dict[int, type[Payload] | None] = dict(readers.items())
+        return {event_type: typed}
+    return {event_type: dict.fromkeys(sorted(cls.versions.get(event_type, {1})))}
 
 
 _PLAIN = (str, int, float, bool, type(None))

@@ -1,13 +1,20 @@
-"""Subscribers: plain handler functions and projections, registered by event type."""
+"""Subscribers: handler functions and projections, each declaring the event types and versions it handles where
+it is written (``@handles``), registered explicitly (``subscribe``) and listed by ``routes``."""
 
 from __future__ import annotations
 
+import types
+import typing
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from .contracts import payload_readers
+from .contracts import Payload, payload_readers
 from .envelope import Event, topic_for
+
+# Where @handles leaves its declaration on the function: event type -> versions (None: from the annotation).
+HANDLES_ATTRIBUTE = "__django_events_handles__"
 
 
 class UnsupportedVersion(Exception):
@@ -26,17 +33,97 @@ class Subscriber(Protocol):
     def apply(self, event: Event) -> None: ...
 
 
+# Event type -> version -> the payload the function reads it as (None: the raw Event).
+Routes = dict[str, dict[int, type[Payload] | None]]
+
+FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
+
+
+def handles(event_type: str, *, versions: Iterable[int] | None = None) -> Callable[[FunctionT], FunctionT]:
+    """Declare that a projection method or a handler function handles ``event_type``::
+
+        @django_events.handles("vote.cast", versions=(1,))
+        def on_vote(self, vote: VoteCast) -> None: ...
+
+    Stack it for several types. Without ``versions``, the versions are those of the payloads the event parameter
+    is annotated with (``VoteCast``, or a union of a type's versions), or 1 for a raw ``Event``. Any other
+    version is dead-lettered with its reason. It only declares: ``subscribe`` registers.
+    """
+    if not isinstance(event_type, str) or "." not in event_type:
+        raise TypeError(f"handles() takes an event type such as 'vote.cast', not {event_type!r}")
+    wanted = None if versions is None else frozenset(versions)
+    if wanted is not None and not wanted:
+        raise TypeError(f"handles({event_type!r}) names no version")
+
+    def mark(function: FunctionT) -> FunctionT:
+        declared: dict[str, frozenset[int] | None] = dict(getattr(function, HANDLES_ATTRIBUTE, {}))
+        if event_type in declared:
+            raise TypeError(f"{function.__qualname__} declares {event_type!r} twice")
+        declared[event_type] = wanted
+        setattr(function, HANDLES_ATTRIBUTE, declared)
+        return function
+
+    return mark
+
+
+def declared_types(function: Any) -> dict[str, frozenset[int] | None]:
+    """What ``@handles`` declared on ``function`` (a function or a bound method); empty when undecorated."""
+    return dict(getattr(function, HANDLES_ATTRIBUTE, {}))
+
+
+def routes_of(function: Any, declared: dict[str, frozenset[int] | None]) -> Routes:
+    """The versions of each declared type and the payload each is read as, checked against the annotation:
+    a declared version the annotated payloads do not read is a mistake found at ``subscribe``, not at 3 a.m."""
+    target = getattr(function, "__func__", function)
+    readers = _typed_readers(target)
+    routes: Routes = {}
+    for event_type, versions in declared.items():
+        typed = {version: payload for (kind, version), payload in readers.items() if kind == event_type}
+        if readers and not typed:
+            names = ", ".join(sorted(p.__name__ for p in readers.values()))
+            raise TypeError(f"{target.__qualname__} handles {event_type!r} but reads {names}, none of its payloads")
+        chosen = versions if versions is not None else (frozenset(typed) or frozenset({1}))
+        missing = sorted(chosen - set(typed)) if readers else []
+        if missing:
+            raise TypeError(f"{target.__qualname__} handles {event_type} v{missing[0]} but reads no payload of it")
+        routes[event_type] = {version: typed.get(version) for version in sorted(chosen)}
+    return routes
+
+
+def _typed_readers(function: Any) -> dict[tuple[str, int], type[Payload]]:
+    hints = typing.get_type_hints(function)
+    hints.pop("return", None)
+    if not hints:
+        return {}
+    annotation = next(iter(hints.values()))
+    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return {(o.event_type, o.version): o for o in options if isinstance(o, type) and issubclass(o, Payload)}
+
+
+def call_route(function: Callable[[Any], Any], routes: Routes, event: Event) -> None:
+    versions = routes.get(event.type, {})
+    if event.version not in versions:
+        raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
+    payload = versions[event.version]
+    function(payload.of(event) if payload is not None else event)
+
+
 @dataclass
 class FunctionSubscriber:
     name: str
     types: set[str]
     versions: set[int]
     function: Callable[[Any], Any]  # takes the Event, or the typed payload it is annotated with
+    # Set for a function declared with @handles; None for the deprecated handler() form (versions per function).
+    routes: Routes | None = None
 
     def event_types(self) -> set[str]:
         return self.types
 
     def apply(self, event: Event) -> None:
+        if self.routes is not None:
+            call_route(self.function, self.routes, event)
+            return
         readers = payload_readers(self.function)
         if event.version not in (readers or self.versions):
             raise UnsupportedVersion(f"unsupported version {event.version} of {event.type}")
@@ -61,21 +148,96 @@ class Registry:
 registry = Registry()
 
 
+def function_subscriber(function: Callable[..., Any]) -> FunctionSubscriber:
+    declared = declared_types(function)
+    if not declared:
+        raise TypeError(f"{function.__qualname__} declares no event type: decorate it with @django_events.handles(...)")
+    routes = routes_of(function, declared)
+    return FunctionSubscriber(
+        name=f"{function.__module__}.{function.__qualname__}",
+        types=set(routes),
+        versions={v for by_version in routes.values() for v in by_version},
+        function=function,
+        routes=routes,
+    )
+
+
+def subscribe(*subscribers: Any) -> None:
+    """Register projections (classes or instances) and ``@handles`` functions with this service's consumer::
+
+        class VotesConfig(AppConfig):
+            def ready(self) -> None:
+                from votes import projections
+                django_events.subscribe(projections.PollViewProjection, projections.void_late_votes)
+
+    Each is checked here: a declared version its annotated payload does not read raises ``TypeError``.
+    Subscribing one twice (by name) replaces it. ``python manage.py events_handlers`` lists what is subscribed.
+    """
+    from .projection import Projection  # projection.py imports this module
+
+    for subscriber in subscribers:
+        if isinstance(subscriber, type) and issubclass(subscriber, Projection):
+            subscriber = subscriber()
+        if isinstance(subscriber, Projection):
+            subscriber.routes()  # checks the declarations now
+            registry.add(subscriber)
+        elif callable(subscriber):
+            registry.add(function_subscriber(subscriber))
+        else:
+            raise TypeError(f"subscribe() takes projections and @handles functions, not {subscriber!r}")
+
+
+@dataclass(frozen=True)
+class Route:
+    event_type: str
+    version: int
+    subscriber: str
+    kind: str  # "projection" or "handler"
+    reads: str  # the payload class, or "Event"
+
+
+def routes() -> list[Route]:
+    """Every event type and version this service consumes and who handles it, sorted: what
+    ``manage.py events_handlers`` prints."""
+    from .projection import Projection
+
+    found = []
+    for subscriber in registry.subscribers.values():
+        if isinstance(subscriber, Projection):
+            by_type, kind = subscriber.routes(), "projection"
+        elif isinstance(subscriber, FunctionSubscriber):
+            by_type, kind = subscriber.routes or _legacy_routes(subscriber), "handler"
+        else:
+            continue
+        for event_type, by_version in by_type.items():
+            for version, payload in by_version.items():
+                reads = payload.__name__ if payload is not None else "Event"
+                found.append(Route(event_type, version, subscriber.name, kind, reads))
+    return sorted(found, key=lambda r: (r.event_type, r.version, r.subscriber))
+
+
+def _legacy_routes(subscriber: FunctionSubscriber) -> Routes:
+    readers = payload_readers(subscriber.function)
+    return {t: {v: readers.get(v) for v in (readers or subscriber.versions)} for t in subscriber.types}
+
+
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 
 
 def handler(*event_types: str, versions: Iterable[int] = (1,)) -> Callable[[HandlerT], HandlerT]:
-    """Register a plain function for one or more event types::
-
-        @django_events.handler("user.registered")
-        def welcome(event): ...
-
-    A function annotated with a ``Payload`` receives the typed payload, of the versions its payloads name.
-    """
+    """Deprecated (removed in 1.0): registers a function as it is imported. Declare it with ``@handles`` and
+    register it with ``subscribe`` in your AppConfig.ready()."""
     if not event_types:
         raise TypeError("handler() needs at least one event type")
 
     def register(function: HandlerT) -> HandlerT:
+        warnings.warn(
+            f"@django_events.handler is deprecated and goes in django-events 1.0: declare {function.__qualname__} "
+            f"with @django_events.handles({event_types[0]!r}) and register it with django_events.subscribe() "
+            "in your AppConfig.ready()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         registry.add(
             FunctionSubscriber(
                 name=f"{function.__module__}.{function.__qualname__}",

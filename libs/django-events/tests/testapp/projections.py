@@ -16,17 +16,20 @@ class NoteDeleted(django_events.Payload, type="note.deleted"):
 class NoteProjection(django_events.Projection):
     model = NoteView
 
+    @django_events.handles("note.created")
     def on_note_created(self, event):
         self.upsert(event.data["note_id"], text=event.data["text"])
 
+    @django_events.handles("note.edited")
     def on_note_edited(self, event):
         self.update(event.data["note_id"], text=event.data["text"], edits=F("edits") + 1)
 
+    @django_events.handles("note.deleted")
     def on_note_deleted(self, note: NoteDeleted) -> None:
         self.delete(note.note_id)
 
 
-@django_events.handler("tick.happened")
+@django_events.handles("tick.happened")
 def record_tick(event):
     time.sleep(event.data.get("sleep", 0))  # a slow handler, for the health and shutdown tests
     if event.data.get("poison"):

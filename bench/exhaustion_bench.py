@@ -47,7 +47,13 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 WORK = ROOT / ".cache" / "bench-exhaustion"
-SERVICE_DATABASES = ("auth_service", "polls_service", "choice_service", "vote_service")
+sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
+
+from fleet import load  # noqa: E402
+from fleet.plan import upstreams as upstreams_of  # noqa: E402
+
+SERVICES = load()
+SERVICE_DATABASES = tuple(service.database for service in SERVICES)
 LIFTED_THROTTLES = ",".join(
     f"{scope}=1000000/s" for scope in ("burst", "sustained", "scoped", "votes", "auth_register", "auth_token")
 )
@@ -98,8 +104,7 @@ class Platform:
             if self.runner.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the platform did not start: see {log_path}")
             time.sleep(0.5)
-        upstreams = {f"{name}_SERVICE_URL": f"http://127.0.0.1:{self.port + offset}"
-                     for offset, name in enumerate(("AUTH", "POLLS", "CHOICE", "VOTE"), start=1)}
+        upstreams = upstreams_of((service, service.port_beside(self.port)) for service in SERVICES)
         render = [sys.executable, "-m", "gateway.nginx", "render", "--main", "--listen",
                   f"127.0.0.1:{self.port + 10}", "--access-log", str(WORK / "access.log")]
         config = subprocess.run(render, cwd=ROOT / "gateway", env={**env, **upstreams}, check=True,

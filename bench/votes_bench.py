@@ -27,17 +27,15 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,15 +50,21 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
+
+from fleet import Service, load  # noqa: E402
+from fleet import plan as fleet_plan  # noqa: E402
+from fleet.plan import Process  # noqa: E402
+from fleet.supervisor import Supervisor, answers  # noqa: E402
+
 RESULTS = BENCH / "results"
 WORK = ROOT / ".cache" / "bench-votes"
-LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]  # the platform's one list
-SERVICES = [s["name"] for s in LISTED]
-SERVICE_DATABASES = {s["name"]: s["database"] for s in LISTED}
+SERVICES = load()  # the platform's one list
+SERVICES_BY_NAME = {service.name: service for service in SERVICES}
+SERVICE_DATABASES = {service.name: service.database for service in SERVICES}
 MONOLITH_DATABASE = "bench_monolith"
 CHOICES_PER_POLL = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-WORKER_COMMANDS = {"relay": "events_relay", "consumer": "events_consume"}
 WRK_THREADS = 2
 P99_TARGET_MS = 100  # the vote's p99 the headline throughput must keep (issue 10's target)
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
@@ -80,61 +84,35 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------------------------- processes
 
 
-@dataclass
-class Processes:
-    started: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-
-    def start(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        out = (WORK / f"{name}.log").open("ab")
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        self.started.append((name, process))
-        return process
-
-    def check(self) -> None:
-        for name, process in self.started:
-            if process.poll() is not None:
-                raise SystemExit(f"{name} exited with {process.returncode}: see {WORK / (name + '.log')}")
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by each started process and its children (each leads its own process group), by
-        the PostgreSQL and Kafka servers (processes named postgres and java), and by the whole machine."""
-        names = {process.pid: name for name, process in self.started}
-        used = dict.fromkeys([*names.values(), "postgresql", "kafka"], 0.0)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with suppress(OSError):
-                command, fields = stat.read_text().rsplit(")", 1)
-                fields = fields.split()
-                name = {"(postgres": "postgresql", "(java": "kafka"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
-                if name is not None:
-                    used[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-        used["machine"] = (sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])) / CLOCK_TICKS  # less idle, iowait
-        return used
-
-    def pid(self, name: str) -> int:
-        return next(process.pid for started, process in self.started if started == name)
-
-    def stop(self) -> None:
-        for _, process in self.started:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for _, process in self.started:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+def cpu_seconds(supervisor: Supervisor) -> dict[str, float]:
+    """CPU time used so far by each started process and its children (each leads its own process group), by the
+    PostgreSQL and Kafka servers (processes named postgres and java), and by the whole machine."""
+    names = supervisor.pids()
+    used = dict.fromkeys([*names.values(), "postgresql", "kafka"], 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            command, fields = stat.read_text().rsplit(")", 1)
+            fields = fields.split()
+            name = {"(postgres": "postgresql", "(java": "kafka"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
+            if name is not None:
+                used[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    used["machine"] = (sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])) / CLOCK_TICKS  # less idle, iowait
+    return used
 
 
-def chart_counts(service: str) -> dict[str, int]:
+def pid(supervisor: Supervisor, name: str) -> int:
+    popen = supervisor.program(name).popen
+    assert popen is not None
+    return popen.pid
+
+
+def chart_counts(service: Service) -> dict[str, int]:
     """Web processes, relays and consumers as the service's Helm chart runs them (its minimum when autoscaled)."""
     helm = ROOT / "deploy" / "helm"
     # A service chart's values.yaml holds only what differs from the library chart's exported defaults.
     defaults = yaml.safe_load((helm / "service-common" / "values.yaml").read_text())["exports"]["defaults"]
-    own = yaml.safe_load((helm / f"{service}-service" / "values.yaml").read_text()) or {}
+    own = yaml.safe_load((service.chart / "values.yaml").read_text()) or {}
     values = {key: {**value, **own.get(key, {})} if isinstance(value, dict) else own.get(key, value)
               for key, value in defaults.items()}
     autoscaling = values["autoscaling"]
@@ -152,24 +130,16 @@ def database_url(name: str) -> str:
 
 def recreate_databases() -> None:
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        for name in [*SERVICE_DATABASES.values(), MONOLITH_DATABASE]:
+        for name in [*(service.database for service in SERVICES), MONOLITH_DATABASE]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def wait_healthy(url: str, processes: Processes, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        processes.check()
-        with suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url} did not answer in {timeout:.0f}s")
-        time.sleep(0.3)
+def wait_healthy(url: str, supervisor: Supervisor, timeout: float = 120) -> None:
+    supervisor.wait_until(lambda: answers(url), f"{url} did not answer", timeout)
 
 
-def start_nginx(processes: Processes, name: str, port: int, upstreams: dict[str, str]) -> str:
+def start_nginx(supervisor: Supervisor, name: str, port: int, upstreams: dict[str, str]) -> str:
     sys.path.insert(0, str(ROOT / "gateway"))
     from gateway import nginx
     from gateway.table import load
@@ -184,9 +154,9 @@ def start_nginx(processes: Processes, name: str, port: int, upstreams: dict[str,
                "-e", "stderr"]
     if os.geteuid() == 0:
         command += ["-g", "user root;"]
-    processes.start(name, command, cwd=folder, env=dict(os.environ))
+    supervisor.add(Process(name, tuple(command), folder))
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(f"{url}/healthz", processes)
+    wait_healthy(f"{url}/healthz", supervisor)
     return url
 
 
@@ -198,7 +168,7 @@ class Platform:
     vote_web_pid: int
 
 
-def start_platform(processes: Processes, port_base: int, prefix: str) -> Platform:
+def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platform:
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = WORK / "jwt-private.pem"
     key_file.write_bytes(private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -206,7 +176,6 @@ def start_platform(processes: Processes, port_base: int, prefix: str) -> Platfor
     public_pem = private_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
     common = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.prod",
         "KAFKA_TOPIC_PREFIX": prefix,
         "JWT_PUBLIC_KEYS": public_pem.decode(),
@@ -214,49 +183,38 @@ def start_platform(processes: Processes, port_base: int, prefix: str) -> Platfor
         "JWT_AUDIENCE": AUDIENCE,
         "THROTTLE_RATES": LIFTED_THROTTLES,
         "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
     }
-    python = sys.executable
-    ports = {name: port_base + 1 + index for index, name in enumerate(SERVICES)}
-    vote_web: subprocess.Popen[bytes] | None = None
-    for name in SERVICES:
-        folder = ROOT / "services" / f"{name}-service"
-        env = {**common, "DATABASE_URL": database_url(SERVICE_DATABASES[name])}
-        if name == "auth":
+    ports = {service: port_base + 1 + index for index, service in enumerate(SERVICES)}
+    for service in SERVICES:
+        env = {**common, "DATABASE_URL": database_url(service.database)}
+        if service.name == "auth":
             env["JWT_PRIVATE_KEY_FILE"] = str(key_file)
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=env, check=True)
-        counts = chart_counts(name)
-        log(f"{name}-service on :{ports[name]}: {counts['web']} web processes, {counts['relay']} relay, "
+        counts = chart_counts(service)
+        plan = fleet_plan.plan(service, port=ports[service], env=env, workers=counts["web"], forwarded_allow_ips="*",
+                               relays=counts["relay"], consumers=counts["consumer"], numbered=True)
+        supervisor.run_together([plan.migrate])
+        log(f"{service.service_name} on :{ports[service]}: {counts['web']} web processes, {counts['relay']} relay, "
             f"{counts['consumer']} consumer")
-        web = processes.start(f"{name}-web", [
-            python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(ports[name]),
-            "--workers", str(counts["web"]), "--no-access-log", "--forwarded-allow-ips", "*",
-        ], cwd=folder, env=env)
-        vote_web = web if name == "vote" else vote_web
-        for worker in ("relay", "consumer"):
-            for replica in range(counts[worker]):
-                processes.start(f"{name}-{worker}-{replica}", [python, "manage.py", WORKER_COMMANDS[worker]],
-                                cwd=folder, env=env)
+        for process in (plan.web, *plan.relays, *plan.consumers):
+            supervisor.add(process)
     for port in ports.values():
-        wait_healthy(f"http://127.0.0.1:{port}/healthz", processes)
-    upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    gateway = start_nginx(processes, "gateway", port_base, upstreams)
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", supervisor)
+    gateway = start_nginx(supervisor, "gateway", port_base, fleet_plan.upstreams(ports.items()))
 
     monolith_port = port_base + 5
     monolith_dir = BENCH / "monolith"
     monolith_env = {**common, "DJANGO_SETTINGS_MODULE": "monolith.settings",
                     "DATABASE_URL": database_url(MONOLITH_DATABASE)}
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=monolith_dir, env=monolith_env,
-                   check=True)
-    processes.start("monolith-web", [
-        python, "-m", "uvicorn", "monolith.asgi:application", "--host", "127.0.0.1", "--port", str(monolith_port),
-        "--workers", str(chart_counts("vote")["web"]), "--no-access-log", "--forwarded-allow-ips", "*",
-    ], cwd=monolith_dir, env=monolith_env)
-    wait_healthy(f"http://127.0.0.1:{monolith_port}/healthz", processes)
-    monolith = start_nginx(processes, "monolith-gateway", port_base + 10,
-                           {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{monolith_port}" for name in SERVICES})
-    assert vote_web is not None
-    return Platform(gateway, monolith, private_key, vote_web.pid)
+    supervisor.run_together([Process("monolith-migrate", (sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"),
+                                     monolith_dir, monolith_env)])
+    supervisor.add(Process("monolith-web", (
+        sys.executable, "-m", "uvicorn", "monolith.asgi:application", "--host", "127.0.0.1", "--port", str(monolith_port),
+        "--workers", str(chart_counts(SERVICES_BY_NAME["vote"])["web"]), "--no-access-log", "--forwarded-allow-ips", "*",
+    ), monolith_dir, monolith_env))
+    wait_healthy(f"http://127.0.0.1:{monolith_port}/healthz", supervisor)
+    monolith = start_nginx(supervisor, "monolith-gateway", port_base + 10,
+                           fleet_plan.upstreams((service, monolith_port) for service in SERVICES))
+    return Platform(gateway, monolith, private_key, pid(supervisor, "vote-web"))
 
 
 # ------------------------------------------------------------------------------------------- voters and data
@@ -283,7 +241,7 @@ def make_voters(platform: Platform, count: int, lifetime: int) -> list[str]:
             "false, true, now() FROM generate_series(1, %s) i RETURNING id", [count]).fetchall()
     user_ids = [str(row[0]) for row in rows]
     # What each service's projection of user.registered would hold: the services refuse unknown users' tokens.
-    for database in [*(SERVICE_DATABASES[name] for name in SERVICES if name != "auth"), MONOLITH_DATABASE]:
+    for database in [*(service.database for service in SERVICES if service.name != "auth"), MONOLITH_DATABASE]:
         with psycopg.connect(database_url(database), autocommit=True) as connection:
             connection.execute("INSERT INTO service_kit_known_user (id, username, deleted) "
                                "SELECT unnest(%s::text[]), '', false", [user_ids])
@@ -510,7 +468,7 @@ def warm_up(platform: Platform, owner: Owner, tokens_file: Path, client: httpx.C
 
 
 def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, tokens_file: Path,
-                client: httpx.Client, processes: Processes) -> dict[str, Any]:
+                client: httpx.Client, supervisor: Supervisor) -> dict[str, Any]:
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {"services": {}, "monolith": {}}
     consistency = []
     for round_number in range(args.rounds):
@@ -521,11 +479,11 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
                 spies = []
                 if args.profile and kind == "services" and level == max(args.levels) and round_number == 0:
                     spies = [profile(platform.vote_web_pid, args.seconds, RESULTS / "vote-web-profile.txt"),
-                             *(profile(processes.pid(name), args.seconds, RESULTS / f"{name}-profile.txt", wall=True)
+                             *(profile(pid(supervisor, name), args.seconds, RESULTS / f"{name}-profile.txt", wall=True)
                                for name in ("vote-relay-0", "polls-consumer-0"))]
-                cpu_before = processes.cpu_seconds()
+                cpu_before = cpu_seconds(supervisor)
                 result = vote_load(url, poll, tokens_file, level, args.seconds)
-                result["cpu_ms_per_vote"] = cpu_per_vote(cpu_before, processes.cpu_seconds(), result)
+                result["cpu_ms_per_vote"] = cpu_per_vote(cpu_before, cpu_seconds(supervisor), result)
                 for spy in spies:
                     if spy is not None:
                         spy.wait()
@@ -539,12 +497,12 @@ def phase_viral(args: argparse.Namespace, platform: Platform, owner: Owner, toke
     return {"runs": runs, "consistency": consistency}
 
 
-def web_cpu_ms_per_request(processes: Processes, name: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def web_cpu_ms_per_request(supervisor: Supervisor, name: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``read()``'s wrk result with the CPU milliseconds the web processes of ``name`` spent per request: what a
     read costs, whatever share of the machine the neighbours leave it."""
-    before, started = processes.cpu_seconds(), time.monotonic()
+    before, started = cpu_seconds(supervisor), time.monotonic()
     result = read()
-    after = processes.cpu_seconds()
+    after = cpu_seconds(supervisor)
     result["web_cpu_ms_per_request"] = round((after[name] - before[name]) * 1000 / max(result["requests"], 1), 3)
     # How busy the whole machine was meanwhile: a paced read's latency is its own only on a machine not full.
     busy = (after["machine"] - before["machine"]) / ((time.monotonic() - started) * (os.cpu_count() or 1))
@@ -553,7 +511,7 @@ def web_cpu_ms_per_request(processes: Processes, name: str, read: Callable[[], d
 
 
 def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
-                client: httpx.Client, processes: Processes) -> dict[str, Any]:
+                client: httpx.Client, supervisor: Supervisor) -> dict[str, Any]:
     """At each poll size, each read twice: at a fixed rate (``--read-rate``), for its latency, then as a storm
     (closed loop at ``--read-connections``), for the reads/s the platform holds and the latency of its queue."""
     reads: dict[str, Any] = {}
@@ -568,7 +526,7 @@ def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
         for endpoint, path, web in (("results", f"/api/votes/results/{poll.id}/", "vote-web"),
                                     ("poll", f"/api/polls/{poll.id}/", "polls-web")):
             for mode, rate in (("paced", args.read_rate), ("storm", None)):
-                result = web_cpu_ms_per_request(processes, web, lambda: read_load(
+                result = web_cpu_ms_per_request(supervisor, web, lambda: read_load(
                     platform.gateway, path, args.read_connections, args.seconds, rate))
                 reads[str(size)][endpoint if mode == "paced" else f"{endpoint}_storm"] = result
                 log(f"phase 2 {size:>9,} votes: GET {endpoint:<7} {mode:<5} {result['per_s']:5.0f}/s "
@@ -808,10 +766,11 @@ def main() -> None:
     for stale in WORK.glob("*.log"):
         stale.unlink()
     prefix = f"bench-votes-{uuid.uuid4().hex[:8]}."
-    processes = Processes()
-    try:
+    # Its processes stop with it, on SIGTERM and Ctrl-C too; an exit of any of them fails the run.
+    supervisor = Supervisor(logs=WORK, backoff=None, voice="bench")
+    with supervisor.stopping_on_signals():
         recreate_databases()
-        platform = start_platform(processes, args.port_base, prefix)
+        platform = start_platform(supervisor, args.port_base, prefix)
         owner = Owner(platform)
         started = time.monotonic()
         tokens = make_voters(platform, args.voters + 2000, lifetime=3600)
@@ -820,16 +779,14 @@ def main() -> None:
         tokens_file.write_text("\n".join(tokens[:args.voters]) + "\n")
         with httpx.Client(base_url=platform.gateway, timeout=30) as client:
             warm_up(platform, owner, tokens_file, client)
-            viral = phase_viral(args, platform, owner, tokens_file, client, processes)
+            viral = phase_viral(args, platform, owner, tokens_file, client, supervisor)
             level = args.freshness_level or headline_level(viral["runs"]["services"], args.levels)
             fresh = phase_freshness(args, platform, owner, tokens_file, tokens[args.voters:], client, level)
-            reads = phase_reads(args, platform, owner, client, processes)
-        processes.check()
-    finally:
-        processes.stop()
+            reads = phase_reads(args, platform, owner, client, supervisor)
+        supervisor.tick()
     summary = {**summarise(viral, reads, fresh, args.levels), "read_rate": args.read_rate}
     document = {**summary, "machine": {"cpus": os.cpu_count()}, "levels": args.levels,
-                "chart_counts": {name: chart_counts(name) for name in SERVICES},
+                "chart_counts": {service.name: chart_counts(service) for service in SERVICES},
                 "viral": viral, "freshness": fresh, "reads": reads,
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (RESULTS / "votes.json").write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -12,17 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import copier
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
+
+from fleet.services import NAME, parse  # noqa: E402
+
 LIST = ROOT / "services.toml"
-NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
 # What a generated service reads: the poll.* events of its example projection and, through read_models.users, the
 # user.* events; it is added to their contracts' consumers (x-consumers), so docs/events.md names it.
 READS = ["poll.created", "poll.updated", "poll.closed", "poll.deleted", "user.registered", "user.deleted"]
@@ -56,12 +57,14 @@ def main() -> int:
     parser.add_argument("name", help="lowercase letters and digits: comments -> services/comments-service")
     parser.add_argument("--entity", help="what it keeps, one of them (default: the name less a trailing s)")
     args = parser.parse_args()
-    if not NAME.match(args.name):
+    if not NAME.fullmatch(args.name):
         parser.error(f"{args.name!r}: use 2-31 lowercase letters and digits, starting with a letter")
-    listed = tomllib.loads(LIST.read_text())["service"]
-    if any(service["name"] == args.name for service in listed) or (ROOT / "services" / f"{args.name}-service").exists():
+    listed = parse(LIST.read_text(), root=ROOT)
+    if any(service.name == args.name for service in listed) or (ROOT / "services" / f"{args.name}-service").exists():
         parser.error(f"{args.name}-service exists already")
-    port = max(service["port"] for service in listed) + 1
+    port = max(service.port for service in listed) + 1
+    # The list with the new entry, read as everything else will read it, before anything is written.
+    (new,) = parse(LIST.read_text() + entry(name=args.name, port=port), root=ROOT)[len(listed):]
     data: dict[str, object] = {"name": args.name, "port": port}
     if args.entity:
         data["entity"] = args.entity
@@ -69,14 +72,14 @@ def main() -> int:
     copier.run_copy("templates/service", ".", data=data, defaults=True, overwrite=False, quiet=True)
     with LIST.open("a") as services:
         services.write(entry(name=args.name, port=port))
-    add_consumer(f"{args.name}-service", event_types=READS)
+    add_consumer(new.service_name, event_types=READS)
     subprocess.run([sys.executable, "-m", "event_contracts", "publish"], cwd=ROOT / "contracts", check=True)
     regenerate(ROOT / "docs" / "events.md", ["event_contracts", "docs"], cwd=ROOT / "contracts")
     regenerate(ROOT / "docs" / "asyncapi.json", ["event_contracts", "asyncapi"], cwd=ROOT / "contracts")
     regenerate(ROOT / "deploy/helm/gateway/files/nginx.conf", GATEWAY_CHART_CONFIG, cwd=ROOT / "gateway")
     print(
-        f"services/{args.name}-service is ready on port {port} under /api/{args.name}/: "
-        f"its tests: cd services/{args.name}-service && ../../.venv/bin/python -m pytest; then `make run`."
+        f"services/{new.service_name} is ready on port {port} under {new.prefix}: "
+        f"its tests: cd services/{new.service_name} && ../../.venv/bin/python -m pytest; then `make run`."
     )
     return 0
 

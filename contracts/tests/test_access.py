@@ -2,16 +2,18 @@
 the topics of the types it owns and reading only those it consumes."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import fleet
 
 from event_contracts import OWNERS, access
 
-ROOT = Path(__file__).resolve().parents[2]
+# The list of this tree (a clone has its own), whichever checkout the virtualenv's fleet is in.
+LIST = Path(__file__).resolve().parents[2] / "services.toml"
 
 
 def test_every_service_of_the_list_and_only_those_has_a_principal():
-    listed = {f"{s['name']}-service" for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]}
+    listed = {service.service_name for service in fleet.load(LIST)}
     assert set(access.access()) == listed
 
 

@@ -11,8 +11,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$repo_root"
 
 # The platform's services, from its one list.
-mapfile -t services < <(python3 -c 'import tomllib
-for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service")')
+mapfile -t services < <(python3 -m fleet services)
 # buildah keeps its own storage beside the other caches, apart from any other buildah user of the machine.
 buildah_storage=$cache/containers
 debian_base=localhost/polls-base/debian:bookworm

@@ -18,8 +18,7 @@ services=() service_values=()
 while read -r name database; do
   services+=("$name")
   service_values+=(--set-string "services.$name.database=$database" --set-string "services.$name.secretName=$name-database")
-done < <(python3 -c 'import tomllib
-for s in tomllib.load(open("services.toml", "rb"))["service"]: print(s["name"] + "-service", s["database"])')
+done < <(python3 -m fleet deploy)
 
 export PATH="$(bash deploy/cluster/build.sh):$(PYTHON=${PYTHON:-python3} bash deploy/tests/install-tools.sh):$PATH"
 kubectl version >/dev/null 2>&1 || die "no cluster answers: run \`make cluster-up\` first"

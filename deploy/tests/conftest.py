@@ -2,14 +2,15 @@ import os
 import pathlib
 import shutil
 import subprocess
-import tomllib
 
 import pytest
 import yaml
 
+import fleet
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 HELM_DIR = ROOT / "deploy" / "helm"
-SERVICES = [f"{s['name']}-service" for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]]
+SERVICES = [service.service_name for service in fleet.load()]
 PLATFORM_CHARTS = ["gateway", "postgresql", "kafka", "polls-platform"]
 CHARTS = [*SERVICES, *PLATFORM_CHARTS]
 NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")

@@ -1,5 +1,10 @@
-"""The routing table: a route per service of the platform's list (`services.toml` at the repository root), rate
-limits and edge settings from `routes.toml`, with environment overrides."""
+"""The routing table: a route per service of the platform's list (`services.toml` at the repository root, read by
+the platform's module, fleet), rate limits and edge settings from `routes.toml`, with environment overrides.
+
+The gateway depends on fleet rather than on a rendering of the list: the gateway's image serves nginx alone, its
+configuration rendered by this package at development time (deploy/helm/gateway/files/nginx.conf, checked current
+by deploy/tests), so the package runs only where the repository is, and one parser beats a generated file to keep
+in step."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import fleet
 
 PACKAGE = Path(__file__).resolve().parent
 # An exact path a service serves outside its prefix: nothing nginx would read as a pattern or a variable.
@@ -28,6 +35,14 @@ def resource(name: str) -> Path:
         if (base / name).exists():
             return base / name
     raise FileNotFoundError(f"gateway resource {name!r} is neither in {PACKAGE} nor beside it")
+
+
+def services_list() -> Path:
+    """The list of the tree this package is in (a copy or clone of the repository has its own), else fleet's."""
+    try:
+        return resource("services.toml")
+    except FileNotFoundError:
+        return fleet.LIST
 
 
 @dataclass(frozen=True)
@@ -152,19 +167,16 @@ def trusted_proxies_of(configured: list[str], environ: Mapping[str, str]) -> tup
     return tuple(networks)
 
 
-def route_of(service: Mapping[str, object], environ: Mapping[str, str]) -> Route:
+def route_of(service: fleet.Service, environ: Mapping[str, str]) -> Route:
     """A service of the list, reached on its `make run` port unless `<NAME>_SERVICE_URL` says otherwise."""
-    env = f"{str(service['name']).upper().replace('-', '_')}_SERVICE_URL"
-    default = f"http://127.0.0.1:{service['port']}"
-    paths = service.get("paths", [])
-    assert isinstance(paths, list)
-    return Route(str(service["prefix"]), f"{service['name']}-service", upstream=environ.get(env) or default, env=env,
-                 paths=tuple(map(str, paths)))
+    default = f"http://127.0.0.1:{service.port}"
+    return Route(service.prefix, service.service_name, upstream=environ.get(service.url_env) or default,
+                 env=service.url_env, paths=service.paths)
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, services: Path | None = None) -> Table:
     raw = tomllib.loads((path or resource("routes.toml")).read_text())
-    listed = tomllib.loads((services or resource("services.toml")).read_text())["service"]
+    listed = fleet.load(services or services_list())
     edge = raw["edge"]
     limited = rate_limits_on(environ)
     table = Table(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import fleet
 from gateway.nginx import quote, render
 from gateway.ratelimit import InFlight, LeakyBucket
 from gateway.table import ConnectionLimit, RateLimit, load, resource
@@ -36,7 +36,7 @@ def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
 
 @pytest.mark.parametrize(("table", "old", "new", "complaint"), [
     ("services.toml", 'prefix = "/api/auth/"', 'prefix = "/api/auth"', "must start and end with '/'"),
-    ("services.toml", "port = 8001", 'port = "8001/x"', "must be http://host"),
+    ("services.toml", "port = 8001", 'port = "8001/x"', "service 'auth': port '8001/x' must be a number"),
     ("routes.toml", 'paths = ["/api/auth/token/"]', 'paths = ["/nowhere/"]', "which no route serves"),
     ("routes.toml", 'paths = ["/api/auth/token/"]', 'path = "/api/auth/token/"', "spelled `paths"),
     ("services.toml", 'paths = ["/.well-known/openid-configuration"]', 'paths = ["/api/polls/x"]', "no other route"),
@@ -44,17 +44,17 @@ def test_the_environment_overrides_upstreams_and_the_read_timeout() -> None:
 ])
 def test_a_broken_table_is_refused(tmp_path: Path, table: str, old: str, new: str, complaint: str) -> None:
     for name in ("routes.toml", "services.toml"):
-        text = resource(name).read_text()
+        text = (fleet.LIST if name == "services.toml" else resource(name)).read_text()
         (tmp_path / name).write_text(text.replace(old, new, 1) if name == table else text)
     with pytest.raises(ValueError, match=complaint):
         load(tmp_path / "routes.toml", environ={}, services=tmp_path / "services.toml")
 
 
 def test_every_service_of_the_list_has_a_route() -> None:
-    listed = tomllib.loads(resource("services.toml").read_text())["service"]
+    listed = fleet.load()
     routes = {route.service: route for route in load(environ={}).routes}
-    assert set(routes) == {f"{service['name']}-service" for service in listed}
-    assert all(routes[f"{s['name']}-service"].prefix == s["prefix"] for s in listed)
+    assert set(routes) == {service.service_name for service in listed}
+    assert all(routes[service.service_name].prefix == service.prefix for service in listed)
 
 
 def test_the_production_config_listens_where_the_helm_chart_expects() -> None:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,12 +19,14 @@ import httpx
 import psycopg
 import pytest
 
+import fleet
+
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_PORT = int(os.environ.get("E2E_GATEWAY_PORT", 18000))
 EMBEDDED_GATEWAY_PORT = GATEWAY_PORT + 100
 RABBITMQ_GATEWAY_PORT = GATEWAY_PORT + 200
 EMBEDDED_BROKER_PORT = int(os.environ.get("E2E_BROKER_PORT", 19192))
-SERVICE_DATABASES = [s["database"] for s in tomllib.loads((ROOT / "services.toml").read_text())["service"]]
+SERVICE_DATABASES = [service.database for service in fleet.load()]
 
 
 @dataclass

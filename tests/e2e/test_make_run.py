@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ import httpx
 import psutil
 import pytest
 
+import fleet
 from tests.e2e.conftest import (
     EMBEDDED_BROKER_PORT,
     GATEWAY_PORT,
@@ -47,7 +47,7 @@ UNTHROTTLED = "auth_register=100000/min,auth_token=100000/min"
 def copy_of_the_tree(tmp_path: Path) -> Path:
     copy = tmp_path / "tree"
     ignore = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules")
-    for part in ("dev", "services", "gateway"):
+    for part in ("dev", "fleet", "services", "gateway"):
         shutil.copytree(ROOT / part, copy / part, ignore=ignore)
     shutil.copy(ROOT / "services.toml", copy)
     return copy
@@ -240,10 +240,9 @@ def test_web_processes_are_ready_and_take_writes_while_no_broker_answers(tmp_pat
     run = Run(tree, ["--port", str(BROKERLESS_PORT)], tmp_path / "run.log", env={"KAFKA_BOOTSTRAP_SERVERS": broker})
     runs.append(run)
     run.wait_for_line("ready:")
-    listed = tomllib.loads((tree / "services.toml").read_text())["service"]
-    for service in listed:  # dev/run.py shifts each listed port with the gateway's (8000)
-        ready = httpx.get(f"http://127.0.0.1:{BROKERLESS_PORT + service['port'] - 8000}/readyz", timeout=10)
-        assert (ready.status_code, ready.json()["checks"]) == (200, {"database": "ok"}), service["name"]
+    for service in fleet.load(tree / "services.toml"):  # dev/run.py shifts each listed port with the gateway's
+        ready = httpx.get(f"http://127.0.0.1:{service.port_beside(BROKERLESS_PORT)}/readyz", timeout=10)
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"database": "ok"}), service.name
     with httpx.Client(base_url=f"http://127.0.0.1:{BROKERLESS_PORT}", timeout=30) as client:
         register_and_login(client, "no-broker")
     with sqlite3.connect(tree / "services" / "auth-service" / "var" / "db.sqlite3") as auth:

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer as KafkaConsumer
 
 from tests.faults.load import PASSWORD, Load, Outcome, PollUnderLoad, Voter
 from tests.faults.make_run import MakeRun
-from tests.faults.platform import PARTITIONED, Platform, answers, wait_until
+from tests.faults.platform import PARTITIONED, SERVICES, Platform, answers, wait_until
 
 LOAD_BEFORE = 5.0  # seconds of load before the fault, and after it is repaired
 CONVERGE_WITHIN = 180.0
@@ -316,7 +316,7 @@ CASES: dict[str, tuple[Fault, float]] = {
     "consumer SIGKILL": (sigkill("polls-consumer"), 2.0),
     "web SIGKILL": (sigkill("vote-web", vote_web_answers), 5.0),
     "PostgreSQL restart": (postgres_restart, DATABASE_DOWN_SECONDS + 5.0),
-    "polls database outage": (database_outage("polls_service"), DATABASE_DOWN_SECONDS),
+    "polls database outage": (database_outage(SERVICES["polls"].database), DATABASE_DOWN_SECONDS),
     f"{PARTITIONED} partition": (partition, PARTITION_SECONDS),
     # Last: on a busy machine the groups can take minutes to settle after the broker is back.
     "Kafka stop+start": (broker_stop_start, BROKER_DOWN_SECONDS + 15.0),

@@ -32,7 +32,7 @@ UNTHROTTLED = "auth_register=100000/min,auth_token=100000/min"
 # What would move make run off its embedded default, or its topics off the names the cases read.
 EMBEDDED_DEFAULT_UNSET = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "EVENTS_TRANSPORT", "KAFKA_TOPIC_PREFIX"}
 # A copy of a tree that make run reads: its code, the list of services, and nothing it wrote.
-TREE_PARTS = ("dev", "services", "gateway")
+TREE_PARTS = ("dev", "fleet", "services", "gateway")
 IGNORED = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules")
 # What the supervisor says of its processes; "restarting <name>" when it starts one again after it exited.
 SAID = re.compile(r"^run \| (.*(?:exited with|restarting|broker is back|ready:).*)$", re.MULTILINE)
@@ -118,7 +118,7 @@ class MakeRun:
         return self.said_before + self._said()
 
     def service_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{RUN_PORT + SERVICES[name]}"
+        return f"http://127.0.0.1:{SERVICES[name].port_beside(RUN_PORT)}"
 
     def vote_counts(self, poll_ids: list[str], subscriber: str) -> tuple[int, int]:
         """As the PostgreSQL platform's, from the SQLite files (where Django keeps a UUID as 32 hex digits)."""

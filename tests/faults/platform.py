@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 import time
-import tomllib
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +19,17 @@ from pathlib import Path
 import psycopg
 from service_kit.settings import database_url_for
 
+from fleet import load
+from fleet import plan as fleet_plan
+from fleet.plan import PLAINTEXT
+from fleet.supervisor import FAULTS, Supervisor, answers
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 STATE = ROOT / ".cache" / "faults"
 PORT_BASE = int(os.environ.get("FAULTS_PORT_BASE", 25000))
 # The platform's one list: each service's port is PORT_BASE plus its offset from the gateway's 8000.
-LISTED = tomllib.loads((ROOT / "services.toml").read_text())["service"]
-SERVICES = {s["name"]: s["port"] - 8000 for s in LISTED}
-SERVICE_DATABASES = [s["database"] for s in LISTED]
+SERVICES = {service.name: service for service in load()}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.3) -> None:
@@ -40,14 +38,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not within {timeout:.0f}s")
         time.sleep(interval)
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status < 500
-    except OSError:
-        return False
 
 
 def sh(*command: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -106,96 +96,6 @@ class Namespace:
 
 
 @dataclass
-class Process:
-    name: str
-    command: list[str]
-    cwd: Path
-    env: dict[str, str]
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    crashes_in_a_row: int = 0
-
-
-class Supervisor:
-    """Starts processes in their own process groups, logging to files; restarts any that exits, with backoff."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.processes: dict[str, Process] = {}
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.events: list[str] = []
-        self._watcher = threading.Thread(target=self._watch, daemon=True)
-        self._watcher.start()
-
-    def start(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str]) -> Process:
-        process = Process(name, command, cwd, env, self.logs / f"{name}.log")
-        with self.lock:
-            self.processes[name] = process
-            self._spawn(process)
-        return process
-
-    def _spawn(self, process: Process) -> None:
-        with open(process.log, "ab") as out:
-            process.popen = subprocess.Popen(
-                process.command, cwd=process.cwd, env={**os.environ, "PYTHONUNBUFFERED": "1", **process.env},
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        popen = self.processes[name].popen
-        assert popen is not None
-        _signal_group(popen, sig)
-
-    def restarts(self) -> dict[str, int]:
-        return {name: p.restarts for name, p in self.processes.items() if p.restarts}
-
-    def _watch(self) -> None:
-        pending: dict[str, float] = {}  # name -> when to restart it
-        while not self.stopping.wait(0.2):
-            with self.lock:
-                for name, process in self.processes.items():
-                    assert process.popen is not None
-                    if process.popen.poll() is None:
-                        if name not in pending:
-                            process.crashes_in_a_row = 0
-                        continue
-                    if name not in pending:
-                        process.crashes_in_a_row += 1
-                        backoff = min(8.0, 0.5 * 2 ** (process.crashes_in_a_row - 1))
-                        pending[name] = time.monotonic() + backoff
-                        self.events.append(f"{name} exited with {process.popen.returncode}; restart in {backoff:.1f}s")
-                    elif time.monotonic() >= pending[name]:
-                        del pending[name]
-                        process.restarts += 1
-                        self._spawn(process)
-
-    def stop_all(self) -> None:
-        self.stopping.set()
-        self._watcher.join()
-        for process in self.processes.values():
-            if process.popen is not None:
-                _signal_group(process.popen, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in self.processes.values():
-            if process.popen is None:
-                continue
-            try:
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.popen, signal.SIGKILL)
-                process.popen.wait()
-
-
-def _signal_group(popen: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(popen.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-@dataclass
 class Infrastructure:
     """The suite's own PostgreSQL and Apache Kafka, both listening on the host's end of the veth pair."""
 
@@ -230,7 +130,7 @@ class Infrastructure:
         self._postgres("up")
         self._kafka("kafka-up")
         with psycopg.connect(self.database_url, autocommit=True) as connection:
-            for name in SERVICE_DATABASES:
+            for name in (service.database for service in SERVICES.values()):
                 connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                 connection.execute(f"CREATE DATABASE {name}")
 
@@ -278,16 +178,16 @@ class Platform:
         return list(self.supervisor.events)
 
     def service_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{PORT_BASE + SERVICES[name]}"
+        return f"http://127.0.0.1:{SERVICES[name].port_beside(PORT_BASE)}"
 
     def vote_counts(self, poll_ids: list[str], subscriber: str) -> tuple[int, int]:
         """vote-service's vote rows of these polls, and how many of their vote.cast events polls-service's inbox
         records for ``subscriber``."""
-        with self.infra.connect("vote_service") as votes:
+        with self.infra.connect(SERVICES["vote"].database) as votes:
             rows = votes.execute("SELECT count(*) FROM votes_vote WHERE poll_id = ANY(%s::uuid[])", [poll_ids]).fetchone()[0]
             events = [row[0] for row in votes.execute(
                 "SELECT event_id FROM django_events_outbox WHERE event_type = 'vote.cast' AND key = ANY(%s)", [poll_ids])]
-        with self.infra.connect("polls_service") as polls:
+        with self.infra.connect(SERVICES["polls"].database) as polls:
             inbox = polls.execute(
                 "SELECT count(*) FROM django_events_inbox WHERE subscriber = %s AND event_id = ANY(%s)", [subscriber, events]
             ).fetchone()[0]
@@ -296,15 +196,10 @@ class Platform:
 
 def service_env(infra: Infrastructure) -> dict[str, str]:
     """What dev/run.py gives each service, pointed at the suite's infrastructure."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap,
-        "KAFKA_TOPIC_PREFIX": "faults.",
-        "KAFKA_SESSION_TIMEOUT_MS": "10000",
-        "JWT_JWKS_URL": f"http://127.0.0.1:{PORT_BASE + SERVICES['auth']}/api/auth/jwks/",
-        # Its broker is plaintext (KAFKA_SASL=off): not the credentials of `make infra-up`'s, if the shell has them.
-        **dict.fromkeys(("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"), ""),
-    }
+    env = fleet_plan.service_env(bootstrap=infra.bootstrap, gateway_port=PORT_BASE,
+                                 auth_port=SERVICES["auth"].port_beside(PORT_BASE))
+    # Its broker is plaintext (KAFKA_SASL=off): not the credentials of `make infra-up`'s, if the shell has them.
+    return {**env, "KAFKA_TOPIC_PREFIX": "faults.", **PLAINTEXT}
 
 
 # auth-service as dev/run.py starts it but with a fast password hasher: the suite registers a few hundred voters,
@@ -323,29 +218,22 @@ def start_platform() -> Platform:
     namespace.create()
     infra = Infrastructure(namespace)
     infra.up()
-    supervisor = Supervisor(logs)
-    python = sys.executable
+    supervisor = Supervisor(logs=logs, backoff=FAULTS, voice="faults")
     base_env = service_env(infra)
-    for name, offset in SERVICES.items():
-        folder = ROOT / "services" / f"{name}-service"
+    for service in SERVICES.values():
         # Each service its own database on the one server, as dev/run.py does.
-        database = {"DATABASE_URL": database_url_for(infra.database_url, f"{name}_service")}
-        env = {**base_env, **database, **(FAST_HASHING if name == "auth" else {})}
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, check=True,
-                       env={**os.environ, **env})
-        web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(PORT_BASE + offset),
-               "--no-access-log"]
-        supervisor.start(f"{name}-web", web, cwd=folder, env=env)
-        supervisor.start(f"{name}-relay", [python, "manage.py", "events_relay"], cwd=folder, env=env)
-        consumer = [python, "manage.py", "events_consume"]
-        if f"{name}-consumer" == PARTITIONED:
-            consumer = namespace.run(consumer)
-        supervisor.start(f"{name}-consumer", consumer, cwd=folder, env=env)
-    for offset in SERVICES.values():
-        wait_until(lambda: answers(f"http://127.0.0.1:{PORT_BASE + offset}/healthz"), 120, "a service's /healthz")
-    upstreams = {f"{name.upper()}_SERVICE_URL": f"http://127.0.0.1:{PORT_BASE + offset}" for name, offset in SERVICES.items()}
-    gateway_command = [python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(PORT_BASE)]
-    supervisor.start("gateway", gateway_command, cwd=ROOT / "gateway", env=upstreams)
+        database = {"DATABASE_URL": database_url_for(infra.database_url, service.database)}
+        env = {**base_env, **database, **(FAST_HASHING if service.name == "auth" else {})}
+        plan = fleet_plan.plan(service, port=service.port_beside(PORT_BASE), env=env)
+        supervisor.run_together([plan.migrate])
+        for process in (plan.web, *plan.relays, *plan.consumers):
+            supervisor.add(process.wrapped(*namespace.run([])) if process.name == PARTITIONED else process)
+    supervisor.watch_in_background()
+    for service in SERVICES.values():
+        url = f"http://127.0.0.1:{service.port_beside(PORT_BASE)}/healthz"
+        wait_until(lambda: answers(url), 120, "a service's /healthz")
+    ports = [(service, service.port_beside(PORT_BASE)) for service in SERVICES.values()]
+    supervisor.add(fleet_plan.gateway(port=PORT_BASE, upstream=fleet_plan.upstreams(ports)))
     gateway = f"http://127.0.0.1:{PORT_BASE}"
     wait_until(lambda: answers(f"{gateway}/healthz"), 60, "the gateway")
     return Platform(infra, supervisor, gateway)

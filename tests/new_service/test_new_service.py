@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+import fleet
 from tests.e2e.conftest import eventually, interrupt, register_and_login, wait_for_ready_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,8 +45,8 @@ def test_it_is_generated_in_the_house_shape_and_listed(clone: Path) -> None:
                  "comments/migrations/0001_initial.py", "comments/tests/apis", "comments/tests/projections"]:
         assert (service / path).exists(), path
     assert (clone / "deploy" / "helm" / f"{NAME}-service" / "values.yaml").exists()
-    listed = tomllib.loads((clone / "services.toml").read_text())["service"]
-    assert listed[-1] == {"name": NAME, "prefix": f"/api/{NAME}/", "port": 8005, "database": f"{NAME}_service"}
+    listed = fleet.parse((clone / "services.toml").read_text(), root=clone)
+    assert listed[-1] == fleet.Service(name=NAME, prefix=f"/api/{NAME}/", port=8005, database=f"{NAME}_service")
     events = (clone / "docs" / "events.md").read_text()
     assert "`comment.created`" in events
     [poll_created] = [row for row in events.splitlines() if row.startswith("| `poll.created` |")]

@@ -8,18 +8,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+import fleet
 from tests.security.conftest import LIMITS_OFF, Platform, fresh_user
 
 pytestmark = pytest.mark.parametrize("platform", [LIMITS_OFF], indirect=True)
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 HERE = Path(__file__).resolve().parent
 # Each service of the platform's one list serves its schema at <prefix>schema/.
-PREFIXES = [s["prefix"] for s in tomllib.loads((HERE.parents[1] / "services.toml").read_text())["service"]]
+PREFIXES = [service.prefix for service in fleet.load()]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)

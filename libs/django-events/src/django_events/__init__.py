@@ -6,7 +6,8 @@ from .envelope import Event, InvalidEvent, topic_for
 from .freshness import wait_for_read_model
 from .outbox import publish
 from .projection import Projection
-from .registry import UnsupportedVersion, handler, handles, routes, subscribe
+from .registry import UnsupportedVersion, handler, handles
+from .subscriptions import routes, subscribe
 
 __version__ = "0.2.0"
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from ...projection import Projection, handling_method
-from ...registry import registry, routes
+from ...registry import registry
+from ...subscriptions import routes
 
 
 class Command(BaseCommand):

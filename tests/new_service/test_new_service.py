@@ -76,7 +76,9 @@ def test_its_chart_has_the_teams_shape_and_passes_the_charts_tests(clone: Path) 
 def test_it_passes_the_lint_and_type_gate(clone: Path) -> None:
     tools = Path(sys.executable).parent
     run([str(tools / "ruff"), "check", f"services/{NAME}-service", "contracts"], clone)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": "."}
+    # The clone's contracts before the development virtualenv's (this checkout's): they hold the new service's
+    # payload module (event_contracts/comment_events.py), which `make venv` in the clone would install.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": f".:{clone / 'contracts'}"}
     mypy = [str(tools / "mypy"), "--config-file", str(clone / "mypy.ini"), "."]
     run(mypy, clone / "services" / f"{NAME}-service", env=env)
 
@@ -114,6 +116,7 @@ def test_its_read_model_keeps_a_question_as_long_as_polls_service_accepts_on_pos
 @pytest.fixture(scope="module")
 def platform(clone: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k not in INFRASTRUCTURE}
+    env["PYTHONPATH"] = str(clone / "contracts")  # the clone's contracts, with the new service's payloads, first
     log = clone / "run.log"
     command = [sys.executable, "dev/run.py", "--port", str(GATEWAY_PORT), "--broker-port", str(BROKER_PORT)]
     with open(log, "wb") as out:

@@ -4,6 +4,7 @@ own supervisor settings, so a service runs the same way under all three."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -47,7 +48,7 @@ class Plan:
 
 
 def service_env(*, bootstrap: str, gateway_port: int, auth_port: int, issuer: str | None = None,
-                settings: str = "config.settings.dev") -> dict[str, str]:
+                settings: str = "config.settings.base") -> dict[str, str]:
     """What every service of a local platform is given: its settings, the broker, and where auth-service's keys
     are."""
     env = {
@@ -102,3 +103,18 @@ def gateway(*, port: int, upstream: Mapping[str, str], python: str = sys.executa
     """The development gateway (the ASGI proxy) on ``port``, in front of ``upstream`` (see upstreams())."""
     command = (python, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port))
     return Process("gateway", command, root / "gateway", dict(upstream))
+
+
+# What `make run` runs from: its supervisor (dev/), this package, the services, the gateway and their list.
+RUN_TREE = ("dev", "fleet", "services", "gateway")
+
+
+def copy_run_tree(where: Path, *, root: Path = ROOT) -> Path:
+    """A copy of the tree `make run` runs from at ``where`` (replaced if there), without what runs leave behind,
+    for a test that edits or breaks its copy."""
+    shutil.rmtree(where, ignore_errors=True)
+    ignored = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules", "*.egg-info")
+    for part in RUN_TREE:
+        shutil.copytree(root / part, where / part, ignore=ignored)
+    shutil.copy(root / "services.toml", where)
+    return where

@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 import fleet
+from fleet.plan import copy_run_tree
 from tests.e2e.conftest import (
     EMBEDDED_BROKER_PORT,
     GATEWAY_PORT,
@@ -45,12 +46,7 @@ UNTHROTTLED = "auth_register=100000/min,auth_token=100000/min"
 
 
 def copy_of_the_tree(tmp_path: Path) -> Path:
-    copy = tmp_path / "tree"
-    ignore = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules")
-    for part in ("dev", "fleet", "services", "gateway"):
-        shutil.copytree(ROOT / part, copy / part, ignore=ignore)
-    shutil.copy(ROOT / "services.toml", copy)
-    return copy
+    return copy_run_tree(tmp_path / "tree")
 
 
 def run_env(**extra: str) -> dict[str, str]:

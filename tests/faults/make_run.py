@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.faults.platform import ROOT, SERVICES, STATE
+from fleet.plan import copy_run_tree
+from tests.faults.platform import SERVICES, STATE
 
 RUN_PORT = int(os.environ.get("FAULTS_RUN_PORT", 26000))
 # SQLite takes one writer at a time and the machine has two cores: a lighter load than on PostgreSQL.
@@ -32,8 +32,6 @@ UNTHROTTLED = "auth_register=100000/min,auth_token=100000/min"
 # What would move make run off its embedded default, or its topics off the names the cases read.
 EMBEDDED_DEFAULT_UNSET = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "EVENTS_TRANSPORT", "KAFKA_TOPIC_PREFIX"}
 # A copy of a tree that make run reads: its code, the list of services, and nothing it wrote.
-TREE_PARTS = ("dev", "fleet", "services", "gateway")
-IGNORED = shutil.ignore_patterns("var", "__pycache__", "*.sqlite3*", ".pytest_cache", "node_modules")
 # What the supervisor says of its processes; "restarting <name>" when it starts one again after it exited.
 SAID = re.compile(r"^run \| (.*(?:exited with|restarting|broker is back|ready:).*)$", re.MULTILINE)
 RESTARTING = re.compile(r"^restarting (\S+)$")
@@ -42,11 +40,8 @@ RESTARTING = re.compile(r"^restarting (\S+)$")
 def copy_of_the_tree(where: Path) -> Path:
     """The tree make run runs from, with auth-service on a fast password hasher: the suite registers its voters,
     and the real hasher is slow on purpose (tests/faults/settings/ does the same for the suite's own platform)."""
-    shutil.rmtree(where, ignore_errors=True)
-    for part in TREE_PARTS:
-        shutil.copytree(ROOT / part, where / part, ignore=IGNORED)
-    shutil.copy(ROOT / "services.toml", where)
-    with open(where / "services" / "auth-service" / "config" / "settings" / "dev.py", "a") as settings:
+    copy_run_tree(where)
+    with open(where / "services" / "auth-service" / "config" / "settings" / "base.py", "a") as settings:
         settings.write('\nPASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]\n')
     return where
 

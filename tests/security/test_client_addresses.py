@@ -108,7 +108,7 @@ def test_forty_bad_logins_from_one_client_leave_other_users_logins_and_refreshes
 @pytest.fixture(scope="module")
 def second_auth_process(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """auth-service's web process started once more, as a second pod would be: the same database, its own memory."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base",
            "DATABASE_URL": database_url_for(os.environ["DATABASE_URL"], "auth_service"),
            "JWT_JWKS_URL": f"{AUTH_URL}/api/auth/jwks/"}
     log = tmp_path_factory.mktemp("second-auth") / "web.log"

@@ -4,6 +4,6 @@ The fault suite registers a few hundred voters through the gateway; the real has
 would spend minutes of CI on registrations and logins that no fault case is about.
 """
 
-from config.settings.dev import *  # noqa: F403
+from config.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

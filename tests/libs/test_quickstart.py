@@ -54,12 +54,13 @@ for n in range({ORDERS}):
 
 
 def python_3_13() -> str:
-    """Python 3.13: on PATH (.ci/run appends uv's), else pyenv's."""
-    found = shutil.which("python3.13") or next(iter(sorted(glob.glob(os.path.expanduser(
-        "~/.pyenv/versions/3.13.*/bin/python3.13")))), None)
-    if found is None or subprocess.run([found, "-V"], capture_output=True).returncode != 0:
-        pytest.fail("Python 3.13 is needed (.ci/run installs it with uv)")
-    return found
+    """Python 3.13: on PATH (.ci/run appends uv's), else pyenv's; the first that runs (a pyenv shim on PATH fails
+    when 3.13 is not pyenv's selected version)."""
+    candidates = [shutil.which("python3.13"), *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13.*/bin/python3.13")))]
+    for found in filter(None, candidates):
+        if subprocess.run([found, "-V"], capture_output=True).returncode == 0:
+            return found
+    pytest.fail("Python 3.13 is needed (.ci/run installs it with uv)")
 
 
 def quickstart_blocks() -> dict[str, str]:

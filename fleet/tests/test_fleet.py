@@ -16,7 +16,7 @@ import pytest
 from fleet import ROOT, Service, ServicesError, load, parse
 from fleet.__main__ import main
 from fleet.plan import Process, gateway, plan, upstreams
-from fleet.supervisor import Backoff, Exited, Supervisor
+from fleet.supervisor import Backoff, CrashLoop, Exited, Supervisor
 
 GOOD = """
 [[service]]
@@ -108,6 +108,19 @@ def test_a_killed_process_is_restarted_and_counted(tmp_path: Path) -> None:
     finally:
         supervisor.stop_all()
     assert not supervisor.program("sleeper").running()
+
+
+def test_a_process_that_keeps_crashing_stops_everything(tmp_path: Path) -> None:
+    supervisor = Supervisor(logs=tmp_path, backoff=Backoff(first=0.01, last=0.05), voice="test")
+    try:
+        steady = supervisor.add(sleeper("steady"))
+        supervisor.add(Process("crasher", (sys.executable, "-c", "raise SystemExit(3)"), ROOT))
+        with pytest.raises(CrashLoop, match="crasher exited 6 times"):
+            supervisor.watch()
+        assert steady.running()
+    finally:
+        supervisor.stop_all()
+    assert not steady.running()
 
 
 def test_without_restarts_an_exit_fails_the_run(tmp_path: Path) -> None:

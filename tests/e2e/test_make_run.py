@@ -277,22 +277,6 @@ def load_dev_run(monkeypatch):  # type: ignore[no-untyped-def]
     return dev_run
 
 
-def test_a_process_that_keeps_crashing_stops_everything(monkeypatch):
-    dev_run = load_dev_run(monkeypatch)
-    monkeypatch.setattr(dev_run, "FIRST_DELAY", 0.01)
-    monkeypatch.setattr(dev_run, "LAST_DELAY", 0.05)
-    supervisor = dev_run.Supervisor()
-    steady = supervisor.add(dev_run.Program("steady", [sys.executable, "-c", "import time; time.sleep(600)"], ROOT, {}))
-    supervisor.add(dev_run.Program("crasher", [sys.executable, "-c", "raise SystemExit(3)"], ROOT, {}))
-    try:
-        with pytest.raises(dev_run.CrashLoop, match="crasher exited 6 times"):
-            supervisor.watch()
-        assert steady.running()
-    finally:
-        supervisor.stop_all()
-    assert not steady.running()
-
-
 def test_database_url_gives_each_service_its_own_database_named_after_it(monkeypatch):
     dev_run = load_dev_run(monkeypatch)
 

@@ -283,13 +283,18 @@ def payload_problems(payload: type[Payload], catalogue: Catalogue) -> list[str]:
 
 
 @functools.cache
-def payload_readers(function: Any) -> dict[int, type[Payload]]:
-    """The payloads a handler's event parameter is annotated with (``PollCreated``, or a union of versions), by
-    version; empty when it takes the raw ``Event``."""
+def annotated_payloads(function: Any) -> tuple[type[Payload], ...]:
+    """The payloads a handler's event parameter is annotated with (``PollCreated``, or a union of them); empty when
+    it takes the raw ``Event``."""
     hints = typing.get_type_hints(function)
     hints.pop("return", None)
     if not hints:
-        return {}
+        return ()
     annotation = next(iter(hints.values()))
     options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return {o.version: o for o in options if isinstance(o, type) and issubclass(o, Payload)}
+    return tuple(o for o in options if isinstance(o, type) and issubclass(o, Payload))
+
+
+def payload_readers(function: Any) -> dict[int, type[Payload]]:
+    """The payloads a handler reads (``annotated_payloads``), by version."""
+    return {payload.version: payload for payload in annotated_payloads(function)}

@@ -3,14 +3,12 @@ it is written (``@handles``), registered explicitly (``subscribe``) and listed b
 
 from __future__ import annotations
 
-import types
-import typing
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from .contracts import Payload, payload_readers
+from .contracts import Payload, annotated_payloads, payload_readers
 from .envelope import Event, topic_for
 
 # Where @handles leaves its declaration on the function: event type -> versions (None: from the annotation).
@@ -91,13 +89,7 @@ def routes_of(function: Any, declared: dict[str, frozenset[int] | None]) -> Rout
 
 
 def _typed_readers(function: Any) -> dict[tuple[str, int], type[Payload]]:
-    hints = typing.get_type_hints(function)
-    hints.pop("return", None)
-    if not hints:
-        return {}
-    annotation = next(iter(hints.values()))
-    options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return {(o.event_type, o.version): o for o in options if isinstance(o, type) and issubclass(o, Payload)}
+    return {(payload.event_type, payload.version): payload for payload in annotated_payloads(function)}
 
 
 def call_route(function: Callable[[Any], Any], routes: Routes, event: Event) -> None:

@@ -219,7 +219,6 @@ class _Owned:
 
     stored: int | None
     position: int
-    tag: str = ""
 
 
 class _Receiver:
@@ -234,20 +233,13 @@ class _Receiver:
         self.declared: set[str] = set()
         self._probe: BlockingChannel | None = None
 
-    def consume(self, key: tuple[str, int], offset: int | str) -> str:
+    def consume(self, key: tuple[str, int], offset: int | str) -> None:
         stream = stream_name(*key)
         if stream not in self.declared:
             self.channel.queue_declare(stream, durable=True, arguments=STREAM)
             self.declared.add(stream)
         tag = str(self.channel.basic_consume(stream, self._on_message, arguments={OFFSET_HEADER: offset}))
         self.by_tag[tag] = key
-        return tag
-
-    def cancel(self, tag: str) -> None:
-        key = self.by_tag.pop(tag, None)
-        if self.channel.is_open:  # pika asserts instead of raising when cancelling on a channel the broker closed
-            self.channel.basic_cancel(tag)
-        self.buffer = deque(m for m in self.buffer if (m.topic, m.partition) != key)
 
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -452,19 +444,17 @@ class RabbitMQSubscription:
             .values_list("next_offset", flat=True)
             .first()
         )
-        owned = self.owned[key] = _Owned(stored=stored, position=stored or 0)
-        owned.tag = self._receiver.consume(key, stored if stored is not None else "first")
+        self.owned[key] = _Owned(stored=stored, position=stored or 0)
+        self._receiver.consume(key, stored if stored is not None else "first")
 
     def _give_up(self, key: tuple[str, int]) -> None:
         owned = self.owned.pop(key, None)
         if owned is None:
             return
-        if self._receiver is not None and owned.tag:
-            try:
-                self._receiver.cancel(owned.tag)
-            except AMQPError as error:
-                logger.warning("could not cancel the consumer of %s (%s); reconnecting", stream_name(*key), error)
-                self._disconnect()
+        # Not basic.cancel: pika nacks what it received for a cancelled consumer but has not dispatched, and
+        # RabbitMQ closes the connection on a nack to a stream. Closing the connection releases it quietly;
+        # the streams still owned are consumed again from their stored offsets.
+        self._disconnect()
         if self._locks is not None:
             try:
                 self._locks.release(stream_name(*key))

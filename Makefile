@@ -92,10 +92,11 @@ infra-down:
 	@bash infra/infra.sh down
 
 .PHONY: run demo
+# --trace-viewer: Zipkin too, when its jar is cached (bash infra/infra.sh zipkin-fetch) and Java is installed.
 run: venv
-	$(PY) dev/run.py
+	$(PY) dev/run.py --trace-viewer
 demo: venv
-	$(PY) dev/run.py --demo
+	$(PY) dev/run.py --trace-viewer --demo
 
 .PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run

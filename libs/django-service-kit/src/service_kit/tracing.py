@@ -91,13 +91,20 @@ def _install(service: str, name: str) -> None:
         ) from missing
     # Resource.create() adds OTEL_RESOURCE_ATTRIBUTES; the name is OTEL_SERVICE_NAME's, else the service's own.
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
-    provider = TracerProvider(resource=resource)
+    # The SDK reads OTEL_TRACES_SAMPLER(_ARG) itself; its choice is wrapped so that a query outside any request
+    # or message (a relay's outbox poll, a migration) starts no trace of its own.
+    from ._sampling import WithoutLoneQueries
+
+    sampler = WithoutLoneQueries(TracerProvider().sampler)
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if name != "none":
         provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
     trace.set_tracer_provider(provider)
     # What is still in the batch leaves with the process (a relay or consumer stopped by SIGTERM).
     atexit.register(provider.shutdown)
-    DjangoInstrumentor().instrument()
+    # Probes and scrapes every few seconds are no one's request: not traced unless the standard variables say.
+    excluded = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS") or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS")
+    DjangoInstrumentor().instrument(excluded_urls=excluded or "/(healthz|readyz|metrics)$")
     # Django hands psycopg a cursor class of its own; the instrumentation wraps whatever factory it is given.
     PsycopgInstrumentor().instrument(enable_commenter=False)
     HTTPXClientInstrumentor().instrument()

@@ -201,15 +201,23 @@ zipkin_up() {
   if port_open "$zipkin_port"; then log "Zipkin already running on $zipkin_port"; return; fi
   zipkin_fetch
   log "starting Zipkin on $zipkin_port"
-  (cd "$zipkin_home" && QUERY_PORT=$zipkin_port setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -jar "$zipkin_jar" \
-    > "$zipkin_home/server.log" 2>&1 < /dev/null & echo $! > "$zipkin_home/zipkin.pid")
+  # The java command itself in the background (not a `cd && ...` list, whose $! is a subshell): zipkin.pid is the
+  # JVM's, so `down` stops it.
+  (cd "$zipkin_home" || exit 1
+   QUERY_PORT=$zipkin_port setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -jar "$zipkin_jar" \
+     > "$zipkin_home/server.log" 2>&1 < /dev/null &
+   echo $! > "$zipkin_home/zipkin.pid")
   wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
 }
 
 zipkin_down() {
   local pid_file="$zipkin_home/zipkin.pid"
   [ -f "$pid_file" ] || return 0
-  kill "$(cat "$pid_file")" 2>/dev/null || true
+  local pid; pid=$(cat "$pid_file")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
   rm -f "$pid_file"
 }
 

@@ -75,7 +75,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f'    "~^{edge.SANE_REQUEST_ID.pattern}$" $http_x_request_id;',
         "    default $request_id;",
         "}",
-        *_trace_maps(ratio),
+        *_trace_maps(ratio, flags=not resolved),
         "map $status $edge_retry_after {",
         f"    429 {edge.RETRY_AFTER_SECONDS};",
         '    default "";',
@@ -168,12 +168,12 @@ def _real_ip(table: Table) -> list[str]:
     ]
 
 
-def _trace_maps(ratio: float) -> list[str]:
+def _trace_maps(ratio: float, *, flags: bool = True) -> list[str]:
     """The trace context nginx sends on (edge.trace_context): the client's valid `traceparent` continued, else
     ids minted from $request_id (32 random hex digits: the trace id, its low half the parent span id, which no
-    span reports: nginx has no OpenTelemetry module); the flags by edge.sampling_threshold on the trace id."""
-    threshold = edge.sampling_threshold(ratio)
-    sampled = "|".join(f"{value:02x}" for value in range(threshold))
+    span reports: nginx has no OpenTelemetry module); the flags by edge.sampling_threshold on the trace id.
+    Without ``flags``, the included file maps $edge_trace_id to $edge_trace_flags (the Helm chart's
+    tracing.sampleRatio, a deployment's choice rather than the render's)."""
     return [
         "# The trace starts here: the client's valid traceparent continued, a fresh one otherwise (edge.py).",
         "map $request_id $edge_minted_span_id {",
@@ -191,6 +191,15 @@ def _trace_maps(ratio: float) -> list[str]:
         f"    {quote_regex('~' + TRACEPARENT_KEEPING['parent_id'])} $http_tracestate;",
         '    default "";',
         "}",
+        *(sampling_map(ratio) if flags else []),
+    ]
+
+
+def sampling_map(ratio: float) -> list[str]:
+    """$edge_trace_flags: 01 for the trace ids edge.trace_context samples at ``ratio``, 00 for the others."""
+    threshold = edge.sampling_threshold(ratio)
+    sampled = "|".join(f"{value:02x}" for value in range(threshold))
+    return [
         f"# Sampled: {threshold} of 256 values of the trace id's 17th-18th hex digits (ratio {ratio:g}).",
         "map $edge_trace_id $edge_trace_flags {",
         *([f"    {quote_regex('~^[0-9a-f]{16}(' + sampled + ')')} 01;"] if 0 < threshold < 256 else []),

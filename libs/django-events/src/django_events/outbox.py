@@ -6,6 +6,8 @@ import warnings
 import zlib
 from typing import Any
 
+from django.db import connections, transaction
+
 from .conf import events_settings
 from .context import current_correlation_id
 from .contracts import Payload, schema_id, validate_published
@@ -13,8 +15,21 @@ from .envelope import Event
 from .rows import insert_rows
 
 
+# Namespace of publish()'s per-key locks, pg_advisory_xact_lock(namespace, hash of topic and key): beside the relay's
+# shard locks (relay.LOCK_NAMESPACE), never one of them.
+KEY_LOCK_NAMESPACE = 0x0E7F
+_KEY_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+
+
 def shard_of(key: str) -> int:
     return zlib.crc32(key.encode()) % int(events_settings.RELAY_SHARDS)
+
+
+def key_lock_id(topic: str, key: str) -> int:
+    """The key's lock within KEY_LOCK_NAMESPACE: 32 bits, signed as PostgreSQL's int4. Two keys sharing one only
+    wait for each other."""
+    lock = zlib.crc32(f"{topic}\0{key}".encode())
+    return lock - 2**32 if lock >= 2**31 else lock
 
 
 def publish(
@@ -33,7 +48,10 @@ def publish(
 
     The payload's class names the event type and version; its consumers read it as the same dataclass.
     Rolled back: no event. Committed: the relay delivers it, even if Kafka is down at that moment.
-    Events of one ``key`` reach consumers in the order their transactions committed.
+    Events of one ``key`` reach consumers in the order their transactions committed, however many transactions
+    publish for it at once: on PostgreSQL, ``publish`` takes a lock on the key (``KEY_COMMIT_ORDER``) that a
+    second transaction publishing for the same key waits for until the first one ends. Publish last in the
+    transaction, after its row locks, and keys in one order across transactions (see the guarantees).
 
     Deprecated, until django-events 1.0: ``publish("vote.cast", key=..., data={...}, version=1)``, a type and
     a dict (it warns).
@@ -79,5 +97,29 @@ def publish(
         "shard": shard_of(event.key),
         "payload": event.to_json(),
     }
-    insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
+    alias = using or events_settings.DATABASE
+    connection = connections[alias]
+    if not (events_settings.KEY_COMMIT_ORDER and connection.vendor == "postgresql"):
+        # SQLite lets one transaction write at a time, from its first write to its commit: a key's rows are
+        # numbered in commit order already.
+        insert_rows(OutboxEvent, [row], using=alias)
+    elif connection.in_atomic_block or not connection.get_autocommit():
+        _insert_in_key_order(row, alias)
+    else:
+        with transaction.atomic(using=alias):  # outside a transaction: the lock must cover the row's commit
+            _insert_in_key_order(row, alias)
     return event
+
+
+def _insert_in_key_order(row: dict[str, Any], alias: str) -> None:
+    """Numbers the row after every committed row of its key, and before any row of the key that commits later.
+
+    The lock lasts until the caller's transaction ends, so another transaction publishing for the key waits here
+    for that commit (or rollback), and only then takes its number from the outbox's sequence: one key's rows are
+    numbered, and so relayed, in the order their transactions committed. Other keys do not wait.
+    """
+    from .models import OutboxEvent
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_KEY_LOCK, [KEY_LOCK_NAMESPACE, key_lock_id(row["topic"], row["key"])])
+    insert_rows(OutboxEvent, [row], using=alias)

@@ -33,8 +33,11 @@ class Recording:
     def close(self, timeout: float) -> None:
         pass
 
-    def labels(self, key: str) -> list[str]:
-        return [django_events.Event.from_json(m.value).data["label"] for m in self.sent if m.key == key.encode()]
+    def labels(self, key: str, topic: str = "tick") -> list[str]:
+        """The labels of one key's events in the order they were sent."""
+        topic = django_events.topic_for(f"{topic}.happened")
+        sent = [m for m in self.sent if m.key == key.encode() and m.topic == topic]
+        return [django_events.Event.from_json(m.value).data["label"] for m in sent]
 
 
 def relayed() -> Recording:
@@ -100,6 +103,12 @@ def waiting_on_a_lock(pid: int) -> bool:
         return bool(row and row[0])
 
 
+def waiting_for_keys() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int(cursor.fetchone()[0])
+
+
 def test_a_later_numbered_event_committed_first_is_sent_first(writers: Writers) -> None:
     """A publishes first (the lower outbox number) but commits only after B, who published after it, committed."""
     a_published, b_committed = threading.Event(), threading.Event()
@@ -153,3 +162,54 @@ def test_many_writers_racing_on_one_key_are_sent_in_commit_order(writers: Writer
     assert recording.labels("shared") == writers.commits
     for name in "abcd":
         assert recording.labels(f"own-{name}") == [f"{name}{n}" for n in range(rounds)]
+
+
+def holding_a_publish(key: str, writers: Writers) -> tuple[threading.Event, threading.Event]:
+    """A writer that publishes for ``key`` and keeps its transaction open until told to commit."""
+    published, finish = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with transaction.atomic():
+            django_events.publish("tick.happened", key=key, data={"label": "held"})
+            published.set()
+            finish.wait(30)
+
+    writers.start(hold)
+    assert published.wait(30)
+    return published, finish
+
+
+def test_other_keys_do_not_wait_for_an_open_transaction(writers: Writers) -> None:
+    _, finish = holding_a_publish("busy", writers)
+    try:
+        for key in ("other", "another"):
+            with transaction.atomic():  # would hang here, on this test's own connection, if it waited
+                django_events.publish("tick.happened", key=key, data={"label": key})
+            # and outside a transaction too
+            django_events.publish("tick.happened", key=key, data={"label": f"{key} again"})
+    finally:
+        finish.set()
+    writers.join()
+    recording = relayed()
+    assert recording.labels("other") == ["other", "other again"] and recording.labels("busy") == ["held"]
+
+
+def test_the_same_topic_and_key_waits_and_turned_off_it_does_not(writers: Writers, settings) -> None:  # type: ignore[no-untyped-def]
+    _, finish = holding_a_publish("busy", writers)
+    second = Writers()
+    try:
+        second.start(lambda: django_events.publish("tick.happened", key="busy", data={"label": "later"}))
+        # another topic's key of the same name is not the same key
+        django_events.publish("note.created", key="busy", data={"label": "note"})
+        wait_until(lambda: waiting_for_keys() == 1, "the second writer to wait for the key")
+
+        settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "KEY_COMMIT_ORDER": False}
+        django_events.publish("tick.happened", key="busy", data={"label": "unordered"})
+    finally:
+        finish.set()
+    writers.join()
+    second.join()
+    recording = relayed()
+    # numbered after "held", which was open when it committed, and sent after it: the order without the lock
+    assert recording.labels("busy") == ["held", "unordered", "later"]
+    assert recording.labels("busy", topic="note") == ["note"]

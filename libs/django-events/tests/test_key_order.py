@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from django.db import connection, transaction
+from pytest_django import Settings
 
 import django_events
 from django_events.relay import Relay
@@ -57,7 +58,7 @@ class Writers:
         self.commits: list[str] = []
         self._lock = threading.Lock()
 
-    def start(self, target: Callable[[], None]) -> None:
+    def start(self, target: Callable[[], object]) -> None:
         def run() -> None:
             try:
                 target()
@@ -194,7 +195,7 @@ def test_other_keys_do_not_wait_for_an_open_transaction(writers: Writers) -> Non
     assert recording.labels("other") == ["other", "other again"] and recording.labels("busy") == ["held"]
 
 
-def test_the_same_topic_and_key_waits_and_turned_off_it_does_not(writers: Writers, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_topic_and_key_waits_and_turned_off_it_does_not(writers: Writers, settings: Settings) -> None:
     _, finish = holding_a_publish("busy", writers)
     second = Writers()
     try:

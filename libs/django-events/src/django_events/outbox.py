@@ -6,6 +6,7 @@ import warnings
 import zlib
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 
 from .conf import events_settings
@@ -13,7 +14,6 @@ from .context import current_correlation_id
 from .contracts import Payload, schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
-
 
 # Namespace of publish()'s per-key locks, pg_advisory_xact_lock(namespace, hash of topic and key): beside the relay's
 # shard locks (relay.LOCK_NAMESPACE), never one of them.
@@ -109,6 +109,33 @@ def publish(
         with transaction.atomic(using=alias):  # outside a transaction: the lock must cover the row's commit
             _insert_in_key_order(row, alias)
     return event
+
+
+async def apublish(
+    payload: Payload | str | None = None,
+    /,
+    *,
+    key: str,
+    data: dict[str, Any] | None = None,
+    version: int | None = None,
+    using: str | None = None,
+    type: str | None = None,
+) -> Event:
+    """``publish`` for async code (an ``async def`` view or task)::
+
+        await django_events.apublish(VoteCast(...), key=str(poll_id))
+
+    It runs ``publish`` through ``sync_to_async`` on the thread Django's async ORM uses for the request, so on
+    the same database connection as ``await Model.objects.acreate(...)``. Django runs no transaction in async
+    code (``transaction.atomic`` is synchronous only, and ``ATOMIC_REQUESTS`` does not apply to async views):
+    the event commits on its own, as ``publish`` does outside ``atomic``, so it may exist without a change that
+    failed after it. To publish atomically with a change, which is what the outbox is for, write the change and
+    ``publish`` in one synchronous function under ``transaction.atomic`` and await that function through
+    ``sync_to_async``, as Django's documentation advises for transactions in async code. Per-key commit order,
+    the correlation id of the current context and the contract checks are those of ``publish``.
+    """
+    publishing = sync_to_async(publish, thread_sensitive=True)
+    return await publishing(payload, key=key, data=data, version=version, using=using, type=type)
 
 
 def _insert_in_key_order(row: dict[str, Any], alias: str) -> None:

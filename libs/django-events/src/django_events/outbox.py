@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 import zlib
 from typing import Any
@@ -11,6 +12,7 @@ from .context import current_correlation_id
 from .contracts import Payload, schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
+from .tracing import start_create, stored, tracer
 
 
 def shard_of(key: str) -> int:
@@ -69,6 +71,10 @@ def publish(
     )
     if events_settings.VALIDATE_PUBLISHED:
         validate_published(event)
+    span = carrier = None
+    if (active := tracer()) is not None:
+        span, carrier = start_create(active, event.type, event.topic, event.key, str(event.id))
+        event = dataclasses.replace(event, traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate"))
     # insert_rows rather than the ORM's create(): a quarter less CPU, on the path of every write that publishes.
     row = {
         "event_id": event.id,
@@ -79,5 +85,15 @@ def publish(
         "shard": shard_of(event.key),
         "payload": event.to_json(),
     }
-    insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
+    if span is None:
+        insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
+        return event
+    row["trace_context"] = stored(carrier)
+    try:
+        insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
+    except BaseException as error:
+        span.record_exception(error)
+        raise
+    finally:
+        span.end()
     return event

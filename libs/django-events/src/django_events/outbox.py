@@ -12,7 +12,7 @@ from .context import current_correlation_id
 from .contracts import Payload, schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
-from .tracing import start_create, stored, tracer
+from .tracing import start_create, tracer
 
 
 def shard_of(key: str) -> int:
@@ -88,7 +88,7 @@ def publish(
     if span is None:
         insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
         return event
-    row["trace_context"] = stored(carrier)
+    row["trace_context"] = carrier or None
     try:
         insert_rows(OutboxEvent, [row], using=using or events_settings.DATABASE)
     except BaseException as error:

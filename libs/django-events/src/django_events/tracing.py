@@ -11,11 +11,12 @@ distributed tracing extension. Both carry the publishing span's context, its cre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from ._extras import DISTRIBUTION
 from .conf import events_settings
 
 if TYPE_CHECKING:
@@ -49,10 +50,15 @@ def tracer() -> Tracer | None:
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)) or not events_settings.TRACING:
         return None
     if _tracers is None or _tracers[0] is not provider:
-        from . import __version__
-
-        _tracers = (provider, provider.get_tracer(SCOPE, __version__))
+        _tracers = (provider, provider.get_tracer(SCOPE, _version()))
     return _tracers[1]
+
+
+def _version() -> str | None:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _system() -> str:
@@ -82,23 +88,16 @@ def start_create(active: Tracer, event_type: str, topic: str, key: str, event_id
     return span, carrier
 
 
-def stored(carrier: Mapping[str, str] | None) -> str | None:
-    """What the outbox's ``trace_context`` column holds: the W3C headers as a JSON object."""
-    return json.dumps(dict(carrier), separators=(",", ":")) if carrier else None
-
-
-def headers_of(column: str | None) -> list[tuple[str, bytes]]:
+def headers_of(column: Mapping[str, str] | None) -> list[tuple[str, bytes]]:
     """The message headers of a row's ``trace_context`` (none for a row published without tracing)."""
     if not column:
         return []
-    try:
-        carrier = json.loads(column)
-    except ValueError:
-        return []
-    return [(name, str(carrier[name]).encode()) for name in TRACE_FIELDS if carrier.get(name)]
+    return [(name, str(column[name]).encode()) for name in TRACE_FIELDS if column.get(name)]
 
 
-def sending(active: Tracer | None, topics: Sequence[str], contexts: Iterable[str | None]) -> AbstractContextManager[Any]:
+def sending(
+    active: Tracer | None, topics: Sequence[str], contexts: Iterable[Mapping[str, str] | None]
+) -> AbstractContextManager[Any]:
     """The relay's span around sending one batch: a new trace, LINKED to the publishing spans of its rows (one
     batch carries the events of many requests, so it cannot be the child of any one of them)."""
     if active is None:
@@ -126,13 +125,9 @@ def unacknowledged(span: Span, errors: Sequence[str]) -> None:
         span.set_status(trace.Status(trace.StatusCode.ERROR, errors[0][:200]))
 
 
-def _link(column: str) -> Link | None:
+def _link(column: Mapping[str, str]) -> Link | None:
     assert _propagator is not None
-    try:
-        carrier = json.loads(column)
-    except ValueError:
-        return None
-    context = trace.get_current_span(_propagator.extract(carrier)).get_span_context()
+    context = trace.get_current_span(_propagator.extract(dict(column))).get_span_context()
     return trace.Link(context) if context.is_valid else None
 
 

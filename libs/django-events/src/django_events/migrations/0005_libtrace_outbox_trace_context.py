@@ -11,6 +11,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="outboxevent",
             name="trace_context",
-            field=models.TextField(blank=True, null=True),
+            field=models.JSONField(blank=True, null=True),
         ),
     ]

@@ -195,9 +195,15 @@ test-faults: venv
 test-faults-run: venv
 	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
 
-.PHONY: bench-events bench-votes bench-exhaustion
+.PHONY: bench-events bench-votes bench-exhaustion bench-tracing
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# publish() with django-events' tracing off and on, beside the library of the last commit before tracing.
+bench-tracing: venv
+	rm -rf .cache/tracing-baseline && mkdir -p .cache/tracing-baseline && \
+		git archive 74bb6b1584e7e8feb73c29c7649034678da7d14b libs/django-events/src | tar -x -C .cache/tracing-baseline
+	$(PY) bench/tracing_bench.py --baseline .cache/tracing-baseline/libs/django-events/src $(BENCH_TRACING_ARGS)
 
 # Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
 bench-votes: venv

@@ -6,7 +6,6 @@ Zipkin's UI there (`make docs-trace-screenshot`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,11 +21,6 @@ import pytest
 from tests.e2e.conftest import Platform, eventually, register_and_login
 
 ZIPKIN_URL = os.environ.get("ZIPKIN_URL", "")
-# django-events carrying the trace across the outbox and the broker (issue 20's library part, engineer
-# "libtrace"): until its `django_events.tracing` lands, polls-service's consumer starts no span of the vote's
-# trace, so the consumer's half of these tests waits for it.
-LIBRARY_TRACING = importlib.util.find_spec("django_events.tracing") is not None
-WAITS_ON_LIBRARY = "waits on django-events' trace propagation (django_events.tracing, issue 20 library part)"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
@@ -88,7 +82,6 @@ def test_vote_services_line_for_the_vote_carries_the_gateways_trace_id(platform:
     assert line["request_id"] == vote.request_id
 
 
-@pytest.mark.skipif(not LIBRARY_TRACING, reason=WAITS_ON_LIBRARY)
 def test_polls_services_consumer_line_for_the_vote_carries_the_same_trace_id(platform: Platform, vote: Vote) -> None:
     line = wait_for_entry(platform, "polls-consumer", lambda entry: vote.vote_id in entry.get("message", ""))
     assert line["trace_id"] == vote.trace_id
@@ -116,10 +109,7 @@ def test_zipkin_holds_the_votes_trace_from_the_gateway_to_vote_services_sql(plat
 
     def complete(spans: list[dict[str, Any]]) -> bool:
         kinds = {(span["localEndpoint"]["serviceName"], span.get("kind")) for span in spans}
-        wanted = {("vote-service", "SERVER"), ("vote-service", "CLIENT")}
-        if LIBRARY_TRACING:
-            wanted.add(("polls-service", "CONSUMER"))
-        return wanted <= kinds
+        return {("vote-service", "SERVER"), ("vote-service", "CLIENT")} <= kinds
 
     spans = zipkin_trace(vote.trace_id, complete)
     assert complete(spans), json.dumps(spans, indent=1)[:4000]
@@ -133,7 +123,6 @@ def test_zipkin_holds_the_votes_trace_from_the_gateway_to_vote_services_sql(plat
     assert any(s["name"].lower() == "insert" for s in sql)
 
 
-@pytest.mark.skipif(not LIBRARY_TRACING, reason=WAITS_ON_LIBRARY)
 def test_zipkin_holds_polls_services_consumer_applying_the_vote_in_the_same_trace(platform: Platform, vote: Vote) -> None:
     with_viewer(platform)
 

@@ -199,6 +199,12 @@ zipkin_fetch() {
 # memory: a test asks its API (/api/v2/trace/<id>) for what one request left.
 zipkin_up() {
   if port_open "$zipkin_port"; then log "Zipkin already running on $zipkin_port"; return; fi
+  # One still starting (a JVM on a busy machine can outlast an earlier `up`'s wait): wait for it, not a second.
+  if [ -f "$zipkin_home/zipkin.pid" ] && kill -0 "$(cat "$zipkin_home/zipkin.pid")" 2>/dev/null; then
+    log "Zipkin still starting on $zipkin_port"
+    wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
+    return
+  fi
   zipkin_fetch
   log "starting Zipkin on $zipkin_port"
   # The java command itself in the background (not a `cd && ...` list, whose $! is a subshell): zipkin.pid is the

@@ -144,6 +144,8 @@ def test_zipkin_holds_polls_services_consumer_applying_the_vote_in_the_same_trac
 
 def test_the_trace_in_zipkins_ui_in_headless_chromium(platform: Platform, vote: Vote) -> None:
     with_viewer(platform)
+    if platform.events_env["EVENTS_TRANSPORT"] != "kafka":
+        pytest.skip("Zipkin's UI draws the same trace whatever the broker: shown once, on Kafka, to spare CI time")
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
     from selenium import webdriver

@@ -1,8 +1,8 @@
 """One vote followed by its trace id: the gateway's access line, vote-service's line and polls-service's consumer
 line carry the same `trace_id` on every platform (with or without a viewer), and, where the spans go to the
 Zipkin of `make infra-up`, Zipkin's API holds one trace with the gateway's span id as the parent of
-vote-service's request span, its SQL beneath, and polls-service's span applying the vote.cast. TRACE_SCREENSHOT=<png> saves Chromium's view of that trace in
-Zipkin's UI there (`make docs-trace-screenshot`)."""
+vote-service's request span, its SQL beneath, and polls-service's span applying the vote.cast.
+TRACE_SCREENSHOT=<png> saves Chromium's view of that trace in Zipkin's UI there (`make docs-trace-screenshot`)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_lone_queries_start_no_trace_but_requests_and_their_queries_do() -> None
     tracer = provider.get_tracer("test")
     with tracer.start_as_current_span("SELECT outbox", kind=SpanKind.CLIENT):
         pass
-    with tracer.start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER):
-        with tracer.start_as_current_span("INSERT vote", kind=SpanKind.CLIENT):
-            pass
+    with (tracer.start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER),
+          tracer.start_as_current_span("INSERT vote", kind=SpanKind.CLIENT)):
+        pass
     assert sorted(span.name for span in exported.get_finished_spans()) == ["INSERT vote", "POST /api/votes/"]

@@ -200,7 +200,8 @@ zipkin_fetch() {
 zipkin_up() {
   if port_open "$zipkin_port"; then log "Zipkin already running on $zipkin_port"; return; fi
   # One still starting (a JVM on a busy machine can outlast an earlier `up`'s wait): wait for it, not a second.
-  if [ -f "$zipkin_home/zipkin.pid" ] && kill -0 "$(cat "$zipkin_home/zipkin.pid")" 2>/dev/null; then
+  if [ -f "$zipkin_home/zipkin.pid" ] && kill -0 "$(cat "$zipkin_home/zipkin.pid")" 2>/dev/null \
+      && [ "$(cat "$zipkin_home/zipkin.port" 2>/dev/null)" = "$zipkin_port" ]; then
     log "Zipkin still starting on $zipkin_port"
     wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
     return
@@ -212,7 +213,7 @@ zipkin_up() {
   (cd "$zipkin_home" || exit 1
    QUERY_PORT=$zipkin_port setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -jar "$zipkin_jar" \
      > "$zipkin_home/server.log" 2>&1 < /dev/null &
-   echo $! > "$zipkin_home/zipkin.pid")
+   echo $! > "$zipkin_home/zipkin.pid"; echo "$zipkin_port" > "$zipkin_home/zipkin.port")
   wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
 }
 
@@ -224,7 +225,7 @@ zipkin_down() {
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$pid_file"
+  rm -f "$pid_file" "$zipkin_home/zipkin.port"
 }
 
 print_env() {

@@ -133,15 +133,7 @@ class Consumer:
         while True:
             try:
                 with transaction.atomic(using=self.using):
-                    for item in received:
-                        if item.refused:
-                            self._record_dead_letter(item, parks=False)
-                    parked = self._parked(acceptable)
-                    for item in acceptable:
-                        if (item.message.topic, _key(item)) in parked:
-                            self._hold(item)
-                    events = [r.event for r in acceptable if r.event and (r.message.topic, r.event.key) not in parked]
-                    apply_events(events, self.subscribers, using=self.using)
+                    self._apply_batch(received, acceptable)
                     self.subscription.record(messages)
                     failpoint("consumer.before_commit")
             except PartitionLost:
@@ -160,6 +152,17 @@ class Consumer:
             break
         failpoint("consumer.after_commit")
         self.subscription.committed(messages)
+
+    def _apply_batch(self, received: Sequence[Received], acceptable: Sequence[Received]) -> None:
+        for item in received:
+            if item.refused:
+                self._record_dead_letter(item, parks=False)
+        parked = self._parked(acceptable)
+        for item in acceptable:
+            if (item.message.topic, _key(item)) in parked:
+                self._hold(item)
+        events = [r.event for r in acceptable if r.event and (r.message.topic, r.event.key) not in parked]
+        apply_events(events, self.subscribers, using=self.using)
 
     def _apply_with_retries(self, item: Received) -> bool:
         assert item.event is not None

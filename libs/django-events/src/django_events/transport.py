@@ -2,8 +2,8 @@
 
 The relay, the consumer and ``events_rebuild`` hold the logic (outbox claims, inbox, retries, dead-lettering, the
 table swap); a transport only moves bytes: Kafka (``django_events.kafka``), RabbitMQ streams
-(``django_events.rabbitmq``) or, for tests, a broker in the process's memory (``django_events.memory``). A topic is split into partitions by a
-hash of the message key on each, so one key's messages stay in one ordered log.
+(``django_events.rabbitmq``) or, for tests, a broker in the process's memory (``django_events.memory``). A topic
+is split into partitions by a hash of the message key on each, so one key's messages stay in one ordered log.
 """
 
 from __future__ import annotations

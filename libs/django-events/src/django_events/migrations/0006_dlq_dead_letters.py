@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_events', '0004_drop_outbox_notify'),
+        ('django_events', '0005_libtrace_outbox_trace_context'),
     ]
 
     operations = [

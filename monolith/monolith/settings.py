@@ -31,6 +31,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "monolith.polls", "monolith.choices", "monoli
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_events.")] if MONOLITH_EVENTS == "off" else MIDDLEWARE  # noqa: F405
 
 DATABASES = {"default": database_from_env(name="monolith", sqlite_path=BASE_DIR / "var/db.sqlite3")}
+if not os.environ.get("DATABASE_URL"):  # the SQLite file of `make run-monolith`, in an ignored folder
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 
 # The monolith owns polls and choices (and the votes it takes itself) while it publishes them; the vote.cast it
 # applies come from vote-service, or are its own coming back. Each type's producers during the migration:

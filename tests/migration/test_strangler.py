@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,8 +43,8 @@ CONVERGE_SECONDS = 90
 
 @pytest.fixture(scope="module")
 def migration() -> Iterator[Migration]:
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "logs").mkdir(exist_ok=True)
+    shutil.rmtree(WORK, ignore_errors=True)  # the last run's logs, the gateway's access log included
+    (WORK / "logs").mkdir(parents=True)
     supervisor = Supervisor(logs=WORK / "logs", backoff=None, voice="migration")
     recreate_databases()
     try:
@@ -150,6 +151,10 @@ def test_the_votes_seam_moves_to_vote_service_and_back_under_load(migration: Mig
                                    "load": {"clients": load.threads, "requests_per_s_each": 1 / load.interval,
                                             "reads_per_vote": load.reads_per_vote}}, indent=2) + "\n")
     print_table(steps)
+    # The route really moved, and back: vote-service took no vote before step 4, and the last of steps 4 and 5
+    # (each moves the route in its middle) were taken by vote-service and the monolith.
+    taken = [(entry["votes_taken_by"].get("vote-service", 0), entry["last_vote_taken_by"]) for entry in steps]
+    assert taken[:3] == [(0, "monolith")] * 3 and taken[3][1] == "vote-service" and taken[4][1] == "monolith", taken
     for entry in steps:
         assert entry["failed"] == 0, entry
         assert entry["double_counted"] == 0, entry
@@ -179,6 +184,8 @@ def row(name: str, tally: Tally, load: Load, seconds: float, *, shadow: bool) ->
         "vote_service_total": votes["voters"] if votes is not None else None,
         "double_counted": double,
         "seconds": round(seconds, 1),
+        "votes_taken_by": votes_taken_by(),
+        "last_vote_taken_by": votes_taken_by(last=True),
         "retried": tally.retried,
         "resent_with_same_key": tally.resent,
         "statuses": dict(sorted(tally.statuses.items())),
@@ -186,6 +193,21 @@ def row(name: str, tally: Tally, load: Load, seconds: float, *, shadow: bool) ->
     if tally.failures:
         entry["failures"] = tally.failures[:10]
     return entry
+
+
+def votes_taken_by(*, last: bool = False) -> Any:
+    """The gateway's answered votes so far, by the upstream that took them (its access log); or which took the
+    last."""
+    taken: dict[str, int] = {}
+    name = ""
+    log = WORK / "gateway" / "access.log"
+    for line in log.read_text().splitlines() if log.exists() else []:
+        entry = json.loads(line)
+        if entry["method"] == "POST" and entry["path"] == "/api/votes/" and entry["status"] == 201:
+            port = int(entry["upstream"].rsplit(":", 1)[-1])
+            name = "vote-service" if port == int(os.environ.get("MIGRATION_PORT_BASE", "28700")) + 3 else "monolith"
+            taken[name] = taken.get(name, 0) + 1
+    return name if last else taken
 
 
 def print_table(steps: list[dict[str, Any]]) -> None:

@@ -110,7 +110,7 @@ demo: venv
 	test-faults-run
 # The tiers in order, each timed; the tiers of one quoted group run at once (they share no port, database or broker,
 # and mostly wait). test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU.
-TIERS := lint "test-fleet test-monolith" test-libs test-services "test-gateway test-deploy" test-new-service test-e2e test-security \
+TIERS := lint "test-fleet test-monolith" test-libs test-services "test-gateway test-deploy" "test-new-service test-migration" test-e2e test-security \
 	"test-faults test-faults-run" test-k8s
 test:
 	@for group in $(TIERS); do started=$$SECONDS; \

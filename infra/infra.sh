@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts (up), stops (down) or describes (env) the real infrastructure the tests use:
-# PostgreSQL from Debian's packages, Apache Kafka in KRaft mode from Maven Central jars, and Debian's RabbitMQ
-# (django-events' second transport).
+# PostgreSQL from Debian's packages, Apache Kafka in KRaft mode from Maven Central jars, Debian's RabbitMQ
+# (django-events' second transport) and Zipkin (the trace viewer, its server jar from Maven Central, spans in memory).
 # A second `up` while both run is a no-op. Data lives under .cache/ (ignored).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,10 @@ kafka_admin_password=${KAFKA_ADMIN_PASSWORD:-polls-admin}
 # The address the broker listens on and advertises (the fault suite uses one a network namespace can reach).
 kafka_host=${KAFKA_HOST:-127.0.0.1}
 pg_port=${PG_PORT:-5432}
+zipkin_home=${ZIPKIN_HOME:-$cache/zipkin}
+zipkin_port=${ZIPKIN_PORT:-9411}
+zipkin_version=3.5.1
+zipkin_jar="$zipkin_home/zipkin-server-$zipkin_version-exec.jar"
 # One superuser for every suite, on a server that lives on loopback and holds only test data: the suites create
 # and drop whole databases (Django's test_* databases, fresh ones per run, DROP ... WITH (FORCE)), which a
 # per-service owner role cannot do to the others'. Isolation between services' databases is the deployed
@@ -183,6 +187,47 @@ rabbitmq_down() {
   rm -f "$rabbitmq_home/rabbitmq.pid"
 }
 
+zipkin_fetch() {
+  [ -f "$zipkin_jar" ] && return 0
+  log "fetching Zipkin $zipkin_version from Maven Central"
+  mkdir -p "$zipkin_home"
+  mvn -q -B dependency:copy -Dartifact="io.zipkin:zipkin-server:$zipkin_version:jar:exec" \
+    -DoutputDirectory="$zipkin_home" >&2
+}
+
+# Zipkin 3 receives spans in its own format (/api/v2/spans: the services' zipkin_json exporter) and keeps them in
+# memory: a test asks its API (/api/v2/trace/<id>) for what one request left.
+zipkin_up() {
+  if port_open "$zipkin_port"; then log "Zipkin already running on $zipkin_port"; return; fi
+  # One still starting (a JVM on a busy machine can outlast an earlier `up`'s wait): wait for it, not a second.
+  if [ -f "$zipkin_home/zipkin.pid" ] && kill -0 "$(cat "$zipkin_home/zipkin.pid")" 2>/dev/null \
+      && [ "$(cat "$zipkin_home/zipkin.port" 2>/dev/null)" = "$zipkin_port" ]; then
+    log "Zipkin still starting on $zipkin_port"
+    wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
+    return
+  fi
+  zipkin_fetch
+  log "starting Zipkin on $zipkin_port"
+  # The java command itself in the background (not a `cd && ...` list, whose $! is a subshell): zipkin.pid is the
+  # JVM's, so `down` stops it.
+  (cd "$zipkin_home" || exit 1
+   QUERY_PORT=$zipkin_port setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -jar "$zipkin_jar" \
+     > "$zipkin_home/server.log" 2>&1 < /dev/null &
+   echo $! > "$zipkin_home/zipkin.pid"; echo "$zipkin_port" > "$zipkin_home/zipkin.port")
+  wait_port "$zipkin_port" Zipkin || { tail -20 "$zipkin_home/server.log" >&2; exit 1; }
+}
+
+zipkin_down() {
+  local pid_file="$zipkin_home/zipkin.pid"
+  [ -f "$pid_file" ] || return 0
+  local pid; pid=$(cat "$pid_file")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pid_file" "$zipkin_home/zipkin.port"
+}
+
 print_env() {
   echo "export DATABASE_URL=postgresql://$pg_user:$pg_password@127.0.0.1:$pg_port/$pg_user"
   echo "export KAFKA_BOOTSTRAP_SERVERS=$kafka_host:$kafka_port"
@@ -195,17 +240,22 @@ print_env() {
   echo "export RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$rabbitmq_port/%2F"
   # dev/run.py connects each service as its own user (rabbitmq_users), not as guest.
   echo "export RABBITMQ_SERVICE_USERS=on"
+  # Where the trace tests send spans and ask for them; nothing else traces unless it sets OTEL_* itself.
+  echo "export ZIPKIN_URL=http://127.0.0.1:$zipkin_port"
 }
 
 case "${1:-}" in
   # The services' users live in the node's own database: created when `up` started it (not by rabbitmq-up, which
   # the library's tests use for brokers of their own, as guest).
-  up) pg_up; kafka_up; rabbitmq_started=; rabbitmq_up; if [ -n "$rabbitmq_started" ]; then rabbitmq_users; fi; print_env ;;
-  down) rabbitmq_down; kafka_down; pg_down ;;
+  up) pg_up; kafka_up; rabbitmq_started=; rabbitmq_up; if [ -n "$rabbitmq_started" ]; then rabbitmq_users; fi; zipkin_up; print_env ;;
+  down) zipkin_down; rabbitmq_down; kafka_down; pg_down ;;
+  zipkin-up) zipkin_up ;;
+  zipkin-down) zipkin_down ;;
+  zipkin-fetch) zipkin_fetch ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
   rabbitmq-up) rabbitmq_up ;;
   rabbitmq-down) rabbitmq_down ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|env|kafka-up|kafka-down|rabbitmq-up|rabbitmq-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|kafka-up|kafka-down|rabbitmq-up|rabbitmq-down|zipkin-up|zipkin-down|zipkin-fetch" >&2; exit 2 ;;
 esac

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,53 @@ SANE_HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,4
 # Forwarding headers a client may send: the gateway writes X-Forwarded-For and X-Real-IP itself and drops these,
 # so no service can mistake a client's word for the address the gateway saw.
 CLIENT_FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-Host", "X-Forwarded-Port")
+
+# W3C trace context (https://www.w3.org/TR/trace-context/): the gateway is where a trace starts. A client's
+# `traceparent` of version 00 with non-zero ids is continued (its trace id and parent span id passed on); anything
+# else is replaced by a fresh one. The sampled flag is always the gateway's own decision, taken at the door by
+# the ratio the services' `parentbased_traceidratio` sampler also reads (OTEL_TRACES_SAMPLER_ARG), so a client
+# cannot make the platform record its every request.
+TRACEPARENT_HEADER = "traceparent"
+TRACESTATE_HEADER = "tracestate"
+VALID_TRACEPARENT = re.compile(r"00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-[0-9a-f]{2}")
+# The OpenTelemetry samplers a deployment may name and the share of new traces each records.
+RATIO_SAMPLERS = {"traceidratio", "parentbased_traceidratio"}
+ALWAYS = {"always_on": 1.0, "parentbased_always_on": 1.0, "always_off": 0.0, "parentbased_always_off": 0.0}
+
+
+def sample_ratio(environ: dict[str, str] | None = None) -> float:
+    """The share of traces the gateway marks sampled, from the standard OTEL_TRACES_SAMPLER(_ARG) variables
+    (the SDK's default, parentbased_always_on, is 1; OTEL_SDK_DISABLED=true is 0)."""
+    environ = dict(os.environ) if environ is None else environ
+    if (environ.get("OTEL_SDK_DISABLED") or "").strip().lower() in {"1", "true", "yes", "on"}:
+        return 0.0
+    sampler = (environ.get("OTEL_TRACES_SAMPLER") or "parentbased_always_on").strip().lower()
+    if sampler in ALWAYS:
+        return ALWAYS[sampler]
+    if sampler not in RATIO_SAMPLERS:
+        raise ValueError(f"OTEL_TRACES_SAMPLER={sampler!r}: the gateway knows {sorted({*ALWAYS, *RATIO_SAMPLERS})}")
+    try:
+        ratio = float(environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
+    except ValueError:
+        raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={environ.get('OTEL_TRACES_SAMPLER_ARG')!r} is no number") from None
+    return ratio
+
+
+def sampling_threshold(ratio: float) -> int:
+    """How many of the 256 values of a trace id's 17th and 18th hex digits (the first byte of its low half, which
+    OpenTelemetry's TraceIdRatioBased sampler also compares) are sampled: the one rule both gateways apply, so a
+    trace id gets the same decision from either."""
+    return round(min(max(ratio, 0.0), 1.0) * 256)
+
+
+def trace_context(offered: str | None, ratio: float) -> tuple[str, str, str]:
+    """(trace id, parent span id, flags) of the `traceparent` the gateway sends on: the client's ids when its
+    header is valid, fresh ones otherwise; sampled (01) when the trace id falls under ``ratio``."""
+    valid = VALID_TRACEPARENT.fullmatch(offered) if offered else None
+    trace_id, parent_id = (valid[1], valid[2]) if valid else (secrets.token_hex(16), secrets.token_hex(8))
+    sampled = int(trace_id[16:18], 16) < sampling_threshold(ratio)
+    return trace_id, parent_id, "01" if sampled else "00"
+
 
 def client_address(peer: str, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
     """The client, as nginx's realip module finds it with `real_ip_header X-Forwarded-For; real_ip_recursive on`:

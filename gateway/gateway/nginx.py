@@ -26,8 +26,14 @@ from gateway.table import ClientLimit, ConnectionLimit, RateLimit, Route, Table,
 ACCESS_LOG_FORMAT = (
     '{"time":"$time_iso8601","request_id":"$edge_request_id","client":"$remote_addr",'
     '"method":"$request_method","path":"$uri","status":$status,"bytes_sent":$body_bytes_sent,'
-    '"duration_seconds":$request_time,"upstream":"$upstream_addr"}'
+    '"duration_seconds":$request_time,"upstream":"$upstream_addr",'
+    '"trace_id":"$edge_trace_id","span_id":"$edge_parent_id","trace_flags":"$edge_trace_flags"}'
 )
+# edge.VALID_TRACEPARENT as nginx matches a header (anchored), with the part to keep captured as $1.
+TRACEPARENT_KEEPING = {
+    "trace_id": r"^00-(?!0{32})([0-9a-f]{32})-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$",
+    "parent_id": r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})([0-9a-f]{16})-[0-9a-f]{2}$",
+}
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 # Where the answers the services mark public are kept: under nginx's prefix, which the Helm chart gives a /tmp of
 # `tmpSizeLimit` (64Mi), so the cache stays well inside it. The answers are small and kept a second or so.
@@ -57,8 +63,11 @@ def quote(text: str) -> str:
 
 
 def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, access_log: str = "/dev/stdout",
-           upstreams_include: str | None = None) -> str:
+           upstreams_include: str | None = None, sample_ratio: float | None = None) -> str:
+    """``sample_ratio``: the share of traces marked sampled (edge.sample_ratio(): the OTEL_TRACES_SAMPLER
+    variables at render time)."""
     web_root = (web_root or resource("web")).resolve()
+    ratio = edge.sample_ratio() if sample_ratio is None else sample_ratio
     resolved = upstreams_include is not None
     limited = _limited_locations(table)
     return "\n".join([
@@ -70,6 +79,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         f'    "~^{edge.SANE_REQUEST_ID.pattern}$" $http_x_request_id;',
         "    default $request_id;",
         "}",
+        *_trace_maps(ratio, flags=not resolved),
         "map $status $edge_retry_after {",
         f"    429 {edge.RETRY_AFTER_SECONDS};",
         '    default "";',
@@ -101,6 +111,8 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         "    proxy_set_header X-Forwarded-Host $http_host;",
         '    proxy_set_header Connection "";',
         "    proxy_set_header X-Request-ID $edge_request_id;",
+        f"    proxy_set_header {edge.TRACEPARENT_HEADER} 00-$edge_trace_id-$edge_parent_id-$edge_trace_flags;",
+        f"    proxy_set_header {edge.TRACESTATE_HEADER} $edge_tracestate;",
         "    proxy_set_header X-Real-IP $remote_addr;",
         # The gateway is the platform's edge: the address it saw is the client, whatever the client wrote.
         "    proxy_set_header X-Forwarded-For $remote_addr;",
@@ -160,6 +172,46 @@ def _real_ip(table: Table) -> list[str]:
         *(f"set_real_ip_from {network};" for network in table.trusted_proxies),
         "real_ip_header X-Forwarded-For;",
         "real_ip_recursive on;",
+    ]
+
+
+def _trace_maps(ratio: float, *, flags: bool = True) -> list[str]:
+    """The trace context nginx sends on (edge.trace_context): the client's valid `traceparent` continued, else
+    ids minted from $request_id (32 random hex digits: the trace id, its low half the parent span id, which no
+    span reports: nginx has no OpenTelemetry module); the flags by edge.sampling_threshold on the trace id.
+    Without ``flags``, the included file maps $edge_trace_id to $edge_trace_flags (the Helm chart's
+    tracing.sampleRatio, a deployment's choice rather than the render's)."""
+    return [
+        "# The trace starts here: the client's valid traceparent continued, a fresh one otherwise (edge.py).",
+        "map $request_id $edge_minted_span_id {",
+        '    "~^[0-9a-f]{16}([0-9a-f]{16})$" $1;',
+        "}",
+        "map $http_traceparent $edge_trace_id {",
+        f"    {quote_regex('~' + TRACEPARENT_KEEPING['trace_id'])} $1;",
+        "    default $request_id;",
+        "}",
+        "map $http_traceparent $edge_parent_id {",
+        f"    {quote_regex('~' + TRACEPARENT_KEEPING['parent_id'])} $1;",
+        "    default $edge_minted_span_id;",
+        "}",
+        "map $http_traceparent $edge_tracestate {",
+        f"    {quote_regex('~' + TRACEPARENT_KEEPING['parent_id'])} $http_tracestate;",
+        '    default "";',
+        "}",
+        *(sampling_map(ratio) if flags else []),
+    ]
+
+
+def sampling_map(ratio: float) -> list[str]:
+    """$edge_trace_flags: 01 for the trace ids edge.trace_context samples at ``ratio``, 00 for the others."""
+    threshold = edge.sampling_threshold(ratio)
+    sampled = "|".join(f"{value:02x}" for value in range(threshold))
+    return [
+        f"# Sampled: {threshold} of 256 values of the trace id's 17th-18th hex digits (ratio {ratio:g}).",
+        "map $edge_trace_id $edge_trace_flags {",
+        *([f"    {quote_regex('~^[0-9a-f]{16}(' + sampled + ')')} 01;"] if 0 < threshold < 256 else []),
+        f"    default {'01' if threshold == 256 else '00'};",
+        "}",
     ]
 
 

@@ -37,6 +37,9 @@ FORWARDING = {b"x-real-ip", b"x-forwarded-for", b"x-forwarded-proto",
               *(name.lower().encode() for name in edge.CLIENT_FORWARDING_HEADERS)}
 
 
+# Written by the gateway, whatever the client sent: the request id and the trace context (edge.trace_context).
+REPLACED = {b"x-request-id", b"traceparent", b"tracestate"}
+
 RETRY_AFTER = [(b"retry-after", str(edge.RETRY_AFTER_SECONDS).encode())]
 
 
@@ -53,6 +56,8 @@ class Exchange:
     """What the access log says about one request."""
 
     request_id: str
+    # The trace context sent on (edge.trace_context): trace id, parent span id, flags.
+    trace: tuple[str, str, str]
     started: float = field(default_factory=time.perf_counter)
     status: int = 0
     bytes_sent: int = 0
@@ -64,6 +69,8 @@ class Gateway:
         self.table = table
         self.buckets = {rule.name: LeakyBucket(rule) for rule in table.rate_limits}
         self.in_flight = {rule.name: InFlight(rule) for rule in table.connection_limits}
+        # Read once at start, as nginx's config is rendered once: the OTEL_TRACES_SAMPLER(_ARG) variables.
+        self.sample_ratio = edge.sample_ratio()
         self.timeout = httpx.Timeout(table.read_timeout, connect=table.connect_timeout)
         # The transport holds the connection pool. The client layer on top of it is left out on purpose: it
         # would add its own default headers and keep one cookie jar for every user behind the gateway.
@@ -79,7 +86,10 @@ class Gateway:
             scope["client_address"] = edge.client_address(
                 _peer_address(scope), _forwarded_for(scope["headers"]), self.table.trusted_proxies
             )
-            exchange = Exchange(request_id=_request_id(scope["headers"]))
+            exchange = Exchange(
+                request_id=_request_id(scope["headers"]),
+                trace=edge.trace_context(_header(scope["headers"], b"traceparent"), self.sample_ratio),
+            )
             try:
                 await self._handle(scope, receive, _edge_send(send, exchange), exchange)
             finally:
@@ -133,7 +143,7 @@ class Gateway:
         request = httpx.Request(
             scope["method"],
             route.upstream + _target(scope),
-            headers=_upstream_headers(scope, exchange.request_id),
+            headers=_upstream_headers(scope, exchange),
             content=self._body(receive) if _has_body(scope["headers"]) else None,
             extensions={"timeout": self.timeout.as_dict()},
         )
@@ -256,12 +266,18 @@ def _without_hop_by_hop(headers: Headers) -> Headers:
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() not in named_by_connection]
 
 
-def _upstream_headers(scope: Scope, request_id: str) -> Headers:
+def _upstream_headers(scope: Scope, exchange: Exchange) -> Headers:
     client = str(scope["client_address"]).encode()
-    headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in {b"x-request-id", *FORWARDING}]
+    headers = [(k, v) for k, v in _without_hop_by_hop(scope["headers"]) if k.lower() not in {*REPLACED, *FORWARDING}]
+    trace_id, parent_id, flags = exchange.trace
+    tracestate = _header(scope["headers"], b"tracestate")
+    kept = tracestate is not None and edge.VALID_TRACEPARENT.fullmatch(_header(scope["headers"], b"traceparent") or "")
     return [
         *headers,
-        (b"x-request-id", request_id.encode()),
+        (b"x-request-id", exchange.request_id.encode()),
+        (b"traceparent", f"00-{trace_id}-{parent_id}-{flags}".encode()),
+        # A client's tracestate goes on only beside the traceparent it belongs to.
+        *([(b"tracestate", tracestate.encode("latin-1"))] if kept and tracestate else []),
         # The gateway is the platform's edge: the client is the address it saw (or its trusted proxy's word for it),
         # whatever the client wrote; nothing the client sent is appended.
         (b"x-real-ip", client),
@@ -281,4 +297,7 @@ def _log_access(scope: Scope, exchange: Exchange) -> None:
         "bytes_sent": exchange.bytes_sent,
         "duration_seconds": round(time.perf_counter() - exchange.started, 3),
         "upstream": exchange.upstream,
+        "trace_id": exchange.trace[0],
+        "span_id": exchange.trace[1],
+        "trace_flags": exchange.trace[2],
     }))

@@ -72,11 +72,11 @@ def _upstream_env(ports: dict[str, int]) -> dict[str, str]:
     return {route.env: f"http://127.0.0.1:{ports[route.service]}" for route in load().routes}
 
 
-def _start(kind: str, ports: dict[str, int], folder: Path) -> Gateway:
+def _start(kind: str, ports: dict[str, int], folder: Path, extra_env: dict[str, str] | None = None) -> Gateway:
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, **_upstream_env(ports), "GATEWAY_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT_SECONDS),
-           "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXIES}
+           "GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXIES, **(extra_env or {})}
     access_log = folder / "access.log"
     if kind == "dev":
         command = [sys.executable, "-m", "gateway", "--host", "127.0.0.1", "--port", str(port)]

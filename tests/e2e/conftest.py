@@ -41,6 +41,15 @@ class Platform:
         return httpx.Client(base_url=self.url, timeout=10)
 
 
+def tracing_env() -> dict[str, str]:
+    """Spans to the Zipkin of `make infra-up` (ZIPKIN_URL), batched briefly so a test finds them at once; without
+    one, made, propagated and logged only."""
+    zipkin = os.environ.get("ZIPKIN_URL")
+    if not zipkin:
+        return {"OTEL_TRACES_EXPORTER": "none"}
+    return {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin}/api/v2/spans", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+
+
 def fresh_databases(database_url: str) -> None:
     """Drops the services' databases: dev/run.py creates them, each named <service>_service on this server."""
     with psycopg.connect(database_url, autocommit=True) as connection:
@@ -78,7 +87,8 @@ def start_on_real_infrastructure(tmp_path: Path, out: IO[bytes]) -> Started:
     fresh_databases(database_url)
     events_env = {"EVENTS_TRANSPORT": "kafka", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}."}
     command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(GATEWAY_PORT)]
-    return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, {**os.environ, **events_env}, out), events_env
+    env = {**os.environ, **events_env, **tracing_env()}
+    return f"http://127.0.0.1:{GATEWAY_PORT}", _start(command, ROOT, env, out), events_env
 
 
 def start_on_rabbitmq(tmp_path: Path, out: IO[bytes]) -> Started:
@@ -91,8 +101,8 @@ def start_on_rabbitmq(tmp_path: Path, out: IO[bytes]) -> Started:
     events_env = {"EVENTS_TRANSPORT": "rabbitmq", "KAFKA_TOPIC_PREFIX": f"e2e-{uuid.uuid4().hex[:8]}.",
                   "EVENTS_LEGACY_ENVELOPE": "off"}
     command = [sys.executable, str(ROOT / "dev" / "run.py"), "--port", str(RABBITMQ_GATEWAY_PORT)]
-    return (f"http://127.0.0.1:{RABBITMQ_GATEWAY_PORT}", _start(command, ROOT, {**os.environ, **events_env}, out),
-            events_env)
+    env = {**os.environ, **events_env, **tracing_env()}
+    return f"http://127.0.0.1:{RABBITMQ_GATEWAY_PORT}", _start(command, ROOT, env, out), events_env
 
 
 def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> Started:
@@ -101,7 +111,8 @@ def start_make_run_from_a_clean_clone(tmp_path: Path, out: IO[bytes]) -> Started
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     unwanted = {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_TOPIC_PREFIX", "EVENTS_TRANSPORT",
                 "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "VIRTUAL_ENV"}
-    env = {k: v for k, v in os.environ.items() if k not in unwanted}
+    # A newcomer has no trace viewer configured either: `make run` says where traces would go.
+    env = {k: v for k, v in os.environ.items() if k not in unwanted and not k.startswith(("OTEL_", "ZIPKIN_"))}
     env |= {"PORT": str(EMBEDDED_GATEWAY_PORT), "BROKER_PORT": str(EMBEDDED_BROKER_PORT)}
     return f"http://127.0.0.1:{EMBEDDED_GATEWAY_PORT}", _start(["make", "run"], clone, env, out), {"EVENTS_TRANSPORT": "embedded"}
 

@@ -1,7 +1,11 @@
+import logging
+
 import django_events
 from event_contracts.payloads import VoteCast, VoteVoided
 
 from polls.models import PollTally
+
+logger = logging.getLogger(__name__)
 
 
 class PollTallyProjection(django_events.Projection):
@@ -10,6 +14,8 @@ class PollTallyProjection(django_events.Projection):
     @django_events.handles("vote.cast")
     def on_vote_cast(self, vote: VoteCast) -> None:
         self.add(vote.poll_id, total_votes=1)
+        # Applied live, the line carries the trace id of the POST /api/votes/ that cast it (django-events' span).
+        logger.info("vote %s counted in poll %s", vote.vote_id, vote.poll_id)
 
     @django_events.handles("vote.voided")
     def on_vote_voided(self, vote: VoteVoided) -> None:

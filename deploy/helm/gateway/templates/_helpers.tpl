@@ -12,6 +12,15 @@ resolver {{ .Values.resolver }} valid={{ .Values.resolverValidSeconds }}s ipv6=o
 set_real_ip_from {{ . }};
 {{- end }}
 resolver_timeout 2s;
+{{- /* The gateway's sampling decision (gateway.nginx.sampling_map): 01 for trace ids whose 17th-18th hex digits
+are below tracing.sampleRatio x 256; the services follow it (parentbased_traceidratio). */}}
+{{- $threshold := int (round (mulf (float64 .Values.tracing.sampleRatio) 256) 0) }}
+map $edge_trace_id $edge_trace_flags {
+{{- if and (gt $threshold 0) (lt $threshold 256) }}
+    "~^[0-9a-f]{16}({{ range $i, $value := until $threshold }}{{ if $i }}|{{ end }}{{ printf "%02x" $value }}{{ end }})" 01;
+{{- end }}
+    default {{ if ge $threshold 256 }}01{{ else }}00{{ end }};
+}
 {{- range $variable := regexFindAll "\\$route_[a-z0-9_]+" $conf -1 | uniq }}
 {{- $service := trimPrefix "$route_" $variable | replace "_" "-" }}
 {{- $upstream := get $.Values.upstreams $service | default dict }}

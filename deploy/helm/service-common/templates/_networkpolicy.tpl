@@ -37,7 +37,8 @@ spec:
         {{- toYaml $np.metricsClients | nindent 8 }}
     {{- end }}
   {{- if $np.egress.enabled }}
-  {{- $rules := concat $np.egress.rules $np.egress.extraRules }}
+  {{- $tracing := ternary $np.egress.tracingRules (list) (not (empty .Values.config.tracing.zipkinEndpoint)) }}
+  {{- $rules := concat $np.egress.rules $tracing $np.egress.extraRules }}
   egress:
     {{- if $rules }}
     {{- range $rules }}

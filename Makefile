@@ -24,7 +24,7 @@ LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-s
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
 MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
 	contracts:tests.settings gateway:django.conf.global_settings fleet:django.conf.global_settings \
-	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
+	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test) monolith:monolith.settings
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -32,6 +32,8 @@ INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
+	@echo "make run-monolith   the monolith the migration starts from (monolith/) on http://127.0.0.1:8100"
+	@echo "make test-migration the strangler path of the votes seam, monolith to vote-service and back, under load"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make test-matrix    the libraries' suites on every supported Python x Django pair (libs/noxfile.py)"
 	@echo "make release-libs   the libraries' sdists and wheels, checked, into the find-links folder dist/index/"
@@ -48,11 +50,12 @@ help:
 	@echo "make test-k8s       cluster-up, images, deploy, then the platform's tests on the cluster"
 
 # One development virtualenv holding everything (uv makes it in seconds).
-$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml)
+$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml \
+		monolith/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
+		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway -e monolith $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
 	# mypy follows no import hook (how setuptools maps fleet/ in an editable install): a folder holding only fleet,
 	# on the path through a .pth file, which mypy reads too.
 	mkdir -p $(VENV)/tooling && ln -sfn $(CURDIR)/fleet $(VENV)/tooling/fleet
@@ -92,17 +95,22 @@ infra-up:
 infra-down:
 	@bash infra/infra.sh down
 
-.PHONY: run demo
+.PHONY: run demo run-monolith
 run: venv
 	$(PY) dev/run.py
+# The monolith alone (monolith/README.md): SQLite unless DATABASE_URL is set, no events unless MONOLITH_EVENTS.
+MONOLITH_PORT ?= 8100
+run-monolith: venv
+	cd monolith && ../$(PY) manage.py migrate --noinput -v 0 && ../$(PY) -m uvicorn monolith.asgi:application \
+		--host 127.0.0.1 --port $(MONOLITH_PORT)
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
+.PHONY: test lint test-fleet test-monolith test-migration test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
 # The tiers in order, each timed; the tiers of one quoted group run at once (they share no port, database or broker,
 # and mostly wait). test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU.
-TIERS := lint test-fleet test-libs test-services "test-gateway test-deploy" test-new-service test-e2e test-security \
+TIERS := lint "test-fleet test-monolith" test-libs test-services "test-gateway test-deploy" "test-new-service test-migration" test-e2e test-security \
 	"test-faults test-faults-run" test-k8s
 test:
 	@for group in $(TIERS); do started=$$SECONDS; \
@@ -124,6 +132,17 @@ lint: venv
 # The platform's module (fleet/): the list's parsing and refusals, the plan, the supervisor. Seconds.
 test-fleet: venv
 	$(PY) -m pytest -q fleet/tests
+
+# The monolith's own suite (monolith/tests), on a database of its own. Seconds.
+test-monolith: venv
+	$(INFRA_ENV); url=$$($(PY) -c 'import os; from service_kit.settings import database_url_for; \
+		print(database_url_for(os.environ["DATABASE_URL"], "monolith"))'); \
+		cd monolith && DATABASE_URL=$$url ../$(PY) -m pytest -q
+
+# The strangler path of the votes seam (docs/migration.md), steps 1-5 and back under a steady load through nginx,
+# on PostgreSQL + Kafka; writes bench/results/migration.json and prints its table. A few minutes.
+test-migration: venv
+	$(INFRA_ENV); $(PY) -m pytest -q -s tests/migration
 
 # The libraries' tests need only the servers' addresses (INFRA_ENV) and, for their broker-restart tests, a command
 # that starts and stops a broker of their own (this repository's infra.sh, its Kafka jars reused).

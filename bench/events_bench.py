@@ -213,6 +213,73 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+class LagRun:
+    """The lag phase's publisher side: when each event committed, and when the consumer's projection (which appends
+    ``<event id> <time>`` to ``lag_file``) made it visible."""
+
+    def __init__(self, lag_file: Path) -> None:
+        self.lag_file = lag_file
+        self.committed: dict[str, float] = {}
+
+    def publish_one(self, n: int) -> None:
+        with transaction.atomic():
+            event = django_events.publish(BenchUpserted(id=f"lag-{n % 100}", n=n, label="lag"), key=f"lag-{n % 100}")
+        self.committed[str(event.id)] = time.time()
+
+    def visible(self) -> dict[str, float]:
+        seen = {}
+        for line in self.lag_file.read_text().splitlines():
+            event_id, at = line.split()
+            seen[event_id] = float(at)
+        return seen
+
+    def wait_until_visible(self, ids: set[str], timeout: float) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        while not ids <= (seen := self.visible()).keys() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return seen
+
+    def lags(self, timeout: float) -> tuple[list[float], int]:
+        """The lags of the events committed since the last ``committed.clear()``, and how many were committed."""
+        ids = set(self.committed)
+        seen = self.wait_until_visible(ids, timeout)
+        return [seen[i] - self.committed[i] for i in ids if i in seen], len(ids)
+
+    def wait_for_consumer(self) -> None:
+        self.publish_one(-1)  # the consumer has joined its group once this one is visible
+        seen = self.wait_until_visible(set(self.committed), 60)
+        assert set(self.committed) <= seen.keys(), "the lag benchmark's first event never became visible"
+        self.committed.clear()
+
+    def idle(self, events: int, gap: float) -> tuple[list[float], int]:
+        self.committed.clear()
+        for n in range(events):
+            self.publish_one(n)
+            time.sleep(gap)
+        return self.lags(30)
+
+    def loaded(self, rate: int, seconds: float) -> tuple[list[float], int, float]:
+        """Events at `rate` for `seconds` from several publishers, like a web server's worker processes (one alone
+        waits out every commit): their lags, how many, and the rate achieved."""
+        self.committed.clear()
+        started = time.perf_counter()
+        total = int(rate * seconds)
+
+        def publisher(first: int, results: Any) -> None:
+            for n in range(first, total, PUBLISHERS):
+                pause = started + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                self.publish_one(n)
+            results.put(self.committed)
+
+        for result in in_publisher_processes(publisher, timeout=seconds + 120):
+            self.committed.update(result)
+        achieved_rate = len(self.committed) / (time.perf_counter() - started)
+        lags, count = self.lags(60)
+        return lags, count, achieved_rate
+
+
 def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float, transport: str = "kafka") -> dict[str, float]:
     prefix = f"bench-{RUN}-lag-{transport}."
     overrides = {"TOPIC_PREFIX": prefix, "GROUP_ID": f"{prefix}group", "TRANSPORT": transport}
@@ -226,67 +293,24 @@ def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float, tran
     }
     from django.test.utils import override_settings
 
-    committed: dict[str, float] = {}
-
-    def publish_one(n: int) -> None:
-        with transaction.atomic():
-            event = django_events.publish(BenchUpserted(id=f"lag-{n % 100}", n=n, label="lag"), key=f"lag-{n % 100}")
-        committed[str(event.id)] = time.time()
-
-    def visible() -> dict[str, float]:
-        seen = {}
-        for line in lag_file.read_text().splitlines():
-            event_id, at = line.split()
-            seen[event_id] = float(at)
-        return seen
-
-    def wait_until_visible(ids: set[str], timeout: float) -> dict[str, float]:
-        deadline = time.monotonic() + timeout
-        while not ids <= (seen := visible()).keys() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return seen
-
+    run = LagRun(lag_file)
     with override_settings(DJANGO_EVENTS={**events_settings.user_settings, **overrides}):
         get_transport().ensure_topics([django_events.topic_for(EVENT_TYPE)])
         workers = [start_worker("events_relay", env), start_worker("events_consume", env)]
         try:
-            publish_one(-1)  # the consumer has joined its group once this one is visible
-            seen = wait_until_visible(set(committed), 60)
-            assert set(committed) <= seen.keys(), "the lag benchmark's first event never became visible"
-            committed.clear()
-
-            for n in range(idle_events):
-                publish_one(n)
-                time.sleep(idle_gap)
-            idle_ids = set(committed)
-            seen = wait_until_visible(idle_ids, 30)
-            idle = [seen[i] - committed[i] for i in idle_ids if i in seen]
-
-            committed.clear()
-            started = time.perf_counter()
-            total = int(rate * seconds)
-
-            def publisher(first: int, results: Any) -> None:
-                # Several publishers, like a web server's worker processes: one alone waits out every commit.
-                for n in range(first, total, PUBLISHERS):
-                    pause = started + n / rate - time.perf_counter()
-                    if pause > 0:
-                        time.sleep(pause)
-                    publish_one(n)
-                results.put(committed)
-
-            for result in in_publisher_processes(publisher, timeout=seconds + 120):
-                committed.update(result)
-            achieved_rate = len(committed) / (time.perf_counter() - started)
-            loaded_ids = set(committed)
-            seen = wait_until_visible(loaded_ids, 60)
-            loaded = [seen[i] - committed[i] for i in loaded_ids if i in seen]
+            run.wait_for_consumer()
+            idle, idle_count = run.idle(idle_events, idle_gap)
+            loaded, loaded_count, achieved_rate = run.loaded(rate, seconds)
         finally:
             for worker in workers:
                 worker.terminate()
             codes = [worker.wait(30) for worker in workers]
     assert codes == [0, 0], f"workers exited with {codes}: {[w.stderr.read().decode()[-1000:] for w in workers]}"
-    assert len(idle) == len(idle_ids) and len(loaded) == len(loaded_ids), "some events never became visible"
+    assert len(idle) == idle_count and len(loaded) == loaded_count, "some events never became visible"
+    return lag_figures(idle, loaded, achieved_rate)
+
+
+def lag_figures(idle: list[float], loaded: list[float], achieved_rate: float) -> dict[str, float]:
     ms = 1000.0
     return {
         "lag_idle_p50_ms": percentile(idle, 50) * ms,

@@ -16,6 +16,9 @@ each vote in another poll. Through each gateway, three phases of `--seconds` eac
                  address, half `GET /api/votes/results/<random uuid>/`, half `GET /api/choices/?poll_id=<random
                  uuid>`: a wave when the last one is answered, at most one per `--period` seconds;
   authenticated  the same waves with a token (whose reads and writes may wait for a poll created a moment ago).
+`--compare-gateway DIR` adds a third gateway beside them, in front of the same services: the development gateway
+of another checkout (DIR is its gateway/ folder, e.g. a `git worktree add --detach` at an older commit), on the
+port plus 20 and labelled with that checkout's commit: a change to the proxy measured before and after in one run.
 Prints a table and writes bench/results/exhaustion.json.
 """
 
@@ -50,6 +53,7 @@ WORK = ROOT / ".cache" / "bench-exhaustion"
 sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
 
 from fleet import load  # noqa: E402
+from fleet.plan import gateway as gateway_process  # noqa: E402
 from fleet.plan import upstreams as upstreams_of  # noqa: E402
 
 SERVICES = load()
@@ -78,12 +82,23 @@ def percentile(values: list[float], share: float) -> float:
 @dataclass
 class Platform:
     port: int
+    compared: Path | None = None  # another checkout's gateway/ folder
     runner: subprocess.Popen[bytes] | None = None
     nginx: subprocess.Popen[bytes] | None = None
+    other: subprocess.Popen[bytes] | None = None
 
     @property
     def urls(self) -> dict[str, str]:
-        return {"dev": f"http://127.0.0.1:{self.port}", "nginx": f"http://127.0.0.1:{self.port + 10}"}
+        urls = {"dev": f"http://127.0.0.1:{self.port}"}
+        if self.compared is not None:
+            urls[f"dev@{self.compared_commit}"] = f"http://127.0.0.1:{self.port + 20}"
+        return urls | {"nginx": f"http://127.0.0.1:{self.port + 10}"}
+
+    @property
+    def compared_commit(self) -> str:
+        assert self.compared is not None
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.compared, capture_output=True,
+                              text=True, check=True).stdout.strip()
 
     def start(self) -> None:
         database_url = os.environ.get("DATABASE_URL")
@@ -114,24 +129,34 @@ class Platform:
         from gateway.nginx import command
 
         self.nginx = subprocess.Popen(command(WORK), stdout=(WORK / "nginx.out").open("wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(f"{self.urls['nginx']}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.nginx.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"nginx did not start: see {WORK / 'nginx.out'}")
-            time.sleep(0.1)
+        wait_healthy(self.urls["nginx"], self.nginx, WORK / "nginx.out")
+        if self.compared is not None:
+            other = gateway_process(port=self.port + 20, upstream=upstreams, root=self.compared.parent)
+            self.other = subprocess.Popen(other.command, cwd=other.cwd, env={**env, **other.env},
+                                          stdout=(WORK / "compared.out").open("wb"), stderr=subprocess.STDOUT)
+            wait_healthy(f"http://127.0.0.1:{self.port + 20}", self.other, WORK / "compared.out")
 
     def stop(self) -> None:
-        if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.terminate()
-            self.nginx.wait(30)
+        for process in (self.nginx, self.other):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
         if self.runner is not None and self.runner.poll() is None:
             os.killpg(self.runner.pid, signal.SIGINT)
             self.runner.wait(60)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], output: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{url} did not start: see {output}")
+        time.sleep(0.1)
 
 
 def client(url: str, source: str) -> httpx.Client:
@@ -343,9 +368,11 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=8)
     parser.add_argument("--rate", type=float, default=3.0, help="votes a second per voter")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase")
+    parser.add_argument("--compare-gateway", metavar="DIR",
+                        help="another checkout's gateway/ folder: its development gateway measured beside this one")
     args = parser.parse_args()
 
-    platform = Platform(args.port)
+    platform = Platform(args.port, Path(args.compare_gateway).resolve() if args.compare_gateway else None)
     rows: dict[str, dict[str, Any]] = {}
     started = time.monotonic()
     try:
@@ -373,14 +400,14 @@ def main() -> None:
         platform.stop()
 
     print()
-    print(f"{'gateway, phase':<22}{'votes':>7}{'201':>6}{'5xx':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    print(f"{'gateway, phase':<28}{'votes':>7}{'201':>6}{'5xx':>5}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
           f"{'p99/quiet':>10}   attack: statuses, p99 ms")
     for name, row in rows.items():
         quiet = rows[f"{name.split()[0]} quiet"]["votes_p99_ms"]
         row["p99_ratio"] = round(row["votes_p99_ms"] / quiet, 2) if quiet else None
         attack_text = (f"{row['attack_requests']} {dict(sorted(row['attack_statuses'].items()))}, {row['attack_p99_ms']}"
                        if "attack_requests" in row else "")
-        print(f"{name:<22}{row['votes']:>7}{row['votes_201']:>6}{row['votes_5xx']:>5}{row['votes_p50_ms']:>9}"
+        print(f"{name:<28}{row['votes']:>7}{row['votes_201']:>6}{row['votes_5xx']:>5}{row['votes_p50_ms']:>9}"
               f"{row['votes_p99_ms']:>9}{row['votes_max_ms']:>9}{row['p99_ratio']:>10}   {attack_text}")
     met = all(row["votes_5xx"] == 0 and (row["p99_ratio"] or 0) < TARGET_RATIO for row in rows.values())
     print(f"\ntarget (every phase: 0 5xx, votes' p99 < {TARGET_RATIO:g}x the quiet one): {'met' if met else 'MISSED'}")

@@ -33,6 +33,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/), beside this fo
 from fleet import plan as fleet_plan  # noqa: E402
 from fleet.plan import PLAINTEXT, Process  # noqa: E402
 from fleet.services import GATEWAY_PORT as DEFAULT_PORT  # noqa: E402
-from fleet.services import load  # noqa: E402
+from fleet.services import Service, load  # noqa: E402
 from fleet.supervisor import CrashLoop, Stopped, Supervisor, broker_answers, die_with_parent  # noqa: E402
 
 DEFAULT_BROKER_PORT = 9092
@@ -245,80 +246,12 @@ def main() -> None:
 def run(supervisor: Supervisor, args: argparse.Namespace) -> int:
     """Starts the platform under ``supervisor`` and watches it; the exit status once a stop is asked for."""
     service_ports = {service: service.port_beside(args.port) for service in SERVICES}
+    events = choose_events(supervisor, args)
     ports = {service.service_name: port for service, port in service_ports.items()} | {"gateway": args.port}
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-    on_rabbitmq = os.environ.get("EVENTS_TRANSPORT") == "rabbitmq"
-    if not bootstrap and not on_rabbitmq:
-        broker_port = args.broker_port or DEFAULT_BROKER_PORT
-        if not args.broker_port and port_in_use(broker_port):
-            broker_port = free_port()
-            supervisor.say(f"port {DEFAULT_BROKER_PORT} is taken; the embedded broker takes {broker_port}")
-        ports["embedded broker"] = broker_port
-    check_ports(ports)
-
-    database_url = os.environ.get("DATABASE_URL")
-    databases = service_databases(database_url)
-    if database_url:
-        create_databases(database_url, databases)
-        server = database_url.rsplit("@", 1)[-1].rsplit("/", 1)[0]
-        supervisor.say(f"databases: {', '.join(service.database for service in SERVICES)} on {server}")
-    else:
-        supervisor.say("databases: SQLite files in services/*/var/")
-
+    check_ports(ports | ({"embedded broker": events.embedded_port} if events.embedded_port else {}))
+    databases = prepare_databases(supervisor)
     try:
-        if on_rabbitmq:
-            rabbitmq = os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672").rsplit("@", 1)[-1]
-            supervisor.say(f"events on RabbitMQ at {rabbitmq}")
-        elif not bootstrap:
-            bootstrap = f"127.0.0.1:{ports['embedded broker']}"
-            supervisor.say(f"starting the embedded Kafka-protocol broker (Tansu, its log in memory) on {bootstrap}")
-            supervisor.add_broker(broker_process(ports["embedded broker"]), bootstrap)
-        embedded = supervisor.broker is not None
-        auth = next(port for service, port in service_ports.items() if service.name == "auth")
-        # Tokens name the gateway as their issuer, where OpenID discovery answers.
-        env = fleet_plan.service_env(bootstrap=bootstrap, gateway_port=args.port, auth_port=auth,
-                                     issuer=f"http://127.0.0.1:{args.port}")
-        principals = rabbitmq_users() if on_rabbitmq else {} if embedded else service_principals(bootstrap)
-        env |= trace_viewer(supervisor, start=args.trace_viewer)
-        if embedded:  # it authenticates nobody: not the credentials of another broker the shell may hold
-            env |= PLAINTEXT
-        if principals:
-            supervisor.say("each service connects to the broker as its own user, with the rights its contracts give it")
-        plans = []
-        for service, port in service_ports.items():
-            (service.folder / "var").mkdir(exist_ok=True)
-            # The consumer keeps this file while it holds its share of its topics: until then, events published
-            # now reach it only once it joins, and a user just registered is unknown to the other services. One
-            # left by a run that was killed says nothing of this one.
-            ready_file = service.folder / "var" / "events_consume.ready"
-            ready_file.unlink(missing_ok=True)
-            own = env | ({"DATABASE_URL": databases[service.name]} if databases else {}) | principals.get(service.name, {})
-            plans.append(fleet_plan.plan(service, port=port, env=own, forwarded_allow_ips=GATEWAY_ADDRESS,
-                                         ready_file=ready_file))
-        # Each service's own database: the migrations run side by side.
-        supervisor.run_together(plan.migrate for plan in plans)
-        for plan in plans:
-            supervisor.say(f"starting {plan.service.service_name} on http://127.0.0.1:{service_ports[plan.service]} "
-                           "with its relay and consumer")
-            supervisor.add(plan.web)
-            for relay in plan.relays:
-                supervisor.add(relay, needs_broker=embedded, resends_after_fresh_broker=embedded)
-            for consumer in plan.consumers:
-                supervisor.add(consumer, needs_broker=embedded)
-        for port in service_ports.values():
-            supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
-        supervisor.add(fleet_plan.gateway(port=args.port, upstream=fleet_plan.upstreams(service_ports.items())))
-        gateway = f"http://127.0.0.1:{args.port}"
-        supervisor.wait_for(f"{gateway}/healthz")
-        ready_files = [Path(plan.consumers[0].command[-1]) for plan in plans if plan.consumers]
-        if on_rabbitmq or broker_answers(bootstrap):
-            supervisor.wait_until(lambda: all(f.exists() for f in ready_files),
-                                  "the consumers did not join their groups", CONSUMERS_JOIN_WITHIN)
-        else:  # the web processes take writes into their outboxes meanwhile
-            supervisor.say(f"no broker answers at {bootstrap}: the consumers join their groups once one does")
-        if args.demo:
-            supervisor.run_together([Process("demo", (sys.executable, str(ROOT / "dev" / "demo.py"), gateway), ROOT)])
-        supervisor.say(f"ready: open {gateway}/ (API under {gateway}/api/...). Ctrl-C stops everything.")
+        start(supervisor, args, service_ports, events, databases)
         supervisor.watch()
     except CrashLoop as crash:
         supervisor.say(f"{crash}; stopping everything")
@@ -330,6 +263,116 @@ def run(supervisor: Supervisor, args: argparse.Namespace) -> int:
             print(stop.code, flush=True)
             return 1
     return 0
+
+
+@dataclass(frozen=True)
+class Events:
+    """Where the events go: a Kafka at `bootstrap`, RabbitMQ, or (neither given) the embedded broker to start on
+    `embedded_port`."""
+
+    bootstrap: str
+    on_rabbitmq: bool
+    embedded_port: int | None
+
+
+def choose_events(supervisor: Supervisor, args: argparse.Namespace) -> Events:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    on_rabbitmq = os.environ.get("EVENTS_TRANSPORT") == "rabbitmq"
+    if bootstrap or on_rabbitmq:
+        return Events(bootstrap, on_rabbitmq, embedded_port=None)
+    broker_port = args.broker_port or DEFAULT_BROKER_PORT
+    if not args.broker_port and port_in_use(broker_port):
+        broker_port = free_port()
+        supervisor.say(f"port {DEFAULT_BROKER_PORT} is taken; the embedded broker takes {broker_port}")
+    return Events(f"127.0.0.1:{broker_port}", on_rabbitmq=False, embedded_port=broker_port)
+
+
+def prepare_databases(supervisor: Supervisor) -> dict[str, str]:
+    """Each service's DATABASE_URL (none: SQLite files), the databases created."""
+    database_url = os.environ.get("DATABASE_URL")
+    databases = service_databases(database_url)
+    if database_url:
+        create_databases(database_url, databases)
+        server = database_url.rsplit("@", 1)[-1].rsplit("/", 1)[0]
+        supervisor.say(f"databases: {', '.join(service.database for service in SERVICES)} on {server}")
+    else:
+        supervisor.say("databases: SQLite files in services/*/var/")
+    return databases
+
+
+def start(supervisor: Supervisor, args: argparse.Namespace, service_ports: dict[Service, int], events: Events,
+          databases: dict[str, str]) -> None:
+    """The broker, the migrations, each service's processes, the gateway; returns once the consumers joined."""
+    start_events(supervisor, events)
+    embedded = supervisor.broker is not None
+    traces = trace_viewer(supervisor, start=args.trace_viewer)
+    plans = service_plans(supervisor, args.port, service_ports, events, databases, traces)
+    # Each service's own database: the migrations run side by side.
+    supervisor.run_together(plan.migrate for plan in plans)
+    for plan in plans:
+        supervisor.say(f"starting {plan.service.service_name} on http://127.0.0.1:{service_ports[plan.service]} "
+                       "with its relay and consumer")
+        supervisor.add(plan.web)
+        for relay in plan.relays:
+            supervisor.add(relay, needs_broker=embedded, resends_after_fresh_broker=embedded)
+        for consumer in plan.consumers:
+            supervisor.add(consumer, needs_broker=embedded)
+    for port in service_ports.values():
+        supervisor.wait_for(f"http://127.0.0.1:{port}/healthz")
+    supervisor.add(fleet_plan.gateway(port=args.port, upstream=fleet_plan.upstreams(service_ports.items())))
+    gateway = f"http://127.0.0.1:{args.port}"
+    supervisor.wait_for(f"{gateway}/healthz")
+    wait_for_consumers(supervisor, plans, events)
+    if args.demo:
+        supervisor.run_together([Process("demo", (sys.executable, str(ROOT / "dev" / "demo.py"), gateway), ROOT)])
+    supervisor.say(f"ready: open {gateway}/ (API under {gateway}/api/...). Ctrl-C stops everything.")
+
+
+def start_events(supervisor: Supervisor, events: Events) -> None:
+    if events.on_rabbitmq:
+        rabbitmq = os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672").rsplit("@", 1)[-1]
+        supervisor.say(f"events on RabbitMQ at {rabbitmq}")
+    elif events.embedded_port:
+        supervisor.say(f"starting the embedded Kafka-protocol broker (Tansu, its log in memory) on {events.bootstrap}")
+        supervisor.add_broker(broker_process(events.embedded_port), events.bootstrap)
+
+
+def service_plans(supervisor: Supervisor, gateway_port: int, service_ports: dict[Service, int], events: Events,
+                  databases: dict[str, str], traces: dict[str, str]) -> list[fleet_plan.Plan]:
+    """Every service's processes, each with its own database and broker credentials, sending their spans where
+    ``traces`` says."""
+    embedded = supervisor.broker is not None
+    auth = next(port for service, port in service_ports.items() if service.name == "auth")
+    # Tokens name the gateway as their issuer, where OpenID discovery answers.
+    env = fleet_plan.service_env(bootstrap=events.bootstrap, gateway_port=gateway_port, auth_port=auth,
+                                 issuer=f"http://127.0.0.1:{gateway_port}")
+    principals = rabbitmq_users() if events.on_rabbitmq else {} if embedded else service_principals(events.bootstrap)
+    env |= traces
+    if embedded:  # it authenticates nobody: not the credentials of another broker the shell may hold
+        env |= PLAINTEXT
+    if principals:
+        supervisor.say("each service connects to the broker as its own user, with the rights its contracts give it")
+    plans = []
+    for service, port in service_ports.items():
+        (service.folder / "var").mkdir(exist_ok=True)
+        # The consumer keeps this file while it holds its share of its topics: until then, events published
+        # now reach it only once it joins, and a user just registered is unknown to the other services. One
+        # left by a run that was killed says nothing of this one.
+        ready_file = service.folder / "var" / "events_consume.ready"
+        ready_file.unlink(missing_ok=True)
+        own = env | ({"DATABASE_URL": databases[service.name]} if databases else {}) | principals.get(service.name, {})
+        plans.append(fleet_plan.plan(service, port=port, env=own, forwarded_allow_ips=GATEWAY_ADDRESS,
+                                     ready_file=ready_file))
+    return plans
+
+
+def wait_for_consumers(supervisor: Supervisor, plans: list[fleet_plan.Plan], events: Events) -> None:
+    ready_files = [Path(plan.consumers[0].command[-1]) for plan in plans if plan.consumers]
+    if events.on_rabbitmq or broker_answers(events.bootstrap):
+        supervisor.wait_until(lambda: all(f.exists() for f in ready_files),
+                              "the consumers did not join their groups", CONSUMERS_JOIN_WITHIN)
+    else:  # the web processes take writes into their outboxes meanwhile
+        supervisor.say(f"no broker answers at {events.bootstrap}: the consumers join their groups once one does")
 
 
 if __name__ == "__main__":

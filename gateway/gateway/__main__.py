@@ -26,8 +26,10 @@ def main() -> None:
     ACCESS_LOG.propagate = False
     # proxy_headers off: the gateway finds the client itself, from its table's trusted proxies only (as nginx's
     # realip module does), never from an X-Forwarded-For any client can write.
+    # uvloop: under a flood of refused requests the proxy's time went mostly to asyncio's Python transports
+    # (accept, read, write, close), which uvloop does in C; h11 stays, with its JSON 400s and its head bound.
     uvicorn.run(Gateway(load()), host=args.host, port=args.port, access_log=False, proxy_headers=False,
-                server_header=False, lifespan="on", **server_options())
+                server_header=False, lifespan="on", loop="uvloop", **server_options())
 
 
 if __name__ == "__main__":

@@ -208,30 +208,42 @@ def _covered(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check(table: Table) -> None:
     for route in table.routes:
-        if not (route.prefix.startswith("/") and route.prefix.endswith("/")):
-            raise ValueError(f"route prefix {route.prefix!r} must start and end with '/'")
-        for path in route.paths:
-            owners = [other.service for other in table.routes if other.serves(path)]
-            if not EXACT_PATH.fullmatch(path) or owners != [route.service]:
-                raise ValueError(f"{route.service}: path {path!r} must be a plain /path that no other route serves")
-        route.upstream_host_port  # noqa: B018 - validates the address
-    names = [limit.name for limit in (*table.rate_limits, *table.connection_limits)]
-    if len(set(names)) != len(names):
-        raise ValueError(f"limits share a name (each names an nginx zone): {names}")
+        _check_route(table, route)
+    _check_limit_names(table)
     for kind in (table.rate_limits, table.connection_limits):
         for limit in kind:
             _check_limit(table, limit)
-            overlap = [other.name for other in kind if other is not limit and other.overlaps(limit)]
-            if overlap:
-                # One limit of a kind per request, as the development proxy counts it: nginx would count
-                # two limit_req zones of one location in its own way.
-                raise ValueError(f"limits {limit.name!r} and {overlap[0]!r} cover the same requests")
+            _check_no_overlap(kind, limit)
     for rate in table.rate_limits:
         if rate.rate < 1 or rate.burst < 0:
             raise ValueError(f"rate limit {rate.name!r}: rate must be >= 1 r/s and burst >= 0")
     for conn in table.connection_limits:
         if conn.connections < 1:
             raise ValueError(f"connection limit {conn.name!r}: connections must be >= 1")
+
+
+def _check_route(table: Table, route: Route) -> None:
+    if not (route.prefix.startswith("/") and route.prefix.endswith("/")):
+        raise ValueError(f"route prefix {route.prefix!r} must start and end with '/'")
+    for path in route.paths:
+        owners = [other.service for other in table.routes if other.serves(path)]
+        if not EXACT_PATH.fullmatch(path) or owners != [route.service]:
+            raise ValueError(f"{route.service}: path {path!r} must be a plain /path that no other route serves")
+    route.upstream_host_port  # noqa: B018 - validates the address
+
+
+def _check_limit_names(table: Table) -> None:
+    names = [limit.name for limit in (*table.rate_limits, *table.connection_limits)]
+    if len(set(names)) != len(names):
+        raise ValueError(f"limits share a name (each names an nginx zone): {names}")
+
+
+def _check_no_overlap(kind: tuple[ClientLimit, ...], limit: ClientLimit) -> None:
+    """One limit of a kind per request, as the development proxy counts it: nginx would count two limit_req zones
+    of one location in its own way."""
+    overlap = [other.name for other in kind if other is not limit and other.overlaps(limit)]
+    if overlap:
+        raise ValueError(f"limits {limit.name!r} and {overlap[0]!r} cover the same requests")
 
 
 def _check_limit(table: Table, limit: ClientLimit) -> None:

@@ -59,6 +59,18 @@ class Platform:
         return self.polls[poll_id]
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Json, headers: dict[str, str]) -> tuple[int, Any]:
+        answer = self._session(method, path, body)
+        if answer is not None:
+            return answer
+        # As the services: every write, and who-am-I, needs a signed-in caller, before the route is even looked up.
+        user = self.user_of(headers) if method == "POST" or path == "/api/auth/me/" else None
+        answer = (self._me(path, user) or self._polls(method, path, body, user) or self._choices(method, path, query, body)
+                  or self._votes(method, path, body, user))
+        if answer is None:
+            raise Failure(404, "not_found", "Not found.")
+        return answer
+
+    def _session(self, method: str, path: str, body: Json) -> tuple[int, Any] | None:
         if (method, path) == ("POST", "/api/auth/register/"):
             if body["username"] in self.users:
                 raise Failure(409, "username_taken", "That username is taken.")
@@ -75,9 +87,15 @@ class Platform:
         if (method, path) == ("POST", "/api/auth/logout/"):
             self.refresh_tokens.pop(self.refresh_of(body))
             return 204, None
-        user = self.user_of(headers) if method == "POST" or path == "/api/auth/me/" else None
+        return None
+
+    @staticmethod
+    def _me(path: str, user: Json | None) -> tuple[int, Any] | None:
         if path == "/api/auth/me/":
             return 200, {"id": user["id"], "username": user["username"]}  # type: ignore[index]
+        return None
+
+    def _polls(self, method: str, path: str, body: Json, user: Json | None) -> tuple[int, Any] | None:
         if (method, path) == ("GET", "/api/polls/"):
             results = sorted(self.polls.values(), key=lambda p: -p["id"])
             return 200, {"count": len(results), "next": None, "previous": None, "results": results}
@@ -91,6 +109,9 @@ class Platform:
         if (match := re.fullmatch(r"/api/polls/(\d+)/close/", path)) and method == "POST":
             self.poll(int(match[1]))["status"] = "closed"
             return 200, self.poll(int(match[1]))
+        return None
+
+    def _choices(self, method: str, path: str, query: dict[str, str], body: Json) -> tuple[int, Any] | None:
         if (method, path) == ("GET", "/api/choices/"):
             results = [c for c in self.choices.values() if c["poll_id"] == int(query["poll_id"])]
             return 200, {"count": len(results), "next": None, "previous": None, "results": results}
@@ -98,6 +119,9 @@ class Platform:
             choice = {"id": next(self.ids), "poll_id": body["poll_id"], "text": body["text"]}
             self.choices[choice["id"]] = choice
             return 201, choice
+        return None
+
+    def _votes(self, method: str, path: str, body: Json, user: Json | None) -> tuple[int, Any] | None:
         if (method, path) == ("POST", "/api/votes/"):
             poll = self.poll(body["poll_id"])
             if poll["status"] != "open":
@@ -112,7 +136,7 @@ class Platform:
             counted = [{"choice_id": c["id"], "text": c["text"], "votes": list(self.votes.values()).count(c["id"])}
                        for c in self.choices.values() if c["poll_id"] == poll["id"]]
             return 200, {"poll_id": poll["id"], "total": sum(c["votes"] for c in counted), "choices": counted}
-        raise Failure(404, "not_found", "Not found.")
+        return None
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

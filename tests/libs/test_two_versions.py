@@ -1,0 +1,243 @@
+"""Two versions of django-events side by side on one Kafka: the released 0.1.0, rebuilt from this repository's
+history, and the one in the tree (the development virtualenv's), each in a Django project of its own with its own
+PostgreSQL database. Each publishes events the other consumes: every event arrives, none is applied twice (not
+even when both consumers read their topics again from the start under a new group), and each reads the other's
+envelope: the 0.1 JSON envelope, and the CloudEvents one with 0.1's field names alongside (`LEGACY_ENVELOPE`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.libs.test_quickstart import run
+
+ROOT = Path(__file__).resolve().parents[2]
+# django-events 0.1.0 as released (its CHANGELOG's date, 2026-11-24): the last commit of that day in libs/.
+RELEASED = ("0.1.0", "d749667")
+WHEELS = ROOT / ".cache" / "released-wheels"
+EVENTS = 30
+KEY = "two-versions"  # one key, one partition: an event read after another was sent after it
+
+SETTINGS = """
+import os
+from urllib.parse import urlparse
+
+_url = urlparse(os.environ["DATABASE_URL"])
+SECRET_KEY = "two-versions"
+USE_TZ = True
+INSTALLED_APPS = ["django_events", "side"]
+DATABASES = {"default": {
+    "ENGINE": "django.db.backends.postgresql", "NAME": os.environ["SIDE_DATABASE"], "USER": _url.username,
+    "PASSWORD": _url.password, "HOST": _url.hostname, "PORT": _url.port or 5432,
+}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+_CLIENT = {setting: os.environ[name] for name, setting in [
+    ("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+    ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")] if os.environ.get(name)}
+DJANGO_EVENTS = {"SERVICE": os.environ["SIDE"], "TOPIC_PREFIX": os.environ["SIDE_PREFIX"],
+                 "GROUP_ID": os.environ["SIDE_GROUP"], "PRODUCER": _CLIENT, "CONSUMER": _CLIENT}
+if os.environ.get("SIDE_CLIENT_SETTING"):  # 0.2's setting for every client, the admin's too (0.1 has none)
+    DJANGO_EVENTS["CLIENT"] = _CLIENT
+"""
+
+MODELS = """
+from django.db import models
+
+
+class Received(models.Model):
+    event_id = models.UUIDField()
+    type = models.CharField(max_length=64)
+    version = models.IntegerField()
+    source = models.CharField(max_length=64)
+    key = models.CharField(max_length=64)
+    number = models.IntegerField()
+"""
+
+# Deprecated in 0.2 (it warns) but the one way 0.1 has: a handler in an installed app's projections.py.
+HANDLERS = """
+import django_events
+
+from .models import Received
+
+
+@django_events.handler("{consumes}")
+def received(event):
+    Received.objects.create(event_id=event.id, type=event.type, version=event.version, source=event.source,
+                            key=event.key, number=event.data["number"])
+"""
+
+PUBLISH = """
+import sys
+import django
+django.setup()
+from django.db import transaction
+import django_events
+for number in range(int(sys.argv[1]), int(sys.argv[2])):
+    with transaction.atomic():
+        django_events.publish("{publishes}", key="{key}", data={{"number": number}})
+"""
+
+
+@dataclass
+class Side:
+    name: str
+    python: str
+    project: Path
+    env: dict[str, str]
+    publishes: str
+    workers: tuple[subprocess.Popen[bytes], ...] = ()
+
+    def django(self, *arguments: str) -> str:
+        return run([self.python, "-m", "django", *arguments], cwd=self.project, env=self.env)
+
+    def publish(self, first: int, last: int) -> None:
+        run([self.python, "-c", PUBLISH.format(publishes=self.publishes, key=KEY), str(first), str(last)],
+            cwd=self.project, env=self.env)
+
+    def start(self) -> None:
+        self.workers = tuple(
+            subprocess.Popen([self.python, "-m", "django", command], cwd=self.project, env=self.env,
+                             stdout=subprocess.DEVNULL, stderr=open(self.project / f"{command}.log", "ab"))
+            for command in ("events_relay", "events_consume"))
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.terminate()
+        for worker in self.workers:
+            worker.wait(60)
+        self.workers = ()
+
+    def received(self) -> list[tuple[str, str, int, str, str, int]]:
+        url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + self.env["SIDE_DATABASE"]
+        with psycopg.connect(url, autocommit=True) as connection:
+            rows = connection.execute("SELECT event_id::text, type, version, source, key, number FROM side_received")
+            return list(rows.fetchall())
+
+    def logs(self) -> str:
+        return "\n".join(f"{log.name}:\n{log.read_text()[-2000:]}" for log in self.project.glob("*.log"))
+
+
+def released_wheel(version: str, commit: str, scratch: Path) -> Path:
+    """The released version's wheel, built once from the repository's history into an ignored cache."""
+    built = sorted(WHEELS.glob(f"django_events-{version}-*.whl"))
+    if built:
+        return built[0]
+    archive = scratch / "released.tar"
+    run(["git", "archive", "-o", str(archive), commit, "libs/django-events"], cwd=ROOT)
+    with tarfile.open(archive) as tar:
+        tar.extractall(scratch / "released", filter="data")
+    source = scratch / "released" / "libs" / "django-events"
+    assert f'version = "{version}"' in (source / "pyproject.toml").read_text(), f"{commit} is not {version}"
+    run(["uv", "build", "-q", "--wheel", "--out-dir", str(WHEELS), str(source)])
+    [wheel] = WHEELS.glob(f"django_events-{version}-*.whl")
+    return wheel
+
+
+def make_side(name: str, python: str, tmp_path: Path, prefix: str, publishes: str, consumes: str,
+              **env: str) -> Side:
+    project = tmp_path / name
+    (project / "side").mkdir(parents=True)
+    (project / "settings.py").write_text(SETTINGS)
+    (project / "side" / "__init__.py").write_text("")
+    (project / "side" / "models.py").write_text(MODELS)
+    (project / "side" / "projections.py").write_text(HANDLERS.format(consumes=consumes))
+    database = f"two_versions_{name}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    side_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTHON", "VIRTUAL_ENV"))},
+        "DJANGO_SETTINGS_MODULE": "settings", "PYTHONPATH": str(project), "SIDE": name, "SIDE_DATABASE": database,
+        "SIDE_PREFIX": prefix, "SIDE_GROUP": f"{prefix}{name}", **env,
+    }
+    return Side(name, python, project, side_env, publishes)
+
+
+@pytest.fixture
+def sides(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.fail("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS name the servers (make infra-up)")
+    version, commit = RELEASED
+    wheel = released_wheel(version, commit, tmp_path)
+    venv = tmp_path / "released-venv"
+    run(["uv", "venv", "-q", "-p", sys.executable, str(venv)])
+    python = str(venv / "bin" / "python")
+    run(["uv", "pip", "install", "-q", "--python", python, f"{wheel}[postgres]", "django~=5.2.0"])
+    prefix = f"two-versions-{uuid.uuid4().hex[:8]}."
+    # 0.1 creates missing topics with an admin client that has no credentials: made here, as an operator would.
+    client = {setting: os.environ[name] for name, setting in [
+        ("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+        ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")] if os.environ.get(name)}
+    admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], **client})
+    topics = [f"{prefix}{topic}" for topic in ("ping", "pong", "ping.dlq", "pong.dlq")]
+    for future in admin.create_topics([NewTopic(topic, num_partitions=2) for topic in topics]).values():
+        future.result(30)
+    old = make_side("old", python, tmp_path, prefix, publishes="ping.sent", consumes="pong.sent")
+    new = make_side("new", sys.executable, tmp_path, prefix, publishes="pong.sent", consumes="ping.sent",
+                    SIDE_CLIENT_SETTING="1")
+    try:
+        yield old, new
+    finally:
+        for side in (old, new):
+            side.stop()
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
+            for side in (old, new):
+                connection.execute(f'DROP DATABASE IF EXISTS "{side.env["SIDE_DATABASE"]}" WITH (FORCE)')
+        for future in admin.delete_topics(topics).values():
+            future.result(30)
+
+
+def wait_for(sides: tuple[Side, ...], count: int) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        held = {side.name: len(side.received()) for side in sides}
+        if all(n >= count for n in held.values()):
+            return
+        assert all(worker.poll() is None for side in sides for worker in side.workers), \
+            "\n".join(side.logs() for side in sides)
+        assert time.monotonic() < deadline, f"{held} of {count} events each:\n" + "\n".join(s.logs() for s in sides)
+        time.sleep(0.5)
+
+
+def test_the_released_and_the_tree_version_exchange_events_on_kafka(sides: tuple[Side, Side]) -> None:
+    old, new = sides
+    versions = {side.name: run([side.python, "-c", "import django_events; print(django_events.__version__)"],
+                               env=side.env).strip() for side in sides}
+    tree = run([sys.executable, "-c", "import django_events; print(django_events.__version__)"]).strip()
+    assert versions == {"old": RELEASED[0], "new": tree} and tree != RELEASED[0], versions
+    for side in sides:
+        side.django("makemigrations", "side", "-v", "0")
+        side.django("migrate", "-v", "0")
+        side.start()
+    old.publish(0, EVENTS)
+    new.publish(0, EVENTS)
+    wait_for(sides, EVENTS)
+
+    # Both consumers read their topics again from the start, under a new group: each inbox drops what its side
+    # already applied. One event more from each side, on the same partition, arrives after all of those.
+    for side in sides:
+        side.stop()
+        side.env["SIDE_GROUP"] += "-again"
+        side.start()
+    old.publish(EVENTS, EVENTS + 1)
+    new.publish(EVENTS, EVENTS + 1)
+    wait_for(sides, EVENTS + 1)
+    time.sleep(2)  # anything applied twice would have been by now
+
+    for side, sender, event_type in ((old, new, "pong.sent"), (new, old, "ping.sent")):
+        received = side.received()
+        assert len(received) == EVENTS + 1, f"{side.name} applied {len(received)} for {EVENTS + 1} events"
+        assert len({row[0] for row in received}) == EVENTS + 1, "an event applied twice"
+        assert sorted(row[5] for row in received) == list(range(EVENTS + 1))
+        # The other version's envelope, read whole: type, version, source and key as its sender wrote them.
+        assert {row[1:5] for row in received} == {(event_type, 1, sender.name, KEY)}

@@ -1,6 +1,7 @@
-"""Two versions of django-events side by side on one Kafka: the released 0.1.0, rebuilt from this repository's
-history, and the one in the tree (the development virtualenv's), each in a Django project of its own with its own
-PostgreSQL database. Each publishes events the other consumes: every event arrives, none is applied twice (not
+"""Two versions of django-events side by side on one Apache Kafka: the released 0.1.0, rebuilt from this
+repository's history, and the one in the tree (the development virtualenv's), each in a Django project of its own
+with its own PostgreSQL database. The broker is a plaintext one of the test's own (SECOND_KAFKA_PORT): 0.1 has no
+setting for credentials of its admin client, which creates topics, so it never ran on an authenticating broker. Each publishes events the other consumes: every event arrives, none is applied twice (not
 even when both consumers read their topics again from the start under a new group), and each reads the other's
 envelope: the 0.1 JSON envelope, and the CloudEvents one with 0.1's field names alongside (`LEGACY_ENVELOPE`)."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import shutil
 import tarfile
 import time
 import uuid
@@ -18,7 +20,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.libs.test_quickstart import run
 
@@ -42,13 +43,8 @@ DATABASES = {"default": {
     "PASSWORD": _url.password, "HOST": _url.hostname, "PORT": _url.port or 5432,
 }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-_CLIENT = {setting: os.environ[name] for name, setting in [
-    ("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
-    ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")] if os.environ.get(name)}
 DJANGO_EVENTS = {"SERVICE": os.environ["SIDE"], "TOPIC_PREFIX": os.environ["SIDE_PREFIX"],
-                 "GROUP_ID": os.environ["SIDE_GROUP"], "PRODUCER": _CLIENT, "CONSUMER": _CLIENT}
-if os.environ.get("SIDE_CLIENT_SETTING"):  # 0.2's setting for every client, the admin's too (0.1 has none)
-    DJANGO_EVENTS["CLIENT"] = _CLIENT
+                 "GROUP_ID": os.environ["SIDE_GROUP"]}
 """
 
 MODELS = """
@@ -144,8 +140,27 @@ def released_wheel(version: str, commit: str, scratch: Path) -> Path:
     return wheel
 
 
+@pytest.fixture(scope="module")
+def plaintext_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Apache Kafka of the test's own, plaintext (infra.sh, KAFKA_SASL=off), its jars those of `make infra-up`."""
+    home = tmp_path_factory.mktemp("kafka")
+    port = int(os.environ.get("SECOND_KAFKA_PORT", 19292))
+    jars = Path(os.environ.get("KAFKA_LIBS", ROOT / ".cache" / "kafka" / "libs"))
+    if jars.is_dir():  # else infra.sh fetches them
+        (home / "libs").symlink_to(jars)
+    # A JVM starting on a loaded machine can take minutes to open its port.
+    env = {**os.environ, "KAFKA_SASL": "off", "KAFKA_PORT": str(port), "KAFKA_HOME": str(home),
+           "INFRA_WAIT_SECONDS": "240"}
+    run(["bash", str(ROOT / "infra" / "infra.sh"), "kafka-up"], env=env)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        run(["bash", str(ROOT / "infra" / "infra.sh"), "kafka-down"], env=env)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def make_side(name: str, python: str, tmp_path: Path, prefix: str, publishes: str, consumes: str,
-              **env: str) -> Side:
+              bootstrap: str) -> Side:
     project = tmp_path / name
     (project / "side").mkdir(parents=True)
     (project / "settings.py").write_text(SETTINGS)
@@ -156,17 +171,17 @@ def make_side(name: str, python: str, tmp_path: Path, prefix: str, publishes: st
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     side_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTHON", "VIRTUAL_ENV"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTHON", "VIRTUAL_ENV", "KAFKA_"))},
         "DJANGO_SETTINGS_MODULE": "settings", "PYTHONPATH": str(project), "SIDE": name, "SIDE_DATABASE": database,
-        "SIDE_PREFIX": prefix, "SIDE_GROUP": f"{prefix}{name}", **env,
+        "SIDE_PREFIX": prefix, "SIDE_GROUP": f"{prefix}{name}", "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
     }
     return Side(name, python, project, side_env, publishes)
 
 
 @pytest.fixture
-def sides(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        pytest.fail("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS name the servers (make infra-up)")
+def sides(tmp_path: Path, plaintext_kafka: str) -> Iterator[tuple[Side, Side]]:
+    if not os.environ.get("DATABASE_URL"):
+        pytest.fail("DATABASE_URL names the PostgreSQL server (make infra-up)")
     version, commit = RELEASED
     wheel = released_wheel(version, commit, tmp_path)
     venv = tmp_path / "released-venv"
@@ -174,17 +189,8 @@ def sides(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     python = str(venv / "bin" / "python")
     run(["uv", "pip", "install", "-q", "--python", python, f"{wheel}[postgres]", "django~=5.2.0"])
     prefix = f"two-versions-{uuid.uuid4().hex[:8]}."
-    # 0.1 creates missing topics with an admin client that has no credentials: made here, as an operator would.
-    client = {setting: os.environ[name] for name, setting in [
-        ("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
-        ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")] if os.environ.get(name)}
-    admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], **client})
-    topics = [f"{prefix}{topic}" for topic in ("ping", "pong", "ping.dlq", "pong.dlq")]
-    for future in admin.create_topics([NewTopic(topic, num_partitions=2) for topic in topics]).values():
-        future.result(30)
-    old = make_side("old", python, tmp_path, prefix, publishes="ping.sent", consumes="pong.sent")
-    new = make_side("new", sys.executable, tmp_path, prefix, publishes="pong.sent", consumes="ping.sent",
-                    SIDE_CLIENT_SETTING="1")
+    old = make_side("old", python, tmp_path, prefix, "ping.sent", "pong.sent", plaintext_kafka)
+    new = make_side("new", sys.executable, tmp_path, prefix, "pong.sent", "ping.sent", plaintext_kafka)
     try:
         yield old, new
     finally:
@@ -193,8 +199,6 @@ def sides(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
         with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
             for side in (old, new):
                 connection.execute(f'DROP DATABASE IF EXISTS "{side.env["SIDE_DATABASE"]}" WITH (FORCE)')
-        for future in admin.delete_topics(topics).values():
-            future.result(30)
 
 
 def wait_for(sides: tuple[Side, ...], count: int) -> None:

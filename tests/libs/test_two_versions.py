@@ -1,16 +1,17 @@
 """Two versions of django-events side by side on one Apache Kafka: the released 0.1.0, rebuilt from this
 repository's history, and the one in the tree (the development virtualenv's), each in a Django project of its own
 with its own PostgreSQL database. The broker is a plaintext one of the test's own (SECOND_KAFKA_PORT): 0.1 has no
-setting for credentials of its admin client, which creates topics, so it never ran on an authenticating broker. Each publishes events the other consumes: every event arrives, none is applied twice (not
-even when both consumers read their topics again from the start under a new group), and each reads the other's
-envelope: the 0.1 JSON envelope, and the CloudEvents one with 0.1's field names alongside (`LEGACY_ENVELOPE`)."""
+setting for credentials of its admin client, which creates topics, so it never ran on an authenticating broker.
+Each publishes events the other consumes: every event arrives, none is applied twice (not even when both consumers
+read their topics again from the start under a new group), and each reads the other's envelope: the 0.1 JSON
+envelope, and the CloudEvents one with 0.1's field names alongside (`LEGACY_ENVELOPE`)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import shutil
 import tarfile
 import time
 import uuid

@@ -111,9 +111,15 @@ demo: venv
 
 .PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
-# test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU either.
-test: lint test-fleet test-libs test-services test-gateway test-deploy test-new-service test-e2e test-security test-faults \
-	test-faults-run test-k8s
+# The tiers in order, each timed; the tiers of one quoted group run at once (they share no port, database or broker,
+# and mostly wait). test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU.
+TIERS := lint test-fleet test-libs test-services "test-gateway test-deploy" test-new-service test-e2e test-security \
+	"test-faults test-faults-run" test-k8s
+test:
+	@for group in $(TIERS); do started=$$SECONDS; \
+		$(MAKE) --no-print-directory -j2 --output-sync=target $$group || exit 1; \
+		echo "make test: $$group passed in $$((SECONDS - started))s"; \
+	done
 
 # ruff over the repository (ruff.toml, complexity included), no import cycle in any package (ruff's import graph,
 # dev/import_cycles.py), then mypy on each package (mypy.ini): all must be clean.
@@ -142,12 +148,20 @@ NOX = $(PYTHONS_PATH) $(VENV)/bin/nox \
 	-f libs/noxfile.py --envdir .cache/nox
 
 # The suites in full on Python 3.11 + Django 5.2 (the services' pair, in the development virtualenv) and on the
-# newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built.
+# newest pair (3.13 + 6.1), the smoke subset on the other supported pairs, the release and the docs built. The three
+# runs go at once: they mostly wait on the brokers, each pair has test databases of its own (the libraries' test
+# settings name them after the pair), and the two full runs start their second brokers on different ports.
+.PHONY: test-libs-services-pair test-libs-newest-pair test-libs-smoke
 test-libs: venv interop release-libs docs
-	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q); done
+	bash infra/infra.sh up >/dev/null
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-libs-services-pair test-libs-newest-pair test-libs-smoke
+test-libs-services-pair: venv
+	$(INFRA_ENV); $(LIB_TEST_ENV); for lib in $(LIBS); do (cd $$lib && $(CURDIR)/$(PY) -m pytest -q) || exit 1; done
 	# The documentation's quick start, in a scratch Django 6.1 project on Python 3.13, from dist/index/.
 	$(INFRA_ENV); $(PY) -m pytest -q tests/libs
-	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t full
+test-libs-newest-pair: venv
+	$(INFRA_ENV); $(LIB_TEST_ENV); export SECOND_KAFKA_PORT=19294 SECOND_RABBITMQ_PORT=21674; $(NOX) -t full
+test-libs-smoke: venv
 	$(INFRA_ENV); $(LIB_TEST_ENV); $(NOX) -t smoke -- -m smoke
 
 # Every supported Python x Django pair, each library's whole suite in a virtualenv of its own.

@@ -16,6 +16,11 @@ bench/results/events.json. Phases:
               those the consumer built. Last: the autovacuum work it leaves would weigh on the lag phase.
 Then, on RabbitMQ ($RABBITMQ_URL): the same outbox rows marked unsent again, the inbox and read model emptied,
 and relay, projection, lag and rebuild again (without the bare loops).
+Last, per-key commit order (KEY_COMMIT_ORDER, on in every phase above) on and off, side by side, on Kafka:
+  ordering    publish, relay and projection of --ordering-events fresh events, once with the guarantee on and once
+              with it off, each from an emptied outbox, inbox and read model.
+  writers     PUBLISHERS processes committing one event per transaction as fast as they can, on 100 keys and on one
+              key, with the guarantee on and off: what the per-key lock costs the writers it makes wait.
 """
 
 from __future__ import annotations
@@ -312,6 +317,89 @@ TARGETS = {
 }
 
 
+def ordering_settings(prefix: str, ordered: bool) -> dict[str, Any]:
+    return {**events_settings.user_settings, "KEY_COMMIT_ORDER": ordered, "TOPIC_PREFIX": prefix, "GROUP_ID": f"{prefix}group"}
+
+
+def bench_ordered(count: int, ordered: bool) -> dict[str, float]:
+    """Publish, relay and projection of ``count`` fresh events, on Kafka, from an empty outbox, inbox and read
+    model, with KEY_COMMIT_ORDER ``ordered``."""
+    from django.test.utils import override_settings
+
+    OutboxEvent.objects.all().delete()
+    InboxEvent.objects.all().delete()
+    ItemView.objects.all().delete()
+    with connection.cursor() as cursor:  # each run starts from tables without the previous one's dead rows
+        cursor.execute(f"VACUUM ANALYZE {OutboxEvent._meta.db_table}, {InboxEvent._meta.db_table}, {ItemView._meta.db_table}")
+    prefix = f"bench-{RUN}-ordered-{ordered}."
+    results: dict[str, float] = {}
+    with override_settings(DJANGO_EVENTS=ordering_settings(prefix, ordered)):
+        ensure_topics([django_events.topic_for(EVENT_TYPE), f"{prefix}warm-up"])
+        results["publish_eps"] = publish_events(count)
+        results["relay_eps"] = time_relay(count, f"{prefix}warm-up")
+        results["projection_eps"] = time_projection(count)
+    return results
+
+
+def bench_writers(keys: int, ordered: bool, seconds: float) -> float:
+    """Commits/s of PUBLISHERS processes each committing one event per transaction, on ``keys`` keys, for
+    ``seconds``."""
+    from django.test.utils import override_settings
+
+    prefix = f"bench-{RUN}-writers."
+    deadline_at = time.time() + 1.0 + seconds  # after every process has connected
+
+    def writer(first: int, results: Any) -> None:
+        done, n = 0, first
+        while time.time() < deadline_at - seconds:
+            time.sleep(0.001)
+        while time.time() < deadline_at:
+            with transaction.atomic():
+                item = f"writer-{n % keys}"
+                django_events.publish(BenchUpserted(id=item, n=n, label="writer"), key=item)
+            done, n = done + 1, n + PUBLISHERS
+        results.put(done)
+
+    with override_settings(DJANGO_EVENTS=ordering_settings(prefix, ordered)):
+        connections.close_all()  # each forked writer opens its own connection
+        fork = multiprocessing.get_context("fork")
+        results = fork.Queue()
+        writers = [fork.Process(target=writer, args=(i, results)) for i in range(PUBLISHERS)]
+        for process in writers:
+            process.start()
+        committed = sum(results.get(timeout=seconds + 60) for _ in writers)
+        for process in writers:
+            process.join(30)
+    OutboxEvent.objects.filter(topic__startswith=prefix).delete()
+    return committed / seconds
+
+
+def bench_ordering(args: argparse.Namespace) -> dict[str, Any]:
+    ordering: dict[str, Any] = {"events": args.ordering_events}
+    for ordered in (True, False):
+        print(f"ordering {'on' if ordered else 'off'}: publish, relay, projection ...", flush=True)
+        ordering["on" if ordered else "off"] = bench_ordered(args.ordering_events, ordered)
+    for keys in (100, 1):
+        for ordered in (True, False):
+            print(f"writers on {keys} key(s), ordering {'on' if ordered else 'off'} ...", flush=True)
+            ordering["on" if ordered else "off"][f"writers_{keys}_keys_eps"] = bench_writers(keys, ordered, args.writer_seconds)
+    return ordering
+
+
+def print_ordering(ordering: dict[str, Any]) -> None:
+    print(f"\n{'KEY_COMMIT_ORDER (kafka, ' + format(ordering['events'], ',') + ' events)':<40}"
+          f"{'on':>10}{'off':>10}{'on/off':>8}")
+    for label, key in [
+        ("publish events/s (5,000 a transaction)", "publish_eps"),
+        ("relay events/s", "relay_eps"),
+        ("projection events/s", "projection_eps"),
+        (f"{PUBLISHERS} writers, 1 event a commit, 100 keys", "writers_100_keys_eps"),
+        (f"{PUBLISHERS} writers, 1 event a commit, 1 key", "writers_1_keys_eps"),
+    ]:
+        on, off = ordering["on"][key], ordering["off"][key]
+        print(f"{label:<40}{on:>10,.0f}{off:>10,.0f}{on / off:>8.2f}")
+
+
 def print_table(results: dict[str, Any]) -> None:
     rabbitmq = results.get("rabbitmq", {})
 
@@ -373,6 +461,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--skip-lag", action="store_true")
     parser.add_argument("--skip-rabbitmq", action="store_true", help="Kafka only")
+    parser.add_argument("--skip-ordering", action="store_true", help="without the KEY_COMMIT_ORDER off comparison")
+    parser.add_argument("--ordering-events", type=int, default=20_000)
+    parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "events.json")
     args = parser.parse_args()
 
@@ -399,10 +490,14 @@ def main() -> None:
     results["rebuild_eps"] = bench_rebuild(args.events, built)
     if not args.skip_rabbitmq:
         results["rabbitmq"] = bench_rabbitmq(args, built)
+    if not args.skip_ordering:
+        results["ordering"] = bench_ordering(args)
     results["targets_met"] = {
         key: (results[key] >= target if op == ">=" else results[key] < target) for key, (op, target) in TARGETS.items()
     }
     print_table(results)
+    if "ordering" in results:
+        print_ordering(results["ordering"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")

@@ -21,4 +21,12 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
-DJANGO_EVENTS = {"SERVICE": "bench", **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}
+# infra/infra.sh's Kafka authenticates (SASL/SCRAM): the benchmark connects as its administrator, who may create
+# and use the benchmark's ad-hoc topics and groups.
+_KAFKA_CLIENT = {
+    setting: os.environ[name]
+    for name, setting in [("KAFKA_SECURITY_PROTOCOL", "security.protocol"), ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+                          ("KAFKA_SASL_USERNAME", "sasl.username"), ("KAFKA_SASL_PASSWORD", "sasl.password")]
+    if os.environ.get(name)
+}
+DJANGO_EVENTS = {"SERVICE": "bench", "CLIENT": _KAFKA_CLIENT, **json.loads(os.environ.get("DJANGO_EVENTS_OVERRIDES", "{}"))}

@@ -8,6 +8,7 @@
 #                        release-libs`; fleet/wheels.py, run by $PYTHON), never libs/ itself, on the Python
 #                        services.toml names for it: Debian's python3 of the release that ships that version.
 #   images.sh cluster    the images the cluster itself runs: pause, coredns, metrics-server (cluster.sh calls it)
+#   images.sh build      as `all`, without importing them (no cluster needed: CI makes them while other tiers run)
 #   images.sh list       the names and tags `all` makes
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -136,7 +137,7 @@ image() {
       xargs -r buildah --root "$buildah_storage/storage" --runroot /run/polls-platform-buildah rmi >/dev/null || true
   fi
   bah tag "$build_tag" "$ref"
-  import "$ref" "$(image_id "$build_tag")"
+  [ -z "$import_images" ] || import "$ref" "$(image_id "$build_tag")"
   printf '%s\n' "$ref"
 }
 
@@ -265,10 +266,12 @@ if [ "${1:-all}" != list ]; then
   flock 8
 fi
 
+import_images=yes
 case "${1:-all}" in
   all) all_images ;;
+  build) import_images= all_images ;;
   cluster) cluster_images >/dev/null ;;
   bases) bases ;;
   list) plan | awk '{print $2}' ;;
-  *) echo "usage: $0 [all|cluster|list]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|build|cluster|list]" >&2; exit 2 ;;
 esac

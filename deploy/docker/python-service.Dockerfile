@@ -7,8 +7,8 @@
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+# pip's cache is a build cache mount: wheels are downloaded once per machine, and none of them lands in an image.
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 # No libraries here: each service installs the released versions its pyproject.toml pins, as wheels (its Dockerfile),

@@ -1,8 +1,12 @@
 import json
 import os
+import sys
 from typing import Any
 from urllib.parse import urlparse
 
+import django
+
+_PAIR = f"py{sys.version_info[0]}{sys.version_info[1]}_django{django.VERSION[0]}{django.VERSION[1]}"
 _url = urlparse(os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0.1:5432/polls"))
 
 SECRET_KEY = "django-events-tests"
@@ -17,7 +21,8 @@ DATABASES: dict[str, dict[str, Any]] = {
         "PASSWORD": _url.password,
         "HOST": _url.hostname,
         "PORT": _url.port or 5432,
-        "TEST": {"NAME": "test_django_events"},
+        # One per Python x Django pair: the support matrix runs its sessions at once against one server.
+        "TEST": {"NAME": f"test_django_events_{_PAIR}"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

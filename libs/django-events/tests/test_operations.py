@@ -65,6 +65,7 @@ def respond_with_correlation_id(header: str | None) -> tuple[str | None, HttpRes
 
     headers = {} if header is None else {"X-Request-ID": header}
     response = CorrelationIdMiddleware(view)(RequestFactory().get("/", headers=headers))
+    assert isinstance(response, HttpResponse)  # a synchronous view: not awaited
     return seen[0], response
 
 

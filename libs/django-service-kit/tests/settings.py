@@ -1,11 +1,15 @@
 """Minimal settings: the kit alone (django-events is not needed), PostgreSQL from DATABASE_URL."""
 
 import os
+import sys
 from typing import Any
 from urllib.parse import urlparse
 
+import django
+
 from service_kit.testing import TEST_JWT_SETTINGS
 
+_PAIR = f"py{sys.version_info[0]}{sys.version_info[1]}_django{django.VERSION[0]}{django.VERSION[1]}"
 _url = urlparse(os.environ.get("DATABASE_URL", "postgresql://polls:polls@127.0.0.1:5432/polls"))
 
 SECRET_KEY = "service-kit-tests"
@@ -23,7 +27,8 @@ DATABASES = {
         "PASSWORD": _url.password,
         "HOST": _url.hostname,
         "PORT": _url.port or 5432,
-        "TEST": {"NAME": "test_service_kit"},
+        # One per Python x Django pair: the support matrix runs its sessions at once against one server.
+        "TEST": {"NAME": f"test_service_kit_{_PAIR}"},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -4,7 +4,7 @@ from .context import correlation, current_correlation_id
 from .contracts import Catalogue, ContractViolation, Payload
 from .envelope import Event, InvalidEvent, topic_for
 from .freshness import wait_for_read_model
-from .outbox import publish
+from .outbox import apublish, publish
 from .projection import Projection
 from .registry import UnsupportedVersion, handler, handles
 from .subscriptions import routes, subscribe
@@ -12,6 +12,7 @@ from .subscriptions import routes, subscribe
 __version__ = "0.2.0"
 
 __all__ = [
+    "apublish",
     "Catalogue",
     "ContractViolation",
     "Event",

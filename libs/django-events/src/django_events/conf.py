@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCER": {},
     "CONSUMER": {},
     "DATABASE": "default",
+    # publish() takes a per-key lock until its transaction ends (PostgreSQL), so one key's events are relayed in
+    # the order their transactions committed, however many transactions publish for it at once.
+    "KEY_COMMIT_ORDER": True,
     "RELAY_BATCH_SIZE": 1000,
     "RELAY_SHARDS": 16,
     "RELAY_POLL_INTERVAL": 0.05,

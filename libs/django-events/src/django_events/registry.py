@@ -3,6 +3,7 @@ it is written (``@handles``), registered explicitly (``subscribe``) and listed b
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,11 @@ def handles(event_type: str, *, versions: Iterable[int] | None = None) -> Callab
         raise TypeError(f"handles({event_type!r}) names no version")
 
     def mark(function: FunctionT) -> FunctionT:
+        if inspect.iscoroutinefunction(function):
+            # Called from the consumer's loop it would return a coroutine nobody awaits: the event marked applied
+            # in the inbox, and nothing done.
+            raise TypeError(f"{function.__qualname__} is async: a handler runs in the consumer's (synchronous) "
+                            f"database transaction; write it with def, calling async code through async_to_sync")
         declared: dict[str, frozenset[int] | None] = dict(getattr(function, HANDLES_ATTRIBUTE, {}))
         if event_type in declared:
             raise TypeError(f"{function.__qualname__} declares {event_type!r} twice")

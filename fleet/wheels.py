@@ -1,6 +1,6 @@
 """Which released library wheels a service installs: `python -m fleet.wheels <service>...`.
 
-A service pins each library it uses to a compatible range in its pyproject.toml (`django-reliable-events>=0.2,<0.3`).
+A service pins each library it uses to a compatible range in its pyproject.toml (`django-reliable-events>=0.3,<0.4`).
 Outside the development virtualenv (which holds the libraries of this tree, editable), a service gets the newest
 wheel of the local index (dist/index/, `make release-libs`) that its range allows, chosen here by version, never
 built from libs/: a library change that a service has not opted into leaves its virtualenvs and its image as they

@@ -9,7 +9,7 @@ from .projection import Projection
 from .registry import UnsupportedVersion, handler, handles
 from .subscriptions import routes, subscribe
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "apublish",

@@ -1,5 +1,6 @@
-"""Two versions of django-events side by side on one Apache Kafka: the released 0.1.0, rebuilt from this
-repository's history, and the one in the tree (the development virtualenv's), each in a Django project of its own
+"""Two versions of django-events side by side on one Apache Kafka: a released one, rebuilt from this repository's
+history (0.2.0, the one before the tree's, which a service that has not opted into the tree's version runs; and
+0.1.0, the first), and the one in the tree (the development virtualenv's), each in a Django project of its own
 with its own PostgreSQL database. The broker is a plaintext one of the test's own (SECOND_KAFKA_PORT): 0.1 has no
 setting for credentials of its admin client, which creates topics, so it never ran on an authenticating broker.
 Each publishes events the other consumes: every event arrives, none is applied twice (not even when both consumers
@@ -25,8 +26,19 @@ import pytest
 from tests.libs.test_quickstart import run
 
 ROOT = Path(__file__).resolve().parents[2]
-# django-events 0.1.0 as released (its CHANGELOG's date, 2026-11-24): the last commit of that day in libs/.
-RELEASED = ("0.1.0", "d749667")
+
+
+@dataclass(frozen=True)
+class Release:
+    version: str
+    commit: str  # the last commit of libs/django-events that was this version
+    extras: str  # the brokers' clients are extras since 0.2 (0.1 installs them anyway and ignores the names)
+
+
+RELEASES = [
+    Release("0.1.0", "d749667", "postgres"),  # its CHANGELOG's date, 2026-11-24: the last commit of that day
+    Release("0.2.0", "e2d8440", "kafka,postgres"),  # main before per-key commit order (0.3.0)
+]
 WHEELS = ROOT / ".cache" / "released-wheels"
 EVENTS = 30
 KEY = "two-versions"  # one key, one partition: an event read after another was sent after it
@@ -125,20 +137,22 @@ class Side:
         return "\n".join(f"{log.name}:\n{log.read_text()[-2000:]}" for log in self.project.glob("*.log"))
 
 
-def released_wheel(version: str, commit: str, scratch: Path) -> Path:
-    """The released version's wheel, built once from the repository's history into an ignored cache."""
-    built = sorted(WHEELS.glob(f"django_events-{version}-*.whl"))
+def released_wheel(release: Release, scratch: Path) -> Path:
+    """The released version's wheel (its distribution was named django-events until 0.2), built once from the
+    repository's history into an ignored cache."""
+    built = sorted(WHEELS.glob(f"django_*events-{release.version}-*.whl"))
     if built:
         return built[0]
     archive = scratch / "released.tar"
-    run(["git", "archive", "-o", str(archive), commit, "libs/django-events"], cwd=ROOT)
+    run(["git", "archive", "-o", str(archive), release.commit, "libs/django-events"], cwd=ROOT)
     with tarfile.open(archive) as tar:
         tar.extractall(scratch / "released", filter="data")
     source = scratch / "released" / "libs" / "django-events"
-    assert f'version = "{version}"' in (source / "pyproject.toml").read_text(), f"{commit} is not {version}"
-    run(["uv", "build", "-q", "--wheel", "--out-dir", str(WHEELS), str(source)])
-    [wheel] = WHEELS.glob(f"django_events-{version}-*.whl")
-    return wheel
+    out = scratch / "wheel"
+    run(["uv", "build", "-q", "--wheel", "--out-dir", str(out), str(source)])
+    [wheel] = out.glob(f"django_*events-{release.version}-*.whl")
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(wheel, WHEELS / wheel.name))
 
 
 @pytest.fixture(scope="module")
@@ -179,16 +193,21 @@ def make_side(name: str, python: str, tmp_path: Path, prefix: str, publishes: st
     return Side(name, python, project, side_env, publishes)
 
 
+@pytest.fixture(params=RELEASES, ids=lambda release: release.version)
+def released(request: pytest.FixtureRequest) -> Release:
+    release: Release = request.param
+    return release
+
+
 @pytest.fixture
-def sides(tmp_path: Path, plaintext_kafka: str) -> Iterator[tuple[Side, Side]]:
+def sides(tmp_path: Path, plaintext_kafka: str, released: Release) -> Iterator[tuple[Side, Side]]:
     if not os.environ.get("DATABASE_URL"):
         pytest.fail("DATABASE_URL names the PostgreSQL server (make infra-up)")
-    version, commit = RELEASED
-    wheel = released_wheel(version, commit, tmp_path)
+    wheel = released_wheel(released, tmp_path)
     venv = tmp_path / "released-venv"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)])
     python = str(venv / "bin" / "python")
-    run(["uv", "pip", "install", "-q", "--python", python, f"{wheel}[postgres]", "django~=5.2.0"])
+    run(["uv", "pip", "install", "-q", "--python", python, f"{wheel}[{released.extras}]", "django~=5.2.0"])
     prefix = f"two-versions-{uuid.uuid4().hex[:8]}."
     old = make_side("old", python, tmp_path, prefix, "ping.sent", "pong.sent", plaintext_kafka)
     new = make_side("new", sys.executable, tmp_path, prefix, "pong.sent", "ping.sent", plaintext_kafka)
@@ -214,12 +233,13 @@ def wait_for(sides: tuple[Side, ...], count: int) -> None:
         time.sleep(0.5)
 
 
-def test_the_released_and_the_tree_version_exchange_events_on_kafka(sides: tuple[Side, Side]) -> None:
+def test_the_released_and_the_tree_version_exchange_events_on_kafka(sides: tuple[Side, Side],
+                                                                     released: Release) -> None:
     old, new = sides
     versions = {side.name: run([side.python, "-c", "import django_events; print(django_events.__version__)"],
                                env=side.env).strip() for side in sides}
     tree = run([sys.executable, "-c", "import django_events; print(django_events.__version__)"]).strip()
-    assert versions == {"old": RELEASED[0], "new": tree} and tree != RELEASED[0], versions
+    assert versions == {"old": released.version, "new": tree} and tree != released.version, versions
     for side in sides:
         side.django("makemigrations", "side", "-v", "0")
         side.django("migrate", "-v", "0")

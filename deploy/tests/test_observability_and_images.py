@@ -99,7 +99,8 @@ def test_service_dockerfile(service):
     assert f"COPY services/{service}/ /app/" in lines
     # The released wheels its pinned ranges pick (fleet/wheels.py), installed by file before the service.
     assert f"COPY .cache/service-wheels/{service}/ /wheels/" in lines
-    assert "RUN pip install /wheels/*.whl /src/contracts /app && python -m compileall -q /app" in lines
+    assert ("RUN --mount=type=cache,target=/root/.cache/pip pip install /wheels/*.whl /src/contracts /app"
+            " && python -m compileall -q /app") in lines
     assert not any("libs/" in line for line in lines)
     assert "FROM python-service-runtime" in lines
     assert not any(line.startswith(("USER", "CMD", "HEALTHCHECK")) for line in lines)  # inherited

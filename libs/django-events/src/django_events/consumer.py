@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from .metrics import consumer_dead_lettered, consumer_processed, consumer_retrie
 from .models import InboxEvent
 from .provenance import refusal
 from .registry import Subscriber, UnsupportedVersion, registry
+from .tracing import received_context
 from .transport import CLOSE_TIMEOUT, Message, PartitionLost, Publisher, Subscription, get_transport
 
 logger = logging.getLogger("django_events.consumer")
@@ -131,7 +133,7 @@ class Consumer:
         while True:
             try:
                 with transaction.atomic(using=self.using):
-                    apply_events(events, self.subscribers, using=self.using)
+                    apply_events(events, self.subscribers, using=self.using, traced=True)
                     self.subscription.record(messages)
                     failpoint("consumer.before_commit")
             except PartitionLost:
@@ -157,7 +159,7 @@ class Consumer:
         while True:
             try:
                 with transaction.atomic(using=self.using):
-                    apply_events([item.event], self.subscribers, using=self.using)
+                    apply_events([item.event], self.subscribers, using=self.using, traced=True)
                     self.subscription.record([item.message])
                 self.subscription.committed([item.message])
                 return True
@@ -261,5 +263,7 @@ def _receive(message: Message) -> Received:
     except InvalidEvent as error:
         return Received(message, None, str(error), refused=True)
     problem = refusal(event, message.topic)
+    if (context := received_context(message.headers)) and context.get("traceparent") != event.traceparent:
+        event = dataclasses.replace(event, traceparent=context.get("traceparent"), tracestate=context.get("tracestate"))
     return Received(message, event, problem, refused=problem is not None)
 

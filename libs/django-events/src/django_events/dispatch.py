@@ -17,14 +17,20 @@ from .models import InboxEvent
 from .projection import Projection, batched_upserts
 from .registry import Subscriber, registry
 from .rows import insert_rows
+from .tracing import processing, tracer
 
 
 def apply_events(
-    events: Sequence[Event], subscribers: Iterable[Subscriber] | None = None, *, using: str | None = None
+    events: Sequence[Event],
+    subscribers: Iterable[Subscriber] | None = None,
+    *,
+    using: str | None = None,
+    traced: bool = False,
 ) -> int:
     """Apply ``events`` in order to their subscribers; call inside a transaction. Returns how many applied.
 
     An event a subscriber already applied (a redelivery, or a relay's resend) is skipped for that subscriber.
+    ``traced``: events received live, each applied in a span continuing its publisher's trace (a replay is not).
     """
     using = using or events_settings.DATABASE
     chosen = list(registry.subscribers.values() if subscribers is None else subscribers)
@@ -36,6 +42,7 @@ def apply_events(
     if not relevant:
         return 0
     claimed = _claim(relevant, by_type, using)
+    active = tracer() if traced else None
     applied = 0
     with batched_upserts(using):
         for event in relevant:
@@ -45,7 +52,7 @@ def apply_events(
                     continue
                 claimed.discard((subscriber.name, event.id))  # the same event twice in one batch applies once
                 # What a handler publishes continues the chain of the event that caused it.
-                with correlation(event.correlation_id or str(event.id)):
+                with correlation(event.correlation_id or str(event.id)), processing(active, event, subscriber.name):
                     subscriber.apply(event)
                 applied += 1
     _observe(relevant, chosen)

@@ -49,6 +49,10 @@ class Event:
     correlation_id: str | None = None
     # The contract of ``data``: its JSON Schema's ``$id`` (``DJANGO_EVENTS["CONTRACTS"]``), when there is one.
     dataschema: str | None = None
+    # The publishing span's W3C trace context (the ``tracing`` extra), as CloudEvents' distributed tracing
+    # extension carries it; None when published without tracing.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def topic(self) -> str:
@@ -70,6 +74,10 @@ class Event:
         body["eventversion"] = self.version
         if self.correlation_id is not None:
             body["correlationid"] = self.correlation_id
+        if self.traceparent is not None:
+            body["traceparent"] = self.traceparent
+            if self.tracestate:
+                body["tracestate"] = self.tracestate
         if events_settings.LEGACY_ENVELOPE:
             body |= {"version": self.version, "occurred_at": body["time"], "key": self.key,
                      "correlation_id": self.correlation_id}
@@ -106,6 +114,8 @@ class Event:
             data=body["data"],
             correlation_id=None if correlation_id is None else str(correlation_id),
             dataschema=body.get("dataschema"),
+            traceparent=_text(body.get("traceparent")),
+            tracestate=_text(body.get("tracestate")),
         )
 
     @classmethod
@@ -122,7 +132,12 @@ class Event:
         )
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return message_headers(event_id=self.id, event_type=self.type, version=self.version, payload=self.to_json())
+        headers = message_headers(event_id=self.id, event_type=self.type, version=self.version, payload=self.to_json())
+        return headers + [(name, value.encode()) for name in ("traceparent", "tracestate") if (value := getattr(self, name))]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def message_headers(*, event_id: uuid.UUID | str, event_type: str, version: int, payload: str) -> list[tuple[str, bytes]]:

@@ -20,6 +20,9 @@ class OutboxEvent(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # The publishing span's W3C trace context, its headers (traceparent, tracestate), which the relay sends with
+    # the message; null when published without tracing, or by a version before it.
+    trace_context = models.JSONField(null=True, blank=True)
 
     class Meta:
         db_table = "django_events_outbox"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 import zlib
 from typing import Any
@@ -14,6 +15,7 @@ from .context import current_correlation_id
 from .contracts import Payload, schema_id, validate_published
 from .envelope import Event
 from .rows import insert_rows
+from .tracing import start_create, tracer
 
 # Namespace of publish()'s per-key locks, pg_advisory_xact_lock(namespace, hash of topic and key): beside the relay's
 # shard locks (relay.LOCK_NAMESPACE), never one of them.
@@ -74,8 +76,6 @@ def publish(
             stacklevel=2,
         )
         event_version, event_data = version or 1, data
-    from .models import OutboxEvent  # models load after the app registry; this module loads before it
-
     event = Event(
         type=event_type,
         key=str(key),
@@ -87,7 +87,11 @@ def publish(
     )
     if events_settings.VALIDATE_PUBLISHED:
         validate_published(event)
-    # insert_rows rather than the ORM's create(): a quarter less CPU, on the path of every write that publishes.
+    span = carrier = None
+    if (active := tracer()) is not None:
+        span, carrier = start_create(active, event.type, event.topic, event.key, str(event.id))
+        event = dataclasses.replace(event, traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate"))
+    # insert_rows rather than the ORM's create(): less CPU, on the path of every write that publishes.
     row = {
         "event_id": event.id,
         "event_type": event.type,
@@ -98,16 +102,17 @@ def publish(
         "payload": event.to_json(),
     }
     alias = using or events_settings.DATABASE
-    connection = connections[alias]
-    if not (events_settings.KEY_COMMIT_ORDER and connection.vendor == "postgresql"):
-        # SQLite lets one transaction write at a time, from its first write to its commit: a key's rows are
-        # numbered in commit order already.
-        insert_rows(OutboxEvent, [row], using=alias)
-    elif connection.in_atomic_block or not connection.get_autocommit():
-        _insert_in_key_order(row, alias)
-    else:
-        with transaction.atomic(using=alias):  # outside a transaction: the lock must cover the row's commit
-            _insert_in_key_order(row, alias)
+    if span is None:
+        _insert(row, alias)
+        return event
+    row["trace_context"] = carrier or None
+    try:
+        _insert(row, alias)
+    except BaseException as error:
+        span.record_exception(error)
+        raise
+    finally:
+        span.end()
     return event
 
 
@@ -136,6 +141,21 @@ async def apublish(
     """
     publishing = sync_to_async(publish, thread_sensitive=True)
     return await publishing(payload, key=key, data=data, version=version, using=using, type=type)
+
+
+def _insert(row: dict[str, Any], alias: str) -> None:
+    from .models import OutboxEvent  # models load after the app registry; this module loads before it
+
+    connection = connections[alias]
+    if not (events_settings.KEY_COMMIT_ORDER and connection.vendor == "postgresql"):
+        # SQLite lets one transaction write at a time, from its first write to its commit: a key's rows are
+        # numbered in commit order already.
+        insert_rows(OutboxEvent, [row], using=alias)
+    elif connection.in_atomic_block or not connection.get_autocommit():
+        _insert_in_key_order(row, alias)
+    else:
+        with transaction.atomic(using=alias):  # outside a transaction: the lock must cover the row's commit
+            _insert_in_key_order(row, alias)
 
 
 def _insert_in_key_order(row: dict[str, Any], alias: str) -> None:

@@ -15,6 +15,7 @@ from .models import InboxEvent
 from .projection import Projection, create_table
 from .provenance import refusal
 from .registry import UnsupportedVersion, registry
+from .tracing import rebuilding, tracer
 from .transport import Replay, get_transport
 
 logger = logging.getLogger("django_events.rebuild")
@@ -35,23 +36,24 @@ def rebuild(projection: Projection, *, log: Callable[[str], None] = lambda _: No
     InboxEvent.objects.using(using).filter(subscriber=fresh_name).delete()
     create_table(fresh.table_model, using)
 
-    replay = get_transport().replay(registry.topics([projection]), events_settings.GROUP_ID)
-    try:
-        applied = _catch_up(replay, fresh, using)
-        log(f"replayed {applied} events into {fresh_table}")
-        connection = connections[using]
-        with transaction.atomic(using=using):
-            with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    cursor.execute(f"LOCK TABLE {connection.ops.quote_name(live)} IN ACCESS EXCLUSIVE MODE")
-                applied += _catch_up(replay, fresh, using)
-                _swap(cursor, connection, live, fresh_table)
-            InboxEvent.objects.using(using).filter(subscriber=projection.name).delete()
-            InboxEvent.objects.using(using).filter(subscriber=fresh_name).update(subscriber=projection.name)
-        log(f"swapped {fresh_table} in as {live}")
-        return applied
-    finally:
-        replay.close()
+    with rebuilding(tracer(), projection.name):
+        replay = get_transport().replay(registry.topics([projection]), events_settings.GROUP_ID)
+        try:
+            applied = _catch_up(replay, fresh, using)
+            log(f"replayed {applied} events into {fresh_table}")
+            connection = connections[using]
+            with transaction.atomic(using=using):
+                with connection.cursor() as cursor:
+                    if connection.vendor == "postgresql":
+                        cursor.execute(f"LOCK TABLE {connection.ops.quote_name(live)} IN ACCESS EXCLUSIVE MODE")
+                    applied += _catch_up(replay, fresh, using)
+                    _swap(cursor, connection, live, fresh_table)
+                InboxEvent.objects.using(using).filter(subscriber=projection.name).delete()
+                InboxEvent.objects.using(using).filter(subscriber=fresh_name).update(subscriber=projection.name)
+            log(f"swapped {fresh_table} in as {live}")
+            return applied
+        finally:
+            replay.close()
 
 
 def _catch_up(replay: Replay, fresh: Projection, using: str) -> int:

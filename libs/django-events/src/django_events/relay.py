@@ -19,6 +19,7 @@ from .envelope import message_headers
 from .faults import failpoint
 from .metrics import outbox_backlog, outbox_oldest_age, relay_failed, relay_sent
 from .models import OutboxEvent
+from .tracing import headers_of, sending, tracer, unacknowledged
 from .transport import Message, Publisher, get_transport
 
 logger = logging.getLogger("django_events.relay")
@@ -156,7 +157,9 @@ class Relay:
             if not shards:
                 return []
             unsent = unsent.filter(shard__in=shards)
-        rows = unsent.order_by("seq").values_list("seq", "topic", "key", "payload", "event_id", "event_type", "event_version")
+        rows = unsent.order_by("seq").values_list(
+            "seq", "topic", "key", "payload", "event_id", "event_type", "event_version", "trace_context"
+        )
         return list(rows[: self.batch_size])
 
     def _send(self, batch: Batch) -> None:
@@ -165,11 +168,15 @@ class Relay:
                 topic,
                 key=key.encode(),
                 value=payload.encode(),
-                headers=message_headers(event_id=event_id, event_type=event_type, version=event_version, payload=payload),
+                headers=message_headers(event_id=event_id, event_type=event_type, version=event_version, payload=payload)
+                + headers_of(trace_context),
             )
-            for _, topic, key, payload, event_id, event_type, event_version in batch.rows
+            for _, topic, key, payload, event_id, event_type, event_version, trace_context in batch.rows
         ]
-        outcome = self.publisher.send(messages, events_settings.RELAY_SEND_TIMEOUT + 5)
+        with sending(tracer(), [m.topic for m in messages], [row[-1] for row in batch.rows]) as span:
+            outcome = self.publisher.send(messages, events_settings.RELAY_SEND_TIMEOUT + 5)
+            if span is not None:
+                unacknowledged(span, [error for error in outcome if error is not None])
         for (seq, *_), error in zip(batch.rows, outcome, strict=True):
             if error is None:
                 batch.acked.append(seq)

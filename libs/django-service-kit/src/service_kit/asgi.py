@@ -8,6 +8,11 @@ the body, a thread runs Django and returns the whole response, the loop sends it
 on the loop for each read of the body and each part of the response (a2wsgi's) pays a round trip between
 threads for each, on every request. The services answer small JSON bodies, so a response is buffered, never
 streamed. uvicorn still serves HTTP.
+
+The pool's queue is bounded too (``WEB_BACKLOG``): past the threads and that many waiting, a request is answered
+503 at once with ``Retry-After``, so that a burst beyond what the process can serve is refused in microseconds
+instead of queuing until the gateway's read timeout, and the process serves what it admitted at full speed. The
+probes and /metrics are always admitted: an overloaded process is busy, not dead, and must not be restarted for it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import contextvars
 import functools
 import io
+import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -24,13 +30,22 @@ from a2wsgi.asgi_typing import Receive, Scope, Send
 from a2wsgi.wsgi import build_environ
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from prometheus_client import Counter
 
 from .settings import env
 
-__all__ = ["WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
+__all__ = ["WEB_BACKLOG", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
 
 # Requests one web process serves at once; the database pool (``database_from_env``) holds as many connections.
 WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
+# Requests admitted to wait for a thread. A waiting request is answered within a few of the threads' request
+# times; one refused is retried by the client (or by the gateway on another replica) at once.
+WEB_BACKLOG = int(env("WEB_BACKLOG") or 4 * WEB_THREADS)
+# Paths never refused: the kubelet's probes and Prometheus' scrape (service_kit.urls).
+ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
+RETRY_AFTER_SECONDS = 1
+
+REFUSED = Counter("http_requests_refused", "HTTP requests refused at once, the web process being full", ["service"])
 
 Headers = list[tuple[bytes, bytes]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -39,9 +54,12 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class ThreadedWSGI:
     """An ASGI application running a WSGI application on ``workers`` threads, one hand-off per request."""
 
-    def __init__(self, app: WSGIApp, *, workers: int) -> None:
+    def __init__(self, app: WSGIApp, *, workers: int, backlog: int) -> None:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wsgi")
+        self.capacity = workers + backlog
+        # Counted on the event loop alone, so it needs no lock: requests running or waiting for a thread.
+        self.admitted = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -52,13 +70,22 @@ class ThreadedWSGI:
         if scope["type"] != "http":
             await send({"type": "websocket.close", "code": 1000})
             return
-        environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(await _body(scope, receive)))))
+        body = await _body(scope, receive)  # a slow upload holds no thread, so it takes no place in the queue
+        if self.admitted >= self.capacity and scope["path"] not in ALWAYS_ADMITTED:
+            refusal, refused = _refusal()
+            refused.inc()
+            await _send(send, *refusal)
+            return
+        environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(body))))
         context = contextvars.copy_context()  # what a request sets in its thread ends with the request
-        status, headers, body = await asyncio.get_running_loop().run_in_executor(
-            self.executor, functools.partial(context.run, self._respond, environ)
-        )
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        self.admitted += 1
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self.executor, functools.partial(context.run, self._respond, environ)
+            )
+        finally:
+            self.admitted -= 1
+        await _send(send, *answer)
 
     def _respond(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
         started: list[tuple[int, Headers]] = []
@@ -77,6 +104,23 @@ class ThreadedWSGI:
             if close is not None:
                 close()
         return started[0][0], started[0][1], b"".join(chunks)
+
+
+async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def _refusal() -> tuple[tuple[int, Headers, bytes], Any]:
+    """The 503 of a full process and its counter, made once Django is set up (the kit's modules read settings)."""
+    from .conf import kit_settings
+    from .errors import error_body
+
+    body = error_body("overloaded", "The service is busy; try again in a moment.",
+                      {"retry_after_seconds": RETRY_AFTER_SECONDS})
+    headers = [(b"content-type", b"application/json"), (b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+    return (503, headers, json.dumps(body).encode()), REFUSED.labels(service=kit_settings.SERVICE or "unknown")
 
 
 async def _body(scope: Scope, receive: Receive) -> bytes:
@@ -101,4 +145,4 @@ async def _body(scope: Scope, receive: Receive) -> bytes:
 
 def get_threaded_application() -> ThreadedWSGI:
     # django-stubs types the handler's return as the response object, which is the iterable of bytes WSGI wants.
-    return ThreadedWSGI(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS)
+    return ThreadedWSGI(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS, backlog=WEB_BACKLOG)

@@ -268,8 +268,11 @@ def test_prometheus_scrapes_every_pod_and_evaluates_every_rule_and_panel(platfor
     # Counters that never moved are there, at 0, so a healthy system shows 0 rather than "No data": every relay's
     # failures, every consumer's retries and dead letters (per event type); and nothing was dead-lettered.
     assert {s["metric"]["service"] for s in query("django_events_relay_failed_total")} >= set(SERVICES)
-    consumers = {s["metric"]["service"] for s in query('up{component="consumer"} == 1')}
-    assert consumers >= set(SERVICES) - {"auth-service"}
+    # A consumer pod an earlier test replaced is scraped once Prometheus has found it.
+    consumers = wait_until(
+        lambda: (up := {s["metric"]["service"] for s in query('up{component="consumer"} == 1')})
+        >= set(SERVICES) - {"auth-service"} and up,
+        "every consumer scraped", timeout=180, interval=5)
     assert {s["metric"]["service"] for s in query("django_events_consumer_retried_total")} >= consumers
     dead_lettered = query("django_events_consumer_dead_lettered_total")
     assert {s["metric"]["service"] for s in dead_lettered} >= consumers

@@ -64,7 +64,7 @@ def test_the_consumer_serves_metrics_and_reports_a_stalled_loop_as_503(live):
     relay_until_empty()
     worker = Worker("events_consume", with_overrides(live, CONSUMER=SHORT_POLL_INTERVAL), "--metrics-port", str(port))
     try:
-        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 20, "/healthz to answer")
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200, 90, "/healthz to answer")
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and b"django_events_consumer_processed_total" in body
         assert get(f"http://127.0.0.1:{port}/nope")[0] == 404

@@ -100,7 +100,9 @@ def test_common_settings_with_events_and_the_deployments_issuer(monkeypatch):
                              jwt_issuer="https://auth.example", jwt_audience="default-audience")
 
     assert shared["INSTALLED_APPS"].index("django_events") < shared["INSTALLED_APPS"].index("service_kit")
-    assert shared["MIDDLEWARE"][2] == "django_events.middleware.CorrelationIdMiddleware"
+    middleware = shared["MIDDLEWARE"]
+    assert middleware[middleware.index("django.middleware.security.SecurityMiddleware") + 1] == (
+        "django_events.middleware.CorrelationIdMiddleware")
     assert shared["DJANGO_EVENTS"]["SERVICE"] == "vote-service"
     # The environment overrides the project's defaults.
     assert (shared["SERVICE_KIT"]["JWT"]["ISSUER"], shared["SERVICE_KIT"]["JWT"]["AUDIENCE"]) == (

@@ -7,12 +7,17 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from service_kit.caching import cacheable
 from service_kit.pagination import PAGE_PARAMETERS, Pagination, get_paginated_response, paginated
 from service_kit.serializers import StrictInputSerializer, represent
 
 from polls.models import Poll
 from polls.selectors import poll_get, poll_list
 from polls.services import poll_close, poll_create, poll_delete, poll_update
+
+# How long anyone's copy of a poll (its total votes and status included) may be served without asking: the
+# gateway's cache and browsers then take a viral poll's page loads, a second old at most.
+POLL_MAX_AGE_SECONDS = 1
 
 
 class PollOutputSerializer(serializers.Serializer):
@@ -71,7 +76,8 @@ class PollDetailApi(APIView):
 
     @extend_schema(responses={200: PollOutputSerializer})
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:
-        return Response(represent(PollOutputSerializer, poll_get(poll_id=poll_id)))
+        return cacheable(Response(represent(PollOutputSerializer, poll_get(poll_id=poll_id))), request,
+                         max_age=POLL_MAX_AGE_SECONDS)
 
     @extend_schema(request=InputSerializer, responses={200: PollOutputSerializer})
     def patch(self, request: Request, poll_id: uuid.UUID) -> Response:

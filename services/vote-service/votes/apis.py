@@ -6,11 +6,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from service_kit.caching import cacheable
 from service_kit.idempotency import idempotent
 from service_kit.serializers import StrictInputSerializer, represent
 
 from votes.selectors import poll_results
 from votes.services import vote_cast
+
+# How long anyone's copy of a poll's results may be served without asking (the gateway's cache, browsers): a
+# viral poll's readers then cost one request a second per gateway, and see counts a second old at most.
+RESULTS_MAX_AGE_SECONDS = 1
 
 
 class VoteCastApi(APIView):
@@ -67,4 +72,4 @@ class PollResultsApi(APIView):
         # Anyone may ask for any id: only a signed-in caller, who may have created the poll a moment ago, holds a
         # thread waiting for it (README, "Reading one's own writes").
         results = poll_results(poll_id=poll_id, wait_for_new=request.user.is_authenticated)
-        return Response(represent(self.OutputSerializer, results))
+        return cacheable(Response(represent(self.OutputSerializer, results)), request, max_age=RESULTS_MAX_AGE_SECONDS)

@@ -217,6 +217,8 @@ def common_settings(
         ],
         "MIDDLEWARE": [
             "service_kit.middleware.MetricsMiddleware",
+            # An ETag on every GET answer, 304 for an unchanged one (service_kit.caching).
+            "django.middleware.http.ConditionalGetMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "django.middleware.common.CommonMiddleware",
         ],
@@ -282,7 +284,9 @@ def common_settings(
     if events:
         shared["INSTALLED_APPS"].insert(shared["INSTALLED_APPS"].index("service_kit"), "django_events")
         # After SecurityMiddleware, so a request it refuses carries no correlation id it never used.
-        shared["MIDDLEWARE"].insert(2, "django_events.middleware.CorrelationIdMiddleware")
+        middleware = shared["MIDDLEWARE"]
+        middleware.insert(middleware.index("django.middleware.security.SecurityMiddleware") + 1,
+                          "django_events.middleware.CorrelationIdMiddleware")
         shared["DJANGO_EVENTS"] = events_settings_from_env(service)
     return shared
 

@@ -101,6 +101,19 @@ def test_get_one_poll_or_a_json_404(api_client):
     error_of(api_client.get("/api/polls/not-a-uuid/"), 404)
 
 
+def test_anyones_poll_may_be_kept_a_second_and_revalidated_the_owners_is_never_kept(api_client, auth_client,
+                                                                                      auth_user_id):
+    poll = a_poll(owner_id=auth_user_id)
+
+    anyones = api_client.get(detail(poll.id))
+    unchanged = api_client.get(detail(poll.id), HTTP_IF_NONE_MATCH=anyones["ETag"])
+    owners = auth_client.get(detail(poll.id))
+
+    assert (anyones.status_code, anyones["Cache-Control"]) == (200, "public, max-age=1")
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    assert (owners.status_code, owners["Cache-Control"]) == (200, "private, no-cache")
+
+
 def test_the_owner_patches_and_others_are_forbidden(auth_client, auth_user_id):
     poll = a_poll(owner_id=auth_user_id)
     closes_at = (timezone.now() + timedelta(days=2)).isoformat()

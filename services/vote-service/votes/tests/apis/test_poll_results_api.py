@@ -61,3 +61,33 @@ def test_a_signed_in_caller_waits_for_a_poll_created_a_moment_ago(auth_client):
 @override_settings(DJANGO_EVENTS={**settings.DJANGO_EVENTS, "READ_MODEL_WAIT": 120})
 def test_an_anonymous_caller_is_answered_at_once_without_holding_a_thread(api_client):
     assert _results_of_a_poll_projected_after_the_first_look(api_client) == 404
+
+
+def test_anyones_results_may_be_kept_a_second_and_an_unchanged_copy_is_revalidated_with_a_304(api_client):
+    poll = poll_view_create()
+    yes = choice_view_create(poll=poll, text="Yes", position=0)
+
+    first = api_client.get(_url(poll.id))
+    again = api_client.get(_url(poll.id), HTTP_IF_NONE_MATCH=first["ETag"])
+    vote_cast(poll_id=poll.id, choice_id=yes.id, voter_id=str(uuid.uuid4()))
+    changed = api_client.get(_url(poll.id), HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert (first.status_code, first["Cache-Control"]) == (200, "public, max-age=1")
+    assert (again.status_code, again.content) == (304, b"")
+    assert (changed.status_code, changed.json()["total"]) == (200, 1)
+    assert changed["ETag"] != first["ETag"]
+
+
+def test_a_signed_in_callers_results_are_never_served_from_a_cache_without_asking(auth_client):
+    poll = poll_view_create()
+
+    response = auth_client.get(_url(poll.id))
+
+    assert (response.status_code, response["Cache-Control"]) == (200, "private, no-cache")
+
+
+def test_not_known_yet_is_never_cached(api_client):
+    response = api_client.get(_url(uuid.uuid4()))
+
+    assert response.status_code == 404
+    assert not response.has_header("Cache-Control")

@@ -29,7 +29,7 @@ LINT_TOOLS := ruff==0.17.6 mypy==2.4.1 django-stubs==6.1.2 djangorestframework-s
 # What mypy checks, each from its own folder with the Django settings its code runs under, tests included.
 MYPY_PACKAGES := libs/django-events:tests.settings libs/django-service-kit:tests.settings \
 	contracts:tests.settings gateway:django.conf.global_settings fleet:django.conf.global_settings \
-	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test)
+	$(foreach s,$(SERVICES),services/$(s)-service:config.settings.test) monolith:monolith.settings
 # Loads DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS and RABBITMQ_URL of the running infrastructure (starting it if needed).
 INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 
@@ -37,6 +37,8 @@ INFRA_ENV = eval "$$(bash infra/infra.sh up)"
 help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
+	@echo "make run-monolith   the monolith the migration starts from (monolith/) on http://127.0.0.1:8100"
+	@echo "make test-migration the strangler path of the votes seam, monolith to vote-service and back, under load"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make test-matrix    the libraries' suites on every supported Python x Django pair (libs/noxfile.py)"
 	@echo "make release-libs   the libraries' sdists and wheels, checked, into the find-links folder dist/index/"
@@ -54,11 +56,12 @@ help:
 
 # One development virtualenv holding everything (uv makes it in seconds), the libraries of this tree editable; and
 # one per service on a Python of its own, with the same editable libraries (make run starts it from there).
-$(VENV)/.ready: Makefile services.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml)
+$(VENV)/.ready: Makefile services.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml \
+		monolith/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
-		$(foreach s,$(filter-out $(OWN_PYTHON_SERVICES),$(SERVICES:%=%-service)),-e services/$(s)) -e gateway \
+		$(foreach s,$(filter-out $(OWN_PYTHON_SERVICES),$(SERVICES:%=%-service)),-e services/$(s)) -e gateway -e monolith \
 		$(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
 	$(FLEET) own-pythons | while read -r service python; do \
 		$(call own_venv,.venvs/dev/$$service,$$python); \
@@ -104,17 +107,22 @@ infra-up:
 infra-down:
 	@bash infra/infra.sh down
 
-.PHONY: run demo
+.PHONY: run demo run-monolith
 run: venv
 	$(PY) dev/run.py
+# The monolith alone (monolith/README.md): SQLite unless DATABASE_URL is set, no events unless MONOLITH_EVENTS.
+MONOLITH_PORT ?= 8100
+run-monolith: venv
+	cd monolith && ../$(PY) manage.py migrate --noinput -v 0 && ../$(PY) -m uvicorn monolith.asgi:application \
+		--host 127.0.0.1 --port $(MONOLITH_PORT)
 demo: venv
 	$(PY) dev/run.py --demo
 
-.PHONY: test lint test-fleet test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
+.PHONY: test lint test-fleet test-monolith test-migration test-libs test-services test-gateway test-deploy test-e2e test-new-service test-security test-faults \
 	test-faults-run
 # The tiers in order, each timed; the tiers of one quoted group run at once (they share no port, database or broker,
 # and mostly wait). test-k8s last: it leaves no cluster behind, but nothing after it competes with its pods for CPU.
-TIERS := lint test-fleet test-libs test-services "test-gateway test-deploy" test-new-service test-e2e test-security \
+TIERS := lint "test-fleet test-monolith" test-libs test-services "test-gateway test-deploy" "test-new-service test-migration" test-e2e test-security \
 	"test-faults test-faults-run" test-k8s
 test:
 	@for group in $(TIERS); do started=$$SECONDS; \
@@ -140,6 +148,17 @@ test-fleet: venv
 # own_venv DIR,PYTHON: a virtualenv at DIR on Python PYTHON (3.13), made afresh if it holds another Python.
 own_venv = [ "$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = $(2) ] || \
 	{ rm -rf $(1); $(PYTHONS_PATH) uv venv -q -p $(2) $(1); }
+
+# The monolith's own suite (monolith/tests), on a database of its own. Seconds.
+test-monolith: venv
+	$(INFRA_ENV); url=$$($(PY) -c 'import os; from service_kit.settings import database_url_for; \
+		print(database_url_for(os.environ["DATABASE_URL"], "monolith"))'); \
+		cd monolith && DATABASE_URL=$$url ../$(PY) -m pytest -q
+
+# The strangler path of the votes seam (docs/migration.md), steps 1-5 and back under a steady load through nginx,
+# on PostgreSQL + Kafka; writes bench/results/migration.json and prints its table. A few minutes.
+test-migration: venv
+	$(INFRA_ENV); $(PY) -m pytest -q -s tests/migration
 
 # The libraries' tests need only the servers' addresses (INFRA_ENV) and, for their broker-restart tests, a command
 # that starts and stops a broker of their own (this repository's infra.sh, its Kafka jars reused).

@@ -275,16 +275,8 @@ def bench_lag(idle_events: int, idle_gap: float, rate: int, seconds: float, tran
                     publish_one(n)
                 results.put(committed)
 
-            connections.close_all()  # each forked publisher opens its own connection
-            fork = multiprocessing.get_context("fork")
-            results = fork.Queue()
-            publishers = [fork.Process(target=publisher, args=(i, results)) for i in range(PUBLISHERS)]
-            for process in publishers:
-                process.start()
-            for _ in publishers:
-                committed.update(results.get(timeout=seconds + 120))
-            for process in publishers:
-                process.join(30)
+            for result in in_publisher_processes(publisher, timeout=seconds + 120):
+                committed.update(result)
             achieved_rate = len(committed) / (time.perf_counter() - started)
             loaded_ids = set(committed)
             seen = wait_until_visible(loaded_ids, 60)
@@ -341,6 +333,21 @@ def bench_ordered(count: int, ordered: bool) -> dict[str, float]:
     return results
 
 
+def in_publisher_processes(target: Callable[[int, Any], None], *, timeout: float) -> list[Any]:
+    """Runs ``target(i, results)`` in PUBLISHERS forked processes, like a web server's worker processes, and
+    returns what each put in ``results``."""
+    connections.close_all()  # each forked process opens its own connection
+    fork = multiprocessing.get_context("fork")
+    results = fork.Queue()
+    processes = [fork.Process(target=target, args=(i, results)) for i in range(PUBLISHERS)]
+    for process in processes:
+        process.start()
+    gathered = [results.get(timeout=timeout) for _ in processes]
+    for process in processes:
+        process.join(30)
+    return gathered
+
+
 def bench_writers(keys: int, ordered: bool, seconds: float) -> float:
     """Commits/s of PUBLISHERS processes each committing one event per transaction, on ``keys`` keys, for
     ``seconds``."""
@@ -361,15 +368,7 @@ def bench_writers(keys: int, ordered: bool, seconds: float) -> float:
         results.put(done)
 
     with override_settings(DJANGO_EVENTS=ordering_settings(prefix, ordered)):
-        connections.close_all()  # each forked writer opens its own connection
-        fork = multiprocessing.get_context("fork")
-        results = fork.Queue()
-        writers = [fork.Process(target=writer, args=(i, results)) for i in range(PUBLISHERS)]
-        for process in writers:
-            process.start()
-        committed = sum(results.get(timeout=seconds + 60) for _ in writers)
-        for process in writers:
-            process.join(30)
+        committed = sum(in_publisher_processes(writer, timeout=seconds + 60))
     OutboxEvent.objects.filter(topic__startswith=prefix).delete()
     return committed / seconds
 

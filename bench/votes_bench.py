@@ -8,8 +8,9 @@ and the Kafka of $KAFKA_BOOTSTRAP_SERVERS (topics and consumer groups under a pr
     (uvicorn on config.asgi) with as many processes as its Helm chart's replicas, and each relay and consumer;
   - the real nginx gateway rendered from gateway/routes.toml; the one change is that its per-IP limits are
     left out, as every voter here comes from 127.0.0.1 (the services' own throttles are lifted the same way);
-  - bench/monolith: polls, choices and votes in one Django project and one database, same validation and
-    writes, no events, as many processes as vote-service, behind a second nginx rendered from the same table.
+  - the monolith (monolith/): polls, choices and votes in one Django project and one database, same validation
+    and writes, no events (MONOLITH_EVENTS off), as many processes as vote-service, behind a second nginx
+    rendered from the same table.
 Voters are users of auth-service (rows in its database) holding access tokens signed with auth-service's key,
 as it signs them. wrk (bench/votes.lua) drives the load. Phases:
   1 viral poll   a fresh poll with 4 choices per run, every vote from another voter; closed loop at each
@@ -202,7 +203,7 @@ def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platf
     gateway = start_nginx(supervisor, "gateway", port_base, fleet_plan.upstreams(ports.items()))
 
     monolith_port = port_base + 5
-    monolith_dir = BENCH / "monolith"
+    monolith_dir = ROOT / "monolith"
     monolith_env = {**common, "DJANGO_SETTINGS_MODULE": "monolith.settings",
                     "DATABASE_URL": database_url(MONOLITH_DATABASE)}
     supervisor.run_together([Process("monolith-migrate", (sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"),

@@ -349,6 +349,15 @@ class Supervisor:
                 _signal_group(program.popen, signal.SIGKILL)
                 program.popen.wait()
 
+    def retire(self, name: str) -> None:
+        """Stops one process for good, as SIGTERM does (a web process finishes what it serves), and forgets it:
+        the old colour of a blue/green deploy once the gateway no longer sends it anything."""
+        with self.lock:
+            program = self.program(name)
+            if program.running():
+                self._stop([program])
+            self.programs.remove(program)
+
     def stop_all(self) -> None:
         self.stopping.set()
         if self._watcher is not None:

@@ -40,3 +40,16 @@ target "service" {
   tags   = ["${REGISTRY}/${svc}:${TAG}"]
   labels = { "org.opencontainers.image.version" = TAG }
 }
+
+# The monolith the migration starts from (monolith/, docs/migration.md), on the services' shared stages:
+#   docker buildx bake -f deploy/docker/docker-bake.hcl monolith
+target "monolith" {
+  context    = "."
+  dockerfile = "monolith/Dockerfile"
+  contexts = {
+    python-service-builder = "target:python-service-builder"
+    python-service-runtime = "target:python-service-runtime"
+  }
+  tags   = ["${REGISTRY}/polls-monolith:${TAG}"]
+  labels = { "org.opencontainers.image.version" = TAG }
+}

@@ -132,6 +132,18 @@ def test_a_killed_process_is_restarted_and_counted(tmp_path: Path) -> None:
     assert not supervisor.program("sleeper").running()
 
 
+def test_a_retired_process_is_stopped_and_never_restarted(tmp_path: Path) -> None:
+    supervisor = Supervisor(logs=tmp_path, backoff=Backoff(first=0.01, crash_limit=None), voice="test")
+    try:
+        blue, green = supervisor.add(sleeper("blue")), supervisor.add(sleeper("green"))
+        supervisor.retire("blue")
+        supervisor.tick()
+        assert not blue.running() and green.running()
+        assert [program.name for program in supervisor.programs] == ["green"]
+    finally:
+        supervisor.stop_all()
+
+
 def test_a_process_that_keeps_crashing_stops_everything(tmp_path: Path) -> None:
     supervisor = Supervisor(logs=tmp_path, backoff=Backoff(first=0.01, last=0.05), voice="test")
     try:

@@ -29,6 +29,10 @@ ACCESS_LOG_FORMAT = (
     '"duration_seconds":$request_time,"upstream":"$upstream_addr"}'
 )
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+# Where the answers the services mark public are kept: under nginx's prefix, which the Helm chart gives a /tmp of
+# `tmpSizeLimit` (64Mi), so the cache stays well inside it. The answers are small and kept a second or so.
+ANSWER_CACHE = "proxy_cache_path answers_cache levels=1:2 keys_zone=answers:10m max_size=32m inactive=1m use_temp_path=off;"
+CACHE_STATUS_HEADER = "X-Cache-Status"
 # The errors nginx itself produces, each answered by an internal location with the platform's JSON body. A URI,
 # not a named location: a request whose request line nginx could not parse has no URI to carry into a named one.
 # 494 is nginx's own status for a header line or headers too large (it would answer a text/html 400).
@@ -71,11 +75,13 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         '    default "";',
         "}",
         *_refusal_maps(),
+        *_cached_reads_map(table),
         *_real_ip(table),
         *(line for limit in table.rate_limits for line in _zone("limit_req_zone", limit, f" rate={limit.rate}r/s")),
         *(line for limit in table.connection_limits for line in _zone("limit_conn_zone", limit)),
         *([f"include {upstreams_include};"] if resolved else
           [line for route in table.routes for line in _upstream(route)]),
+        ANSWER_CACHE,
         "",
         "server {",
         f"    listen {listen};",
@@ -101,6 +107,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(f'    proxy_set_header {name} "";' for name in edge.CLIENT_FORWARDING_HEADERS),
         "    proxy_set_header X-Forwarded-Proto $scheme;",
         *(f"    proxy_hide_header {name};" for name in edge.OWNED_RESPONSE_HEADERS),
+        *_answer_cache(),
         "",
         "    add_header X-Request-ID $edge_request_id always;",
         *(f"    add_header {name} {quote(value)} always;" for name, value in edge.SECURITY_HEADERS.items()),
@@ -167,6 +174,33 @@ def _zone(directive: str, limit: ClientLimit, settings: str = "") -> list[str]:
         '    default "";',
         "}",
         f"{directive} $limit_{limit.name}_key zone={limit.name}:10m{settings};",
+    ]
+
+
+def _answer_cache() -> list[str]:
+    """A viral poll's readers served at the door. On the table's `cached_reads`, nginx keeps what a service marks
+    `Cache-Control: public, max-age` (service_kit.caching: a poll and its results, asked by anyone) for that
+    long, makes one request upstream for concurrent misses of an answer, serves the old copy while one request
+    refreshes it, and revalidates with the answer's ETag. An answer without such a header is never kept; a
+    signed-in caller's request neither reads nor fills the cache, so a voter reads their own vote at once."""
+    return [
+        "    proxy_cache answers;",
+        "    proxy_cache_lock on;",
+        "    proxy_cache_use_stale updating;",
+        "    proxy_cache_background_update on;",
+        "    proxy_cache_revalidate on;",
+        "    proxy_cache_bypass $http_authorization $edge_not_cached;",
+        "    proxy_no_cache $http_authorization $edge_not_cached;",
+        f"    add_header {CACHE_STATUS_HEADER} $upstream_cache_status always;",
+    ]
+
+
+def _cached_reads_map(table: Table) -> list[str]:
+    return [
+        "map $uri $edge_not_cached {",
+        *(f'    {quote_regex("~" + pattern)} "";' for pattern in table.cached_reads),
+        "    default 1;",
+        "}",
     ]
 
 

@@ -125,6 +125,8 @@ class Table:
     # client; empty, nobody's is believed and the client is the connecting address.
     trusted_proxies: tuple[Network, ...] = ()
     connection_limits: tuple[ConnectionLimit, ...] = ()
+    # Regular expressions of the paths whose GET answers nginx may keep, when the service marks them public.
+    cached_reads: tuple[str, ...] = ()
 
     def route_for(self, path: str) -> Route | None:
         return next((route for route in self.routes if route.serves(path)), None)
@@ -191,6 +193,7 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
         connect_timeout=float(edge["connect_timeout_seconds"]),
         read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),
         trusted_proxies=trusted_proxies_of(list(edge.get("trusted_proxies", [])), environ),
+        cached_reads=tuple(re.compile(pattern).pattern for pattern in edge.get("cached_reads", [])),  # refused if bad
     )
     _check(table)
     return table

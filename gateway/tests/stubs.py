@@ -15,7 +15,7 @@ import uvicorn
 
 async def echo(scope, receive, send) -> None:
     """Answers with what it received. Query knobs: sleep=<s> answers late, status=<n> answers with that status,
-    chunks=<n> streams the answer in n pieces."""
+    chunks=<n> streams the answer in n pieces, public=<s> marks it cacheable by anyone for s seconds."""
     if scope["type"] != "http":
         return
     body = b""
@@ -40,6 +40,8 @@ async def echo(scope, receive, send) -> None:
         (b"x-frame-options", b"SAMEORIGIN"),
         (b"x-request-id", b"set-by-the-service"),
     ]
+    if "public" in query:
+        headers.append((b"cache-control", f"public, max-age={int(query['public'])}".encode()))
     pieces = int(query.get("chunks", 0))
     if not pieces:
         # Sized, as the services' JSON answers are; chunks=N streams it without a length instead.

@@ -187,3 +187,26 @@ def test_access_log_is_one_json_object_per_request(gateway: Gateway) -> None:
     assert {"method": "GET", "path": "/api/polls/7/", "status": 200}.items() <= entries["logged-1"].items()
     assert {"path": "/nowhere", "status": 404}.items() <= entries["logged-2"].items()
     assert entries["logged-1"]["upstream"] and isinstance(entries["logged-1"]["duration_seconds"], float)
+
+
+def test_nginx_serves_what_a_service_marks_public_from_its_cache_and_never_to_a_signed_in_caller(
+    gateway: Gateway,
+) -> None:
+    if gateway.kind != "nginx":
+        pytest.skip("make run's development proxy keeps no cache")
+    # A path of its own: the cache outlives a test, and the rate limit of the results paths counts every read.
+    path = f"/api/polls/{time.monotonic_ns()}/?public=60"
+    with gateway.client() as client:
+        first, again = client.get(path), client.get(path)
+        signed_in = client.get(path, headers={"Authorization": "Bearer some-token"})
+        private = client.get(path.replace("?public=60", ""))
+
+    # The echo answers with the request it saw, the gateway's request id in it: a cached copy repeats the first.
+    assert (first.headers["X-Cache-Status"], again.headers["X-Cache-Status"]) == ("MISS", "HIT")
+    assert again.json() == first.json()
+    assert signed_in.headers["X-Cache-Status"] == "BYPASS" and signed_in.json() != first.json()
+    assert private.headers["X-Cache-Status"] == "MISS"
+    with gateway.client() as client:
+        assert client.get(path.replace("?public=60", "")).json() != private.json()
+        # Outside the table's cached reads an answer never meets the cache, whatever it says.
+        assert client.get("/api/polls/?public=60").headers["X-Cache-Status"] == "BYPASS"

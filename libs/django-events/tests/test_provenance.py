@@ -78,6 +78,17 @@ def test_an_event_on_another_types_topic_is_dead_lettered_even_from_the_owner(ow
     assert reason == f"tick.happened arrived on topic {note_topic}, not on its own topic {own}"
 
 
+def test_a_type_may_name_several_owners_while_its_production_moves(settings):
+    """A monolith handing a seam over to a service: both publish the type for a while, and both are believed."""
+    from django_events.provenance import refusal
+
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": {**OWNERS, "tick.happened": ["testapp", "monolith"]}}
+    topic = django_events.topic_for("tick.happened")
+    for source, expected in [("testapp", None), ("monolith", None),
+                             ("intruder", "source 'intruder' is not the owner of tick.happened (['testapp', 'monolith'])")]:
+        assert refusal(django_events.Event(type="tick.happened", key="k", data={"seq": 1}, source=source), topic) == expected
+
+
 def test_without_owners_any_source_is_believed(live):
     topic = django_events.topic_for("tick.happened")
     publish_raw(topic, key=b"key-0", value=forged("tick.happened", "key-0", {"seq": 1}, source="anyone"))
@@ -92,6 +103,8 @@ def test_without_owners_any_source_is_believed(live):
         ({"note.created": "testapp"}, ["django_events.E009"]),
         ({"tick.happened": ""}, ["django_events.E008"]),
         ("testapp", ["django_events.E008"]),
+        ({**OWNERS, "tick.happened": ["testapp", "monolith"]}, []),
+        ({**OWNERS, "tick.happened": []}, ["django_events.E008"]),
     ],
 )
 def test_owners_that_miss_a_consumed_type_or_are_malformed_are_reported(settings, owners, expected):

@@ -3,10 +3,10 @@ from datetime import datetime
 
 import django_events
 import read_models.polls
-from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated
+from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated, VoteCast
 
 from votes.models import ChoiceView, PollView
-from votes.services import votes_void_after_close
+from votes.services import vote_import, votes_void_after_close
 
 
 class PollViewProjection(read_models.polls.PollViewProjection):
@@ -34,3 +34,10 @@ class ChoiceViewProjection(django_events.Projection):
 
     def _upsert_choice(self, choice: ChoiceCreated) -> None:
         self.upsert(choice.choice_id, poll_id=choice.poll_id, text=choice.text, position=choice.position)
+
+
+@django_events.handles("vote.cast")
+def count_vote_cast_in_monolith(cast: VoteCast) -> None:
+    """While the votes seam moves (settings.MIGRATING_FROM): the monolith's votes, backfilled then live, counted
+    here once; this service's own vote.cast come back too and are already here."""
+    vote_import(cast)

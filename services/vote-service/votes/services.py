@@ -26,6 +26,11 @@ _VOTE_INSERT_IF_VALID = (
     f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} p JOIN {_CHOICE_TABLE} c ON c.poll_id = p.id "
     f"WHERE p.id = %s AND c.id = %s AND {poll_is_open_sql(status='p.status', closes_at='p.closes_at')})"
 )
+# A vote taken elsewhere: neither its id nor its voter's vote in its poll may be here already.
+_VOTE_INSERT_NEW = (
+    f"INSERT INTO {_VOTE_TABLE} (id, poll_id, choice_id, voter_id, created_at) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT DO NOTHING"
+)
 _TALLY_ADD = (
     f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, %s) "
     f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
@@ -142,6 +147,20 @@ def _vote_insert_if_valid(vote: Vote) -> bool:
             [*_db_uuids(vote.id), poll_id, choice_id, vote.voter_id, moment, poll_id, choice_id, moment],
         )
         return cursor.rowcount > 0
+
+
+@transaction.atomic
+def vote_import(cast: VoteCast) -> bool:
+    """Counts a vote the monolith took (while the votes seam moves to this service): False when its id is here
+    already (a redelivery, the backfill and the live stream overlapping, or this service's own vote) or its voter
+    has a vote in its poll under another id. Validated where it was taken; announces nothing, being no new vote."""
+    moment = connection.ops.adapt_datetimefield_value(cast.created_at)
+    with connection.cursor() as cursor:
+        cursor.execute(_VOTE_INSERT_NEW, [*_db_uuids(cast.vote_id, cast.poll_id, cast.choice_id), cast.voter_id, moment])
+        if cursor.rowcount == 0:
+            return False
+    _tally_add(poll_id=cast.poll_id, choice_id=cast.choice_id, votes=1)
+    return True
 
 
 @transaction.atomic

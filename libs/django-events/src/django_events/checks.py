@@ -71,6 +71,12 @@ def _number_errors(user: dict[str, Any]) -> list[CheckMessage]:
     return errors
 
 
+def _owner_names(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
 @register(Tags.security)
 def check_owners(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every event type this service consumes has an owner in OWNERS, or all its events would be dead-lettered."""
@@ -78,10 +84,10 @@ def check_owners(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not isinstance(user, dict) or user.get("OWNERS") is None:
         return []
     owners = user["OWNERS"]
-    well_formed = isinstance(owners, dict) and all(isinstance(k, str) and isinstance(v, str) and v for k, v in owners.items())
+    well_formed = isinstance(owners, dict) and all(isinstance(k, str) and _owner_names(v) for k, v in owners.items())
     if not well_formed:
-        hint = 'e.g. {"poll.created": "polls-service"}, or Catalogue(...).owners()'
-        malformed = f"{SETTINGS_NAME}['OWNERS'] must map event types to their owners' names"
+        hint = 'e.g. {"poll.created": "polls-service"} or {"vote.cast": ["vote-service", "monolith"]}, or Catalogue(...).owners()'
+        malformed = f"{SETTINGS_NAME}['OWNERS'] must map event types to their owners' names (a name or a list of names)"
         return [Error(malformed, hint=hint, id="django_events.E008")]
     from .registry import registry
 

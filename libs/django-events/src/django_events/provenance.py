@@ -4,20 +4,22 @@ A broker that authenticates producers (Kafka ACLs, RabbitMQ permissions) lets on
 but it cannot read an envelope: a producer allowed on one topic could still put any type there, and an
 administrator's tool can put anything anywhere. The consumer therefore refuses an event whose type does not
 belong to the topic it arrived on, or, when ``OWNERS`` names each type's owner, whose ``source`` is not that
-owner. A refused event is dead-lettered with the reason and applies nothing.
+owner. A refused event is dead-lettered with the reason and applies nothing. A type may name several owners
+while its production moves from one service to another (a monolith handing a seam over): each is believed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .conf import events_settings
 from .envelope import Event, topic_for
 
 
-def owners() -> Mapping[str, str] | None:
-    """``OWNERS``: event type -> the ``source`` allowed to publish it, or None when any source is believed."""
-    configured: Mapping[str, str] | None = events_settings.OWNERS
+def owners() -> Mapping[str, str | Sequence[str]] | None:
+    """``OWNERS``: event type -> the ``source`` allowed to publish it (or a list of them), or None when any source
+    is believed."""
+    configured: Mapping[str, str | Sequence[str]] | None = events_settings.OWNERS
     return configured
 
 
@@ -32,6 +34,6 @@ def refusal(event: Event, topic: str) -> str | None:
     owner = known.get(event.type)
     if owner is None:
         return f"{event.type} has no owner in OWNERS: its source {event.source!r} cannot be trusted"
-    if event.source != owner:
+    if event.source != owner if isinstance(owner, str) else event.source not in owner:
         return f"source {event.source!r} is not the owner of {event.type} ({owner!r})"
     return None

@@ -61,8 +61,17 @@ def _version() -> str | None:
         return None
 
 
-def _system() -> str:
-    return str(events_settings.TRANSPORT)
+def _message_attributes(operation: str, topic: str, event_id: str, event_type: str) -> dict[str, str]:
+    """The attributes OpenTelemetry's messaging and CloudEvents conventions give a span about one message."""
+    return {
+        "messaging.system": str(events_settings.TRANSPORT),
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+        "messaging.destination.name": topic,
+        "messaging.message.id": event_id,
+        "cloudevents.event_id": event_id,
+        "cloudevents.event_type": event_type,
+    }
 
 
 def start_create(active: Tracer, event_type: str, topic: str, key: str, event_id: str) -> tuple[Span, dict[str, str]]:
@@ -71,16 +80,7 @@ def start_create(active: Tracer, event_type: str, topic: str, key: str, event_id
     span = active.start_span(
         f"create {topic}",
         kind=trace.SpanKind.PRODUCER,
-        attributes={
-            "messaging.system": _system(),
-            "messaging.operation.type": "create",
-            "messaging.operation.name": "create",
-            "messaging.destination.name": topic,
-            "messaging.message.id": event_id,
-            "cloudevents.event_id": event_id,
-            "cloudevents.event_type": event_type,
-            "django_events.key": key,
-        },
+        attributes={**_message_attributes("create", topic, event_id, event_type), "django_events.key": key},
     )
     carrier: dict[str, str] = {}
     assert _propagator is not None
@@ -109,7 +109,7 @@ def sending(
         kind=trace.SpanKind.CLIENT,
         links=links,
         attributes={
-            "messaging.system": _system(),
+            "messaging.system": str(events_settings.TRANSPORT),
             "messaging.operation.type": "send",
             "messaging.operation.name": "send",
             "messaging.batch.message_count": len(topics),
@@ -155,14 +155,8 @@ def processing(active: Tracer | None, event: Event, subscriber: str) -> Abstract
         context=_propagator.extract(carrier),
         kind=trace.SpanKind.CONSUMER,
         attributes={
-            "messaging.system": _system(),
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.destination.name": topic,
+            **_message_attributes("process", topic, str(event.id), event.type),
             "messaging.consumer.group.name": str(events_settings.GROUP_ID),
-            "messaging.message.id": str(event.id),
-            "cloudevents.event_id": str(event.id),
-            "cloudevents.event_type": event.type,
             "cloudevents.event_source": event.source,
             "django_events.subscriber": subscriber,
         },

@@ -44,7 +44,7 @@ class PollResultsApi(APIView):
 
     def get(self, request: Request, poll_id: uuid.UUID) -> Response:
         if not Poll.objects.filter(pk=poll_id).exists():
-            raise NotFound("no such poll", code="poll_not_found")
+            raise NotFound("No poll has this id.", code="poll_not_found", details={"poll_id": str(poll_id)})
         tallies = dict(ChoiceTally.objects.filter(poll_id=poll_id).order_by().values_list("choice_id")
                        .annotate(votes=Sum("votes")).values_list("choice_id", "votes"))
         choices = [{"choice_id": str(choice_id), "text": text, "votes": tallies.get(choice_id, 0)}

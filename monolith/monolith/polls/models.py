@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
@@ -14,5 +15,5 @@ class Poll(models.Model):
     # Kept in the vote's transaction, as polls-service keeps its tally from vote.cast.
     total_votes = models.PositiveIntegerField(default=0)
 
-    def is_open_at(self, moment) -> bool:
+    def is_open_at(self, moment: datetime) -> bool:
         return self.status == "open" and (self.closes_at is None or moment < self.closes_at)

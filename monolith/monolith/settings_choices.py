@@ -1,0 +1,9 @@
+"""The monolith's one codebase deployed as its choices process (DJANGO_SETTINGS_MODULE=monolith.settings_choices): it
+serves the choices paths alone, so they scale and deploy apart; it keeps the one database and schema, and every app
+stays installed, as the apps' models still reference one another there (docs/migration.md)."""
+
+from monolith.settings import *  # noqa: F403
+
+ROOT_URLCONF = "monolith.urls_choices"
+SERVICE_KIT = {**SERVICE_KIT, "SERVICE": "monolith-choices"}  # noqa: F405
+LOGGING = logging_config(service="monolith-choices")  # noqa: F405

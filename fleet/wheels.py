@@ -8,6 +8,7 @@ were. The wheels are then installed by file, so no package index is asked for a 
 
     python -m fleet.wheels vote-service                  the wheels' paths, one per line
     python -m fleet.wheels --copy DIR vote-service       copied into DIR/vote-service/ (emptied first), for images
+    python -m fleet.wheels --copy DIR monolith           a project of the repository's root alike (monolith/)
 
 Needs `packaging` (the development virtualenv has it), unlike the rest of fleet.
 """
@@ -63,16 +64,23 @@ def pick(pyproject: Path, index: Path = INDEX) -> list[Path]:
     return chosen
 
 
+def project_of(root: Path, name: str) -> Path:
+    """The pyproject.toml of services/<name>/, else of <name>/ at the root (the monolith, beside the services)."""
+    service = root / "services" / name / "pyproject.toml"
+    return service if service.exists() or not (root / name / "pyproject.toml").exists() else root / name / "pyproject.toml"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fleet.wheels", description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=INDEX)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose services/ to read")
     parser.add_argument("--copy", type=Path, help="copy each service's wheels into COPY/<service>/ instead")
-    parser.add_argument("services", nargs="+", metavar="SERVICE", help="a service's folder name: vote-service")
+    parser.add_argument("services", nargs="+", metavar="SERVICE",
+                        help="a service's folder name (vote-service), or a project's at the root (monolith)")
     args = parser.parse_args(argv)
     for service in args.services:
         try:
-            wheels = pick(args.root / "services" / service / "pyproject.toml", args.index)
+            wheels = pick(project_of(args.root, service), args.index)
         except NoWheel as error:
             print(error, file=sys.stderr)
             return 1

@@ -94,6 +94,15 @@ def test_a_service_gets_the_newest_released_wheel_its_range_allows(tmp_path: Pat
         wheels.pick(pyproject, tmp_path)
 
 
+def test_a_project_at_the_root_gets_its_wheels_as_a_service_does(tmp_path: Path) -> None:
+    wheels = pytest.importorskip("fleet.wheels")
+    for folder in ("services/vote-service", "monolith"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "pyproject.toml").touch()
+    assert wheels.project_of(tmp_path, "vote-service") == tmp_path / "services/vote-service/pyproject.toml"
+    assert wheels.project_of(tmp_path, "monolith") == tmp_path / "monolith/pyproject.toml"
+
+
 def test_the_plan_of_a_service(tmp_path: Path) -> None:
     _, polls = parse(GOOD, root=tmp_path)
     ready = tmp_path / "ready"

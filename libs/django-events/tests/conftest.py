@@ -41,9 +41,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.smoke)
 
 
-@pytest.fixture(params=["kafka", "rabbitmq"])
+@pytest.fixture(params=["kafka", "rabbitmq", "memory"])
 def transport(request: pytest.FixtureRequest, settings: Settings) -> str:
-    """Runs a test on each broker."""
+    """Runs a test on each broker, and on the in-memory one (where a test starts no worker process: a process of
+    its own does not share the test's memory)."""
     settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "TRANSPORT": request.param}
     return str(request.param)
 
@@ -74,6 +75,8 @@ class Worker(subprocess.Popen[bytes]):
     would neither work on nor stop."""
 
     def __init__(self, command: str, env: dict[str, str], *args: str, failpoints: str = "") -> None:
+        if json.loads(env.get("DJANGO_EVENTS_OVERRIDES", "{}")).get("TRANSPORT") == "memory":
+            pytest.skip("the in-memory broker is not shared with a worker process")
         self.log_file = tempfile.TemporaryFile()
         if "--ready-file" not in args:
             args = ("--ready-file", str(Path(tempfile.mkdtemp()) / "ready"), *args)

@@ -8,6 +8,7 @@ from .outbox import apublish, publish
 from .projection import Projection
 from .registry import UnsupportedVersion, handler, handles
 from .subscriptions import routes, subscribe
+from .upcasting import register_upcasters, unregister_upcasters, upcasts
 
 __version__ = "0.3.0"
 
@@ -25,8 +26,11 @@ __all__ = [
     "handler",
     "handles",
     "publish",
+    "register_upcasters",
     "routes",
     "subscribe",
     "topic_for",
+    "unregister_upcasters",
+    "upcasts",
     "wait_for_read_model",
 ]

@@ -45,7 +45,7 @@ def _transport_errors(user: dict[str, Any]) -> list[CheckMessage]:
     if transport not in TRANSPORTS:
         wrong = f"{SETTINGS_NAME}['TRANSPORT'] must be one of {', '.join(TRANSPORTS)}, not {user['TRANSPORT']!r}"
         return [Error(wrong, id="django_events.E007")]
-    if importlib.util.find_spec(CLIENTS[transport]) is None:
+    if transport in CLIENTS and importlib.util.find_spec(CLIENTS[transport]) is None:
         missing = f"{SETTINGS_NAME}['TRANSPORT'] is {transport!r} but {CLIENTS[transport]} is not installed"
         return [Error(missing, hint=f'pip install "{DISTRIBUTION}[{transport}]"', id="django_events.E010")]
     return []

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "RETRIES": 3,
     "RETRY_BACKOFF": 0.2,
     "DEAD_LETTER_SUFFIX": ".dlq",
+    # While an event of a key waits as a dead letter, hold that key's later events (other keys flow) until the
+    # dead letter is redriven or skipped: a key's events then never take effect out of order.
+    "PARK_KEYS": False,
     # The event contracts' catalogue: a directory of <type>/v<version>.json JSON Schemas (see contracts.py).
     "CONTRACTS": None,
     # Event type -> the only `source` a consumer accepts it from (the type's owner), e.g. from the contracts'

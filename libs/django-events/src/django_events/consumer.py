@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
+from . import dead_letters
 from .conf import events_settings
 from .dispatch import apply_events
 from .envelope import Event, InvalidEvent
@@ -71,6 +72,7 @@ class Consumer:
         self._publisher = publisher
         self.heartbeat = time.monotonic()
         self._next_housekeeping = 0.0
+        self._next_inbox_cleanup = 0.0
 
     @property
     def subscription(self) -> Subscription:
@@ -129,11 +131,11 @@ class Consumer:
         for item in received:
             if item.refused:  # not an event envelope, or forged: nothing may apply it
                 self._publish_dead_letter(item)
-        events = [r.event for r in received if r.event is not None and not r.refused]
+        acceptable = [r for r in received if r.event is not None and not r.refused]
         while True:
             try:
                 with transaction.atomic(using=self.using):
-                    apply_events(events, self.subscribers, using=self.using, traced=True)
+                    self._apply_batch(received, acceptable)
                     self.subscription.record(messages)
                     failpoint("consumer.before_commit")
             except PartitionLost:
@@ -141,17 +143,28 @@ class Consumer:
             except Exception as error:
                 if self._waited_for_database():
                     continue  # the outage failed the batch, not its events
-                logger.info("batch of %d failed (%s); isolating the failing event", len(events), error)
+                logger.info("batch of %d failed (%s); isolating the failing event", len(acceptable), error)
                 # One at a time, in order: a message's position is stored once it and those before it are done.
                 for item in received:
                     if item.refused:
-                        self._done_with(item.message)
-                    elif not self._apply_with_retries(item):
+                        self._done_with(item)
+                    elif not self._held_if_parked(item) and not self._apply_with_retries(item):
                         self._dead_letter(item)
                 return
             break
         failpoint("consumer.after_commit")
         self.subscription.committed(messages)
+
+    def _apply_batch(self, received: Sequence[Received], acceptable: Sequence[Received]) -> None:
+        for item in received:
+            if item.refused:
+                self._record_dead_letter(item, parks=False)
+        parked = self._parked(acceptable)
+        for item in acceptable:
+            if (item.message.topic, _key(item)) in parked:
+                self._hold(item)
+        events = [r.event for r in acceptable if r.event and (r.message.topic, r.event.key) not in parked]
+        apply_events(events, self.subscribers, using=self.using, traced=True)
 
     def _apply_with_retries(self, item: Received) -> bool:
         assert item.event is not None
@@ -215,13 +228,40 @@ class Consumer:
         assert item.event is not None
         already = InboxEvent.objects.using(self.using).filter(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=item.event.id)
         if already.exists():
-            self._done_with(item.message)
+            self._done_with(item)
             return
         self._publish_dead_letter(item)
         with transaction.atomic(using=self.using):
             InboxEvent.objects.using(self.using).create(subscriber=DEAD_LETTER_SUBSCRIBER, event_id=item.event.id)
+            self._record_dead_letter(item, parks=events_settings.PARK_KEYS)
             self.subscription.record([item.message])
         self.subscription.committed([item.message])
+
+    def _record_dead_letter(self, item: Received, *, parks: bool) -> None:
+        dead_letters.record(item.message, item.event, item.problem or "unknown", parks=parks, using=self.using)
+
+    def _parked(self, items: Sequence[Received]) -> set[tuple[str, str]]:
+        if not events_settings.PARK_KEYS:
+            return set()
+        return dead_letters.parked({(item.message.topic, _key(item)) for item in items}, using=self.using)
+
+    def _hold(self, item: Received) -> None:
+        assert item.event is not None
+        dead_letters.hold(item.message, item.event, using=self.using)
+        logger.info("held %s (%s) behind a dead letter of key %s", item.event.id, item.event.type, item.event.key)
+
+    def _held_if_parked(self, item: Received) -> bool:
+        """Holds the event, storing its position, when a dead letter parks its key (one may have been recorded
+        earlier in this same batch)."""
+        if not events_settings.PARK_KEYS:
+            return False
+        with transaction.atomic(using=self.using):
+            if not self._parked([item]):
+                return False
+            self._hold(item)
+            self.subscription.record([item.message])
+        self.subscription.committed([item.message])
+        return True
 
     def _publish_dead_letter(self, item: Received) -> None:
         message = item.message
@@ -239,22 +279,36 @@ class Consumer:
         consumer_dead_lettered.labels(self.service, item.event.type if item.event else "invalid").inc()
         logger.error("dead-lettered %s[%d]@%d to %s: %s", message.topic, message.partition, message.offset, topic, item.problem)
 
-    def _done_with(self, message: Message) -> None:
+    def _done_with(self, item: Received) -> None:
         with transaction.atomic(using=self.using):
-            self.subscription.record([message])
-        self.subscription.committed([message])
+            if item.refused:
+                self._record_dead_letter(item, parks=False)
+            self.subscription.record([item.message])
+        self.subscription.committed([item.message])
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
         if now < self._next_housekeeping:
             return
-        self._next_housekeeping = now + 60.0
+        self._next_housekeeping = now + 15.0
+        try:
+            dead_letters.update_metrics(using=self.using)
+        except DatabaseError as error:
+            logger.warning("dead-letter metrics not updated: %s", error)
+            connections[self.using].close_if_unusable_or_obsolete()
+        if now < self._next_inbox_cleanup:
+            return
+        self._next_inbox_cleanup = now + 60.0
         cutoff = timezone.now() - timedelta(seconds=events_settings.INBOX_RETENTION)
         try:
             InboxEvent.objects.using(self.using).filter(processed_at__lt=cutoff).delete()
         except DatabaseError as error:  # the cleanup can wait for the next round, during an outage
             logger.warning("inbox cleanup skipped: %s", error)
             connections[self.using].close_if_unusable_or_obsolete()
+
+
+def _key(item: Received) -> str:
+    return item.event.key if item.event is not None else ""
 
 
 def _receive(message: Message) -> Received:

@@ -15,7 +15,7 @@ import json
 import types
 import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -118,14 +118,29 @@ def validate_published(event: Event) -> None:
 # What a change to a published schema may not do without a new version.
 
 
-def breaking_changes(published: dict[str, Any], current: dict[str, Any], path: str = "data") -> list[str]:
+def breaking_changes(
+    published: dict[str, Any],
+    current: dict[str, Any],
+    path: str = "data",
+    *,
+    upcaster: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    example: dict[str, Any] | None = None,
+) -> list[str]:
     """How ``current`` would break a consumer of ``published``: a field removed, retyped, or newly required, or a
     limit (``maxLength``, ``maximum``...) widened or dropped.
 
     Adding an optional field is not a break, nor is stating or tightening a limit (a producer sending less breaks
     no consumer); every other change needs a new version of the event. A widened limit does: consumers size what
     they keep to it (a read model's column).
+
+    With an ``upcaster`` from ``published``'s version to ``current``'s (``upcasting``), consumers written for
+    ``current`` read ``published`` events through it: the change breaks them only if what the upcaster makes of
+    ``example`` (data valid against ``published``) is not valid against ``current``.
     """
+    if upcaster is not None:
+        if example is None:
+            raise TypeError("breaking_changes with an upcaster needs an example of the published data")
+        return _upcast_problems(published, current, path, upcaster, example)
     problems = []
     before, after = published.get("properties", {}), current.get("properties", {})
     for name, field_schema in before.items():
@@ -140,6 +155,20 @@ def breaking_changes(published: dict[str, Any], current: dict[str, Any], path: s
     for name in sorted(set(current.get("required", [])) - set(published.get("required", []))):
         problems.append(f"{path}.{name} became required")
     return problems
+
+
+def _upcast_problems(
+    published: dict[str, Any], current: dict[str, Any], path: str,
+    upcaster: Callable[[dict[str, Any]], dict[str, Any]], example: dict[str, Any],
+) -> list[str]:
+    try:
+        from jsonschema import Draft202012Validator
+    except ModuleNotFoundError as error:
+        raise missing_extra(error, "contracts", "breaking_changes with an upcaster") from error
+    if problems := [f"{path}: {e.message} (the example)" for e in Draft202012Validator(published).iter_errors(example)]:
+        return problems
+    upcast = upcaster(dict(example))
+    return [f"{path}: {e.message} (after the upcaster)" for e in Draft202012Validator(current).iter_errors(upcast)]
 
 
 # A limit and the direction that widens it: +1 when a larger value lets more through.

@@ -15,9 +15,10 @@ from .envelope import Event
 from .metrics import consumer_duplicates, consumer_processed, projection_lag
 from .models import InboxEvent
 from .projection import Projection, batched_upserts
-from .registry import Subscriber, registry
+from .registry import Subscriber, UnsupportedVersion, registry
 from .rows import insert_rows
 from .tracing import processing, tracer
+from .upcasting import upcast_once
 
 
 def apply_events(
@@ -53,10 +54,29 @@ def apply_events(
                 claimed.discard((subscriber.name, event.id))  # the same event twice in one batch applies once
                 # What a handler publishes continues the chain of the event that caused it.
                 with correlation(event.correlation_id or str(event.id)), processing(active, event, subscriber.name):
-                    subscriber.apply(event)
+                    _apply(subscriber, event)
                 applied += 1
     _observe(relevant, chosen)
     return applied
+
+
+def _apply(subscriber: Subscriber, event: Event) -> None:
+    """Applies ``event`` at the first version the subscriber handles, upcasting it one version at a time
+    (``upcasting``) until the subscriber handles it or no upcaster takes it further."""
+    first: UnsupportedVersion | None = None
+    while True:
+        try:
+            subscriber.apply(event)
+            return
+        except UnsupportedVersion as error:
+            first = first or error
+            upcast = upcast_once(event)
+            if upcast is None:
+                if error is first:
+                    raise
+                # The dead letter's reason names the version that was sent, and how far the upcasters took it.
+                raise UnsupportedVersion(f"{first} (upcast to v{event.version}, not handled either)") from error
+            event = upcast
 
 
 def _claim(events: Sequence[Event], by_type: dict[str, list[Subscriber]], using: str) -> set[tuple[str, uuid.UUID]]:

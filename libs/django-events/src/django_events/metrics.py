@@ -31,3 +31,13 @@ read_model_waits_refused = Counter(
     "Requests answered without waiting for a read model: READ_MODEL_WAITERS of the process were waiting already",
     ["service"],
 )
+dead_letters_outstanding = Gauge(
+    "django_events_dead_letters_outstanding", "Dead letters neither redriven nor skipped", ["service"]
+)
+dead_letter_oldest_age = Gauge(
+    "django_events_dead_letter_oldest_age_seconds", "Age of the oldest outstanding dead letter", ["service"]
+)
+parked_keys = Gauge(
+    "django_events_parked_keys", "Keys whose later events are held behind an outstanding dead letter", ["service"]
+)
+held_events = Gauge("django_events_held_events", "Events held behind a dead letter of their key", ["service"])

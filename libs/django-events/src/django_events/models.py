@@ -77,3 +77,68 @@ class StreamOffset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} {self.stream}@{self.next_offset}"
+
+
+class DeadLetter(models.Model):
+    """An event this service's consumer gave up on, kept until someone redrives or skips it.
+
+    The ``<topic>.dlq`` topic holds the broker's copy for tools that read topics; this row is what the service
+    acts on (``events_dead_letters``), and what parks its key while ``PARK_KEYS`` is on.
+    """
+
+    OUTSTANDING, REDRIVEN, SKIPPED = "outstanding", "redriven", "skipped"
+
+    # A message that was not an event envelope has no id, type or key of its own.
+    event_id = models.UUIDField(null=True, blank=True)
+    event_type = models.CharField(max_length=200, blank=True, default="")
+    topic = models.CharField(max_length=249)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.CharField(max_length=255, blank=True, default="")
+    payload = models.TextField()
+    headers = models.JSONField(default=list)
+    reason = models.TextField()
+    # Whether it holds its key's later events (PARK_KEYS): an event that failed does; a message refused on
+    # arrival does not, or a forged message would stop a key of its choosing.
+    parks = models.BooleanField(default=False)
+    dead_lettered_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=20, default=OUTSTANDING,
+        choices=[(OUTSTANDING, "outstanding"), (REDRIVEN, "redriven"), (SKIPPED, "skipped")],
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # Why it was skipped, or what its redrive found (applied, or applied already).
+    resolution = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "django_events_dead_letter"
+        constraints = [
+            # A redelivered message (a crash between the dead-lettering and the stored position) is recorded once.
+            models.UniqueConstraint(fields=["topic", "partition", "offset"], name="django_events_dead_letter_once"),
+        ]
+        indexes = [
+            models.Index(fields=["topic", "key"], condition=models.Q(status="outstanding", parks=True),
+                         name="django_events_dl_outstanding"),
+        ]
+
+    def __str__(self) -> str:
+        return f"dead letter {self.pk}: {self.event_type or 'not an event'} {self.event_id or ''}".rstrip()
+
+
+class HeldEvent(models.Model):
+    """An event whose key has a dead letter outstanding (``PARK_KEYS``): applied once the key is released."""
+
+    event_id = models.UUIDField(unique=True)
+    topic = models.CharField(max_length=249)
+    key = models.CharField(max_length=255)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    payload = models.TextField()
+    held_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "django_events_held_event"
+        indexes = [models.Index(fields=["topic", "key", "id"], name="django_events_held_key")]
+
+    def __str__(self) -> str:
+        return f"held {self.event_id} of {self.topic}/{self.key}"

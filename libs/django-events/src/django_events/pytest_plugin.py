@@ -29,12 +29,14 @@ def rabbitmq_url() -> str:
 
 @pytest.fixture
 def isolated_topics(settings, request) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Points DJANGO_EVENTS at the real broker of its TRANSPORT with topics and a consumer group no other test
-    shares."""
+    """Points DJANGO_EVENTS at the real broker of its TRANSPORT (or the in-memory one) with topics and a consumer
+    group no other test shares."""
     from .testing import unique_topic_prefix
 
     configured = getattr(settings, "DJANGO_EVENTS", {})
-    if configured.get("TRANSPORT", "kafka") == "rabbitmq":
+    if configured.get("TRANSPORT", "kafka") == "memory":
+        broker = {}
+    elif configured.get("TRANSPORT", "kafka") == "rabbitmq":
         broker = {"RABBITMQ_URL": request.getfixturevalue("rabbitmq_url")}
     else:
         broker = {"BOOTSTRAP_SERVERS": request.getfixturevalue("kafka_bootstrap_servers")}

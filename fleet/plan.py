@@ -64,12 +64,19 @@ def service_env(*, bootstrap: str, gateway_port: int, auth_port: int, issuer: st
     return env
 
 
-def plan(service: Service, *, port: int, env: Mapping[str, str], python: str = sys.executable,
+def python_of(service: Service) -> str:
+    """The interpreter a service runs on locally: the running one (the development virtualenv's), or for a
+    service on a Python of its own (services.toml's `python`), its own virtualenv's, which `make venv` makes."""
+    return str(service.dev_venv / "bin" / "python") if service.own_python else sys.executable
+
+
+def plan(service: Service, *, port: int, env: Mapping[str, str], python: str | None = None,
          forwarded_allow_ips: str | None = None, workers: int | None = None, relays: int = 1, consumers: int = 1,
          ready_file: Path | None = None, numbered: bool = False) -> Plan:
     """The processes of ``service``, its web process on ``port``. ``numbered`` names each relay and consumer
     `<name>-relay-<n>` (as many as a chart's replicas); otherwise there is one of each, `<name>-relay`."""
     folder, own = service.folder, dict(env)
+    python = python or python_of(service)
     web = [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
     if workers is not None:
         web += ["--workers", str(workers)]
@@ -117,4 +124,8 @@ def copy_run_tree(where: Path, *, root: Path = ROOT) -> Path:
     for part in RUN_TREE:
         shutil.copytree(root / part, where / part, ignore=ignored)
     shutil.copy(root / "services.toml", where)
+    # The virtualenvs of the services on a Python of their own (python_of()), shared rather than copied.
+    if (root / ".venvs" / "dev").is_dir():
+        (where / ".venvs").mkdir()
+        (where / ".venvs" / "dev").symlink_to(root / ".venvs" / "dev")
     return where

@@ -21,7 +21,12 @@ LIST = PACKAGE / "services.toml" if (PACKAGE / "services.toml").exists() else RO
 GATEWAY_PORT = 8000
 NAME = re.compile(r"[a-z][a-z0-9]{1,30}")
 DATABASE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-KEYS = {"name", "prefix", "port", "database", "paths"}
+KEYS = {"name", "prefix", "port", "database", "paths", "python"}
+# The Python a service runs on unless its entry names another (`python = "3.13"`): the development virtualenv's,
+# the images' and CI's. A service that names one gets a virtualenv of its own (.venvs/dev/<name>-service) under
+# `make run`, in `make test-services` and in its image.
+DEFAULT_PYTHON = "3.11"
+PYTHON = re.compile(r"3\.1[1-9]")
 
 
 class ServicesError(ValueError):
@@ -37,6 +42,7 @@ class Service:
     port: int
     database: str
     paths: tuple[str, ...] = ()
+    python: str = DEFAULT_PYTHON
     root: Path = field(default=ROOT, compare=False, repr=False)
 
     @property
@@ -64,6 +70,16 @@ class Service:
 
     def port_beside(self, gateway_port: int) -> int:
         return gateway_port + self.offset
+
+    @property
+    def own_python(self) -> bool:
+        """Whether it runs on another Python than the platform's, in a virtualenv of its own."""
+        return self.python != DEFAULT_PYTHON
+
+    @property
+    def dev_venv(self) -> Path:
+        """Its development virtualenv when it runs on a Python of its own (`make venv` makes it)."""
+        return self.root / ".venvs" / "dev" / self.service_name
 
 
 def parse(text: str, *, root: Path = ROOT, source: str = "services.toml") -> tuple[Service, ...]:
@@ -97,10 +113,11 @@ def _service(entry: Any, index: int, root: Path, source: str) -> Service:
     unknown = sorted(set(entry) - KEYS)
     if unknown:
         raise ServicesError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KEYS))})")
-    missing = sorted(KEYS - {"paths"} - set(entry))
+    missing = sorted(KEYS - {"paths", "python"} - set(entry))
     if missing:
         raise ServicesError(f"{where}: {missing[0]!r} is missing")
     prefix, port, database, paths = entry["prefix"], entry["port"], entry["database"], entry.get("paths", [])
+    python = entry.get("python", DEFAULT_PYTHON)
     if not isinstance(prefix, str) or not (prefix.startswith("/") and prefix.endswith("/")):
         raise ServicesError(f"{where}: prefix {prefix!r} must start and end with '/'")
     if isinstance(port, bool) or not isinstance(port, int) or not GATEWAY_PORT < port < 65536:
@@ -109,7 +126,10 @@ def _service(entry: Any, index: int, root: Path, source: str) -> Service:
         raise ServicesError(f"{where}: database {database!r} must be lowercase letters, digits and '_'")
     if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
         raise ServicesError(f"{where}: paths {paths!r} must be a list of /paths")
-    return Service(name=name, prefix=prefix, port=port, database=database, paths=tuple(paths), root=root)
+    if not isinstance(python, str) or not PYTHON.fullmatch(python):
+        raise ServicesError(f"{where}: python {python!r} must be a Python version such as \"3.13\"")
+    return Service(name=name, prefix=prefix, port=port, database=database, paths=tuple(paths), python=python,
+                   root=root)
 
 
 @functools.cache

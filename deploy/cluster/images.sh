@@ -3,7 +3,10 @@
 # registry is reachable) and imports them into the cluster's containerd (namespace k8s.io), under the names the
 # charts use (polls/<name>:<tag>). An image whose inputs did not change is neither rebuilt nor imported again.
 #   images.sh [all]      the services of services.toml (tag: their pyproject version, or $TAG), gateway, postgresql, kafka,
-#                        prometheus; IMAGES="vote-service gateway" builds only those
+#                        prometheus; IMAGES="vote-service gateway" builds only those. A service's image holds the
+#                        library wheels its pinned ranges pick from the local index (dist/index/, `make
+#                        release-libs`; fleet/wheels.py, run by $PYTHON), never libs/ itself, on the Python
+#                        services.toml names for it: Debian's python3 of the release that ships that version.
 #   images.sh cluster    the images the cluster itself runs: pause, coredns, metrics-server (cluster.sh calls it)
 #   images.sh build      as `all`, without importing them (no cluster needed: CI makes them while other tiers run)
 #   images.sh list       the names and tags `all` makes
@@ -17,6 +20,21 @@ mapfile -t services < <(python3 -m fleet services)
 buildah_storage=$cache/containers
 debian_base=localhost/polls-base/debian:bookworm
 python_base=localhost/polls-base/python:3.11-bookworm
+# The wheels each service image installs, picked by version (fleet/wheels.py needs `packaging`: the development
+# virtualenv's Python, as `make images` passes it).
+service_wheels=$repo_root/.cache/service-wheels
+PYTHON=${PYTHON:-$repo_root/.venv/bin/python}
+
+# python_base_of VERSION: the base image of the Debian release whose python3 is VERSION (no registry to pull a
+# python image from: Debian's own build, made with mmdebstrap like the others).
+python_base_of() {
+  case $1 in
+    3.11) echo "$python_base" ;;
+    3.13) echo "localhost/polls-base/python:3.13-trixie" ;;
+    *) die "no Debian release ships Python $1 as its python3 (3.11: bookworm, 3.13: trixie)" ;;
+  esac
+}
+suite_of() { case $1 in *-trixie) echo trixie ;; *) echo bookworm ;; esac; }
 
 bah() { buildah --root "$buildah_storage/storage" --runroot /run/polls-platform-buildah "$@"; }
 
@@ -37,9 +55,11 @@ mirror() {
   echo "${uri:-http://deb.debian.org/debian$suffix}"
 }
 
-# base_image NAME PACKAGES: a Debian 12 root (minbase plus PACKAGES) as a buildah image, made once per machine.
+# base_image NAME PACKAGES: a Debian root (minbase plus PACKAGES) as a buildah image, made once per machine; of
+# Debian 13 (trixie) when NAME ends in -trixie, else Debian 12 (bookworm).
 base_image() {
-  local name=$1 packages=$2 tarball
+  local name=$1 packages=$2 tarball suite
+  suite=$(suite_of "$name")
   bah inspect --type image "$name" >/dev/null 2>&1 && return 0
   tarball=$cache/images/$(basename "${name//:/-}").tar
   if [ ! -f "$tarball" ]; then
@@ -51,8 +71,8 @@ base_image() {
     mmdebstrap --quiet --variant=minbase --include="$packages" --aptopt='Acquire::Retries "5"' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      bookworm "${tarball%.tar}.partial.tar" "deb $main bookworm main" "deb $main bookworm-updates main" \
-      "deb $security bookworm-security main"
+      "$suite" "${tarball%.tar}.partial.tar" "deb $main $suite main" "deb $main $suite-updates main" \
+      "deb $security $suite-security main"
     mv "${tarball%.tar}.partial.tar" "$tarball"
   fi
   local container
@@ -70,10 +90,13 @@ base_image() {
 }
 
 bases() {
-  # Both at once: mmdebstrap spends its time downloading.
-  base_image "$debian_base" ca-certificates &
-  base_image "$python_base" ca-certificates,python3,python3-venv,python-is-python3 &
-  wait %1 && wait %2
+  # All at once: mmdebstrap spends its time downloading.
+  local pids=() python
+  base_image "$debian_base" ca-certificates & pids+=($!)
+  for python in $(python3 -m fleet pythons | cut -d' ' -f2 | sort -u); do
+    base_image "$(python_base_of "$python")" ca-certificates,python3,python3-venv,python-is-python3 & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
 }
 
 # ------------------------------------------------------------------------------------------ caching
@@ -161,18 +184,19 @@ cluster_images() {
     binary_image "$(readlink -f "$bin/metrics-server")" 65534
 }
 
+# python_shared_stages BASE: the shared stages on that Python base, under the names the services' Dockerfiles use.
 python_shared_stages() {
   local target
   for target in builder runtime; do
     bah_build -f deploy/docker/python-service.Dockerfile \
       --ignorefile deploy/docker/python-service.Dockerfile.dockerignore \
-      --build-arg PYTHON_IMAGE="$python_base" --target "$target" -t "localhost/python-service-$target" .
+      --build-arg PYTHON_IMAGE="$1" --target "$target" -t "localhost/python-service-$target" .
   done
 }
 
 service_image() {
   local service=$1
-  python_shared_stages
+  python_shared_stages "$(python_base_of "$(python_of "$service")")"
   bah_build -f "services/$service/Dockerfile" --ignorefile "services/$service/Dockerfile.dockerignore" \
     -t "$build_tag" .
 }
@@ -185,13 +209,16 @@ prometheus_image() {
     "$(dirname "$(readlink -f "$bin/prometheus")")"
 }
 
-# The selected images' names, tags and build steps, one per line: NAME REF HASH-INPUTS...
+python_of() { python3 -m fleet pythons | awk -v s="$1" '$1 == s {print $2}'; }
+
+# The selected images' names, tags and build steps, one per line: NAME REF HASH-INPUTS... A service's inputs are
+# its wheels (not libs/): a library change it has not opted into leaves its image as it was.
 plan() {
   local service tag kafka_version
   for service in "${services[@]}"; do
     tag=${TAG:-$(version_of "services/$service/pyproject.toml")}
     echo "$service docker.io/polls/$service:$tag service_image:$service" \
-      "libs contracts services/$service deploy/docker/python-service.Dockerfile"
+      "$service_wheels/$service contracts services/$service deploy/docker/python-service.Dockerfile"
   done
   echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
     "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
@@ -207,12 +234,19 @@ plan() {
 selected() { [ -z "${IMAGES:-}" ] || [[ " $IMAGES " == *" $1 "* ]]; }
 
 all_images() {
-  local started=$SECONDS name ref step inputs base_id
+  local started=$SECONDS name ref step inputs base_id wanted=()
   bases
-  base_id=$(image_id "$debian_base")$(image_id "$python_base")
+  for name in "${services[@]}"; do selected "$name" && wanted+=("$name"); done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    [ -x "$PYTHON" ] || die "$PYTHON is missing: run \`make venv\` (or set PYTHON to a Python with packaging)"
+    (cd "$repo_root" && "$PYTHON" -m fleet.wheels --copy "$service_wheels" "${wanted[@]}") ||
+      die "no released wheels for ${wanted[*]}: run \`make release-libs\`"
+  fi
   while read -r name ref step inputs; do
     selected "$name" || continue
     local extra=""
+    base_id=$(image_id "$debian_base")$(image_id "$python_base")
+    [[ $step != service_image:* ]] || base_id=$base_id$(image_id "$(python_base_of "$(python_of "$name")")")
     if [ "$name" = prometheus ]; then
       bin=$("$cluster_dir/build.sh" prometheus)
       extra=$(readlink -f "$bin/prometheus")

@@ -2,7 +2,8 @@
 # Dockerfiles as named contexts by docker-bake.hcl (see deploy/README.md). Build context: repository root.
 
 # Pin by digest in CI (--set '*.args.PYTHON_IMAGE=python:3.11.11-slim-bookworm@sha256:...') so rebuilds are
-# reproducible; the tag alone keeps local builds working.
+# reproducible; the tag alone keeps local builds working. A service on another Python (services.toml's `python`)
+# is built on a base of that version (deploy/cluster/images.sh: Debian trixie's python3 for 3.13).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
@@ -10,13 +11,8 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
-# The shared libraries and contracts change less often than a service, so they get their own layer that all four
-# services reuse; a service's `pip install` then finds them already satisfied.
-COPY libs/ /src/libs/
-RUN --mount=type=cache,target=/root/.cache/pip pip install "/src/libs/django-events[kafka,rabbitmq,postgres,contracts]" /src/libs/django-service-kit
-# The event contracts every service validates against and reads its typed events by.
-COPY contracts/ /src/contracts/
-RUN --mount=type=cache,target=/root/.cache/pip pip install /src/contracts
+# No libraries here: each service installs the released versions its pyproject.toml pins, as wheels (its Dockerfile),
+# so a library change one service opts into leaves the others' images as they were.
 
 FROM ${PYTHON_IMAGE} AS runtime
 # No .pyc writes at run time (the root filesystem is read-only; the builder compiled them), logs unbuffered

@@ -61,6 +61,7 @@ def test_the_repository_list_is_read_once_and_each_service_has_its_folder() -> N
     ('prefix = "/api/polls/"\n', "", r"service 'polls': 'prefix' is missing"),
     ('paths = ["/.well-known/openid-configuration"]', 'paths = ["x"]', r"service 'auth': paths \['x'\] must be"),
     ("[[service]]", "[service", r"services.toml: "),
+    ('database = "polls_db"', 'database = "polls_db"\npython = "3"', r"service 'polls': python '3' must be"),
 ])
 def test_a_bad_entry_is_refused_by_name(old: str, new: str, complaint: str) -> None:
     with pytest.raises(ServicesError, match=complaint):
@@ -70,6 +71,36 @@ def test_a_bad_entry_is_refused_by_name(old: str, new: str, complaint: str) -> N
 def test_an_empty_list_is_refused() -> None:
     with pytest.raises(ServicesError, match="no \\[\\[service\\]\\] entries"):
         parse("")
+
+
+def test_a_service_on_a_python_of_its_own_runs_from_its_own_virtualenv(tmp_path: Path) -> None:
+    auth, polls = parse(GOOD.replace('database = "polls_db"', 'database = "polls_db"\npython = "3.13"'), root=tmp_path)
+    assert (auth.python, auth.own_python, polls.python, polls.own_python) == ("3.11", False, "3.13", True)
+    python = str(tmp_path / ".venvs" / "dev" / "polls-service" / "bin" / "python")
+    assert plan(polls, port=1, env={}).web.command[0] == python
+    assert plan(auth, port=1, env={}).web.command[0] == sys.executable
+
+
+def test_a_service_gets_the_newest_released_wheel_its_range_allows(tmp_path: Path) -> None:
+    wheels = pytest.importorskip("fleet.wheels")
+    for name in ["django_reliable_events-0.1.0", "django_reliable_events-0.2.0", "django_reliable_events-0.2.3",
+                 "django_reliable_events-0.3.0", "django_service_kit-0.2.0"]:
+        (tmp_path / f"{name}-py3-none-any.whl").touch()
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["django~=6.1.0", "django-reliable-events[kafka]>=0.2,<0.3"]\n')
+    assert wheels.pick(pyproject, tmp_path) == [tmp_path / "django_reliable_events-0.2.3-py3-none-any.whl"]
+    pyproject.write_text('[project]\ndependencies = ["django-service-kit>=0.4,<0.5"]\n')
+    with pytest.raises(wheels.NoWheel, match="django-service-kit<0.5,>=0.4 is not in .* \\(it has 0.2.0\\)"):
+        wheels.pick(pyproject, tmp_path)
+
+
+def test_a_project_at_the_root_gets_its_wheels_as_a_service_does(tmp_path: Path) -> None:
+    wheels = pytest.importorskip("fleet.wheels")
+    for folder in ("services/vote-service", "monolith"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "pyproject.toml").touch()
+    assert wheels.project_of(tmp_path, "vote-service") == tmp_path / "services/vote-service/pyproject.toml"
+    assert wheels.project_of(tmp_path, "monolith") == tmp_path / "monolith/pyproject.toml"
 
 
 def test_the_plan_of_a_service(tmp_path: Path) -> None:

@@ -85,6 +85,30 @@ def test_the_web_page_in_headless_chromium(platform):
     assert " passed" in browser.stdout and "skipped" not in browser.stdout
 
 
+def test_vote_service_runs_on_python_3_13_and_django_6_1_beside_the_others_on_3_11_and_5_2(platform):
+    """services.toml gives vote-service a Python of its own: its processes run from its own virtualenv (made by
+    `make venv`, in the clean clone too), the others from the development virtualenv, in the same platform."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    stacks = {}
+    for pid in descendants(platform.runner.pid):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            folder = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if "uvicorn" in command and folder.name.endswith("-service"):
+            stacks[folder.name] = subprocess.run(
+                [command[0], "-c", "import sys, django; print('%d.%d' % sys.version_info[:2], django.get_version())"],
+                cwd=folder, capture_output=True, text=True, check=True).stdout.split()
+    assert set(stacks) == {"auth-service", "polls-service", "choice-service", "vote-service"}, stacks
+    vote = stacks.pop("vote-service")
+    assert vote[0] == "3.13" and vote[1].startswith("6.1"), vote
+    assert all(python == "3.11" and django.startswith("5.2") for python, django in stacks.values()), stacks
+
+
 def _results(body):
     return body["results"] if isinstance(body, dict) else body
 

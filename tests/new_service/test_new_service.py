@@ -36,6 +36,11 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clone = tmp_path_factory.mktemp("new-service") / "platform"
     run(["git", "clone", "-q", str(ROOT), str(clone)], ROOT)
     run([sys.executable, "dev/new_service.py", NAME], clone)
+    # The virtualenvs of the services on a Python of their own, as `make venv` made them here (dev/run.py starts
+    # those services from there), as the clone's own.
+    if (ROOT / ".venvs" / "dev").is_dir():
+        (clone / ".venvs").mkdir(exist_ok=True)
+        (clone / ".venvs" / "dev").symlink_to(ROOT / ".venvs" / "dev")
     return clone
 
 
@@ -85,10 +90,14 @@ def test_it_passes_the_lint_and_type_gate(clone: Path) -> None:
 
 @pytest.fixture(scope="module")
 def service_python(clone: Path) -> str:
-    """The Python of a virtualenv holding only the generated service and the libraries."""
+    """The Python of a virtualenv holding only the generated service, the contracts and the libraries' released
+    wheels its pinned ranges pick from this checkout's index (`make release-libs`), as `make test-services` does."""
     venv = clone / ".venvs" / f"{NAME}-service"
     run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], clone)
-    packages = ["libs/django-events", "libs/django-service-kit", "./contracts", f"services/{NAME}-service"]
+    wheels = run([sys.executable, "-m", "fleet.wheels", "--index", str(ROOT / "dist" / "index"), "--root", str(clone),
+                  f"{NAME}-service"], ROOT).split()
+    assert any("django_reliable_events-" in wheel for wheel in wheels), wheels
+    packages = [*wheels, "./contracts", f"services/{NAME}-service"]
     python = str(venv / "bin" / "python")
     run(["uv", "pip", "install", "-q", "--python", python, *packages, "pytest", "pytest-django"], clone)
     return python

@@ -16,6 +16,7 @@ urlpatterns = [
     path("tight/", views.TightlyThrottledApi.as_view(), name="tight"),
     path("items/", views.ItemListApi.as_view(), name="items"),
     path("counted/", views.CountedCreateApi.as_view(), name="counted"),
+    path("watched/<str:key>/", views.WatchedApi.as_view(), name="watched"),
     path("plain-boom/", views.plain_boom, name="plain-boom"),
     path("plain-forbidden/", views.plain_forbidden, name="plain-forbidden"),
 ]

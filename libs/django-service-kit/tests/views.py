@@ -1,8 +1,9 @@
+import threading
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from service_kit.errors import ApplicationError, Conflict, Forbidden, NotFound
 from service_kit.idempotency import idempotent
+from service_kit.live import ErrorsAsJson, event_stream
 from service_kit.pagination import Pagination, get_paginated_response
 from service_kit.serializers import StrictInputSerializer
 
@@ -117,3 +119,27 @@ def plain_boom(request: HttpRequest) -> HttpResponse:
 
 def plain_forbidden(request: HttpRequest) -> HttpResponse:
     raise DjangoPermissionDenied
+
+
+class WatchedApi(APIView):
+    """A value that tests change (``WATCHED``) streamed as it changes; ``FEED_READS`` counts the feeds' reads,
+    each of which waits for one release of ``FEED_GATE`` when a test holds it."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = []
+    content_negotiation_class = ErrorsAsJson
+    WATCHED: dict[str, int] = {}
+    FEED_READS: list[str] = []
+    FEED_GATE: threading.Semaphore | None = None
+
+    def get(self, request: Any, key: str) -> StreamingHttpResponse:
+        def read() -> dict[str, int]:
+            if threading.current_thread().name.startswith("live-read"):
+                if WatchedApi.FEED_GATE is not None:
+                    WatchedApi.FEED_GATE.acquire()
+                WatchedApi.FEED_READS.append(key)
+            if key not in WatchedApi.WATCHED:
+                raise NotFound("No such thing.")
+            return {"value": WatchedApi.WATCHED[key]}
+
+        return event_stream(("watched", key), read, last_event_id=request.headers.get("Last-Event-ID"))

@@ -6,8 +6,14 @@ the event loop and that thread. Here the handler runs on a fixed pool of threads
 connections are reused, and each request crosses between the loop and its thread once each way: the loop reads
 the body, a thread runs Django and returns the whole response, the loop sends it. A bridge that blocks the thread
 on the loop for each read of the body and each part of the response (a2wsgi's) pays a round trip between
-threads for each, on every request. The services answer small JSON bodies, so a response is buffered, never
-streamed. uvicorn still serves HTTP.
+threads for each, on every request. The services answer small JSON bodies, so a response is buffered. uvicorn
+still serves HTTP.
+
+The one exception is a ``StreamingHttpResponse`` of an asynchronous iterator (Django's way to stream under ASGI;
+``service_kit.live``'s event streams): its view runs on a thread like any other, the request then ends for Django
+(``request_finished``: its database connection goes back), and the loop sends the body as the iterator yields it,
+holding no thread, until the iterator ends or the client goes. A process holds at most ``WEB_STREAMS`` of them;
+one more is answered the same 503 as a full process.
 
 The pool's queue is bounded too (``WEB_BACKLOG``): past the threads and that many waiting, a request is answered
 503 at once with ``Retry-After``, so that a burst beyond what the process can serve is refused in microseconds
@@ -22,7 +28,8 @@ import contextvars
 import functools
 import io
 import json
-from collections.abc import Callable, Iterable
+import resource
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -30,17 +37,21 @@ from a2wsgi.asgi_typing import Receive, Scope, Send
 from a2wsgi.wsgi import build_environ
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
+from django.http import StreamingHttpResponse
 from prometheus_client import Counter
 
 from .settings import env
 
-__all__ = ["WEB_BACKLOG", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
+__all__ = ["WEB_BACKLOG", "WEB_STREAMS", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
 
 # Requests one web process serves at once; the database pool (``database_from_env``) holds as many connections.
 WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
 # Requests admitted to wait for a thread. A waiting request is answered within a few of the threads' request
 # times; one refused is retried by the client (or by the gateway on another replica) at once.
 WEB_BACKLOG = int(env("WEB_BACKLOG") or 4 * WEB_THREADS)
+# Streams one web process holds at once (an event stream's watchers). Each is a socket and a few kilobytes on
+# the loop, no thread; the process's open-file limit is raised to fit them (get_threaded_application).
+WEB_STREAMS = int(env("WEB_STREAMS", "2500") or 2500)
 # Paths never refused: the kubelet's probes and Prometheus' scrape (service_kit.urls).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1
@@ -48,18 +59,22 @@ RETRY_AFTER_SECONDS = 1
 REFUSED = Counter("http_requests_refused", "HTTP requests refused at once, the web process being full", ["service"])
 
 Headers = list[tuple[bytes, bytes]]
+Answer = tuple[int, Headers, bytes | AsyncIterator[bytes]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class ThreadedWSGI:
     """An ASGI application running a WSGI application on ``workers`` threads, one hand-off per request."""
 
-    def __init__(self, app: WSGIApp, *, workers: int, backlog: int) -> None:
+    def __init__(self, app: WSGIApp, *, workers: int, backlog: int, streams: int = WEB_STREAMS) -> None:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wsgi")
         self.capacity = workers + backlog
-        # Counted on the event loop alone, so it needs no lock: requests running or waiting for a thread.
+        self.stream_capacity = streams
+        # Counted on the event loop alone, so they need no lock: requests running or waiting for a thread, and
+        # streaming responses being sent.
         self.admitted = 0
+        self.streaming = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -72,9 +87,7 @@ class ThreadedWSGI:
             return
         body = await _body(scope, receive)  # a slow upload holds no thread, so it takes no place in the queue
         if self.admitted >= self.capacity and scope["path"] not in ALWAYS_ADMITTED:
-            refusal, refused = _refusal()
-            refused.inc()
-            await _send(send, *refusal)
+            await _refuse(send)
             return
         environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(body))))
         context = contextvars.copy_context()  # what a request sets in its thread ends with the request
@@ -85,9 +98,36 @@ class ThreadedWSGI:
             )
         finally:
             self.admitted -= 1
-        await _send(send, *answer)
+        status, headers, content = answer
+        if isinstance(content, bytes):
+            await _send(send, status, headers, content)
+        else:
+            await self._stream(receive, send, status, headers, content)
 
-    def _respond(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+    async def _stream(self, receive: Receive, send: Send, status: int, headers: Headers,
+                      content: AsyncIterator[bytes]) -> None:
+        """Sends the body as it comes, until it ends or the client disconnects, which stops the iterator where it
+        waits (its ``finally`` runs: a watcher leaves its feed)."""
+        if self.streaming >= self.stream_capacity:
+            await cast(Any, content).aclose()  # never started: it holds nothing yet
+            await _refuse(send)
+            return
+        self.streaming += 1
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            sending = asyncio.ensure_future(_send_all(send, content))
+            gone = asyncio.ensure_future(_disconnected(receive))
+            await asyncio.wait({sending, gone}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sending, gone):
+                task.cancel()
+            await asyncio.gather(sending, gone, return_exceptions=True)
+            if sending.done() and not sending.cancelled() and sending.exception() is not None:
+                raise cast(BaseException, sending.exception())
+        finally:
+            self.streaming -= 1
+            await cast(Any, content).aclose()
+
+    def _respond(self, environ: dict[str, Any]) -> Answer:
         started: list[tuple[int, Headers]] = []
         chunks: list[bytes] = []
 
@@ -97,6 +137,12 @@ class ThreadedWSGI:
             return chunks.append
 
         iterable = self.app(environ, start_response)
+        if isinstance(iterable, StreamingHttpResponse) and iterable.is_async:
+            content = cast(AsyncIterator[bytes], iterable.streaming_content)
+            # Closing ends the request for Django here, on its thread (request_finished: the thread's database
+            # connection goes back); an async iterator has no close() of its own, so it is left running.
+            iterable.close()
+            return started[0][0], started[0][1], content
         try:
             chunks.extend(iterable)
         finally:
@@ -104,6 +150,23 @@ class ThreadedWSGI:
             if close is not None:
                 close()
         return started[0][0], started[0][1], b"".join(chunks)
+
+
+async def _send_all(send: Send, content: AsyncIterator[bytes]) -> None:
+    async for chunk in content:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _refuse(send: Send) -> None:
+    refusal, refused = _refusal()
+    refused.inc()
+    await _send(send, *refusal)
 
 
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
@@ -143,6 +206,16 @@ async def _body(scope: Scope, receive: Receive) -> bytes:
     return b"".join(parts)
 
 
+def open_files_for(streams: int) -> None:
+    """Raises the process's soft limit of open files (often 1,024) towards its hard limit, so that ``streams``
+    sockets fit beside the rest: a limit reached makes every accept fail, not only the streams'."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = streams + 1_024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+
+
 def get_threaded_application() -> ThreadedWSGI:
+    open_files_for(WEB_STREAMS)
     # django-stubs types the handler's return as the response object, which is the iterable of bytes WSGI wants.
     return ThreadedWSGI(cast(WSGIApp, get_wsgi_application()), workers=WEB_THREADS, backlog=WEB_BACKLOG)

@@ -40,6 +40,15 @@ DEFAULTS: dict[str, Any] = {
         # registration would: the test clients (service_kit.testing) call it. None: nothing to register.
         "KNOWN_USER": None,
     },
+    # Event streams (service_kit.live): each watched key is read at most every READ_EVERY_MS per process, and
+    # only a change is sent; an idle stream gets a comment every HEARTBEAT_SECONDS, well inside the gateway's
+    # read timeout of its stream routes, so no proxy closes it; a client that lost its stream reconnects
+    # after RETRY_MS (the stream's `retry:`).
+    "LIVE": {
+        "READ_EVERY_MS": 500,
+        "HEARTBEAT_SECONDS": 15,
+        "RETRY_MS": 3000,
+    },
     "IDEMPOTENCY": {
         # A first request still "in flight" after this is taken as crashed; a retry may run it again.
         "IN_FLIGHT_TIMEOUT_SECONDS": 60,

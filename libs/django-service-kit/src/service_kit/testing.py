@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._stream import StreamedAnswer, open_stream
 from ._errorcheck import assert_error, assert_error_body, error_body_problems
 from ._tokens import (
     TEST_JWT_SETTINGS,
@@ -37,7 +38,9 @@ __all__ = [
     "error_body_problems",
     "make_token",
     "register_known_user",
+    "open_stream",
     "service_kit_trusts_test_key",
+    "StreamedAnswer",
 ]
 
 

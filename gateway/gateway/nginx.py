@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from gateway import edge
-from gateway.table import ClientLimit, ConnectionLimit, RateLimit, Route, Table, load, resource
+from gateway.table import ClientLimit, ConnectionLimit, RateLimit, Route, Stream, Table, load, resource
 
 # Fields of the JSON access log, the same as the development proxy writes; numbers stay unquoted.
 ACCESS_LOG_FORMAT = (
@@ -69,7 +69,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
     web_root = (web_root or resource("web")).resolve()
     ratio = edge.sample_ratio() if sample_ratio is None else sample_ratio
     resolved = upstreams_include is not None
-    limited = _limited_locations(table)
+    limited = _own_locations(table)
     return "\n".join([
         "# Rendered from services.toml and gateway/routes.toml by `python -m gateway.nginx render`: edit those.",
         f"log_format gateway_json escape=json {_quote_format(ACCESS_LOG_FORMAT)};",
@@ -137,7 +137,7 @@ def render(table: Table, *, listen: str = "8080", web_root: Path | None = None, 
         *(f"    location {route.prefix} {{ {REFUSE} {_proxy_pass(route, resolved)} }}" for route in table.routes),
         *(f"    location = {path} {{ {REFUSE} {_proxy_pass(route, resolved)} }}"
           for route in table.routes for path in route.paths if f"= {path}" not in limited),
-        *(_limited_location(match, limits, table, resolved) for match, limits in limited.items()),
+        *(_own_location(match, directives, table, resolved) for match, directives in limited.items()),
         f"    location / {{ {_json_return('not_found')} }}",
         "}",
         "",
@@ -292,26 +292,30 @@ def _proxy_pass(route: Route, resolved: bool) -> str:
     return f"set $proxy_to ${upstream_variable(route)}; proxy_pass http://$proxy_to;"
 
 
-def _limited_locations(table: Table) -> dict[str, list[str]]:
-    """Location match (`= /path/` or a prefix) -> the directives of every limit covering all it matches: nginx
-    applies the directives of the one location it picks (an exact match, else the longest prefix), so a limit of a
-    prefix is repeated in the longer prefixes and exact paths below it."""
-    limits: tuple[ClientLimit, ...] = (*table.rate_limits, *table.connection_limits)
-    matches = dict.fromkeys(match for limit in limits for match in limit.locations)
-    return {match: [_directive(limit) for limit in limits if limit.covers_location(match)] for match in matches}
+def _own_locations(table: Table) -> dict[str, list[str]]:
+    """Location match (`= /path/` or a prefix) -> the directives of every limit and stream covering all it
+    matches: nginx applies the directives of the one location it picks (an exact match, else the longest prefix),
+    so a limit of a prefix is repeated in the longer prefixes and exact paths below it."""
+    covering: tuple[ClientLimit, ...] = (*table.rate_limits, *table.connection_limits, *table.streams)
+    matches = dict.fromkeys(match for each in covering for match in each.locations)
+    return {match: [line for each in covering if each.covers_location(match) for line in _directives(each)]
+            for match in matches}
 
 
-def _directive(limit: ClientLimit) -> str:
-    if isinstance(limit, RateLimit):
-        return f"limit_req zone={limit.name} burst={limit.burst} nodelay;"
-    assert isinstance(limit, ConnectionLimit)
-    return f"limit_conn {limit.name} {limit.connections};"
+def _directives(covering: ClientLimit) -> list[str]:
+    if isinstance(covering, RateLimit):
+        return [f"limit_req zone={covering.name} burst={covering.burst} nodelay;"]
+    if isinstance(covering, Stream):
+        # Each event goes on as it arrives; a stream is nobody's to keep.
+        return ["proxy_buffering off;", "proxy_cache off;", f"proxy_read_timeout {_seconds(covering.read_timeout)};"]
+    assert isinstance(covering, ConnectionLimit)
+    return [f"limit_conn {covering.name} {covering.connections};"]
 
 
-def _limited_location(match: str, limits: list[str], table: Table, resolved: bool) -> str:
+def _own_location(match: str, directives: list[str], table: Table, resolved: bool) -> str:
     route = table.route_for(match.removeprefix("= "))
     assert route is not None  # the table's own check guarantees it
-    return f"    location {match} {{ {REFUSE} {' '.join(limits)} {_proxy_pass(route, resolved)} }}"
+    return f"    location {match} {{ {REFUSE} {' '.join(directives)} {_proxy_pass(route, resolved)} }}"
 
 
 def _web_location(url: str, name: str, web_root: Path) -> str:
@@ -331,7 +335,10 @@ def render_main(server_config: str) -> str:
         "worker_processes auto;",
         "pid nginx.pid;",
         "error_log stderr warn;",
-        "events { worker_connections 1024; }",
+        # Each stream held (a results watcher) takes two connections, the client's and the service's: room for
+        # thousands per worker, and the open-file limit to hold them.
+        "worker_rlimit_nofile 20000;",
+        "events { worker_connections 10000; }",
         "http {",
         *(f"    {kind}_temp_path {kind}_temp;" for kind in TEMP_PATHS),
         indented,

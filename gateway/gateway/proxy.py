@@ -5,6 +5,7 @@ Production runs nginx from the same table (`gateway.nginx`); the test suite hold
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -80,6 +81,11 @@ class Gateway:
         self.transport = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50), retries=0
         )
+        # A stream holds its connection for as long as its client watches: none is taken from the pool above, and
+        # none is kept once its stream ends.
+        self.stream_transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0), retries=0
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -105,6 +111,7 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.transport.aclose()
+                await self.stream_transport.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -136,22 +143,40 @@ class Gateway:
         if in_flight is not None and not in_flight.enter(client):
             return await _fail(send, "rate_limited", RETRY_AFTER)
         exchange.upstream = route.upstream_host_port  # as nginx logs $upstream_addr
-        try:
-            await self._proxy(scope, receive, send, route, exchange)
-        finally:
-            if in_flight is not None:
+        if in_flight is None:
+            return await self._proxy(scope, receive, send, route, exchange)
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
                 in_flight.leave(client)
 
+        async def send_leaving_at_the_end(message: Message) -> None:
+            # Before the answer's last part: its client may send its next request the moment it has it.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()
+            await send(message)
+
+        try:
+            await self._proxy(scope, receive, send_leaving_at_the_end, route, exchange)
+        finally:
+            leave()
+
     async def _proxy(self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: Exchange) -> None:
+        stream = self.table.stream_for(scope["path"])
+        timeout = self.timeout if stream is None else httpx.Timeout(stream.read_timeout, connect=self.table.connect_timeout)
         request = httpx.Request(
             scope["method"],
             route.upstream + _target(scope),
             headers=_upstream_headers(scope, exchange),
             content=self._body(receive) if _has_body(scope["headers"]) else None,
-            extensions={"timeout": self.timeout.as_dict()},
+            extensions={"timeout": timeout.as_dict()},
         )
+        transport = self.transport if stream is None else self.stream_transport
         try:
-            response = await self.transport.handle_async_request(request)
+            response = await transport.handle_async_request(request)
         except BodyTooLarge:
             return await _fail(send, "payload_too_large")
         except ClientDisconnected:
@@ -165,9 +190,8 @@ class Gateway:
                         "headers": _without_hop_by_hop(response.headers.raw)})
             # A failure past this point cannot become a clean error: the exception makes the server drop the
             # connection, so the client sees a truncated response rather than a complete wrong one.
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            relay = _relay(send, response)
+            await (relay if stream is None else _until_disconnected(relay, receive))
         finally:
             await response.aclose()
 
@@ -186,6 +210,31 @@ class Gateway:
                 yield chunk
             if not message.get("more_body"):
                 return
+
+
+async def _relay(send: Send, response: httpx.Response) -> None:
+    async for chunk in response.aiter_raw():
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _until_disconnected(relay: Awaitable[None], receive: Receive) -> None:
+    """A stream may stay open for hours and its service keeps sending: it ends when its client goes (the server
+    drops what is sent to a gone client without a word), as nginx closes the upstream connection then."""
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = [asyncio.ensure_future(relay), asyncio.ensure_future(disconnected())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is not None:
+        raise tasks[0].exception()  # type: ignore[misc]  # an exception, checked just above
 
 
 def _edge_send(send: Send, exchange: Exchange) -> Send:

@@ -66,7 +66,7 @@ class Route:
 
 @dataclass(frozen=True, kw_only=True)
 class ClientLimit:
-    """What a per-client limit covers, one shape for every kind: `paths` exactly and any path under `prefixes`, for
+    """What a per-client limit (or a stream, `Stream`) covers, one shape for every kind: `paths` exactly and any path under `prefixes`, for
     `methods` (every method when empty)."""
 
     name: str
@@ -114,6 +114,14 @@ class ConnectionLimit(ClientLimit):
     connections: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class Stream(ClientLimit):
+    """Paths whose answers are streams (Server-Sent Events): sent on as they come, never buffered or cached, and
+    the service may stay silent for up to `read_timeout` seconds (its heartbeats come more often)."""
+
+    read_timeout: float
+
+
 @dataclass(frozen=True)
 class Table:
     routes: tuple[Route, ...]
@@ -127,6 +135,7 @@ class Table:
     connection_limits: tuple[ConnectionLimit, ...] = ()
     # Regular expressions of the paths whose GET answers nginx may keep, when the service marks them public.
     cached_reads: tuple[str, ...] = ()
+    streams: tuple[Stream, ...] = ()
 
     def route_for(self, path: str) -> Route | None:
         return next((route for route in self.routes if route.serves(path)), None)
@@ -136,6 +145,9 @@ class Table:
 
     def connection_limit_for(self, method: str, path: str) -> ConnectionLimit | None:
         return next((limit for limit in self.connection_limits if limit.applies_to(method, path)), None)
+
+    def stream_for(self, path: str) -> Stream | None:
+        return next((stream for stream in self.streams if stream.covers(path)), None)
 
     def without_limits(self) -> Table:
         """The same table with no per-client limit, for a load that comes from one address (a benchmark)."""
@@ -194,6 +206,9 @@ def load(path: Path | None = None, environ: Mapping[str, str] = os.environ, serv
         read_timeout=float(environ.get("GATEWAY_READ_TIMEOUT_SECONDS") or edge["read_timeout_seconds"]),
         trusted_proxies=trusted_proxies_of(list(edge.get("trusted_proxies", [])), environ),
         cached_reads=tuple(re.compile(pattern).pattern for pattern in edge.get("cached_reads", [])),  # refused if bad
+        streams=tuple(
+            Stream(**_covered(s), read_timeout=float(s["read_timeout_seconds"])) for s in raw.get("stream", [])
+        ),
     )
     _check(table)
     return table
@@ -220,6 +235,11 @@ def _check(table: Table) -> None:
     for conn in table.connection_limits:
         if conn.connections < 1:
             raise ValueError(f"connection limit {conn.name!r}: connections must be >= 1")
+    for stream in table.streams:
+        _check_limit(table, stream)
+        _check_no_overlap(table.streams, stream)
+        if stream.methods or stream.read_timeout <= 0:
+            raise ValueError(f"stream {stream.name!r}: every method is streamed, and read_timeout_seconds must be > 0")
 
 
 def _check_route(table: Table, route: Route) -> None:

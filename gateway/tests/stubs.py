@@ -12,10 +12,17 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
+# Streams (hold=<name>) waiting for a request with release=<name>, and those whose client was seen going: shared
+# with the tests, which run in the process the stubs' thread serves in.
+RELEASED: set[str] = set()
+GONE: set[str] = set()
+
 
 async def echo(scope, receive, send) -> None:
     """Answers with what it received. Query knobs: sleep=<s> answers late, status=<n> answers with that status,
-    chunks=<n> streams the answer in n pieces, public=<s> marks it cacheable by anyone for s seconds."""
+    chunks=<n> streams the answer in n pieces, public=<s> marks it cacheable by anyone for s seconds; hold=<name>
+    answers an event stream's first event, then its second once a request says release=<name>, unless its client
+    goes first (then GONE holds the name)."""
     if scope["type"] != "http":
         return
     body = b""
@@ -25,6 +32,9 @@ async def echo(scope, receive, send) -> None:
         if not message.get("more_body"):
             break
     query = {key: values[0] for key, values in parse_qs(scope["query_string"].decode()).items()}
+    if "hold" in query:
+        return await _held_stream(query["hold"], receive, send)
+    RELEASED.update(query.get("release", "").split())
     await asyncio.sleep(float(query.get("sleep", 0)))
     answer = json.dumps({
         "port": scope["server"][1],
@@ -50,6 +60,20 @@ async def echo(scope, receive, send) -> None:
     size = -(-len(answer) // max(pieces, 1))
     for start in range(0, len(answer), size):
         await send({"type": "http.response.body", "body": answer[start:start + size], "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _held_stream(name: str, receive, send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    await send({"type": "http.response.body", "body": b"data: first\n\n", "more_body": True})
+    gone = asyncio.ensure_future(receive())  # the request has no body: the next message is the client going
+    while name not in RELEASED:
+        if gone.done():
+            GONE.add(name)
+            return
+        await asyncio.sleep(0.01)
+    gone.cancel()
+    await send({"type": "http.response.body", "body": b"data: second\n\n", "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 

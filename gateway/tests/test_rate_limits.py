@@ -56,10 +56,10 @@ def test_a_burst_beyond_the_limit_is_a_json_429(gateway: Gateway, limit: RateLim
     assert rejected.headers["x-content-type-options"] == "nosniff"
     # Another client is counted on its own, and so is each path of the limit.
     assert at_once(gateway, method, path, 1, source="127.0.0.2")[0].status_code == 200
-    for other in covered_paths(limit)[1:]:
+    for index, other in enumerate(covered_paths(limit)[1:]):
         started = time.monotonic()
-        statuses = [r.status_code for r in at_once(gateway, method, other, limit.burst + 10, source="127.0.0.3",
-                                                   connections=connections)]
+        statuses = [r.status_code for r in at_once(gateway, method, other, limit.burst + 10,
+                                                   source=f"127.0.0.{3 + index}", connections=connections)]
         assert limit.burst + 1 <= statuses.count(200) <= most_admitted(limit, started), (other, statuses)
 
 

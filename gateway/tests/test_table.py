@@ -135,8 +135,12 @@ def test_a_limit_on_a_routes_exact_path_replaces_its_location() -> None:
     ('prefixes = ["/api/votes/results/"]\nconnections', 'prefixes = ["/api/votes/"]\nconnections',
      "its route's own prefix"),
     ("connections = 8", "connections = 0", "connections must be >= 1"),
-    ('prefixes = ["/api/votes/results/"]\nmethods = ["GET", "HEAD"]',
+    ('prefixes = ["/api/votes/results/", "/api/votes/live/"]\nmethods = ["GET", "HEAD"]',
      'prefixes = ["/api/votes/"]\nmethods = ["GET", "HEAD"]', "its route's own prefix"),
+    ("read_timeout_seconds = 60", "read_timeout_seconds = 0", "must be > 0"),
+    ('prefixes = ["/api/votes/live/"]\nread_timeout', 'prefixes = ["/api/votes/live/"]\nmethods = ["GET"]\nread_timeout',
+     "every method is streamed"),
+    ('prefixes = ["/api/votes/live/"]\nread_timeout', 'prefixes = ["/nowhere/"]\nread_timeout', "which no route serves"),
     ('paths = ["/api/votes/"]\nmethods = ["POST"]', 'paths = ["/api/votes/results/x/"]\nmethods = ["GET"]',
      "cover the same requests"),
     ('name = "reads"', 'name = "awaiting"', "share a name"),
@@ -149,6 +153,18 @@ def test_a_broken_limit_is_refused(tmp_path: Path, old: str, new: str, complaint
     (tmp_path / "routes.toml").write_text(text.replace(old, new, 1))
     with pytest.raises(ValueError, match=complaint):
         load(tmp_path / "routes.toml", environ={})
+
+
+def test_a_stream_route_is_unbuffered_uncached_patient_and_keeps_the_limits_covering_it() -> None:
+    table = load(environ={})
+    [stream] = table.streams
+    assert table.stream_for("/api/votes/live/abc/") is stream and table.stream_for("/api/votes/results/abc/") is None
+    assert table.without_limits().streams == table.streams  # a benchmark's gateway streams as production's does
+    reads, live = table.rate_limit_for("GET", "/api/votes/live/abc/"), table.connection_limit_for("GET", "/api/votes/live/abc/")
+    assert reads is not None and live is not None
+    assert (f"location /api/votes/live/ {{ if ($edge_refused) {{ return 400; }} limit_req zone=reads burst={reads.burst} "
+            f"nodelay; limit_conn live {live.connections}; proxy_buffering off; proxy_cache off; "
+            f"proxy_read_timeout {int(stream.read_timeout * 1000)}ms; proxy_pass") in render(table)
 
 
 def test_in_flight_counts_each_clients_requests_until_they_end() -> None:

@@ -246,6 +246,10 @@ async function loadResults() {
     if (error.status === 404) return; // the poll was deleted meanwhile: no votes to show
     throw error;
   }
+  showResults(results);
+}
+
+function showResults(results) {
   if (results.poll_id !== openPollId) return; // the person moved on while this was in flight
   $("detail-total").textContent = votesText(results.total);
   for (const counted of results.choices) {
@@ -297,16 +301,42 @@ async function closePoll() {
 
 // ---- live updates, only while the page is visible ----
 
+let resultsStream = null;
+
 function schedule() {
   stopPolling();
   if (document.visibilityState !== "visible" || !session.access) return;
-  if (openPollId !== null) resultsTimer = setInterval(() => guarded(loadResults), RESULTS_EVERY_MS);
+  if (openPollId !== null) watchResults(openPollId);
   else pollsTimer = setInterval(() => guarded(loadPolls), POLLS_EVERY_MS);
+}
+
+// The results as vote-service sends them when they change (Server-Sent Events; the browser reconnects by itself
+// after a dropped connection, saying which version it has). A stream refused or unsupported falls back to
+// reading them every RESULTS_EVERY_MS.
+function watchResults(pollId) {
+  if (typeof EventSource === "undefined") return pollResults();
+  const stream = new EventSource(`/api/votes/live/${pollId}/`);
+  resultsStream = stream;
+  stream.onopen = () => { $("detail-section").dataset.live = "on"; };
+  stream.onmessage = (event) => showResults(JSON.parse(event.data));
+  stream.onerror = () => {
+    if (stream.readyState !== EventSource.CLOSED || resultsStream !== stream) return;
+    resultsStream = null;
+    pollResults();
+  };
+}
+
+function pollResults() {
+  $("detail-section").dataset.live = "off";
+  resultsTimer = setInterval(() => guarded(loadResults), RESULTS_EVERY_MS);
 }
 
 function stopPolling() {
   clearInterval(resultsTimer);
   clearInterval(pollsTimer);
+  if (resultsStream) resultsStream.close();
+  resultsStream = null;
+  delete $("detail-section").dataset.live;
 }
 
 // ---- wiring ----

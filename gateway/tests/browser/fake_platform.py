@@ -9,6 +9,7 @@ Like the real platform, the choice and vote services know a poll created a momen
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import re
@@ -132,11 +133,26 @@ class Platform:
             poll["total_votes"] += 1
             return 201, {"poll_id": poll["id"], "choice_id": body["choice_id"], "voter_id": user["id"]}  # type: ignore[index]
         if match := re.fullmatch(r"/api/votes/results/(\d+)/", path):
-            poll = self.poll(int(match[1]))
-            counted = [{"choice_id": c["id"], "text": c["text"], "votes": list(self.votes.values()).count(c["id"])}
-                       for c in self.choices.values() if c["poll_id"] == poll["id"]]
-            return 200, {"poll_id": poll["id"], "total": sum(c["votes"] for c in counted), "choices": counted}
+            return 200, self.results(int(match[1]))
         return None
+
+    def results(self, poll_id: int) -> Json:
+        poll = self.poll(poll_id)
+        counted = [{"choice_id": c["id"], "text": c["text"], "votes": list(self.votes.values()).count(c["id"])}
+                   for c in self.choices.values() if c["poll_id"] == poll["id"]]
+        return {"poll_id": poll["id"], "total": sum(c["votes"] for c in counted), "choices": counted}
+
+    async def stream_results(self, poll_id: int, receive, send) -> None:
+        """vote-service's results stream, as simply as can be: an event whenever the results differ."""
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        gone = asyncio.ensure_future(receive())
+        sent = None
+        while not gone.done():
+            results = json.dumps(self.results(poll_id))
+            if results != sent:
+                sent = results
+                await send({"type": "http.response.body", "body": f"data: {results}\n\n".encode(), "more_body": True})
+            await asyncio.sleep(0.05)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -147,6 +163,8 @@ class Platform:
             raw += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if match := re.fullmatch(r"/api/votes/live/(\d+)/", scope["path"]):
+            return await self.stream_results(int(match[1]), receive, send)
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         query = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
         try:

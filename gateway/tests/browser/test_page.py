@@ -1,5 +1,5 @@
 """The page in headless Chromium, through a running gateway: register, create a poll with choices, vote, watch
-the result arrive, log out (which ends the session on the server). Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
+the result arrive, see someone else's vote move the bars live (the results' stream), log out (which ends the session on the server). Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,16 @@ def text_of(driver: WebDriver, element_id: str, expected: str) -> None:
     WebDriverWait(driver, PATIENCE_SECONDS).until(shows.text_to_be_present_in_element((By.ID, element_id), expected))
 
 
+def vote_as_someone_else(poll_id: str, choice_id: str) -> None:
+    """Another person, through the API: registered, logged in, voting."""
+    credentials = {"username": f"other-{uuid.uuid4().hex[:10]}", "password": "a-long-enough-password-42"}
+    with httpx.Client(base_url=GATEWAY_URL, timeout=PATIENCE_SECONDS) as client:
+        client.post("/api/auth/register/", json=credentials).raise_for_status()
+        access = client.post("/api/auth/token/", json=credentials).raise_for_status().json()["access"]
+        client.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id},
+                    headers={"Authorization": f"Bearer {access}"}).raise_for_status()
+
+
 def test_register_create_vote_and_see_the_result(browser: WebDriver) -> None:
     browser.get(f"{GATEWAY_URL}/")
     by_id(browser, "username").send_keys(f"browser-{uuid.uuid4().hex[:10]}")
@@ -77,6 +87,21 @@ def test_register_create_vote_and_see_the_result(browser: WebDriver) -> None:
     text_of(browser, "message", "Your vote is counted.")
     text_of(browser, f"votes-{red_id}", "1 vote")
     text_of(browser, "detail-total", "1 vote")
+
+    # Someone else's vote moves the bars without a reload: the page watches the results' stream, and reads them
+    # no more while it does.
+    by_id(browser, "detail-section")
+    WebDriverWait(browser, PATIENCE_SECONDS).until(
+        lambda driver: driver.find_element(By.ID, "detail-section").get_attribute("data-live") == "on"
+    )
+    blue_id = browser.find_elements(By.CSS_SELECTOR, "#choices-list .choice")[1].get_attribute("data-choice-id")
+    poll_id = browser.find_element(By.ID, "detail-section").get_attribute("data-poll-id")
+    vote_as_someone_else(poll_id, blue_id)
+    text_of(browser, f"votes-{blue_id}", "1 vote")
+    text_of(browser, "detail-total", "2 votes")
+    bar = browser.find_element(By.CSS_SELECTOR, f"#choice-{blue_id} progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("1", "2")
+    assert browser.find_element(By.ID, "detail-section").get_attribute("data-live") == "on"
 
     # A second vote in the same poll is refused, and the page says why.
     by_id(browser, f"vote-{red_id}", shows.element_to_be_clickable).click()

@@ -1,6 +1,8 @@
 import uuid
 
-from drf_spectacular.utils import extend_schema
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -8,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from service_kit.caching import cacheable
 from service_kit.idempotency import idempotent
+from service_kit.live import EVENT_STREAM, ErrorsAsJson, event_stream
 from service_kit.serializers import StrictInputSerializer, represent
 
 from votes.selectors import poll_results
@@ -73,3 +76,30 @@ class PollResultsApi(APIView):
         # thread waiting for it (README, "Reading one's own writes").
         results = poll_results(poll_id=poll_id, wait_for_new=request.user.is_authenticated)
         return cacheable(Response(represent(self.OutputSerializer, results)), request, max_age=RESULTS_MAX_AGE_SECONDS)
+
+
+class PollResultsLiveApi(APIView):
+    """The results as they change, as Server-Sent Events: anyone may watch, as anyone may read them."""
+
+    permission_classes = []
+    content_negotiation_class = ErrorsAsJson
+
+    @extend_schema(
+        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                                     description="The id of the last event received: nothing is sent until the "
+                                                 "results differ from it.")],
+        responses={(200, EVENT_STREAM): OpenApiResponse(
+            OpenApiTypes.STR,
+            description="`retry:`, then one event per change of the results (`id:` their version, `data:` the "
+                        "results as GET results/{poll_id}/ answers them), and `: heartbeat` comments while "
+                        "nothing changes.",
+        )},
+    )
+    def get(self, request: Request, poll_id: uuid.UUID) -> StreamingHttpResponse:
+        # Never waits for an unknown poll: the stream is anonymous (EventSource sends no token), and an anonymous
+        # caller holds no thread for a poll that may never come (the page streams a poll it has read already).
+        return event_stream(
+            ("poll-results", poll_id),
+            lambda: represent(PollResultsApi.OutputSerializer, poll_results(poll_id=poll_id)),
+            last_event_id=request.headers.get("Last-Event-ID"),
+        )

@@ -145,6 +145,13 @@ class Gateway:
         exchange.upstream = route.upstream_host_port  # as nginx logs $upstream_addr
         if in_flight is None:
             return await self._proxy(scope, receive, send, route, exchange)
+        await self._proxy_in_flight(scope, receive, send, route, exchange, in_flight)
+
+    async def _proxy_in_flight(self, scope: Scope, receive: Receive, send: Send, route: Route, exchange: Exchange,
+                               in_flight: InFlight) -> None:
+        """Proxies a request its client's count in flight holds a place for, until the answer's last part goes: its
+        client may send its next request the moment it has it, as nginx counts."""
+        client = scope["client_address"]
         left = False
 
         def leave() -> None:
@@ -154,7 +161,6 @@ class Gateway:
                 in_flight.leave(client)
 
         async def send_leaving_at_the_end(message: Message) -> None:
-            # Before the answer's last part: its client may send its next request the moment it has it.
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 leave()
             await send(message)

@@ -66,8 +66,8 @@ class Route:
 
 @dataclass(frozen=True, kw_only=True)
 class ClientLimit:
-    """What a per-client limit (or a stream, `Stream`) covers, one shape for every kind: `paths` exactly and any path under `prefixes`, for
-    `methods` (every method when empty)."""
+    """What a per-client limit (or a stream route, `Stream`) covers, one shape for every kind: `paths` exactly and
+    any path under `prefixes`, for `methods` (every method when empty)."""
 
     name: str
     paths: tuple[str, ...] = ()

@@ -1,5 +1,6 @@
 """The page in headless Chromium, through a running gateway: register, create a poll with choices, vote, watch
-the result arrive, see someone else's vote move the bars live (the results' stream), log out (which ends the session on the server). Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
+the result arrive, see someone else's vote move the bars live (the results' stream), log out (which ends the
+session on the server). Skipped unless GATEWAY_URL is set (`make run` serves one on http://127.0.0.1:8000)."""
 
 from __future__ import annotations
 
@@ -94,9 +95,8 @@ def test_register_create_vote_and_see_the_result(browser: WebDriver) -> None:
     WebDriverWait(browser, PATIENCE_SECONDS).until(
         lambda driver: driver.find_element(By.ID, "detail-section").get_attribute("data-live") == "on"
     )
-    blue_id = browser.find_elements(By.CSS_SELECTOR, "#choices-list .choice")[1].get_attribute("data-choice-id")
-    poll_id = browser.find_element(By.ID, "detail-section").get_attribute("data-poll-id")
-    vote_as_someone_else(poll_id, blue_id)
+    blue_id = str(browser.find_elements(By.CSS_SELECTOR, "#choices-list .choice")[1].get_attribute("data-choice-id"))
+    vote_as_someone_else(str(browser.find_element(By.ID, "detail-section").get_attribute("data-poll-id")), blue_id)
     text_of(browser, f"votes-{blue_id}", "1 vote")
     text_of(browser, "detail-total", "2 votes")
     bar = browser.find_element(By.CSS_SELECTOR, f"#choice-{blue_id} progress")

@@ -3,7 +3,7 @@ it: the stream holds no thread, its watchers share one feed per key, and it ends
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ def _watched(settings):
         WatchedApi.FEED_GATE.release(1_000)  # a feed still waiting in a read lets its thread go
 
 
-def _run(scenario: Callable[[Any], Awaitable[None]], app: Any = None) -> None:
+def _run(scenario: Callable[[Any], Coroutine[Any, Any, None]], app: Any = None) -> None:
     asyncio.run(scenario(app or get_threaded_application()))
 
 
@@ -50,13 +50,13 @@ def test_a_stream_says_when_to_reconnect_then_sends_the_current_value_with_its_v
 
 
 def test_watchers_of_one_key_share_one_read_and_each_sees_every_change():
-    WatchedApi.FEED_GATE = threading.Semaphore(0)
+    gate = WatchedApi.FEED_GATE = threading.Semaphore(0)
 
     async def scenario(app: Any) -> None:
         streams = [await open_stream(app, "/watched/tea/") for _ in range(3)]
         firsts = [await stream.next_data_event() for stream in streams]
         WatchedApi.WATCHED["tea"] = 1
-        WatchedApi.FEED_GATE.release()  # one read of the feed, and one only
+        gate.release()  # one read of the feed, and one only
         changes = [await stream.next_data_event() for stream in streams]
         for stream in streams:
             await stream.close()

@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,9 +64,10 @@ class ErrorsAsJson(BaseContentNegotiation):
     """An event stream's view answers errors as JSON whatever the client accepts (EventSource asks for
     text/event-stream only): its stream is not rendered by DRF, its errors are (the platform's error shape)."""
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
                         ) -> tuple[BaseRenderer, str]:
-        return renderers[0], str(renderers[0].media_type)
+        first = next(iter(renderers))
+        return first, str(first.media_type)
 
 
 @dataclass(eq=False)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._stream import StreamedAnswer, open_stream
 from ._errorcheck import assert_error, assert_error_body, error_body_problems
+from ._stream import StreamedAnswer, open_stream
 from ._tokens import (
     TEST_JWT_SETTINGS,
     TEST_KID,

@@ -11,9 +11,10 @@ or alone, against a running platform whose vote-service knows the poll and the t
 `watchers` clients open `GET /api/votes/live/<poll_id>/` and hold it (a refused one, 503 or 429, tries again
 after a second, as EventSource would). Then, for `seconds`, a probe votes for `probe_choice_id` every
 `probe_every` seconds, each vote by the next of `tokens` (users who have not voted in this poll). Nobody else may
-vote for that choice, so its count says which probe votes a watcher has seen: a probe vote's update delay, per
-watcher, is from its 201 to the first event whose count includes it. The caller's own load (votes at the headline
-rate on this poll's other choices, or on another poll) is what "while votes flow" means.
+vote for that choice meanwhile, so its count (past what it held before) says which probe votes a watcher has seen:
+a probe vote's update delay, per watcher, is from its 201 to the first event whose count includes it. The caller's
+own load (votes at the headline rate on this poll's other choices, or on another poll) is what "while votes flow"
+means.
 
 A watcher is a socket and a line reader on asyncio (uvloop when installed), not an HTTP client library: five
 thousand of them must leave the machine's cores to the platform they measure. Each needs a file descriptor here
@@ -88,11 +89,14 @@ async def _watch(watcher: Watcher, host: str, port: int, path: str, choice_id: s
 
 
 async def _probe(gateway: str, poll_id: str, choice_id: str, tokens: Sequence[str], seconds: float,
-                 every: float) -> list[float]:
-    """The moment of each probe vote's 201, in order: the n-th is counted once the choice shows n votes."""
+                 every: float) -> tuple[int, list[float]]:
+    """The choice's votes before the probe, and the moment of each probe vote's 201, in order: the n-th is counted
+    once the choice shows that many more."""
     accepted: list[float] = []
-    deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(base_url=gateway, timeout=30) as client:
+        results = (await client.get(f"/api/votes/results/{poll_id}/")).raise_for_status().json()
+        before = next(choice["votes"] for choice in results["choices"] if choice["choice_id"] == choice_id)
+        deadline = time.monotonic() + seconds
         for token in tokens:
             if time.monotonic() > deadline:
                 break
@@ -101,7 +105,7 @@ async def _probe(gateway: str, poll_id: str, choice_id: str, tokens: Sequence[st
             if answer.status_code == 201:
                 accepted.append(time.monotonic())
             await asyncio.sleep(every)
-    return accepted
+    return before, accepted
 
 
 def raise_open_files_limit() -> int:
@@ -123,14 +127,14 @@ async def _phase(gateway: str, poll_id: str, choice_id: str, tokens: Sequence[st
     while sum(watcher.held for watcher in clients) + sum(task.done() for task in tasks) < watchers:
         await asyncio.sleep(0.2)
     opened_seconds = time.monotonic() - started
-    accepted = await _probe(gateway, poll_id, choice_id, tokens, seconds, probe_every)
+    before, accepted = await _probe(gateway, poll_id, choice_id, tokens, seconds, probe_every)
     held = [watcher for watcher in clients if watcher.held]
     catch_up = time.monotonic() + CATCH_UP_SECONDS
-    while time.monotonic() < catch_up and any(w.first_seeing(len(accepted)) is None for w in held):
+    while time.monotonic() < catch_up and any(w.first_seeing(before + len(accepted)) is None for w in held):
         await asyncio.sleep(0.2)
     delays, missed = [], 0
     for watcher in held:
-        for number, moment in enumerate(accepted, 1):
+        for number, moment in enumerate(accepted, before + 1):
             seen = watcher.first_seeing(number)
             if seen is None:
                 missed += 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from service_kit import live
-from service_kit.asgi import ThreadedWSGI, get_threaded_application
+from service_kit.asgi import STREAMS, ThreadedWSGI, get_threaded_application
 from service_kit.testing import open_stream
 from tests.views import WatchedApi
 
@@ -108,11 +108,15 @@ def test_an_idle_stream_gets_heartbeats(settings):
     _run(scenario)
 
 
-def test_the_feed_stops_with_its_last_watcher():
+def test_the_feed_stops_with_its_last_watcher_and_the_process_counts_its_streams():
+    gauge = STREAMS.labels(service="kit-tests")
+    held_before = gauge._value.get()
+
     async def scenario(app: Any) -> None:
         streams = [await open_stream(app, "/watched/tea/") for _ in range(2)]
         for stream in streams:
             await stream.next_data_event()
+        assert gauge._value.get() == held_before + 2
         feeds = live._FEEDS[asyncio.get_running_loop()]
         await streams[0].close()
         assert feeds["watched", "tea"].watchers == 1
@@ -122,6 +126,7 @@ def test_the_feed_stops_with_its_last_watcher():
         await asyncio.sleep(0.05)
 
         assert len(WatchedApi.FEED_READS) == reads
+        assert gauge._value.get() == held_before
 
     _run(scenario)
 

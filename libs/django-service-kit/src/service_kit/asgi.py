@@ -38,7 +38,7 @@ from a2wsgi.wsgi import build_environ
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.http import StreamingHttpResponse
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from .settings import env
 
@@ -57,6 +57,7 @@ ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1
 
 REFUSED = Counter("http_requests_refused", "HTTP requests refused at once, the web process being full", ["service"])
+STREAMS = Gauge("http_streams", "Streamed answers (event streams) this web process is sending", ["service"])
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes | AsyncIterator[bytes]]
@@ -113,6 +114,8 @@ class ThreadedWSGI:
             await _refuse(send)
             return
         self.streaming += 1
+        held = _streams_gauge()
+        held.inc()
         try:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             sending = asyncio.ensure_future(_send_all(send, content))
@@ -125,6 +128,7 @@ class ThreadedWSGI:
                 raise cast(BaseException, sending.exception())
         finally:
             self.streaming -= 1
+            held.dec()
             await cast(Any, content).aclose()
 
     def _respond(self, environ: dict[str, Any]) -> Answer:
@@ -172,6 +176,13 @@ async def _refuse(send: Send) -> None:
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+@functools.cache
+def _streams_gauge() -> Any:
+    from .conf import kit_settings
+
+    return STREAMS.labels(service=kit_settings.SERVICE or "unknown")
 
 
 @functools.cache

@@ -124,12 +124,13 @@ class Platform:
 
     def _votes(self, method: str, path: str, body: Json, user: Json | None) -> tuple[int, Any] | None:
         if (method, path) == ("POST", "/api/votes/"):
-            poll = self.poll(body["poll_id"])
+            # Ids are numbers here; a client that read them from the page's attributes sends them as text.
+            poll = self.poll(int(body["poll_id"]))
             if poll["status"] != "open":
                 raise Failure(409, "poll_closed", "This poll is closed.")
             if (poll["id"], user["id"]) in self.votes:  # type: ignore[index]
                 raise Failure(409, "already_voted", "You have already voted in this poll.")
-            self.votes[(poll["id"], user["id"])] = body["choice_id"]  # type: ignore[index]
+            self.votes[(poll["id"], user["id"])] = int(body["choice_id"])  # type: ignore[index]
             poll["total_votes"] += 1
             return 201, {"poll_id": poll["id"], "choice_id": body["choice_id"], "voter_id": user["id"]}  # type: ignore[index]
         if match := re.fullmatch(r"/api/votes/results/(\d+)/", path):

@@ -2,6 +2,7 @@
 it: the stream holds no thread, its watchers share one feed per key, and it ends with its client or its thing."""
 
 import asyncio
+import signal
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -171,3 +172,25 @@ def test_past_its_streams_a_process_refuses_one_more_with_a_503_and_retry_after(
         assert body["error"] == "overloaded"
 
     _run(scenario, full)
+
+
+def test_a_server_told_to_stop_ends_its_streams_after_its_own_handler_ran():
+    told: list[int] = []
+    previous = {number: signal.signal(number, lambda signum, frame: told.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+
+    async def scenario(app: Any) -> None:
+        app._stop_streams_on_exit()  # as the lifespan's start does, once the server set its handlers
+        stream = await open_stream(app, "/watched/tea/")
+        await stream.next_data_event()
+        signal.raise_signal(signal.SIGTERM)
+        with pytest.raises(EOFError):
+            await stream.next_data_event()
+        await stream.close()
+
+    try:
+        _run(scenario)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert told == [signal.SIGTERM]

@@ -13,7 +13,9 @@ The one exception is a ``StreamingHttpResponse`` of an asynchronous iterator (Dj
 ``service_kit.live``'s event streams): its view runs on a thread like any other, the request then ends for Django
 (``request_finished``: its database connection goes back), and the loop sends the body as the iterator yields it,
 holding no thread, until the iterator ends or the client goes. A process holds at most ``WEB_STREAMS`` of them;
-one more is answered the same 503 as a full process.
+one more is answered the same 503 as a full process. When the server is told to stop (SIGTERM, SIGINT), every
+stream ends at once, cleanly: uvicorn would otherwise wait for them, which never end by themselves, and their
+clients reconnect to another process.
 
 The pool's queue is bounded too (``WEB_BACKLOG``): past the threads and that many waiting, a request is answered
 503 at once with ``Retry-After``, so that a burst beyond what the process can serve is refused in microseconds
@@ -29,6 +31,8 @@ import functools
 import io
 import json
 import resource
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -76,9 +80,11 @@ class ThreadedWSGI:
         # streaming responses being sent.
         self.admitted = 0
         self.streaming = 0
+        self.stopping: asyncio.Event | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
+            self._stop_streams_on_exit()
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
@@ -120,16 +126,37 @@ class ThreadedWSGI:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             sending = asyncio.ensure_future(_send_all(send, content))
             gone = asyncio.ensure_future(_disconnected(receive))
-            await asyncio.wait({sending, gone}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (sending, gone):
+            stopping = asyncio.ensure_future(self.stopping.wait() if self.stopping else asyncio.Event().wait())
+            await asyncio.wait({sending, gone, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (sending, gone, stopping):
                 task.cancel()
-            await asyncio.gather(sending, gone, return_exceptions=True)
+            await asyncio.gather(sending, gone, stopping, return_exceptions=True)
             if sending.done() and not sending.cancelled() and sending.exception() is not None:
                 raise cast(BaseException, sending.exception())
+            if stopping.done() and not stopping.cancelled():
+                await send({"type": "http.response.body", "body": b""})
         finally:
             self.streaming -= 1
             held.dec()
             await cast(Any, content).aclose()
+
+    def _stop_streams_on_exit(self) -> None:
+        """Chains onto the server's own handlers of the signals that stop it (uvicorn's, set before the lifespan
+        starts), so that the streams end when it is told to stop."""
+        if self.stopping is not None or threading.current_thread() is not threading.main_thread():
+            return
+        stopping = self.stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(number)
+            if not callable(previous):
+                continue
+
+            def chained(signum: int, frame: Any, previous: Callable[[int, Any], Any] = previous) -> None:
+                previous(signum, frame)
+                loop.call_soon_threadsafe(stopping.set)
+
+            signal.signal(number, chained)
 
     def _respond(self, environ: dict[str, Any]) -> Answer:
         started: list[tuple[int, Headers]] = []

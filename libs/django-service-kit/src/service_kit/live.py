@@ -79,8 +79,10 @@ class Feed:
     latest: Snapshot | None
     watchers: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    wakes: int = 0  # how many times it woke its watchers
 
     def wake(self) -> None:
+        self.wakes += 1
         woken, self.changed = self.changed, asyncio.Event()
         woken.set()
 
@@ -135,20 +137,19 @@ async def _events(key: Hashable, read: Read, first: Snapshot, last_event_id: str
     settings = kit_settings.LIVE
     yield f"retry: {int(settings['RETRY_MS'])}\n\n".encode()
     feed = _feed_of(key, read, first)
-    sent = last_event_id
     feed.watchers += 1
     try:
-        while True:
-            latest = feed.latest or first
+        latest: Snapshot | None = first  # read by this request: no older than the feed's
+        sent, seen, woken = last_event_id, feed.wakes, False
+        while latest is not None:
             if latest.version != sent:
                 sent = latest.version
                 yield latest.event
-            woken = feed.changed
-            await woken.wait()
-            if feed.latest is None:
-                return
-            if feed.latest.version == sent:
+            elif woken:
                 yield b": heartbeat\n\n"
+            if feed.wakes == seen:  # else the feed woke its watchers while this one was sending
+                await feed.changed.wait()
+            seen, latest, woken = feed.wakes, feed.latest, True
     finally:
         feed.watchers -= 1
 

@@ -4,6 +4,7 @@ and pytest fixtures.
 ``from service_kit.testing import *`` in a conftest, or rely on the ``pytest11`` plugin, gives ``api_client``,
 ``auth_user_id`` and ``auth_client``; the plugin also makes the kit trust the test key in every test, and checks
 every error response a test client receives against the error convention (``assert_error_body``).
+``open_stream`` reads an answer as it comes (an event stream), through the web process's ASGI application.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ METRICS = {
     "django_events_outbox_backlog", "django_events_outbox_oldest_age_seconds", "django_events_relay_sent_total",
     "django_events_relay_failed_total", "django_events_consumer_processed_total", "django_events_consumer_retried_total",
     "django_events_consumer_dead_lettered_total", "django_events_consumer_lag", "django_events_projection_lag_seconds",
+    "django_events_dead_letter_oldest_age_seconds", "django_events_parked_keys",
     "http_requests_total", "http_request_duration_seconds",
 }
 METRIC_RE = re.compile(r"\b(?:django_events|http)_[a-z_]+\b")

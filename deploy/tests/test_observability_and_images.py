@@ -13,7 +13,8 @@ METRICS = {
     "django_events_outbox_backlog", "django_events_outbox_oldest_age_seconds", "django_events_relay_sent_total",
     "django_events_relay_failed_total", "django_events_consumer_processed_total", "django_events_consumer_retried_total",
     "django_events_consumer_dead_lettered_total", "django_events_consumer_lag", "django_events_projection_lag_seconds",
-    "django_events_dead_letter_oldest_age_seconds", "django_events_parked_keys",
+    "django_events_dead_letters_outstanding", "django_events_dead_letter_oldest_age_seconds",
+    "django_events_parked_keys", "django_events_held_events",
     "http_requests_total", "http_request_duration_seconds",
 }
 METRIC_RE = re.compile(r"\b(?:django_events|http)_[a-z_]+\b")
@@ -35,6 +36,11 @@ def test_promtool_check_rules():
     promtool("check", "rules", str(OBS / "rules.yml"))
 
 
+def test_promtool_test_rules():
+    """The alerts with a unit test (rules_test.yml) fire when it says and not before."""
+    promtool("test", "rules", str(OBS / "rules_test.yml"))
+
+
 def test_promtool_check_config(tmp_path):
     """Debian builds promtool without Kubernetes discovery, so the check runs on a copy whose discovery is
     static; every relabelling rule and the rule files are still checked."""
@@ -52,7 +58,8 @@ def test_rules_cover_the_pipeline_with_known_metrics():
     used = set().union(*(referenced(r["expr"]) for r in rules))
     assert used <= METRICS
     assert {"django_events_outbox_backlog", "django_events_outbox_oldest_age_seconds", "django_events_consumer_lag",
-            "django_events_consumer_dead_lettered_total", "django_events_relay_failed_total", "http_requests_total"} <= used
+            "django_events_consumer_dead_lettered_total", "django_events_relay_failed_total", "http_requests_total",
+            "django_events_dead_letter_oldest_age_seconds", "django_events_parked_keys"} <= used
     assert all(r["annotations"]["summary"] for r in rules)
 
 

@@ -5,14 +5,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.core.management.color import no_style
+from django.db import connection, transaction
 
 import django_events
 from django_events import dead_letters
 from django_events.metrics import consumer_duplicates, held_events, parked_keys
 from django_events.models import DeadLetter, HeldEvent
 from django_events.relay import Relay
-from tests.conftest import consume_until, relay_until_empty
+from tests.conftest import LIBRARY, consume_until, relay_until_empty
 from tests.testapp.models import Applied
 
 
@@ -118,3 +119,69 @@ def test_a_parked_key_holds_its_later_events_until_released_in_order_while_other
     relay_until_empty()
     consume_until(lambda: 5 in seqs("key-0"))
     assert seqs("key-0")[-1] == 5 and not HeldEvent.objects.exists()
+
+
+# The walkthrough of docs/dead-letters.md, "From the failure to the redrive": each command it shows is run here at
+# its step, and what it prints must be what the page says, up to what differs from one run to the next.
+DOCS = LIBRARY / "docs" / "dead-letters.md"
+VARYING = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?"), "<time>"),
+    (re.compile(r"\S*tick\[\d+\]@\d+"), "<topic>[<partition>]@<offset>"),
+    (re.compile(r"\S*tick\.dlq"), "<topic>.dlq"),
+    # How many events a poll gets at once depends on when the relay's sends arrive.
+    (re.compile(r"batch of \d+"), "batch of <n>"),
+]
+
+
+def documented_blocks() -> list[str]:
+    return re.findall(r"```text\n(.*?)```", DOCS.read_text().partition("## From the failure to the redrive")[2], re.S)
+
+
+def documented_log() -> list[str]:
+    """The consumer's log as the page shows it, normalised."""
+    [log] = [block for block in documented_blocks() if not block.startswith("$ ")]
+    return [normalised(line) for line in log.splitlines()]
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """Each ``$ python manage.py events_dead_letters ...`` of the page and the output shown under it."""
+    found = []
+    for block in documented_blocks():
+        for run in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            line, _, output = run.partition("\n")
+            found.append((line.removeprefix("python manage.py events_dead_letters "), output.strip()))
+    return found
+
+
+def normalised(text: str) -> str:
+    for pattern, replacement in VARYING:
+        text = pattern.sub(replacement, text)
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def test_the_docs_walkthrough_is_what_the_commands_print(live, settings, monkeypatch, caplog):
+    caplog.set_level("INFO", logger="django_events")
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "PARK_KEYS": True}
+    with connection.cursor() as cursor:  # the page's dead letter is the service's first
+        for statement in connection.ops.sequence_reset_sql(no_style(), [DeadLetter]):
+            cursor.execute(statement)
+    publish("order-7", 0, 1, 2, 3, poison=1)
+    publish("order-8", 0)
+    relay_until_empty()
+    consume_until(lambda: len(seqs("order-8")) == 1 and HeldEvent.objects.count() == 2)
+
+    logged = {normalised(f"{r.name} {r.levelname} {r.getMessage()}") for r in caplog.records}
+    # The consumer's lines: joining a group is Kafka's alone.
+    assert {line for line in documented_log() if line.startswith("django_events.consumer ")} <= logged
+
+    steps = documented_commands()
+    assert [args for args, _ in steps] == ["list", "show 1", "redrive 1", "redrive 1", "list --all"]
+    for args, documented in steps:
+        try:
+            printed = command(*args.split())
+        except CommandError as error:
+            printed = f"CommandError: {error}\n(exit 1)"
+            monkeypatch.setenv("TESTAPP_CURED", "1")  # the fix deployed
+        assert normalised(printed) == normalised(documented), f"events_dead_letters {args}"
+    assert seqs("order-7") == [0, 1, 2, 3]

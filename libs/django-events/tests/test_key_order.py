@@ -110,8 +110,9 @@ def waiting_for_keys() -> int:
         return int(cursor.fetchone()[0])
 
 
-def test_a_later_numbered_event_committed_first_is_sent_first(writers: Writers) -> None:
-    """A publishes first (the lower outbox number) but commits only after B, who published after it, committed."""
+def race_two_writers(writers: Writers) -> list[str]:
+    """A publishes first (the lower outbox number) but commits only after B, who published after it, committed, or
+    once B waits for A, whichever the library lets happen. Returns the labels in the order the relay sent them."""
     a_published, b_committed = threading.Event(), threading.Event()
     b_pid: list[int] = []
 
@@ -119,7 +120,6 @@ def test_a_later_numbered_event_committed_first_is_sent_first(writers: Writers) 
         with transaction.atomic():
             django_events.publish("tick.happened", key="k", data={"label": "A"})
             a_published.set()
-            # A commits once B has, or once B is stuck waiting for A: whichever the library lets happen.
             wait_until(lambda: b_committed.is_set() or (bool(b_pid) and waiting_on_a_lock(b_pid[0])), "B to move", 30)
             writers.committing("A")
 
@@ -134,8 +134,19 @@ def test_a_later_numbered_event_committed_first_is_sent_first(writers: Writers) 
     writers.start(first)
     writers.start(second)
     writers.join()
+    return relayed().labels("k")
 
-    assert relayed().labels("k") == writers.commits
+
+def test_a_later_numbered_event_committed_first_is_sent_first(writers: Writers) -> None:
+    assert race_two_writers(writers) == writers.commits
+
+
+def test_without_the_key_lock_the_race_sends_a_key_out_of_commit_order(writers: Writers, settings: Settings) -> None:
+    """The race above on publish() as it was before KEY_COMMIT_ORDER (the setting off skips the lock and nothing
+    else): B commits first and is sent second. It shows the test above can fail, and on what."""
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "KEY_COMMIT_ORDER": False}
+    sent = race_two_writers(writers)
+    assert (writers.commits, sent) == (["B", "A"], ["A", "B"])
 
 
 def test_many_writers_racing_on_one_key_are_sent_in_commit_order(writers: Writers) -> None:

@@ -1,8 +1,10 @@
 """Upcasters: a subscriber written for v2 reads v1 events as v2, live and in a rebuild, on each transport."""
 
+import io
 from collections.abc import Iterator
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 import django_events
@@ -147,3 +149,11 @@ def test_a_change_an_upcaster_covers_is_no_break_for_consumers():
     assert breaking_changes(v1, v2, upcaster=lambda data: {"note_id": data["note_id"]}, example=example) == [
         "data: 'body' is a required property (after the upcaster)"
     ]
+
+
+def test_events_handlers_lists_the_upcasters_beside_the_handlers(upcaster):
+    out = io.StringIO()
+    call_command("events_handlers", stdout=out)
+    [line] = [line for line in out.getvalue().splitlines() if "upcast by" in line]
+    assert line.startswith("note.created v1 -> v2 upcast by tests.test_upcasting.note_created_v1_to_v2  ")
+    assert line.endswith(f"test_upcasting.py:{note_created_v1_to_v2.__code__.co_firstlineno}")

@@ -69,6 +69,7 @@ def upcast_once(event: Event) -> Event | None:
     return dataclasses.replace(event, version=event.version + 1, data=upcaster(dict(event.data)))
 
 
-def has_upcaster(event_type: str, from_version: int) -> bool:
-    """Whether a consumer of this process reads ``from_version`` events as ``from_version + 1``."""
-    return (event_type, from_version) in _upcasters
+def registered() -> list[tuple[str, int, Upcaster]]:
+    """Every registered upcaster as (event type, from version, function), sorted: what ``manage.py
+    events_handlers`` lists beside the subscribers, so that a reader of a handler finds what converts its input."""
+    return [(event_type, version, _upcasters[event_type, version]) for event_type, version in sorted(_upcasters)]

@@ -154,23 +154,21 @@ def wait_healthy(url: str, supervisor: Supervisor, timeout: float = 120) -> None
     supervisor.wait_until(lambda: answers(url), f"{url} did not answer", timeout)
 
 
-def gateway_table() -> Any:
+def gateway_table(upstreams: dict[str, str] | None = None) -> Any:
+    """The gateway's table (gateway/routes.toml and its environment overrides), with ``upstreams``' addresses."""
     sys.path.insert(0, str(ROOT / "gateway"))
     from gateway.table import load
 
-    return load(environ=dict(os.environ))
+    return load(environ={**os.environ, **(upstreams or {})})
 
 
 def start_nginx(supervisor: Supervisor, name: str, port: int, upstreams: dict[str, str], *,
                 sample_ratio: float | None = None, static_port: int | None = None) -> str:
     """nginx rendered from the routing table, without its per-client limits; with ``static_port``, a second server
     in the same nginx serving WORK/static from disk (the read storm's ceiling)."""
-    sys.path.insert(0, str(ROOT / "gateway"))
-    from gateway import nginx
-    from gateway.table import load
+    table = gateway_table(upstreams).without_limits()
+    from gateway import nginx  # on the path since gateway_table()
 
-    table = load(environ={**os.environ, **upstreams})
-    table = table.without_limits()
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     config = nginx.render(table, listen=f"127.0.0.1:{port}", access_log=str(folder / "access.log"),

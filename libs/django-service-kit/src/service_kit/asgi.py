@@ -11,7 +11,10 @@ streamed. uvicorn still serves HTTP.
 
 The pool's queue is bounded too (``WEB_BACKLOG``): past the threads and that many waiting, a request is answered
 503 at once with ``Retry-After``, so that a burst beyond what the process can serve is refused in microseconds
-instead of queuing until the gateway's read timeout, and the process serves what it admitted at full speed. The
+instead of queuing until the gateway's read timeout, and the process serves what it admitted at full speed. A
+count alone does not bound the wait, though: the same queue drains slower on a busier machine. So a request that
+waited for a thread longer than ``WEB_QUEUE_SECONDS`` is refused by the thread that picks it up, before any of its
+work: under a sustained overload the admitted requests wait at most that long, whatever the process's speed. The
 probes and /metrics are always admitted: an overloaded process is busy, not dead, and must not be restarted for it.
 """
 
@@ -22,6 +25,8 @@ import contextvars
 import functools
 import io
 import json
+import math
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -34,13 +39,16 @@ from prometheus_client import Counter
 
 from .settings import env
 
-__all__ = ["WEB_BACKLOG", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
+__all__ = ["WEB_BACKLOG", "WEB_QUEUE_SECONDS", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
 
 # Requests one web process serves at once; the database pool (``database_from_env``) holds as many connections.
 WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
 # Requests admitted to wait for a thread. A waiting request is answered within a few of the threads' request
 # times; one refused is retried by the client (or by the gateway on another replica) at once.
 WEB_BACKLOG = int(env("WEB_BACKLOG") or 4 * WEB_THREADS)
+# The longest a request may wait for a thread and still be served (seconds): the latency an overload adds to the
+# requests the process accepts, on top of their own running time.
+WEB_QUEUE_SECONDS = float(env("WEB_QUEUE_SECONDS") or 0.1)
 # Paths never refused: the kubelet's probes and Prometheus' scrape (service_kit.urls).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1
@@ -54,10 +62,11 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class ThreadedWSGI:
     """An ASGI application running a WSGI application on ``workers`` threads, one hand-off per request."""
 
-    def __init__(self, app: WSGIApp, *, workers: int, backlog: int) -> None:
+    def __init__(self, app: WSGIApp, *, workers: int, backlog: int, queue_seconds: float = WEB_QUEUE_SECONDS) -> None:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wsgi")
         self.capacity = workers + backlog
+        self.queue_seconds = queue_seconds
         # Counted on the event loop alone, so it needs no lock: requests running or waiting for a thread.
         self.admitted = 0
 
@@ -71,23 +80,25 @@ class ThreadedWSGI:
             await send({"type": "websocket.close", "code": 1000})
             return
         body = await _body(scope, receive)  # a slow upload holds no thread, so it takes no place in the queue
-        if self.admitted >= self.capacity and scope["path"] not in ALWAYS_ADMITTED:
-            refusal, refused = _refusal()
-            refused.inc()
-            await _send(send, *refusal)
+        always = scope["path"] in ALWAYS_ADMITTED
+        if self.admitted >= self.capacity and not always:
+            await _send(send, *_refused())
             return
         environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(body))))
         context = contextvars.copy_context()  # what a request sets in its thread ends with the request
+        deadline = math.inf if always else time.monotonic() + self.queue_seconds
         self.admitted += 1
         try:
             answer = await asyncio.get_running_loop().run_in_executor(
-                self.executor, functools.partial(context.run, self._respond, environ)
+                self.executor, functools.partial(context.run, self._respond, environ, deadline)
             )
         finally:
             self.admitted -= 1
         await _send(send, *answer)
 
-    def _respond(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+    def _respond(self, environ: dict[str, Any], deadline: float) -> tuple[int, Headers, bytes]:
+        if time.monotonic() > deadline:
+            return _refused()
         started: list[tuple[int, Headers]] = []
         chunks: list[bytes] = []
 
@@ -109,6 +120,12 @@ class ThreadedWSGI:
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _refused() -> tuple[int, Headers, bytes]:
+    refusal, refused = _refusal()
+    refused.inc()
+    return refusal
 
 
 @functools.cache

@@ -12,12 +12,18 @@ and the Kafka of $KAFKA_BOOTSTRAP_SERVERS (topics and consumer groups under a pr
     and writes, no events (MONOLITH_EVENTS off), as many processes as vote-service, behind a second nginx
     rendered from the same table.
 Voters are users of auth-service (rows in its database) holding access tokens signed with auth-service's key,
-as it signs them. wrk (bench/votes.lua) drives the load. Phases:
-  1 viral poll   a fresh poll with 4 choices per run, every vote from another voter; closed loop at each
-                 concurrency level, services and monolith alternating, `--rounds` times.
-  2 read storm   GET results and GET poll while a poll holds 1k, 100k and 1M votes (bulk-loaded in SQL).
-  3 freshness    under the load of phase 1, a probe votes on a poll of its own and times each vote's 201 to its
-                 count in results and in the poll's total_votes.
+as it signs them. wrk (bench/votes.lua) drives the closed loops, vegeta (bench/vegeta.py) the open one. Phases
+(`--phases` picks some; they run in this order):
+  viral      a fresh poll with 4 choices per run, every vote from another voter; closed loop at each
+             concurrency level, services and monolith alternating, `--rounds` times.
+  open-loop  POST /api/votes/ offered at a constant rate of 0.5x, 1x, 1.5x and 2x the capacity (the viral phase's
+             best votes/s, else a closed loop of its own), then 1x again: what is accepted, how fast, what is refused.
+  reads      GET results and GET poll while a poll holds 1k, 100k and 1M votes (bulk-loaded in SQL); then a storm
+             of results reads through the gateway's cache beside the same nginx serving a file of the same size.
+  freshness  under the load of the viral phase, a probe votes on a poll of its own and times each vote's 201 to its
+             count in results and in the poll's total_votes.
+  live       (bench/live_bench.py: watchers of a poll's live results while votes flow; wired in by run_phases())
+  tracing    votes with tracing off, sampled at 10% and at 100% (the vote path's processes restarted for each).
 Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -34,7 +41,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +61,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
 
+import vegeta  # noqa: E402
+
 from fleet import Service, load  # noqa: E402
 from fleet import plan as fleet_plan  # noqa: E402
 from fleet.plan import Process  # noqa: E402
@@ -60,6 +70,8 @@ from fleet.supervisor import Supervisor, answers  # noqa: E402
 
 RESULTS = BENCH / "results"
 WORK = ROOT / ".cache" / "bench-votes"
+STATIC = WORK / "static"
+STATIC_PORT_OFFSET = 11  # from --port-base: the gateway's nginx serving a file from disk
 SERVICES = load()  # the platform's one list
 SERVICES_BY_NAME = {service.name: service for service in SERVICES}
 SERVICE_DATABASES = {service.name: service.database for service in SERVICES}
@@ -87,14 +99,16 @@ def log(message: str) -> None:
 
 def cpu_seconds(supervisor: Supervisor) -> dict[str, float]:
     """CPU time used so far by each started process and its children (each leads its own process group), by the
-    PostgreSQL and Kafka servers (processes named postgres and java), and by the whole machine."""
+    PostgreSQL, Kafka and Zipkin servers (processes named postgres and java), and by the whole machine."""
     names = supervisor.pids()
-    used = dict.fromkeys([*names.values(), "postgresql", "kafka"], 0.0)
+    used = dict.fromkeys([*names.values(), "postgresql", "kafka", "zipkin"], 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError):
             command, fields = stat.read_text().rsplit(")", 1)
             fields = fields.split()
-            name = {"(postgres": "postgresql", "(java": "kafka"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
+            name = {"(postgres": "postgresql", "(java": "java"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
+            if name == "java":
+                name = "zipkin" if b"zipkin" in (stat.parent / "cmdline").read_bytes() else "kafka"
             if name is not None:
                 used[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
@@ -140,22 +154,32 @@ def wait_healthy(url: str, supervisor: Supervisor, timeout: float = 120) -> None
     supervisor.wait_until(lambda: answers(url), f"{url} did not answer", timeout)
 
 
-def start_nginx(supervisor: Supervisor, name: str, port: int, upstreams: dict[str, str]) -> str:
+def gateway_table(upstreams: dict[str, str] | None = None) -> Any:
+    """The gateway's table (gateway/routes.toml and its environment overrides), with ``upstreams``' addresses."""
     sys.path.insert(0, str(ROOT / "gateway"))
-    from gateway import nginx
     from gateway.table import load
 
-    table = load(environ={**os.environ, **upstreams})
-    table = table.without_limits()
+    return load(environ={**os.environ, **(upstreams or {})})
+
+
+def start_nginx(supervisor: Supervisor, name: str, port: int, upstreams: dict[str, str], *,
+                sample_ratio: float | None = None, static_port: int | None = None) -> str:
+    """nginx rendered from the routing table, without its per-client limits; with ``static_port``, a second server
+    in the same nginx serving WORK/static from disk (the read storm's ceiling)."""
+    table = gateway_table(upstreams).without_limits()
+    from gateway import nginx  # on the path since gateway_table()
+
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
-    config = nginx.render(table, listen=f"127.0.0.1:{port}", access_log=str(folder / "access.log"))
+    config = nginx.render(table, listen=f"127.0.0.1:{port}", access_log=str(folder / "access.log"),
+                          sample_ratio=sample_ratio)
+    if static_port is not None:
+        STATIC.mkdir(parents=True, exist_ok=True)
+        # Logged like the gateway's requests, so that the ceiling does the same work per request but the proxying.
+        config += (f"server {{ listen 127.0.0.1:{static_port}; access_log {folder / 'static-access.log'} gateway_json; "
+                   f"location / {{ root {STATIC}; }} }}\n")
     (folder / "nginx.conf").write_text(nginx.render_main(config))
-    command = [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"),
-               "-e", "stderr"]
-    if os.geteuid() == 0:
-        command += ["-g", "user root;"]
-    supervisor.add(Process(name, tuple(command), folder))
+    supervisor.add(Process(name, tuple(nginx.command(folder, shutil.which("nginx") or "/usr/sbin/nginx")), folder))
     url = f"http://127.0.0.1:{port}"
     wait_healthy(f"{url}/healthz", supervisor)
     return url
@@ -167,6 +191,25 @@ class Platform:
     monolith: str
     private_key: rsa.RSAPrivateKey
     vote_web_pid: int
+    static: str  # the gateway's nginx serving files from disk
+    # What a restart with other settings needs (the tracing phase): each service's long-running processes, their
+    # ports and the gateway's.
+    processes: dict[str, list[Process]]
+    ports: dict[Service, int]
+    gateway_port: int
+
+    def restart(self, supervisor: Supervisor, services: list[str], env: dict[str, str],
+                sample_ratio: float | None) -> None:
+        """The processes of ``services`` again with ``env`` added, and the gateway with ``sample_ratio``."""
+        for service in services:
+            for process in self.processes[service]:
+                supervisor.retire(process.name)
+                supervisor.add(process.with_env(env))
+        for service in services:
+            wait_healthy(f"http://127.0.0.1:{self.ports[SERVICES_BY_NAME[service]]}/healthz", supervisor)
+        supervisor.retire("gateway")
+        start_nginx(supervisor, "gateway", self.gateway_port, fleet_plan.upstreams(self.ports.items()),
+                    sample_ratio=sample_ratio, static_port=self.gateway_port + STATIC_PORT_OFFSET)
 
 
 def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platform:
@@ -184,8 +227,12 @@ def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platf
         "JWT_AUDIENCE": AUDIENCE,
         "THROTTLE_RATES": LIFTED_THROTTLES,
         "LOG_LEVEL": "WARNING",
+        # An admitted request waits for a thread at most this long (service_kit.asgi): the open loop past capacity
+        # measures what the processes accept, not how long a queue grows.
+        "WEB_QUEUE_SECONDS": "0.1",
     }
     ports = {service: port_base + 1 + index for index, service in enumerate(SERVICES)}
+    processes: dict[str, list[Process]] = {}
     for service in SERVICES:
         env = {**common, "DATABASE_URL": database_url(service.database)}
         if service.name == "auth":
@@ -196,11 +243,13 @@ def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platf
         supervisor.run_together([plan.migrate])
         log(f"{service.service_name} on :{ports[service]}: {counts['web']} web processes, {counts['relay']} relay, "
             f"{counts['consumer']} consumer")
-        for process in (plan.web, *plan.relays, *plan.consumers):
+        processes[service.name] = [plan.web, *plan.relays, *plan.consumers]
+        for process in processes[service.name]:
             supervisor.add(process)
     for port in ports.values():
         wait_healthy(f"http://127.0.0.1:{port}/healthz", supervisor)
-    gateway = start_nginx(supervisor, "gateway", port_base, fleet_plan.upstreams(ports.items()))
+    gateway = start_nginx(supervisor, "gateway", port_base, fleet_plan.upstreams(ports.items()),
+                          static_port=port_base + STATIC_PORT_OFFSET)
 
     monolith_port = port_base + 5
     monolith_dir = ROOT / "monolith"
@@ -215,7 +264,8 @@ def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platf
     wait_healthy(f"http://127.0.0.1:{monolith_port}/healthz", supervisor)
     monolith = start_nginx(supervisor, "monolith-gateway", port_base + 10,
                            fleet_plan.upstreams((service, monolith_port) for service in SERVICES))
-    return Platform(gateway, monolith, private_key, pid(supervisor, "vote-web"))
+    return Platform(gateway, monolith, private_key, pid(supervisor, "vote-web"),
+                    f"http://127.0.0.1:{port_base + STATIC_PORT_OFFSET}", processes, ports, port_base)
 
 
 # ------------------------------------------------------------------------------------------- voters and data
@@ -279,6 +329,25 @@ class Owner:
 class Poll:
     id: str
     choice_ids: list[str]
+
+
+@dataclass
+class Run:
+    """What every phase works with: the options, the started platform, the poll owner and the voters."""
+
+    args: argparse.Namespace
+    platform: Platform
+    owner: Owner
+    client: httpx.Client  # to the gateway
+    supervisor: Supervisor
+    tokens: list[str]
+    tokens_file: Path  # the first --voters tokens, one a line, for wrk
+
+    def voters(self, count: int) -> list[str]:
+        """``count`` voters' tokens, more minted when the run's are too few (each voter votes once per poll)."""
+        if count > len(self.tokens):
+            self.tokens += make_voters(self.platform, count - len(self.tokens), lifetime=3600)
+        return self.tokens[:count]
 
 
 def create_poll(client: httpx.Client, owner: Owner) -> Poll:
@@ -413,20 +482,21 @@ def profile(pid: int, seconds: float, out: Path, *, wall: bool = False) -> subpr
 
 
 def freshness_probe(client: httpx.Client, poll: Poll, tokens: list[str], stop: threading.Event) -> dict[str, list[float]]:
-    """Votes one at a time on a poll of its own; after each 201, reads until the vote is counted."""
+    """Votes one at a time on a poll of its own; after each 201, reads as the voter until the vote is counted (a
+    signed-in read bypasses the gateway's cache, which anyone else's read may find a second old)."""
     lags: dict[str, list[float]] = {"results": [], "total_votes": []}
     for number, token in enumerate(tokens, 1):
         if stop.is_set():
             break
-        vote = client.post("/api/votes/", json={"poll_id": poll.id, "choice_id": poll.choice_ids[0]},
-                           headers={"Authorization": f"Bearer {token}"})
+        voter = {"Authorization": f"Bearer {token}"}
+        vote = client.post("/api/votes/", json={"poll_id": poll.id, "choice_id": poll.choice_ids[0]}, headers=voter)
         if vote.status_code != 201:
             continue
         accepted = time.perf_counter()
         pending = {"results": f"/api/votes/results/{poll.id}/", "total_votes": f"/api/polls/{poll.id}/"}
         while pending:
             for name, path in list(pending.items()):
-                body = client.get(path).json()
+                body = client.get(path, headers=voter).json()
                 if body.get("total", body.get("total_votes", 0)) >= number:
                     lags[name].append((time.perf_counter() - accepted) * 1000)
                     del pending[name]
@@ -454,7 +524,7 @@ def cpu_per_vote(before: dict[str, float], after: dict[str, float], result: dict
     for name in after:
         kind = ("vote-web" if name == "vote-web" else "other web" if name.endswith("-web") and
                 not name.startswith("monolith") else "monolith-web" if name == "monolith-web" else
-                "nginx" if name.endswith("gateway") else name if name in ("postgresql", "kafka", "machine") else
+                "nginx" if name.endswith("gateway") else name if name in ("postgresql", "kafka", "zipkin", "machine") else
                 "relays and consumers")
         kinds[kind] = kinds.get(kind, 0.0) + (after[name] - before.get(name, 0.0)) * 1000 / accepted
     return {kind: round(ms, 2) for kind, ms in kinds.items()}
@@ -512,28 +582,29 @@ def web_cpu_ms_per_request(supervisor: Supervisor, name: str, read: Callable[[],
     return result
 
 
-def phase_reads(args: argparse.Namespace, platform: Platform, owner: Owner,
-                client: httpx.Client, supervisor: Supervisor) -> dict[str, Any]:
+def phase_reads(run: Run) -> dict[str, Any]:
     """At each poll size, each read twice: at a fixed rate (``--read-rate``), for its latency, then as a storm
-    (closed loop at ``--read-connections``), for the reads/s the platform holds and the latency of its queue."""
-    reads: dict[str, Any] = {}
+    (closed loop at ``--read-connections``), for the reads/s the platform holds and the latency of its queue; then
+    the cached storm beside its ceiling (phase_cached_reads)."""
+    args, reads = run.args, dict[str, Any]()
     for size in args.sizes:
-        poll = create_poll(client, owner)
+        poll = create_poll(run.client, run.owner)
         started = time.monotonic()
         bulk_load(poll, size)
         log(f"phase 2: {size:,} votes loaded in {time.monotonic() - started:.1f} s")
-        totals = wait_totals(client, poll.id, size, timeout=5)
+        totals = wait_totals(run.client, poll.id, size, timeout=5)
         assert totals == (size, size), f"after the bulk load the totals read {totals}"
         reads[str(size)] = {}
         for endpoint, path, web in (("results", f"/api/votes/results/{poll.id}/", "vote-web"),
                                     ("poll", f"/api/polls/{poll.id}/", "polls-web")):
             for mode, rate in (("paced", args.read_rate), ("storm", None)):
-                result = web_cpu_ms_per_request(supervisor, web, lambda: read_load(
-                    platform.gateway, path, args.read_connections, args.seconds, rate))
+                result = web_cpu_ms_per_request(run.supervisor, web, lambda: read_load(
+                    run.platform.gateway, path, args.read_connections, args.seconds, rate))
                 reads[str(size)][endpoint if mode == "paced" else f"{endpoint}_storm"] = result
                 log(f"phase 2 {size:>9,} votes: GET {endpoint:<7} {mode:<5} {result['per_s']:5.0f}/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms; "
                     f"web CPU ms per read {result['web_cpu_ms_per_request']}; machine {result['machine_busy_percent']}% busy")
+        reads[str(size)]["cached"] = phase_cached_reads(run, poll, size)
     return reads
 
 
@@ -584,6 +655,145 @@ def pipeline_stages(poll_ids: list[str]) -> dict[str, dict[str, float]]:
             for name, v in lags.items()}
 
 
+# ------------------------------------------------------------------------------------ open loop, past capacity
+
+# Rates offered, as shares of the capacity; the second 1x starts as the 2x ends: how soon the platform recovers.
+OPEN_LOOP_SHARES = (0.5, 1.0, 1.5, 2.0, 1.0)
+REFUSALS = (429, 503)
+
+
+def vote_targets(url: str, poll: Poll, tokens: list[str]) -> Iterator[vegeta.Target]:
+    """POST /api/votes/ as votes.lua sends them: each from the next voter, on the poll's choices in turn."""
+    for number, token in enumerate(tokens):
+        body = {"poll_id": poll.id, "choice_id": poll.choice_ids[number % len(poll.choice_ids)]}
+        yield vegeta.Target("POST", f"{url}/api/votes/", {"Authorization": f"Bearer {token}",
+                                                          "Content-Type": "application/json"},
+                            json.dumps(body).encode())
+
+
+def open_loop_figures(hits: list[vegeta.Hit], rate: float, seconds: float) -> dict[str, Any]:
+    """One rate's outcome: what was accepted, how fast, and what happened to the rest (refused at once, timed out,
+    anything else), overall and second by second (by the second each request was sent in)."""
+    accepted = [hit.latency_ms for hit in hits if hit.status == 201]
+    refused = [hit.latency_ms for hit in hits if hit.status in REFUSALS]
+    timeouts = sum(hit.timed_out for hit in hits)
+    by_second: list[list[vegeta.Hit]] = [[] for _ in range(math.ceil(seconds))]
+    for hit in hits:
+        by_second[min(int(hit.sent_s), len(by_second) - 1)].append(hit)
+    return {
+        "offered_per_s": round(rate, 1),
+        "sent": len(hits),
+        "accepted": len(accepted),
+        "accepted_per_s": round(len(accepted) / seconds, 1),
+        "refused": len(refused),
+        "timeouts": timeouts,
+        "other": len(hits) - len(accepted) - len(refused) - timeouts,
+        "accepted_p50_ms": round(percentile(accepted, 50), 1),
+        "accepted_p99_ms": round(percentile(accepted, 99), 1),
+        "refused_p99_ms": round(percentile(refused, 99), 1),
+        "statuses": dict(sorted(Counter(str(hit.status) for hit in hits).items())),
+        "per_second": [{"accepted": sum(hit.status == 201 for hit in second),
+                        "refused": sum(hit.status in REFUSALS for hit in second),
+                        "accepted_p99_ms": round(percentile([h.latency_ms for h in second if h.status == 201], 99), 1)}
+                       for second in by_second],
+    }
+
+
+def measured_capacity(run: Run, viral: dict[str, Any] | None) -> float:
+    """The votes/s the platform holds: phase 1's best level, else a closed loop of its own at 32 connections."""
+    if viral is not None:
+        return max(median_of(runs, "accepted_per_s") for runs in viral["runs"]["services"].values())
+    result = vote_load(run.platform.gateway, create_poll(run.client, run.owner), run.tokens_file, 32, run.args.seconds)
+    log(f"open loop: capacity {result['accepted_per_s']:.0f} votes/s (closed loop, c=32)")
+    return float(result["accepted_per_s"])
+
+
+def phase_open_loop(run: Run, capacity: float) -> dict[str, Any]:
+    """POST /api/votes/ offered at each share of ``capacity``, back to back, each rate on a poll of its own. vegeta
+    waits longer than the gateway's read timeout, so a vote queued too long shows as the gateway's 504."""
+    seconds = run.args.open_loop_seconds
+    timeout = gateway_table().read_timeout + 5
+    folder = WORK / "open-loop"
+    folder.mkdir(exist_ok=True)
+    prepared = []
+    # Polls and targets first, so that nothing but the load runs between one rate and the next.
+    for number, share in enumerate(OPEN_LOOP_SHARES):
+        rate = share * capacity
+        poll = create_poll(run.client, run.owner)
+        targets = folder / f"targets-{number}.json"
+        vegeta.write_targets(targets, vote_targets(run.platform.gateway, poll, run.voters(math.ceil(rate * seconds) + 50)))
+        prepared.append((share, rate, poll, targets))
+    rows = []
+    for number, (share, rate, _, targets) in enumerate(prepared):
+        before = cpu_seconds(run.supervisor)
+        hits = vegeta.attack(targets, rate=rate, seconds=seconds, timeout=timeout, output=folder / f"hits-{number}.bin")
+        row = {"share": share, **open_loop_figures(hits, rate, seconds)}
+        row["cpu_ms_per_vote"] = cpu_per_vote(before, cpu_seconds(run.supervisor), {"statuses": {201: row["accepted"]}})
+        row["load_average"] = round(os.getloadavg()[0], 1)
+        rows.append(row)
+        log(f"open loop {share:g}x: {row['offered_per_s']:.0f}/s offered, {row['accepted_per_s']:.0f} accepted/s "
+            f"(p50 {row['accepted_p50_ms']} p99 {row['accepted_p99_ms']} ms), {row['refused']} refused "
+            f"(p99 {row['refused_p99_ms']} ms), {row['timeouts']} timed out, statuses {row['statuses']}")
+    for row, (_, _, poll, _) in zip(rows, prepared, strict=True):
+        row["stored"] = stored_votes(poll)  # every accepted vote kept, none of the refused
+    return {"capacity_per_s": round(capacity, 1), "seconds": seconds, "timeout_s": timeout, "rates": rows}
+
+
+# ------------------------------------------------------------------------------------- reads at the gateway
+
+
+def phase_cached_reads(run: Run, poll: Poll, size: int) -> dict[str, Any]:
+    """A storm of readers of one poll's results through the gateway's cache, beside the same nginx serving a file
+    of the answer's size from disk: the ceiling of a read served at the door."""
+    path = f"/api/votes/results/{poll.id}/"
+    static = STATIC / f"results-{size}.json"
+    static.write_bytes(run.client.get(path).raise_for_status().content)
+    figures: dict[str, Any] = {"body_bytes": static.stat().st_size}
+    for name, url, read_path in (("cached", run.platform.gateway, path), ("static", run.platform.static,
+                                                                          f"/{static.name}")):
+        figures[name] = web_cpu_ms_per_request(run.supervisor, "vote-web", lambda: read_load(
+            url, read_path, run.args.storm_connections, run.args.seconds))
+        log(f"cached reads {size:>9,} votes: {name:<6} {figures[name]['per_s']:7.0f}/s p50 {figures[name]['p50_ms']:5.1f} "
+            f"p99 {figures[name]['p99_ms']:5.1f} ms, statuses {figures[name]['statuses']}; vote-web CPU ms per read "
+            f"{figures[name]['web_cpu_ms_per_request']}; machine {figures[name]['machine_busy_percent']}% busy")
+    figures["cache_status"] = run.client.get(path).headers.get("X-Cache-Status")
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------- tracing
+
+TRACING_ROWS: tuple[tuple[str, float | None], ...] = (("off", None), ("sampled 10%", 0.1), ("sampled 100%", 1.0))
+# The processes a vote's trace crosses: vote-service's request and relay, polls-service's consumer.
+TRACED_SERVICES = ["vote", "polls"]
+
+
+def tracing_env(ratio: float | None) -> dict[str, str]:
+    """The OTEL_* variables of each row (docs/observability.md): off, or sampled at ``ratio`` with spans to the
+    Zipkin of make infra-up (ZIPKIN_URL), else made and dropped."""
+    if ratio is None:
+        return {"OTEL_SDK_DISABLED": "true"}
+    zipkin = os.environ.get("ZIPKIN_URL")
+    exporter = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": f"{zipkin}/api/v2/spans"} if zipkin else {"OTEL_TRACES_EXPORTER": "none"}
+    return {"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": f"{ratio:g}", **exporter}
+
+
+def phase_tracing(run: Run, level: int) -> dict[str, Any]:
+    """Votes at ``level`` connections with the vote path's processes and the gateway restarted for each row."""
+    rows = {}
+    for name, ratio in TRACING_ROWS:
+        run.platform.restart(run.supervisor, TRACED_SERVICES, tracing_env(ratio), ratio or 0.0)
+        vote_load(run.platform.gateway, create_poll(run.client, run.owner), run.tokens_file, 16, 3)  # warm-up
+        poll = create_poll(run.client, run.owner)
+        before = cpu_seconds(run.supervisor)
+        result = vote_load(run.platform.gateway, poll, run.tokens_file, level, run.args.seconds)
+        result["cpu_ms_per_vote"] = cpu_per_vote(before, cpu_seconds(run.supervisor), result)
+        rows[name] = result
+        log(f"tracing {name:<12} c={level}: {result['accepted_per_s']:.0f} votes/s p50 {result['p50_ms']:.1f} "
+            f"p99 {result['p99_ms']:.1f} ms, statuses {result['statuses']}, CPU ms/vote {result['cpu_ms_per_vote']}")
+    return {"level": level, "exporter": "zipkin" if os.environ.get("ZIPKIN_URL") else "none", "rows": rows}
+
+
 # ------------------------------------------------------------------------------------------- reporting
 
 
@@ -611,11 +821,14 @@ def headline_level(runs: dict[int, list[dict[str, Any]]], levels: list[int]) -> 
     return max(fast, key=lambda level: median_of(runs[level], "accepted_per_s"))
 
 
-def summarise(viral: dict[str, Any], reads: dict[str, Any], fresh: dict[str, Any], levels: list[int]) -> dict[str, Any]:
+LABELS = {"1000": "1k", "100000": "100k", "1000000": "1m"}
+
+
+def summarise_viral(viral: dict[str, Any], levels: list[int]) -> dict[str, Any]:
     services, monolith = viral["runs"]["services"], viral["runs"]["monolith"]
     best, best_monolith = headline_level(services, levels), headline_level(monolith, levels)
     saturated = max(levels, key=lambda level: median_of(services[level], "accepted_per_s"))
-    sizes = sorted(reads, key=int)
+    every_run = [run for runs in viral["runs"].values() for level_runs in runs.values() for run in level_runs]
     summary = {
         "votes_per_s": round(median_of(services[best], "accepted_per_s"), 1),
         "votes_per_s_range": range_of(services[best], "accepted_per_s"),
@@ -633,38 +846,83 @@ def summarise(viral: dict[str, Any], reads: dict[str, Any], fresh: dict[str, Any
         "monolith_votes_p99_ms": round(median_of(monolith[best_monolith], "p99_ms"), 1),
         "errors": sum(run["non_201"] for runs in services.values() for run in runs),
         "monolith_errors": sum(run["non_201"] for runs in monolith.values() for run in runs),
+        "cpu_ms_per_vote": median_cpu(services[best]),
+        "monolith_cpu_ms_per_vote": median_cpu(monolith[best_monolith]),
+        "load_average_range": [min(run["load_average"] for run in every_run),
+                               max(run["load_average"] for run in every_run)],
+        "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
+    }
+    summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
+    return summary
+
+
+def summarise_freshness(fresh: dict[str, Any]) -> dict[str, Any]:
+    return {
         "freshness_p50_ms": round(max(fresh["results"]["p50_ms"], fresh["total_votes"]["p50_ms"]), 1),
         "freshness_p99_ms": round(max(fresh["results"]["p99_ms"], fresh["total_votes"]["p99_ms"]), 1),
         "relay_p99_ms": round(fresh["stages"]["relay"]["p99_ms"], 1),
         "consumer_p99_ms": round(fresh["stages"]["consumer"]["p99_ms"], 1),
-        "cpu_ms_per_vote": median_cpu(services[best]),
-        "monolith_cpu_ms_per_vote": median_cpu(monolith[best_monolith]),
-        "load_average_range": [min(run["load_average"] for runs in viral["runs"].values() for level_runs in
-                                   runs.values() for run in level_runs),
-                               max(run["load_average"] for runs in viral["runs"].values() for level_runs in
-                                   runs.values() for run in level_runs)],
-        "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
     }
-    summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
-    names = {"1000": "1k", "100000": "100k", "1000000": "1m"}
-    for size in sizes:
-        label = names.get(size, size)
-        summary[f"results_p50_ms_{label}"] = round(reads[size]["results"]["p50_ms"], 1)
-        summary[f"results_p99_ms_{label}"] = round(reads[size]["results"]["p99_ms"], 1)
-        summary[f"poll_p99_ms_{label}"] = round(reads[size]["poll"]["p99_ms"], 1)
-        summary[f"results_cpu_ms_{label}"] = reads[size]["results"]["web_cpu_ms_per_request"]
-        summary[f"results_storm_per_s_{label}"] = round(reads[size]["results_storm"]["per_s"])
-        summary[f"results_storm_p99_ms_{label}"] = round(reads[size]["results_storm"]["p99_ms"], 1)
+
+
+def summarise_reads(reads: dict[str, Any], read_rate: float) -> dict[str, Any]:
+    summary: dict[str, Any] = {"read_rate": read_rate}
+    for size, figures in reads.items():
+        label = LABELS.get(size, size)
+        summary[f"results_p50_ms_{label}"] = round(figures["results"]["p50_ms"], 1)
+        summary[f"results_p99_ms_{label}"] = round(figures["results"]["p99_ms"], 1)
+        summary[f"poll_p99_ms_{label}"] = round(figures["poll"]["p99_ms"], 1)
+        summary[f"results_cpu_ms_{label}"] = figures["results"]["web_cpu_ms_per_request"]
+        summary[f"results_storm_per_s_{label}"] = round(figures["results_storm"]["per_s"])
+        summary[f"results_storm_p99_ms_{label}"] = round(figures["results_storm"]["p99_ms"], 1)
+        cached, static = figures["cached"]["cached"], figures["cached"]["static"]
+        summary[f"cached_reads_per_s_{label}"] = round(cached["per_s"])
+        summary[f"cached_reads_p99_ms_{label}"] = round(cached["p99_ms"], 1)
+        summary[f"static_reads_per_s_{label}"] = round(static["per_s"])
+        summary[f"static_reads_p99_ms_{label}"] = round(static["p99_ms"], 1)
+        summary[f"cached_to_static_{label}"] = round(cached["per_s"] / static["per_s"], 2)
     return summary
 
 
-def plot(viral: dict[str, Any], reads: dict[str, Any], levels: list[int]) -> list[Path]:
-    import matplotlib
+def summarise_open_loop(open_loop: dict[str, Any]) -> dict[str, Any]:
+    """The 2x rate's figures (the overload_* keys) and the 1x after it, against the 1x before it."""
+    rates = open_loop["rates"]
+    before, burst, after = rates[OPEN_LOOP_SHARES.index(1.0)], rates[OPEN_LOOP_SHARES.index(2.0)], rates[-1]
+    return {
+        "open_loop_capacity_per_s": open_loop["capacity_per_s"],
+        "overload_goodput_ratio": round(burst["accepted_per_s"] / open_loop["capacity_per_s"], 2),
+        "overload_accepted_per_s": burst["accepted_per_s"],
+        "overload_accepted_p99_ms": burst["accepted_p99_ms"],
+        "overload_refused": burst["refused"],
+        "overload_refused_p99_ms": burst["refused_p99_ms"],
+        "overload_timeouts": burst["timeouts"],
+        "overload_other_errors": sum(row["other"] for row in rates),
+        "overload_recovery_accepted_ratio": round(after["accepted_per_s"] / max(before["accepted_per_s"], 1), 2),
+        "overload_recovery_p99_ms": after["accepted_p99_ms"],
+        "open_loop_stored_equal_accepted": all(row["stored"] == row["accepted"] for row in rates),
+    }
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    written = []
+def summarise_tracing(tracing: dict[str, Any]) -> dict[str, Any]:
+    rows = tracing["rows"]
+    summary: dict[str, Any] = {}
+    for name, key in (("off", "off"), ("sampled 10%", "10"), ("sampled 100%", "100")):
+        summary[f"tracing_{key}_votes_per_s"] = round(rows[name]["accepted_per_s"], 1)
+        summary[f"tracing_{key}_p99_ms"] = round(rows[name]["p99_ms"], 1)
+    off = summary["tracing_off_votes_per_s"]
+    summary["tracing_10_loss"] = round(1 - summary["tracing_10_votes_per_s"] / off, 3)
+    summary["tracing_100_loss"] = round(1 - summary["tracing_100_votes_per_s"] / off, 3)
+    return summary
+
+
+def _axes_done(*axes: Any) -> None:
+    for one in axes:
+        one.legend()
+        one.grid(alpha=0.3)
+        one.set_ylim(bottom=0)
+
+
+def plot_viral(plt: Any, viral: dict[str, Any], levels: list[int]) -> Path:
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(11, 4))
     for kind, style in (("services", "o-"), ("monolith", "s--")):
         runs = viral["runs"][kind]
@@ -676,63 +934,150 @@ def plot(viral: dict[str, Any], reads: dict[str, Any], levels: list[int]) -> lis
                          label=f"{kind} {key.removesuffix('_ms')}")
     throughput.set(title="Accepted votes/s through nginx", xlabel="concurrent connections", ylabel="votes/s")
     latency.set(title="Vote latency", xlabel="concurrent connections", ylabel="ms")
-    for axes in (throughput, latency):
-        axes.legend()
-        axes.grid(alpha=0.3)
-        axes.set_ylim(bottom=0)
-    figure.tight_layout()
-    written.append(RESULTS / "votes-throughput-latency.png")
-    figure.savefig(written[-1], dpi=110)
+    _axes_done(throughput, latency)
+    return save(figure, "votes-throughput-latency.png")
 
-    figure, axes = plt.subplots(figsize=(6, 4))
+
+def plot_reads(plt: Any, reads: dict[str, Any]) -> Path:
+    figure, (latency, cached) = plt.subplots(1, 2, figsize=(11, 4))
     sizes = sorted(reads, key=int)
     for endpoint, key, dash in (("results", "p50_ms", ":"), ("results", "p99_ms", "-"), ("poll", "p99_ms", "-"),
                                 ("results_storm", "p99_ms", "--"), ("poll_storm", "p99_ms", "--")):
-        axes.plot([int(s) for s in sizes], [reads[s][endpoint][key] for s in sizes], "o" + dash,
-                  label=f"GET {endpoint.replace('_storm', ' (storm)')} {key.removesuffix('_ms')}")
-    axes.set(title="Read latency against poll size (paced, and as a storm)", xlabel="votes in the poll",
-             ylabel="ms", xscale="log")
-    axes.set_ylim(bottom=0)
-    axes.legend()
-    axes.grid(alpha=0.3)
+        latency.plot([int(s) for s in sizes], [reads[s][endpoint][key] for s in sizes], "o" + dash,
+                     label=f"GET {endpoint.replace('_storm', ' (storm)')} {key.removesuffix('_ms')}")
+    latency.set(title="Read latency against poll size (paced, and as a storm)", xlabel="votes in the poll",
+                ylabel="ms", xscale="log")
+    labels = [LABELS.get(s, s) for s in sizes]
+    for offset, name in ((-0.2, "cached"), (0.2, "static")):
+        bars = cached.bar([i + offset for i in range(len(sizes))], [reads[s]["cached"][name]["per_s"] for s in sizes],
+                          0.4, label=f"{name}: reads/s (p99 ms above)")
+        cached.bar_label(bars, [f"{reads[s]['cached'][name]['p99_ms']:.1f}" for s in sizes])
+    cached.set(title="Results read storm through nginx's cache, beside a static file", xlabel="votes in the poll",
+               ylabel="reads/s", xticks=range(len(sizes)), xticklabels=labels)
+    _axes_done(latency, cached)
+    return save(figure, "votes-reads.png")
+
+
+def plot_open_loop(plt: Any, open_loop: dict[str, Any]) -> Path:
+    figure, (rates, latency, timeline) = plt.subplots(1, 3, figsize=(15, 4))
+    rows, capacity = open_loop["rates"], open_loop["capacity_per_s"]
+    names = [f"{row['share']:g}x" + (" after" if number == len(rows) - 1 else "") for number, row in enumerate(rows)]
+    positions = range(len(rows))
+    rates.plot(positions, [row["offered_per_s"] for row in rows], "k:", label="offered")
+    rates.plot(positions, [row["accepted_per_s"] for row in rows], "o-", label="accepted (201)")
+    rates.plot(positions, [row["refused"] / open_loop["seconds"] for row in rows], "s--", label="refused (503/429)")
+    rates.axhline(capacity, color="grey", alpha=0.5, label="capacity (closed loop)")
+    rates.set(title="Votes/s offered open loop through nginx", ylabel="per s", xticks=positions, xticklabels=names)
+    for key, style in (("accepted_p50_ms", "o:"), ("accepted_p99_ms", "o-"), ("refused_p99_ms", "s--")):
+        latency.plot(positions, [row[key] for row in rows], style, label=key.removesuffix("_ms").replace("_", " "))
+    latency.axhline(250, color="red", alpha=0.4, label="target p99 250 ms")
+    latency.set(title="Latency of the answers", ylabel="ms", xticks=positions, xticklabels=names)
+    seconds = [second for row in rows for second in row["per_second"]]
+    timeline.plot(range(len(seconds)), [s["accepted"] for s in seconds], label="accepted/s")
+    timeline.plot(range(len(seconds)), [s["refused"] for s in seconds], label="refused/s")
+    timeline.plot(range(len(seconds)), [s["accepted_p99_ms"] for s in seconds], label="accepted p99 ms")
+    for number, name in enumerate(names):
+        timeline.axvline(number * open_loop["seconds"], color="grey", alpha=0.3)
+        timeline.text(number * open_loop["seconds"] + 0.2, 0, name, fontsize=8)
+    timeline.set(title="Second by second, by sending time", xlabel="s")
+    _axes_done(rates, latency, timeline)
+    return save(figure, "votes-open-loop.png")
+
+
+def plot_tracing(plt: Any, tracing: dict[str, Any]) -> Path:
+    figure, (throughput, latency) = plt.subplots(1, 2, figsize=(9, 4))
+    names = list(tracing["rows"])
+    throughput.bar(names, [tracing["rows"][name]["accepted_per_s"] for name in names], label="votes/s")
+    latency.bar(names, [tracing["rows"][name]["p99_ms"] for name in names], color="tab:orange", label="p99 ms")
+    throughput.set(title=f"Votes/s at c={tracing['level']}, by tracing", ylabel="votes/s")
+    latency.set(title="Vote p99 by tracing", ylabel="ms")
+    _axes_done(throughput, latency)
+    return save(figure, "votes-tracing.png")
+
+
+def save(figure: Any, name: str) -> Path:
     figure.tight_layout()
-    written.append(RESULTS / "votes-reads.png")
-    figure.savefig(written[-1], dpi=110)
-    return written
+    figure.savefig(RESULTS / name, dpi=110)
+    return RESULTS / name
+
+
+def plot(document: dict[str, Any]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = {"viral": lambda: plot_viral(plt, document["viral"], document["levels"]),
+             "reads": lambda: plot_reads(plt, document["reads"]),
+             "open_loop": lambda: plot_open_loop(plt, document["open_loop"]),
+             "tracing": lambda: plot_tracing(plt, document["tracing"])}
+    return [draw() for phase, draw in plots.items() if phase in document]
+
+
+def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The table's rows for the keys the run's phases wrote."""
+    s = summary
+    rows: list[tuple[str, str, str]] = []
+    if "votes_per_s" in s:
+        rows += [
+            ("votes_per_s through nginx (median, range)",
+             f"{s['votes_per_s']:.0f} ({s['votes_per_s_range'][0]:.0f}-{s['votes_per_s_range'][1]:.0f})"
+             f" at c={s['votes_concurrency']}", ">= 600"),
+            ("non-201 answers in phase 1", str(s["errors"]), "0"),
+            ("votes/s at saturation (median), its p99 ms",
+             f"{s['votes_per_s_max']:.0f} at c={s['votes_max_concurrency']}, {s['votes_p99_ms_at_max']}", ""),
+            ("votes p50 / p95 / p99 ms", f"{s['votes_p50_ms']} / {s['votes_p95_ms']} / {s['votes_p99_ms']}", "p99 < 100"),
+            ("monolith_votes_per_s (median, range)",
+             f"{s['monolith_votes_per_s']:.0f} ({s['monolith_votes_per_s_range'][0]:.0f}-"
+             f"{s['monolith_votes_per_s_range'][1]:.0f}) at c={s['monolith_concurrency']}", ""),
+            ("services / monolith", f"{s['services_to_monolith']:.2f}", ">= 1.0"),
+            ("CPU ms per vote, services", ", ".join(f"{k} {v}" for k, v in s["cpu_ms_per_vote"].items()), ""),
+            ("CPU ms per vote, monolith", ", ".join(f"{k} {v}" for k, v in s["monolith_cpu_ms_per_vote"].items()), ""),
+            ("accepted = results total = total_votes", str(s["tallies_consistent"]), "True"),
+            ("load average (1 min) during phase 1", "-".join(str(v) for v in s["load_average_range"]), ""),
+        ]
+    if "overload_goodput_ratio" in s:
+        rows += [
+            ("open loop: capacity votes/s (closed loop)", f"{s['open_loop_capacity_per_s']:.0f}", ""),
+            ("open loop 2x: accepted/s / capacity", f"{s['overload_accepted_per_s']:.0f}, {s['overload_goodput_ratio']}",
+             ">= 0.9"),
+            ("open loop 2x: accepted p99 ms; refused (their p99 ms)",
+             f"{s['overload_accepted_p99_ms']}; {s['overload_refused']} ({s['overload_refused_p99_ms']})", "< 250"),
+            ("open loop 2x: timed out; other errors at any rate",
+             f"{s['overload_timeouts']}; {s['overload_other_errors']}", "0"),
+            ("open loop 1x after 2x: accepted/s vs 1x before, p99 ms",
+             f"{s['overload_recovery_accepted_ratio']}, {s['overload_recovery_p99_ms']}", ""),
+            ("open loop: stored votes = accepted", str(s["open_loop_stored_equal_accepted"]), "True"),
+        ]
+    for label in LABELS.values():
+        if f"results_p99_ms_{label}" in s:
+            rows += [
+                (f"results p99 ms at {label} votes, {s['read_rate']:.0f} reads/s", str(s[f"results_p99_ms_{label}"]), ""),
+                (f"results storm at {label} votes: reads/s, p99 ms",
+                 f"{s[f'results_storm_per_s_{label}']}, {s[f'results_storm_p99_ms_{label}']}", ""),
+                (f"results: vote-service CPU ms per read at {label} votes", str(s[f"results_cpu_ms_{label}"]), ""),
+                (f"poll p99 ms at {label} votes", str(s[f"poll_p99_ms_{label}"]), ""),
+                (f"cached_reads_per_s_{label}, p99 ms", f"{s[f'cached_reads_per_s_{label}']}, "
+                 f"{s[f'cached_reads_p99_ms_{label}']}", ">= 10,000, < 20" if label == "1m" else ""),
+                (f"static file at {label}: reads/s, p99 ms; cached / static",
+                 f"{s[f'static_reads_per_s_{label}']}, {s[f'static_reads_p99_ms_{label}']}; "
+                 f"{s[f'cached_to_static_{label}']}", ""),
+            ]
+    if "freshness_p99_ms" in s:
+        rows += [
+            ("freshness p50 / p99 ms", f"{s['freshness_p50_ms']} / {s['freshness_p99_ms']}", "p99 < 250"),
+            ("total_votes' lag: relay / consumer p99 ms", f"{s['relay_p99_ms']} / {s['consumer_p99_ms']}", ""),
+        ]
+    if "tracing_off_votes_per_s" in s:
+        rows += [(f"tracing {name}: votes/s, p99 ms", f"{s[f'tracing_{key}_votes_per_s']}, {s[f'tracing_{key}_p99_ms']}",
+                  "") for name, key in (("off", "off"), ("10%", "10"), ("100%", "100"))]
+        rows += [("tracing 10% / 100%: votes/s lost against off", f"{s['tracing_10_loss']:.1%} / {s['tracing_100_loss']:.1%}",
+                  "10%: <= 5%")]
+    return rows
 
 
 def print_table(summary: dict[str, Any]) -> None:
-    rows = [
-        ("votes_per_s through nginx (median, range)",
-         f"{summary['votes_per_s']:.0f} ({summary['votes_per_s_range'][0]:.0f}-{summary['votes_per_s_range'][1]:.0f})"
-         f" at c={summary['votes_concurrency']}", ">= 600"),
-        ("non-201 answers in phase 1", str(summary["errors"]), "0"),
-        ("votes/s at saturation (median), its p99 ms",
-         f"{summary['votes_per_s_max']:.0f} at c={summary['votes_max_concurrency']}, {summary['votes_p99_ms_at_max']}", ""),
-        ("votes p50 / p95 / p99 ms",
-         f"{summary['votes_p50_ms']} / {summary['votes_p95_ms']} / {summary['votes_p99_ms']}", "p99 < 100"),
-        ("monolith_votes_per_s (median, range)",
-         f"{summary['monolith_votes_per_s']:.0f} ({summary['monolith_votes_per_s_range'][0]:.0f}-"
-         f"{summary['monolith_votes_per_s_range'][1]:.0f}) at c={summary['monolith_concurrency']}", ""),
-        ("services / monolith", f"{summary['services_to_monolith']:.2f}", ">= 0.7"),
-        ("CPU ms per vote, services", ", ".join(f"{k} {v}" for k, v in summary["cpu_ms_per_vote"].items()), ""),
-        ("CPU ms per vote, monolith", ", ".join(f"{k} {v}" for k, v in summary["monolith_cpu_ms_per_vote"].items()), ""),
-        *((f"results p99 ms at {label} votes, {summary['read_rate']:.0f} reads/s", str(summary[f"results_p99_ms_{label}"]),
-           "< 20, <= 2x 1k" if label == "1m" else "")
-          for label in ("1k", "100k", "1m") if f"results_p99_ms_{label}" in summary),
-        *((f"results storm at {label} votes: reads/s, p99 ms",
-           f"{summary[f'results_storm_per_s_{label}']}, {summary[f'results_storm_p99_ms_{label}']}", "")
-          for label in ("1k", "100k", "1m") if f"results_storm_per_s_{label}" in summary),
-        *((f"results: vote-service CPU ms per read at {label} votes", str(summary[f"results_cpu_ms_{label}"]), "")
-          for label in ("1k", "100k", "1m") if f"results_cpu_ms_{label}" in summary),
-        *((f"poll p99 ms at {label} votes", str(summary[f"poll_p99_ms_{label}"]), "")
-          for label in ("1k", "100k", "1m") if f"poll_p99_ms_{label}" in summary),
-        ("freshness p50 / p99 ms", f"{summary['freshness_p50_ms']} / {summary['freshness_p99_ms']}", "p99 < 250"),
-        ("total_votes' lag: relay / consumer p99 ms",
-         f"{summary['relay_p99_ms']} / {summary['consumer_p99_ms']}", ""),
-        ("accepted = results total = total_votes", str(summary["tallies_consistent"]), "True"),
-        ("load average (1 min) during phase 1", "-".join(str(v) for v in summary["load_average_range"]), ""),
-    ]
+    rows = table_rows(summary)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}} | {'measured':<32} | target")
     print("-" * (width + 48))
@@ -740,17 +1085,59 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{name:<{width}} | {value:<32} | {target}")
 
 
+PHASES = ("viral", "open-loop", "reads", "freshness", "live", "tracing")
+
+
+def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
+    """The chosen phases in PHASES' order, each phase's figures under its key of votes.json."""
+    args, done = run.args, {}
+    if "viral" in phases:
+        warm_up(run.platform, run.owner, run.tokens_file, run.client)
+        done["viral"] = phase_viral(args, run.platform, run.owner, run.tokens_file, run.client, run.supervisor)
+    else:
+        vote_load(run.platform.gateway, create_poll(run.client, run.owner), run.tokens_file, 16, 3)  # warm-up
+    level = args.freshness_level or (headline_level(done["viral"]["runs"]["services"], args.levels)
+                                     if "viral" in done else 8)
+    if "open-loop" in phases:
+        done["open_loop"] = phase_open_loop(run, measured_capacity(run, done.get("viral")))
+    if "reads" in phases:
+        done["reads"] = phase_reads(run)
+    if "freshness" in phases:
+        done["freshness"] = phase_freshness(args, run.platform, run.owner, run.tokens_file,
+                                            run.tokens[args.voters:], run.client, level)
+    # "live": bench/live_bench.py's watchers while votes flow (issue 22) is wired in here, its figures under
+    # done["live"] and its keys (live_watchers, live_update_p99_ms) merged in summarise().
+    if "tracing" in phases:  # last: it restarts the vote path's processes
+        done["tracing"] = phase_tracing(run, level)
+    return done
+
+
+def summarise(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    summaries = {"viral": lambda: summarise_viral(done["viral"], args.levels),
+                 "open_loop": lambda: summarise_open_loop(done["open_loop"]),
+                 "reads": lambda: summarise_reads(done["reads"], args.read_rate),
+                 "freshness": lambda: summarise_freshness(done["freshness"]),
+                 "tracing": lambda: summarise_tracing(done["tracing"])}
+    return {key: value for phase, keys in summaries.items() if phase in done for key, value in keys().items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_VOTES_PORT_BASE", 18400)),
-                        help="gateway port; services on the next four, the monolith on +5 and its nginx on +10")
+                        help="gateway port; services on the next four, the monolith on +5 and its nginx on +10, "
+                             "the gateway's static file server on +11")
+    parser.add_argument("--phases", default=",".join(p for p in PHASES if p != "live"),
+                        help=f"which phases to run, in this order whatever the order given: {','.join(PHASES)}")
     parser.add_argument("--levels", default="8,32,64", help="concurrent connections of phase 1")
     parser.add_argument("--rounds", type=int, default=2, help="phase 1 runs per level and kind, alternating")
-    parser.add_argument("--seconds", type=float, default=8, help="length of each load run")
+    parser.add_argument("--seconds", type=float, default=8, help="length of each closed-loop load run")
+    parser.add_argument("--open-loop-seconds", type=float, default=10, help="length of each open-loop rate")
     parser.add_argument("--sizes", default="1000,100000,1000000", help="poll sizes of phase 2")
     parser.add_argument("--read-connections", type=int, default=16)
     parser.add_argument("--read-rate", type=float, default=200, help="reads/s offered for phase 2's latency")
-    parser.add_argument("--freshness-level", type=int, help="connections of phase 3's load (default: the headline's)")
+    parser.add_argument("--storm-connections", type=int, default=64, help="connections of the cached read storm")
+    parser.add_argument("--freshness-level", type=int,
+                        help="connections of phase 3's and the tracing rows' load (default: the headline's)")
     parser.add_argument("--freshness-seconds", type=float, default=30)
     parser.add_argument("--voters", type=int, default=15000, help="voters per phase-1 run at most")
     parser.add_argument("--profile", action="store_true",
@@ -758,43 +1145,44 @@ def main() -> None:
     args = parser.parse_args()
     args.levels = [int(v) for v in args.levels.split(",")]
     args.sizes = [int(v) for v in args.sizes.split(",")]
+    phases = set(args.phases.split(","))
+    if phases - set(PHASES) or "live" in phases:
+        raise SystemExit(f"--phases: of {', '.join(p for p in PHASES if p != 'live')} (live: bench/live_bench.py)")
     if not (os.environ.get("DATABASE_URL") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS")):
         raise SystemExit("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS: eval \"$(bash infra/infra.sh up)\"")
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk (apt-get install -y wrk)")
+    if "open-loop" in phases:
+        log(f"vegeta: {vegeta.binary()}")  # built now, not between two phases
 
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(exist_ok=True)
     for stale in WORK.glob("*.log"):
         stale.unlink()
     prefix = f"bench-votes-{uuid.uuid4().hex[:8]}."
+    started = time.monotonic()
     # Its processes stop with it, on SIGTERM and Ctrl-C too; an exit of any of them fails the run.
     supervisor = Supervisor(logs=WORK, backoff=None, voice="bench")
     with supervisor.stopping_on_signals():
         recreate_databases()
         platform = start_platform(supervisor, args.port_base, prefix)
         owner = Owner(platform)
-        started = time.monotonic()
         tokens = make_voters(platform, args.voters + 2000, lifetime=3600)
-        log(f"{len(tokens):,} voters with tokens in {time.monotonic() - started:.1f} s")
+        log(f"{len(tokens):,} voters with tokens in {time.monotonic() - started:.1f} s since the start")
         tokens_file = WORK / "tokens.txt"
         tokens_file.write_text("\n".join(tokens[:args.voters]) + "\n")
         with httpx.Client(base_url=platform.gateway, timeout=30) as client:
-            warm_up(platform, owner, tokens_file, client)
-            viral = phase_viral(args, platform, owner, tokens_file, client, supervisor)
-            level = args.freshness_level or headline_level(viral["runs"]["services"], args.levels)
-            fresh = phase_freshness(args, platform, owner, tokens_file, tokens[args.voters:], client, level)
-            reads = phase_reads(args, platform, owner, client, supervisor)
+            done = run_phases(Run(args, platform, owner, client, supervisor, tokens, tokens_file), phases)
         supervisor.tick()
-    summary = {**summarise(viral, reads, fresh, args.levels), "read_rate": args.read_rate}
+    summary = summarise(done, args)
     document = {**summary, "machine": {"cpus": os.cpu_count()}, "levels": args.levels,
-                "chart_counts": {service.name: chart_counts(service) for service in SERVICES},
-                "viral": viral, "freshness": fresh, "reads": reads,
+                "chart_counts": {service.name: chart_counts(service) for service in SERVICES}, **done,
+                "seconds_taken": round(time.monotonic() - started),
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (RESULTS / "votes.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
-    for path in plot(viral, reads, args.levels):
+    for path in plot(document):
         log(f"wrote {path.relative_to(ROOT)}")
-    log(f"wrote {(RESULTS / 'votes.json').relative_to(ROOT)}")
+    log(f"wrote {(RESULTS / 'votes.json').relative_to(ROOT)} ({document['seconds_taken']} s in all)")
     print_table(summary)
 
 

@@ -35,6 +35,11 @@ TRACEPARENT_KEEPING = {
     "parent_id": r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})([0-9a-f]{16})-[0-9a-f]{2}$",
 }
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+# Idle connections each nginx worker keeps to a service: as many as the service's web processes admit at once
+# (service_kit.asgi: WEB_THREADS + WEB_BACKLOG, 40, times the chart's 2 replicas), so that under an overload, when
+# every admitted request is in flight and the rest are refused, nginx neither opens nor closes a connection per
+# request, each a cost to the service's event loop and to its own, on top of the refusal.
+UPSTREAM_KEEPALIVE = 80
 # Where the answers the services mark public are kept: under nginx's prefix, which the Helm chart gives a /tmp of
 # `tmpSizeLimit` (64Mi), so the cache stays well inside it. The answers are small and kept a second or so.
 ANSWER_CACHE = "proxy_cache_path answers_cache levels=1:2 keys_zone=answers:10m max_size=32m inactive=1m use_temp_path=off;"
@@ -277,8 +282,9 @@ def _refusal_maps() -> list[str]:
 
 
 def _upstream(route: Route) -> list[str]:
-    # keepalive: a pool of idle connections to each service instead of a new one per request.
-    return [f"upstream {route.service} {{", f"    server {route.upstream_host_port};", "    keepalive 16;", "}"]
+    # keepalive: a pool of idle connections to each service instead of a new one per request, per nginx worker.
+    return [f"upstream {route.service} {{", f"    server {route.upstream_host_port};",
+            f"    keepalive {UPSTREAM_KEEPALIVE};", "}"]
 
 
 def upstream_variable(route: Route) -> str:

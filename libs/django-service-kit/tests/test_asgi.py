@@ -141,3 +141,31 @@ def test_past_the_threads_and_the_backlog_a_request_is_refused_at_once_and_the_p
     assert [answer[::2] for answer in served] == [(200, b"/running/"), (200, b"/waiting/")]
     assert probe[::2] == (200, b"/healthz")
     assert application.admitted == 0
+
+
+def test_a_request_that_waited_for_a_thread_past_the_queue_time_is_refused_before_any_of_its_work():
+    release, ran = threading.Event(), []
+
+    def busy(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        ran.append(environ["PATH_INFO"])
+        release.wait(10)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    application: Any = ThreadedWSGI(busy, workers=1, backlog=2, queue_seconds=0.05)
+
+    async def burst() -> tuple[Any, ...]:
+        running = asyncio.create_task(_call(application, "/running/"))
+        while not ran:
+            await asyncio.sleep(0.01)
+        waiting = [asyncio.create_task(_call(application, path)) for path in ("/waiting/", "/healthz")]
+        await asyncio.sleep(0.2)  # past the queue time, both still behind the running request
+        release.set()
+        return await running, *await asyncio.gather(*waiting)
+
+    running, waited, probe = asyncio.run(burst())
+
+    assert running[::2] == (200, b"/running/")
+    assert (waited[0], waited[1][b"retry-after"], json.loads(waited[2])["error"]) == (503, b"1", "overloaded")
+    assert probe[::2] == (200, b"/healthz")  # the probes wait as long as it takes
+    assert ran == ["/running/", "/healthz"]

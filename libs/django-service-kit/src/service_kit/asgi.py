@@ -19,8 +19,12 @@ clients reconnect to another process.
 
 The pool's queue is bounded too (``WEB_BACKLOG``): past the threads and that many waiting, a request is answered
 503 at once with ``Retry-After``, so that a burst beyond what the process can serve is refused in microseconds
-instead of queuing until the gateway's read timeout, and the process serves what it admitted at full speed. The
-probes and /metrics are always admitted: an overloaded process is busy, not dead, and must not be restarted for it.
+instead of queuing until the gateway's read timeout, and the process serves what it admitted at full speed. A
+count alone does not bound the wait, though: the same queue drains slower on a busier machine. So a request that
+waited for a thread longer than ``WEB_QUEUE_SECONDS`` (when set) is refused by the thread that picks it up, before
+any of its work: under a sustained overload the admitted requests wait at most that long, whatever the process's
+speed. The probes and /metrics are always admitted: an overloaded process is busy, not dead, and must not be
+restarted for it.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ import contextvars
 import functools
 import io
 import json
+import math
 import resource
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -46,7 +52,7 @@ from prometheus_client import Counter, Gauge
 
 from .settings import env
 
-__all__ = ["WEB_BACKLOG", "WEB_STREAMS", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
+__all__ = ["WEB_BACKLOG", "WEB_QUEUE_SECONDS", "WEB_STREAMS", "WEB_THREADS", "ThreadedWSGI", "get_threaded_application"]
 
 # Requests one web process serves at once; the database pool (``database_from_env``) holds as many connections.
 WEB_THREADS = int(env("WEB_THREADS", "8") or 8)
@@ -56,6 +62,9 @@ WEB_BACKLOG = int(env("WEB_BACKLOG") or 4 * WEB_THREADS)
 # Streams one web process holds at once (an event stream's watchers). Each is a socket and a few kilobytes on
 # the loop, no thread; the process's open-file limit is raised to fit them (get_threaded_application).
 WEB_STREAMS = int(env("WEB_STREAMS", "2500") or 2500)
+# The longest a request may wait for a thread and still be served (seconds): the latency an overload adds to the
+# requests the process accepts, on top of their own running time. Unset or 0: no bound but WEB_BACKLOG's.
+WEB_QUEUE_SECONDS = float(env("WEB_QUEUE_SECONDS") or 0) or math.inf
 # Paths never refused: the kubelet's probes and Prometheus' scrape (service_kit.urls).
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 RETRY_AFTER_SECONDS = 1
@@ -71,11 +80,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class ThreadedWSGI:
     """An ASGI application running a WSGI application on ``workers`` threads, one hand-off per request."""
 
-    def __init__(self, app: WSGIApp, *, workers: int, backlog: int, streams: int = WEB_STREAMS) -> None:
+    def __init__(self, app: WSGIApp, *, workers: int, backlog: int, streams: int = WEB_STREAMS,
+                 queue_seconds: float = WEB_QUEUE_SECONDS) -> None:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wsgi")
         self.capacity = workers + backlog
         self.stream_capacity = streams
+        self.queue_seconds = queue_seconds
         # Counted on the event loop alone, so they need no lock: requests running or waiting for a thread, and
         # streaming responses being sent.
         self.admitted = 0
@@ -93,15 +104,17 @@ class ThreadedWSGI:
             await send({"type": "websocket.close", "code": 1000})
             return
         body = await _body(scope, receive)  # a slow upload holds no thread, so it takes no place in the queue
-        if self.admitted >= self.capacity and scope["path"] not in ALWAYS_ADMITTED:
-            await _refuse(send)
+        always = scope["path"] in ALWAYS_ADMITTED
+        if self.admitted >= self.capacity and not always:
+            await _send(send, *_refused())
             return
         environ: dict[str, Any] = dict(build_environ(scope, cast(Any, io.BytesIO(body))))
         context = contextvars.copy_context()  # what a request sets in its thread ends with the request
+        deadline = math.inf if always else time.monotonic() + self.queue_seconds
         self.admitted += 1
         try:
             answer = await asyncio.get_running_loop().run_in_executor(
-                self.executor, functools.partial(context.run, self._respond, environ)
+                self.executor, functools.partial(context.run, self._respond, environ, deadline)
             )
         finally:
             self.admitted -= 1
@@ -117,7 +130,7 @@ class ThreadedWSGI:
         waits (its ``finally`` runs: a watcher leaves its feed)."""
         if self.streaming >= self.stream_capacity:
             await cast(Any, content).aclose()  # never started: it holds nothing yet
-            await _refuse(send)
+            await _send(send, *_refused())
             return
         self.streaming += 1
         held = _streams_gauge()
@@ -158,7 +171,9 @@ class ThreadedWSGI:
 
             signal.signal(number, chained)
 
-    def _respond(self, environ: dict[str, Any]) -> Answer:
+    def _respond(self, environ: dict[str, Any], deadline: float) -> Answer:
+        if time.monotonic() > deadline:
+            return _refused()
         started: list[tuple[int, Headers]] = []
         chunks: list[bytes] = []
 
@@ -194,15 +209,15 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def _refuse(send: Send) -> None:
-    refusal, refused = _refusal()
-    refused.inc()
-    await _send(send, *refusal)
-
-
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _refused() -> tuple[int, Headers, bytes]:
+    refusal, refused = _refusal()
+    refused.inc()
+    return refusal
 
 
 @functools.cache

@@ -22,7 +22,7 @@ as it signs them. wrk (bench/votes.lua) drives the closed loops, vegeta (bench/v
              of results reads through the gateway's cache beside the same nginx serving a file of the same size.
   freshness  under the load of the viral phase, a probe votes on a poll of its own and times each vote's 201 to its
              count in results and in the poll's total_votes.
-  live       (bench/live_bench.py: watchers of a poll's live results while votes flow; wired in by run_phases())
+  live       watchers of a poll's live results while votes flow (bench/live_bench.py)
   tracing    votes with tracing off, sampled at 10% and at 100% (the vote path's processes restarted for each).
 Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 """
@@ -62,6 +62,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))  # the platform's tooling (fleet/)
 
 import vegeta  # noqa: E402
+from live_bench import live_watchers_phase  # noqa: E402
 
 from fleet import Service, load  # noqa: E402
 from fleet import plan as fleet_plan  # noqa: E402
@@ -79,6 +80,8 @@ MONOLITH_DATABASE = "bench_monolith"
 CHOICES_PER_POLL = 4
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK_THREADS = 2
+LIVE_PROBE_EVERY = 0.25  # seconds between the live phase's probe votes
+LIVE_OPENING_SECONDS = 60  # the most the live phase's watchers take to connect, votes flowing meanwhile
 P99_TARGET_MS = 100  # the vote's p99 the headline throughput must keep (issue 10's target)
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
 # The services' throttles, lifted for the benchmark only: every voter shares one client address here. A rate
@@ -230,6 +233,8 @@ def start_platform(supervisor: Supervisor, port_base: int, prefix: str) -> Platf
         # An admitted request waits for a thread at most this long (service_kit.asgi): the open loop past capacity
         # measures what the processes accept, not how long a queue grows.
         "WEB_QUEUE_SECONDS": "0.1",
+        # The live phase's watchers, spread over vote-service's two web processes unevenly by the kernel.
+        "WEB_STREAMS": "3000",
     }
     ports = {service: port_base + 1 + index for index, service in enumerate(SERVICES)}
     processes: dict[str, list[Process]] = {}
@@ -1105,11 +1110,32 @@ def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
     if "freshness" in phases:
         done["freshness"] = phase_freshness(args, run.platform, run.owner, run.tokens_file,
                                             run.tokens[args.voters:], run.client, level)
-    # "live": bench/live_bench.py's watchers while votes flow (issue 22) is wired in here, its figures under
-    # done["live"] and its keys (live_watchers, live_update_p99_ms) merged in summarise().
+    if "live" in phases:
+        done["live"] = phase_live(run, level)
     if "tracing" in phases:  # last: it restarts the vote path's processes
         done["tracing"] = phase_tracing(run, level)
     return done
+
+
+def phase_live(run: Run, level: int) -> dict[str, Any]:
+    """bench/live_bench.py's watchers of one poll's live results while votes flow at ``level`` on its other
+    choices; its probe voters (a choice of their own) are not among the load's."""
+    args = run.args
+    poll = create_poll(run.client, run.owner)
+    probes = run.voters(args.voters + math.ceil(args.live_seconds / LIVE_PROBE_EVERY) + 10)[args.voters:]
+    found: dict[str, Any] = {}
+    # Votes flow while the watchers connect too, so the load outlasts both.
+    loader = threading.Thread(target=lambda: found.update(load=vote_load(
+        run.platform.gateway, Poll(poll.id, poll.choice_ids[1:]), run.tokens_file, level,
+        args.live_seconds + LIVE_OPENING_SECONDS)))
+    loader.start()
+    try:
+        figures = live_watchers_phase(run.platform.gateway, poll.id, poll.choice_ids[0], probes,
+                                      watchers=args.live_watchers, seconds=args.live_seconds,
+                                      probe_every=LIVE_PROBE_EVERY)
+    finally:
+        loader.join()
+    return {**figures, "load": found.get("load")}
 
 
 def summarise(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -1117,6 +1143,7 @@ def summarise(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                  "open_loop": lambda: summarise_open_loop(done["open_loop"]),
                  "reads": lambda: summarise_reads(done["reads"], args.read_rate),
                  "freshness": lambda: summarise_freshness(done["freshness"]),
+                 "live": lambda: {k: v for k, v in done["live"].items() if k.startswith("live_")},
                  "tracing": lambda: summarise_tracing(done["tracing"])}
     return {key: value for phase, keys in summaries.items() if phase in done for key, value in keys().items()}
 
@@ -1126,7 +1153,7 @@ def main() -> None:
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_VOTES_PORT_BASE", 18400)),
                         help="gateway port; services on the next four, the monolith on +5 and its nginx on +10, "
                              "the gateway's static file server on +11")
-    parser.add_argument("--phases", default=",".join(p for p in PHASES if p != "live"),
+    parser.add_argument("--phases", default=",".join(PHASES),
                         help=f"which phases to run, in this order whatever the order given: {','.join(PHASES)}")
     parser.add_argument("--levels", default="8,32,64", help="concurrent connections of phase 1")
     parser.add_argument("--rounds", type=int, default=2, help="phase 1 runs per level and kind, alternating")
@@ -1140,14 +1167,16 @@ def main() -> None:
                         help="connections of phase 3's and the tracing rows' load (default: the headline's)")
     parser.add_argument("--freshness-seconds", type=float, default=30)
     parser.add_argument("--voters", type=int, default=15000, help="voters per phase-1 run at most")
+    parser.add_argument("--live-watchers", type=int, default=5000, help="streams of the live phase")
+    parser.add_argument("--live-seconds", type=float, default=30, help="how long the live phase's probe votes")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy vote-service's web processes, its relay and polls-service's consumer at the top level")
     args = parser.parse_args()
     args.levels = [int(v) for v in args.levels.split(",")]
     args.sizes = [int(v) for v in args.sizes.split(",")]
     phases = set(args.phases.split(","))
-    if phases - set(PHASES) or "live" in phases:
-        raise SystemExit(f"--phases: of {', '.join(p for p in PHASES if p != 'live')} (live: bench/live_bench.py)")
+    if phases - set(PHASES):
+        raise SystemExit(f"--phases: of {', '.join(PHASES)}")
     if not (os.environ.get("DATABASE_URL") and os.environ.get("KAFKA_BOOTSTRAP_SERVERS")):
         raise SystemExit("needs DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS: eval \"$(bash infra/infra.sh up)\"")
     if not shutil.which("wrk"):

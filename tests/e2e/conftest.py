@@ -138,6 +138,25 @@ def interrupt(runner: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stops_platform: stops the shared platform; runs last among its tests")
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by the platform they share
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that stops the shared platform goes last among the tests of its platform, whichever files the
+    others are in."""
+    for stopper in [item for item in items if item.get_closest_marker("stops_platform")]:
+        items.remove(stopper)
+        same = [index for index, item in enumerate(items) if _platform_of(item) == _platform_of(stopper)]
+        items.insert(same[-1] + 1 if same else len(items), stopper)
+
+
+def _platform_of(item: pytest.Item) -> object:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("platform") if callspec else None
+
+
 @pytest.fixture(
     scope="session",
     params=[start_on_real_infrastructure, start_on_rabbitmq, start_make_run_from_a_clean_clone],

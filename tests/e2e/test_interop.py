@@ -1,8 +1,6 @@
 """Clients nobody here wrote read the running platform's events: a Node.js consumer with the CloudEvents SDK and
 kafkajs on Kafka, and with amqplib on RabbitMQ (interop/, installed by `npm ci`), as a team in another stack
-would. They print each event's CloudEvents attributes; the test checks them.
-
-The file sorts before test_platform.py, whose last test stops the shared platform with Ctrl-C."""
+would. They print each event's CloudEvents attributes; the test checks them."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ import signal
 import time
 import uuid
 
+import pytest
+
 from tests.e2e.conftest import alive, descendants, eventually, interrupt, register_and_login
 
 
@@ -113,8 +115,9 @@ def _results(body):
     return body["results"] if isinstance(body, dict) else body
 
 
+@pytest.mark.stops_platform
 def test_ctrl_c_stops_every_process_it_started(platform):
-    """Stops the platform, so it stays the last test of this module."""
+    """Stops the platform: conftest runs it last among the tests of its platform."""
     started = descendants(platform.runner.pid)
     assert len(started) >= 13  # 4 x (web, relay, consumer) + gateway, and the broker on the embedded default
 

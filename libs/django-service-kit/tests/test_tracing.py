@@ -71,3 +71,23 @@ def test_lone_queries_start_no_trace_but_requests_and_their_queries_do() -> None
           tracer.start_as_current_span("INSERT vote", kind=SpanKind.CLIENT)):
         pass
     assert sorted(span.name for span in exported.get_finished_spans()) == ["INSERT vote", "POST /api/votes/"]
+
+
+@pytest.mark.parametrize(("path", "traced"), [
+    ("/api/votes/", True),
+    ("/api/polls/caf\u00e9/", True),  # Latin-1: the instrumentation records it
+    ("/api/polls/\U000bb356`em/close/", False),  # past Latin-1: it cannot
+    ("/api/votes/results/\u4350/", False),
+    ("/healthz", False),
+])
+def test_paths_the_instrumentation_cannot_record_are_not_traced(path: str, traced: bool) -> None:
+    pytest.importorskip("opentelemetry.util.http")
+    from django.utils.encoding import iri_to_uri
+    from opentelemetry.util.http import parse_excluded_urls
+
+    from service_kit.tracing import excluded_urls
+
+    url = iri_to_uri(f"http://testserver{path}")  # as the instrumentation matches it
+    assert parse_excluded_urls(excluded_urls({})).url_disabled(url) is not traced
+    if not traced and path != "/healthz":  # whatever the variables exclude
+        assert parse_excluded_urls(excluded_urls({"OTEL_PYTHON_EXCLUDED_URLS": "/nothing"})).url_disabled(url)

@@ -24,7 +24,7 @@ import importlib.metadata
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["TracingUnavailable", "configure", "exporter_name", "current_ids"]
@@ -39,6 +39,19 @@ _done = False
 
 class TracingUnavailable(RuntimeError):
     """Tracing is asked for (an exporter address is set) but the ``[tracing]`` extra is not installed."""
+
+
+# A path holding a character past Latin-1 (past %C3 once percent-encoded, as the instrumentation sees the URL)
+# matches no route, and the instrumentation cannot record it: it encodes the path Django decoded into request.META
+# as Latin-1 (wsgiref.util.request_uri), which raises, and the 404 becomes a 500. Never traced, whatever is set.
+BEYOND_LATIN_1 = "%([cC][4-9a-fA-F]|[dDeE][0-9a-fA-F]|[fF][0-4])"
+
+
+def excluded_urls(environ: Mapping[str, str]) -> str:
+    """The URLs the Django instrumentation leaves alone (comma-separated regexes): the standard variables' or, by
+    default, the probes and scrapes (every few seconds, no one's request); and those it cannot record."""
+    chosen = environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS") or environ.get("OTEL_PYTHON_EXCLUDED_URLS")
+    return f"{chosen or '/(healthz|readyz|metrics)$'},{BEYOND_LATIN_1}"
 
 
 def exporter_name(environ: dict[str, str] | None = None) -> str | None:
@@ -102,9 +115,7 @@ def _install(service: str, name: str) -> None:
     trace.set_tracer_provider(provider)
     # What is still in the batch leaves with the process (a relay or consumer stopped by SIGTERM).
     atexit.register(provider.shutdown)
-    # Probes and scrapes every few seconds are no one's request: not traced unless the standard variables say.
-    excluded = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS") or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS")
-    DjangoInstrumentor().instrument(excluded_urls=excluded or "/(healthz|readyz|metrics)$")
+    DjangoInstrumentor().instrument(excluded_urls=excluded_urls(os.environ))
     # Django hands psycopg a cursor class of its own; the instrumentation wraps whatever factory it is given.
     PsycopgInstrumentor().instrument(enable_commenter=False)
     HTTPXClientInstrumentor().instrument()

@@ -251,7 +251,8 @@ case "${1:-}" in
   down) zipkin_down; rabbitmq_down; kafka_down; pg_down ;;
   zipkin-up) zipkin_up ;;
   zipkin-down) zipkin_down ;;
-  zipkin-fetch) zipkin_fetch ;;
+  # Prints where the jar is (deploy/cluster/images.sh builds the cluster's Zipkin image from it).
+  zipkin-fetch) zipkin_fetch; echo "$zipkin_jar" ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
   rabbitmq-up) rabbitmq_up ;;

@@ -204,6 +204,14 @@ service_image() {
 # debian_image DOCKERFILE: an image of deploy/docker/ built on the Debian base.
 debian_image() { bah_build -f "deploy/docker/$1" --build-arg DEBIAN_IMAGE="$debian_base" -t "$build_tag" .; }
 
+# Zipkin's server jar from Maven Central (fetched once by infra.sh, which the test infrastructure uses too).
+zipkin_jar() { bash infra/infra.sh zipkin-fetch; }
+zipkin_image() {
+  local jar
+  jar=$(zipkin_jar)
+  bah_build -f deploy/docker/zipkin.Dockerfile --build-arg DEBIAN_IMAGE="$debian_base" \
+    --build-arg ZIPKIN_VERSION="$zipkin_version" -t "$build_tag" "$(dirname "$jar")"
+}
 prometheus_image() {
   bah_build -f deploy/docker/prometheus.Dockerfile --build-arg DEBIAN_IMAGE="$debian_base" -t "$build_tag" \
     "$(dirname "$(readlink -f "$bin/prometheus")")"
@@ -229,6 +237,7 @@ plan() {
     "infra/kafka deploy/docker/kafka deploy/docker/kafka.Dockerfile"
   echo "prometheus docker.io/polls/prometheus:${prometheus_version#v} prometheus_image" \
     "deploy/docker/prometheus.Dockerfile"
+  echo "zipkin docker.io/polls/zipkin:$zipkin_version zipkin_image deploy/docker/zipkin.Dockerfile"
 }
 
 selected() { [ -z "${IMAGES:-}" ] || [[ " $IMAGES " == *" $1 "* ]]; }
@@ -251,6 +260,7 @@ all_images() {
       bin=$("$cluster_dir/build.sh" prometheus)
       extra=$(readlink -f "$bin/prometheus")
     fi
+    [ "$name" != zipkin ] || extra=$(zipkin_jar)
     # shellcheck disable=SC2086
     image "$name" "$ref" "$( { echo "$base_id"; inputs_hash $inputs $extra; } | sha256sum | cut -c1-16)" \
       ${step/:/ } >/dev/null

@@ -7,6 +7,8 @@ kubernetes_version=v1.30.14
 coredns_version=v1.11.3
 metrics_server_version=v0.7.2
 prometheus_version=v2.53.4
+# The trace viewer's version: infra/infra.sh's, the one whose jar Maven Central serves.
+zipkin_version=$(sed -n 's/^zipkin_version=//p' "$repo_root/infra/infra.sh")
 # The NetworkPolicy enforcer (firewall only: the bridge CNI keeps routing, kube-proxy keeps Services).
 kube_router_version=v2.1.0
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make deploy`: the platform on the cluster of `make cluster-up`, from the images of `make images`: release
-# `polls` of deploy/helm/polls-platform (gateway, PostgreSQL, Kafka, Prometheus, databases and secrets), then each
+# `polls` of deploy/helm/polls-platform (gateway, PostgreSQL, Kafka, Prometheus, Zipkin, databases and secrets), then each
 # service as its own release of its own chart, as four teams would. Idempotent (helm upgrade --install). Prints
 # `export GATEWAY_URL=http://127.0.0.1:30080` (the gateway's node port, on the node's loopback).
 #   deploy.sh                 everything
@@ -39,6 +39,7 @@ platform() {
     -f deploy/platform/dev-platform-values.yaml "${service_values[@]}" \
     --set-string gateway.image.tag="${tags[gateway]}" --set-string postgresql.image.tag="${tags[postgresql]}" \
     --set-string kafka.image.tag="${tags[kafka]}" --set-string prometheus.image.tag="${tags[prometheus]}" \
+    --set-string zipkin.image.tag="${tags[zipkin]}" \
     --set smokeTest.image="docker.io/polls/vote-service:${tags[vote-service]}" \
     --set kafkaGrant.image="docker.io/polls/vote-service:${tags[vote-service]}" \
     --wait --timeout 10m >/dev/null

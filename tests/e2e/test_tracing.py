@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,23 @@ def test_polls_services_consumer_line_for_the_vote_carries_the_same_trace_id(pla
     assert line["trace_id"] == vote.trace_id
 
 
-def zipkin_trace(trace_id: str, until: Any, timeout: float = 60) -> list[dict[str, Any]]:
+def zipkin_url_trace(trace_id: str) -> list[dict[str, Any]]:
+    """The trace's spans as the Zipkin of ZIPKIN_URL holds them so far."""
+    answer = httpx.get(f"{ZIPKIN_URL}/api/v2/trace/{trace_id}", timeout=10)
+    spans: list[dict[str, Any]] = answer.json() if answer.status_code == 200 else []
+    return spans
+
+
+def zipkin_trace(
+    trace_id: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 60,
+    fetch: Callable[[str], list[dict[str, Any]]] = zipkin_url_trace,
+) -> list[dict[str, Any]]:
+    """The trace's spans once `until` holds for them (spans arrive in batches), or what there is at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        answer = httpx.get(f"{ZIPKIN_URL}/api/v2/trace/{trace_id}", timeout=10)
-        spans: list[dict[str, Any]] = answer.json() if answer.status_code == 200 else []
+        spans = fetch(trace_id)
         if until(spans) or time.monotonic() > deadline:
             return spans
         time.sleep(0.5)
@@ -104,15 +117,14 @@ def with_viewer(platform: Platform) -> None:
         pytest.skip("`make run` from a clean clone has no trace viewer: its logs are the test above")
 
 
-def test_zipkin_holds_the_votes_trace_from_the_gateway_to_vote_services_sql(platform: Platform, vote: Vote) -> None:
-    with_viewer(platform)
+# What one vote's trace holds, checked here on `make run`'s platforms and by tests/k8s on the cluster.
+def holds_request_and_sql(spans: list[dict[str, Any]]) -> bool:
+    kinds = {(span["localEndpoint"]["serviceName"], span.get("kind")) for span in spans}
+    return {("vote-service", "SERVER"), ("vote-service", "CLIENT")} <= kinds
 
-    def complete(spans: list[dict[str, Any]]) -> bool:
-        kinds = {(span["localEndpoint"]["serviceName"], span.get("kind")) for span in spans}
-        return {("vote-service", "SERVER"), ("vote-service", "CLIENT")} <= kinds
 
-    spans = zipkin_trace(vote.trace_id, complete)
-    assert complete(spans), json.dumps(spans, indent=1)[:4000]
+def assert_request_and_sql(spans: list[dict[str, Any]], vote: Vote) -> None:
+    assert holds_request_and_sql(spans), json.dumps(spans, indent=1)[:4000]
     assert {span["traceId"] for span in spans} == {vote.trace_id}
     [request] = [s for s in spans if s["localEndpoint"]["serviceName"] == "vote-service" and s.get("kind") == "SERVER"]
     # nginx and the dev gateway report no span of their own: the id they handed on is the request span's parent.
@@ -123,16 +135,16 @@ def test_zipkin_holds_the_votes_trace_from_the_gateway_to_vote_services_sql(plat
     assert any(s["name"].lower() == "insert" for s in sql)
 
 
-def test_zipkin_holds_polls_services_consumer_applying_the_vote_in_the_same_trace(platform: Platform, vote: Vote) -> None:
-    with_viewer(platform)
+def holds_consumer(spans: list[dict[str, Any]]) -> bool:
+    return any(s["localEndpoint"]["serviceName"] == "polls-service" and s.get("kind") == "CONSUMER" for s in spans)
 
-    def consumed(spans: list[dict[str, Any]]) -> bool:
-        return any(s["localEndpoint"]["serviceName"] == "polls-service" and s.get("kind") == "CONSUMER" for s in spans)
 
-    spans = zipkin_trace(vote.trace_id, consumed)
-    assert consumed(spans), json.dumps(spans, indent=1)[:4000]
+def assert_consumer_applied(spans: list[dict[str, Any]], vote: Vote) -> None:
+    assert holds_consumer(spans), json.dumps(spans, indent=1)[:4000]
     by_id = {span["id"]: span for span in spans}
-    [applied] = [s for s in spans if s["localEndpoint"]["serviceName"] == "polls-service" and s.get("kind") == "CONSUMER"]
+    [applied] = [
+        s for s in spans if s["localEndpoint"]["serviceName"] == "polls-service" and s.get("kind") == "CONSUMER"
+    ]
     assert applied["tags"]["cloudevents.event_type"] == "vote.cast"
     # The child of the event's `create` span, itself a child of the POST's request span. (The tally's SQL is the
     # consumer batch's, written once for all its events, so in no event's trace: django-events' docs/tracing.md.)
@@ -140,6 +152,18 @@ def test_zipkin_holds_polls_services_consumer_applying_the_vote_in_the_same_trac
     assert created["kind"] == "PRODUCER" and created["localEndpoint"]["serviceName"] == "vote-service"
     request = by_id[created["parentId"]]
     assert request["kind"] == "SERVER" and request["parentId"] == vote.gateway_span_id
+
+
+def test_zipkin_holds_the_votes_trace_from_the_gateway_to_vote_services_sql(platform: Platform, vote: Vote) -> None:
+    with_viewer(platform)
+    assert_request_and_sql(zipkin_trace(vote.trace_id, holds_request_and_sql), vote)
+
+
+def test_zipkin_holds_polls_services_consumer_applying_the_vote_in_the_same_trace(
+    platform: Platform, vote: Vote
+) -> None:
+    with_viewer(platform)
+    assert_consumer_applied(zipkin_trace(vote.trace_id, holds_consumer), vote)
 
 
 def test_the_trace_in_zipkins_ui_in_headless_chromium(platform: Platform, vote: Vote) -> None:
@@ -155,8 +179,16 @@ def test_the_trace_in_zipkins_ui_in_headless_chromium(platform: Platform, vote: 
     zipkin_trace(vote.trace_id, lambda spans: len({s["localEndpoint"]["serviceName"] for s in spans}) >= 2)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,900"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     try:

@@ -138,10 +138,6 @@ def interrupt(runner: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "stops_platform: stops the shared platform; runs last among its tests")
-
-
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by the platform they share
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that stops the shared platform goes last among the tests of its platform, whichever files the

@@ -464,3 +464,12 @@ def test_services_refuse_to_believe_everyone(value):
     result = helm("template", "x", str(HELM_DIR / "vote-service"), "--set", f"config.forwardedAllowIps={{{value}}}",
                   check=False)
     assert result.returncode != 0
+
+
+def test_a_request_waits_for_a_web_thread_a_bounded_time():
+    """Past web.queueSeconds a request is refused 503 before any of its work (service_kit.asgi); 0 lifts it."""
+    bounded = [(c["name"], env_of(c).get("WEB_QUEUE_SECONDS")) for _, _, c in containers(render("vote-service"))]
+    assert ("web", {"name": "WEB_QUEUE_SECONDS", "value": "1"}) in bounded
+    assert all(value is None for name, value in bounded if name != "web")  # the others serve no requests
+    unbounded = containers(render("vote-service", "--set", "web.queueSeconds=0"))
+    assert not any("WEB_QUEUE_SECONDS" in env_of(c) for _, _, c in unbounded)

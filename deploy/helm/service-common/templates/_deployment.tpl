@@ -40,6 +40,10 @@ spec:
               value: {{ printf "%s/%s" $jwt.mountPath . | quote }}
             {{- end }}
             {{- end }}
+            {{- with $web.queueSeconds }}
+            - name: WEB_QUEUE_SECONDS
+              value: {{ . | quote }}
+            {{- end }}
           ports:
             - name: http
               containerPort: 8000

@@ -23,6 +23,8 @@ as it signs them. wrk (bench/votes.lua) drives the closed loops, vegeta (bench/v
   freshness  under the load of the viral phase, a probe votes on a poll of its own and times each vote's 201 to its
              count in results and in the poll's total_votes.
   live       watchers of a poll's live results while votes flow (bench/live_bench.py)
+  batch      votes with vote-service's group commit off (each vote its own transaction), on (VOTES_BATCH), and the
+             monolith, `--rounds` times in that order, at each of `--batch-levels` (vote-service restarted for each).
   tracing    votes with tracing off, sampled at 10% and at 100% (the vote path's processes restarted for each).
 Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 """
@@ -799,6 +801,46 @@ def phase_tracing(run: Run, level: int) -> dict[str, Any]:
     return {"level": level, "exporter": "zipkin" if os.environ.get("ZIPKIN_URL") else "none", "rows": rows}
 
 
+# ------------------------------------------------------------------------------------ the vote path, batched
+
+# The rows of the batch phase: vote-service's VOTES_BATCH (its web processes restarted for each), then the
+# monolith, which has no batch.
+BATCH_ROWS: tuple[tuple[str, str | None], ...] = (("one by one", "off"), ("batched", "on"), ("monolith", None))
+
+
+def phase_batch(run: Run) -> dict[str, Any]:
+    """Votes closed loop at each of ``--batch-levels`` with vote-service's group commit off, on, and the monolith,
+    ``--rounds`` times in that order, so that each round measures the three on the same machine within a minute;
+    with ``--profile``, vote-service's web processes in each mode at the top level of the first round."""
+    args = run.args
+    rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name, _ in BATCH_ROWS}
+    for round_number in range(args.rounds):
+        for name, batch in BATCH_ROWS:
+            if batch is not None:
+                run.platform.restart(run.supervisor, ["vote"], {"VOTES_BATCH": batch}, None)
+            url = run.platform.gateway if batch is not None else run.platform.monolith
+            new_poll = (lambda: create_poll(run.client, run.owner)) if batch is not None else create_monolith_poll
+            vote_load(url, new_poll(), run.tokens_file, 16, 3)  # warm-up: the restarted processes' first requests
+            for level in args.batch_levels:
+                poll = new_poll()
+                spy = None
+                if args.profile and batch is not None and round_number == 0 and level == max(args.batch_levels):
+                    spy = profile(pid(run.supervisor, "vote-web"), args.seconds,
+                                  RESULTS / f"vote-web-profile-batch-{batch}.txt")
+                before = cpu_seconds(run.supervisor)
+                result = vote_load(url, poll, run.tokens_file, level, args.seconds)
+                result["cpu_ms_per_vote"] = cpu_per_vote(before, cpu_seconds(run.supervisor), result)
+                if spy is not None:
+                    spy.wait()
+                if batch is not None:
+                    result["consistency"] = settled_totals(run.client, poll)
+                rows[name].setdefault(level, []).append(result)
+                log(f"batch round {round_number + 1} {name:>10} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
+                    f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
+                    f"load {result['load_average']}  CPU ms/vote {result['cpu_ms_per_vote']}")
+    return {"levels": args.batch_levels, "rows": rows}
+
+
 # ------------------------------------------------------------------------------------------- reporting
 
 
@@ -858,6 +900,33 @@ def summarise_viral(viral: dict[str, Any], levels: list[int]) -> dict[str, Any]:
         "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
     }
     summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
+    return summary
+
+
+def summarise_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """Per row and level: median votes/s, p99 and CPU per vote over the rounds; the headline pair of each row as
+    the viral phase picks it (the most votes/s with no non-201 and a p99 under the target)."""
+    rows: dict[str, Any] = {}
+    for name, runs in batch["rows"].items():
+        levels = {str(level): {"votes_per_s": round(median_of(level_runs, "accepted_per_s"), 1),
+                               "votes_per_s_range": range_of(level_runs, "accepted_per_s"),
+                               "p99_ms": round(median_of(level_runs, "p99_ms"), 1),
+                               "non_201": sum(run["non_201"] for run in level_runs),
+                               "cpu_ms_per_vote": median_cpu(level_runs),
+                               "load_average": [run["load_average"] for run in level_runs]}
+                  for level, level_runs in runs.items()}
+        best = headline_level(runs, batch["levels"])
+        rows[name] = {"levels": levels, "headline_concurrency": best, **{
+            key: levels[str(best)][key] for key in ("votes_per_s", "p99_ms")}}
+    summary: dict[str, Any] = {"batch_rows": rows}
+    for name, key in (("one by one", "batch_off"), ("batched", "batch_on"), ("monolith", "batch_monolith")):
+        summary[f"{key}_votes_per_s"], summary[f"{key}_p99_ms"] = rows[name]["votes_per_s"], rows[name]["p99_ms"]
+    summary["batch_gain"] = round(rows["batched"]["votes_per_s"] / rows["one by one"]["votes_per_s"], 2)
+    summary["batch_to_monolith"] = round(rows["batched"]["votes_per_s"] / rows["monolith"]["votes_per_s"], 2)
+    summary["batch_tallies_consistent"] = all(
+        c["accepted"] == c["results_total"] == c["total_votes"]
+        for name in ("one by one", "batched") for runs in batch["rows"][name].values() for run in runs
+        for c in [run["consistency"]])
     return summary
 
 
@@ -1073,6 +1142,15 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("freshness p50 / p99 ms", f"{s['freshness_p50_ms']} / {s['freshness_p99_ms']}", "p99 < 250"),
             ("total_votes' lag: relay / consumer p99 ms", f"{s['relay_p99_ms']} / {s['consumer_p99_ms']}", ""),
         ]
+    if "batch_rows" in s:
+        for name, row in s["batch_rows"].items():
+            rows += [(f"vote path {name}: votes/s, p99 ms at c={level}; CPU ms/vote",
+                      f"{figures['votes_per_s']:.0f}, {figures['p99_ms']}; " + ", ".join(
+                          f"{k} {v}" for k, v in figures["cpu_ms_per_vote"].items()), ">= 600, < 100")
+                     for level, figures in row["levels"].items()]
+        rows += [("batched / one by one; batched / monolith (headlines)",
+                  f"{s['batch_gain']}; {s['batch_to_monolith']}", ">= 1.0"),
+                 ("batch phase: accepted = results total = total_votes", str(s["batch_tallies_consistent"]), "True")]
     if "tracing_off_votes_per_s" in s:
         rows += [(f"tracing {name}: votes/s, p99 ms", f"{s[f'tracing_{key}_votes_per_s']}, {s[f'tracing_{key}_p99_ms']}",
                   "") for name, key in (("off", "off"), ("10%", "10"), ("100%", "100"))]
@@ -1090,7 +1168,7 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{name:<{width}} | {value:<32} | {target}")
 
 
-PHASES = ("viral", "open-loop", "reads", "freshness", "live", "tracing")
+PHASES = ("viral", "open-loop", "reads", "freshness", "live", "batch", "tracing")
 
 
 def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
@@ -1112,6 +1190,8 @@ def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
                                             run.tokens[args.voters:], run.client, level)
     if "live" in phases:
         done["live"] = phase_live(run, level)
+    if "batch" in phases:  # it restarts vote-service's processes, leaving the group commit on as by default
+        done["batch"] = phase_batch(run)
     if "tracing" in phases:  # last: it restarts the vote path's processes
         done["tracing"] = phase_tracing(run, level)
     return done
@@ -1144,6 +1224,7 @@ def summarise(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                  "reads": lambda: summarise_reads(done["reads"], args.read_rate),
                  "freshness": lambda: summarise_freshness(done["freshness"]),
                  "live": lambda: {k: v for k, v in done["live"].items() if k.startswith("live_")},
+                 "batch": lambda: summarise_batch(done["batch"]),
                  "tracing": lambda: summarise_tracing(done["tracing"])}
     return {key: value for phase, keys in summaries.items() if phase in done for key, value in keys().items()}
 
@@ -1169,11 +1250,14 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=15000, help="voters per phase-1 run at most")
     parser.add_argument("--live-watchers", type=int, default=5000, help="streams of the live phase")
     parser.add_argument("--live-seconds", type=float, default=30, help="how long the live phase's probe votes")
+    parser.add_argument("--batch-levels", default="8,32",
+                        help="connections of the batch phase's closed loops (group commit off, on, the monolith)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy vote-service's web processes, its relay and polls-service's consumer at the top level")
     args = parser.parse_args()
     args.levels = [int(v) for v in args.levels.split(",")]
     args.sizes = [int(v) for v in args.sizes.split(",")]
+    args.batch_levels = [int(v) for v in args.batch_levels.split(",")]
     phases = set(args.phases.split(","))
     if phases - set(PHASES):
         raise SystemExit(f"--phases: of {', '.join(PHASES)}")

@@ -20,7 +20,9 @@ import enum
 import logging
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass
@@ -50,7 +52,7 @@ class _Pending:
 
 
 # Records a batch in one transaction; returns the ids of the votes it recorded.
-Recorder = Callable[[Sequence[Vote], Sequence[Event]], set[object]]
+Recorder = Callable[[Sequence[Vote], Sequence[Event]], AbstractSet[uuid.UUID]]
 
 
 class Committer:

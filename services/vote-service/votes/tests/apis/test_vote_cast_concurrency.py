@@ -4,10 +4,9 @@ import uuid
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django_events.testing import captured_events
 from rest_framework.test import APIClient
 from service_kit.testing import make_token, register_known_user
-
-from django_events.testing import captured_events
 
 from votes.models import ChoiceTally, Vote
 from votes.tests.factories import choice_view_create, poll_view_create

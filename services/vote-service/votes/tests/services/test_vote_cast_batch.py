@@ -10,7 +10,7 @@ import django_events
 import pytest
 from django.db import IntegrityError, connection
 from django.utils import timezone
-from django_events.testing import captured_events
+from django_events.testing import captured_events, make_event
 from service_kit.errors import Conflict
 
 from votes import services
@@ -186,10 +186,11 @@ def test_the_committer_answers_each_vote_alone_when_its_batch_fails():
 
     committer = Committer(failing)
     vote = _vote(uuid.uuid4(), uuid.uuid4())
-    assert committer.record(vote, None) is Outcome.ALONE
+    event = make_event("vote.cast", {"vote_id": str(vote.id)})
+    assert committer.record(vote, event) is Outcome.ALONE
     # The committer keeps serving after a failed batch.
-    assert Committer(lambda votes, events: {votes[0].id}).record(vote, None) is Outcome.RECORDED
-    assert committer.record(vote, None) is Outcome.ALONE
+    assert committer.record(vote, event) is Outcome.ALONE
+    assert Committer(lambda votes, events: {votes[0].id}).record(vote, event) is Outcome.RECORDED
 
 
 @pytest.mark.django_db(transaction=True)

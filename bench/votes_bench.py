@@ -414,6 +414,15 @@ def stored_votes(poll: Poll) -> int:
         return connection.execute("SELECT count(*) FROM votes_vote WHERE poll_id = %s", [poll.id]).fetchone()[0]
 
 
+def commits(database: str) -> int:
+    """Transactions committed in ``database`` so far, as PostgreSQL counts them (each backend reports its own
+    at most once a second, and at once when it goes idle)."""
+    with psycopg.connect(database_url(database)) as connection:
+        connection.execute("SELECT pg_stat_force_next_flush()")
+        return int(connection.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                                      [database]).fetchone()[0])
+
+
 def settled_totals(client: httpx.Client, poll: Poll, timeout: float = 120) -> dict[str, int]:
     """The stored votes (the truth: wrk leaves out answers still in flight when it stops, and the services may
     still be committing them) beside results' total and total_votes, once all three agree or time runs out."""
@@ -827,6 +836,8 @@ def phase_batch(run: Run) -> dict[str, Any]:
                 if args.profile and batch is not None and round_number == 0 and level == max(args.batch_levels):
                     spy = profile(pid(run.supervisor, "vote-web"), args.seconds,
                                   RESULTS / f"vote-web-profile-batch-{batch}.txt")
+                database = SERVICE_DATABASES["vote"] if batch is not None else MONOLITH_DATABASE
+                committed = commits(database)
                 before = cpu_seconds(run.supervisor)
                 result = vote_load(url, poll, run.tokens_file, level, args.seconds)
                 result["cpu_ms_per_vote"] = cpu_per_vote(before, cpu_seconds(run.supervisor), result)
@@ -834,10 +845,15 @@ def phase_batch(run: Run) -> dict[str, Any]:
                     spy.wait()
                 if batch is not None:
                     result["consistency"] = settled_totals(run.client, poll)
+                time.sleep(1.5)  # every backend has reported its commits
+                # Every transaction of the database per accepted vote: the throttles', the vote's (one per batch),
+                # the relay's and the consumer's; batched against one by one, the difference is the vote's share.
+                result["commits_per_vote"] = round((commits(database) - committed) / max(result["statuses"].get(201, 0), 1), 2)
                 rows[name].setdefault(level, []).append(result)
                 log(f"batch round {round_number + 1} {name:>10} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
-                    f"load {result['load_average']}  CPU ms/vote {result['cpu_ms_per_vote']}")
+                    f"load {result['load_average']}  commits/vote {result['commits_per_vote']}  "
+                    f"CPU ms/vote {result['cpu_ms_per_vote']}")
     return {"levels": args.batch_levels, "rows": rows}
 
 
@@ -913,6 +929,7 @@ def summarise_batch(batch: dict[str, Any]) -> dict[str, Any]:
                                "p99_ms": round(median_of(level_runs, "p99_ms"), 1),
                                "non_201": sum(run["non_201"] for run in level_runs),
                                "cpu_ms_per_vote": median_cpu(level_runs),
+                               "commits_per_vote": round(median_of(level_runs, "commits_per_vote"), 2),
                                "load_average": [run["load_average"] for run in level_runs]}
                   for level, level_runs in runs.items()}
         best = headline_level(runs, batch["levels"])
@@ -1145,7 +1162,8 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     if "batch_rows" in s:
         for name, row in s["batch_rows"].items():
             rows += [(f"vote path {name}: votes/s, p99 ms at c={level}; CPU ms/vote",
-                      f"{figures['votes_per_s']:.0f}, {figures['p99_ms']}; " + ", ".join(
+                      f"{figures['votes_per_s']:.0f}, {figures['p99_ms']}; commits/vote {figures['commits_per_vote']}; "
+                      + ", ".join(
                           f"{k} {v}" for k, v in figures["cpu_ms_per_vote"].items()), ">= 600, < 100")
                      for level, figures in row["levels"].items()]
         rows += [("batched / one by one; batched / monolith (headlines)",

@@ -47,7 +47,9 @@ def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_many_voters_at_once_each_get_their_own_answer_and_their_own_vote_cast():
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "one by one"])
+def test_many_voters_at_once_each_get_their_own_answer_and_their_own_vote_cast(settings, batch):
+    settings.VOTES = {**settings.VOTES, "BATCH": batch}
     poll = poll_view_create()
     choice = choice_view_create(poll=poll)
     voters = [str(uuid.uuid4()) for _ in range(PARALLEL_REQUESTS - 3)]

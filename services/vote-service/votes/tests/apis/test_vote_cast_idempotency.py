@@ -47,7 +47,8 @@ def test_without_a_key_a_repeated_vote_is_a_conflict(auth_client, poll):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_vote_with_a_key_commits_with_its_stored_answer_outside_the_batch(auth_client, monkeypatch):
+def test_a_vote_with_a_key_commits_with_its_stored_answer_outside_the_batch(auth_client, monkeypatch, settings):
+    settings.VOTES = {**settings.VOTES, "BATCH": True}
     # The key's stored answer and the vote commit in one transaction, so such a vote never waits for a batch.
     def never(votes, events):
         raise AssertionError("a vote with an Idempotency-Key went to the batch")

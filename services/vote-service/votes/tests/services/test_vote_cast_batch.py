@@ -20,6 +20,11 @@ from votes.services import vote_cast, votes_record_batch
 from votes.tests.factories import choice_view_create, poll_view_create
 
 
+@pytest.fixture(autouse=True)
+def batching_on(settings):
+    settings.VOTES = {**settings.VOTES, "BATCH": True}
+
+
 def _vote(poll_id, choice_id, voter_id=None):
     return Vote(id=uuid.uuid4(), poll_id=poll_id, choice_id=choice_id, voter_id=voter_id or str(uuid.uuid4()),
                 created_at=timezone.now())

@@ -32,6 +32,7 @@ Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import multiprocessing
@@ -104,21 +105,49 @@ def log(message: str) -> None:
 
 def cpu_seconds(supervisor: Supervisor) -> dict[str, float]:
     """CPU time used so far by each started process and its children (each leads its own process group), by the
-    PostgreSQL, Kafka and Zipkin servers (processes named postgres and java), and by the whole machine."""
+    PostgreSQL, Kafka and Zipkin servers the bench uses, and by the whole machine. A shared machine runs other
+    clusters and brokers too: only the postmaster of $DATABASE_URL and its backends count, and the Java servers
+    started from this tree (infra/infra.sh's, under .cache/), else every one."""
     names = supervisor.pids()
     used = dict.fromkeys([*names.values(), "postgresql", "kafka", "zipkin"], 0.0)
+    postmaster, ours = our_postmaster(), our_java()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError):
             command, fields = stat.read_text().rsplit(")", 1)
             fields = fields.split()
+            number, parent = int(stat.parent.name), int(fields[1])
             name = {"(postgres": "postgresql", "(java": "java"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
+            if name == "postgresql" and postmaster not in (number, parent):
+                continue
             if name == "java":
+                if ours and number not in ours:
+                    continue
                 name = "zipkin" if b"zipkin" in (stat.parent / "cmdline").read_bytes() else "kafka"
             if name is not None:
                 used[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     used["machine"] = (sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])) / CLOCK_TICKS  # less idle, iowait
     return used
+
+
+@functools.cache
+def our_postmaster() -> int:
+    """The PostgreSQL server of $DATABASE_URL: the parent of a backend of it."""
+    with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+        backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@functools.cache
+def our_java() -> frozenset[int]:
+    """The Java servers (Kafka, Zipkin) whose command line names this tree; none: count every Java process."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with suppress(OSError):
+            words = cmdline.read_bytes()
+            if words.startswith(b"java") and str(ROOT / ".cache").encode() in words:
+                found.add(int(cmdline.parent.name))
+    return frozenset(found)
 
 
 def pid(supervisor: Supervisor, name: str) -> int:

@@ -23,8 +23,9 @@ as it signs them. wrk (bench/votes.lua) drives the closed loops, vegeta (bench/v
   freshness  under the load of the viral phase, a probe votes on a poll of its own and times each vote's 201 to its
              count in results and in the poll's total_votes.
   live       watchers of a poll's live results while votes flow (bench/live_bench.py)
-  batch      votes with vote-service's group commit off (each vote its own transaction), on (VOTES_BATCH), and the
-             monolith, `--rounds` times in that order, at each of `--batch-levels` (vote-service restarted for each).
+  batch      the vote path as it was, with the group commit (VOTES_BATCH), with the caller's rate limits in one
+             statement (RATE_LIMITS_TOGETHER), with both, and the monolith, `--rounds` times in that order, at each
+             of `--batch-levels` (vote-service restarted for each row).
   tracing    votes with tracing off, sampled at 10% and at 100% (the vote path's processes restarted for each).
 Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 """
@@ -841,21 +842,28 @@ def phase_tracing(run: Run, level: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------ the vote path, batched
 
-# The rows of the batch phase: vote-service's VOTES_BATCH (its web processes restarted for each), then the
-# monolith, which has no batch.
-BATCH_ROWS: tuple[tuple[str, str | None], ...] = (("one by one", "off"), ("batched", "on"), ("monolith", None))
+# The rows of the batch phase: vote-service's processes restarted with each row's settings (VOTES_BATCH, the group
+# commit; RATE_LIMITS_TOGETHER, the caller's limits in one statement rather than a transaction each), then the
+# monolith as it runs (its limits together, no batch). The first row is the vote path before either.
+BATCH_ROWS: tuple[tuple[str, dict[str, str] | None], ...] = (
+    ("current", {"VOTES_BATCH": "off", "RATE_LIMITS_TOGETHER": "false"}),
+    ("batched", {"VOTES_BATCH": "on", "RATE_LIMITS_TOGETHER": "false"}),
+    ("limits together", {"VOTES_BATCH": "off", "RATE_LIMITS_TOGETHER": "true"}),
+    ("batched, limits together", {"VOTES_BATCH": "on", "RATE_LIMITS_TOGETHER": "true"}),
+    ("monolith", None),
+)
 
 
 def phase_batch(run: Run) -> dict[str, Any]:
-    """Votes closed loop at each of ``--batch-levels`` with vote-service's group commit off, on, and the monolith,
-    ``--rounds`` times in that order, so that each round measures the three on the same machine within a minute;
-    with ``--profile``, vote-service's web processes in each mode at the top level of the first round."""
+    """Votes closed loop at each of ``--batch-levels`` for each of BATCH_ROWS, ``--rounds`` times in that order, so
+    that each round measures them all on the same machine within minutes; with ``--profile``, vote-service's web
+    processes in each row at the top level of the first round."""
     args = run.args
     rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name, _ in BATCH_ROWS}
     for round_number in range(args.rounds):
         for name, batch in BATCH_ROWS:
             if batch is not None:
-                run.platform.restart(run.supervisor, ["vote"], {"VOTES_BATCH": batch}, None)
+                run.platform.restart(run.supervisor, ["vote"], batch, None)
             url = run.platform.gateway if batch is not None else run.platform.monolith
             new_poll = (lambda: create_poll(run.client, run.owner)) if batch is not None else create_monolith_poll
             vote_load(url, new_poll(), run.tokens_file, 16, 3)  # warm-up: the restarted processes' first requests
@@ -864,7 +872,7 @@ def phase_batch(run: Run) -> dict[str, Any]:
                 spy = None
                 if args.profile and batch is not None and round_number == 0 and level == max(args.batch_levels):
                     spy = profile(pid(run.supervisor, "vote-web"), args.seconds,
-                                  RESULTS / f"vote-web-profile-batch-{batch}.txt")
+                                  RESULTS / f"vote-web-profile-{name.replace(',', '').replace(' ', '-')}.txt")
                 database = SERVICE_DATABASES["vote"] if batch is not None else MONOLITH_DATABASE
                 committed = commits(database)
                 before = cpu_seconds(run.supervisor)
@@ -879,7 +887,7 @@ def phase_batch(run: Run) -> dict[str, Any]:
                 # the relay's and the consumer's; batched against one by one, the difference is the vote's share.
                 result["commits_per_vote"] = round((commits(database) - committed) / max(result["statuses"].get(201, 0), 1), 2)
                 rows[name].setdefault(level, []).append(result)
-                log(f"batch round {round_number + 1} {name:>10} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
+                log(f"batch round {round_number + 1} {name:>24} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
                     f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
                     f"load {result['load_average']}  commits/vote {result['commits_per_vote']}  "
                     f"CPU ms/vote {result['cpu_ms_per_vote']}")
@@ -965,14 +973,16 @@ def summarise_batch(batch: dict[str, Any]) -> dict[str, Any]:
         rows[name] = {"levels": levels, "headline_concurrency": best, **{
             key: levels[str(best)][key] for key in ("votes_per_s", "p99_ms")}}
     summary: dict[str, Any] = {"batch_rows": rows}
-    for name, key in (("one by one", "batch_off"), ("batched", "batch_on"), ("monolith", "batch_monolith")):
-        summary[f"{key}_votes_per_s"], summary[f"{key}_p99_ms"] = rows[name]["votes_per_s"], rows[name]["p99_ms"]
-    summary["batch_gain"] = round(rows["batched"]["votes_per_s"] / rows["one by one"]["votes_per_s"], 2)
-    summary["batch_to_monolith"] = round(rows["batched"]["votes_per_s"] / rows["monolith"]["votes_per_s"], 2)
+    current, monolith = rows["current"]["votes_per_s"], rows["monolith"]["votes_per_s"]
+    for name, row in rows.items():
+        key = name.replace(",", "").replace(" ", "_")
+        summary[f"vote_path_{key}_votes_per_s"], summary[f"vote_path_{key}_p99_ms"] = row["votes_per_s"], row["p99_ms"]
+        summary[f"vote_path_{key}_to_current"] = round(row["votes_per_s"] / current, 2)
+        summary[f"vote_path_{key}_to_monolith"] = round(row["votes_per_s"] / monolith, 2)
     summary["batch_tallies_consistent"] = all(
-        c["accepted"] == c["results_total"] == c["total_votes"]
-        for name in ("one by one", "batched") for runs in batch["rows"][name].values() for run in runs
-        for c in [run["consistency"]])
+        run["consistency"]["accepted"] == run["consistency"]["results_total"] == run["consistency"]["total_votes"]
+        for name, runs in batch["rows"].items() if name != "monolith" for level_runs in runs.values()
+        for run in level_runs)
     return summary
 
 
@@ -1195,9 +1205,11 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
                       + ", ".join(
                           f"{k} {v}" for k, v in figures["cpu_ms_per_vote"].items()), ">= 600, < 100")
                      for level, figures in row["levels"].items()]
-        rows += [("batched / one by one; batched / monolith (headlines)",
-                  f"{s['batch_gain']}; {s['batch_to_monolith']}", ">= 1.0"),
-                 ("batch phase: accepted = results total = total_votes", str(s["batch_tallies_consistent"]), "True")]
+        rows += [(f"vote path {name}: / current, / monolith (headlines)",
+                  f"{s[f'vote_path_{key}_to_current']}, {s[f'vote_path_{key}_to_monolith']}", ">= 1.0")
+                 for name in s["batch_rows"] if name != "monolith"
+                 for key in [name.replace(",", "").replace(" ", "_")]]
+        rows += [("batch phase: accepted = results total = total_votes", str(s["batch_tallies_consistent"]), "True")]
     if "tracing_off_votes_per_s" in s:
         rows += [(f"tracing {name}: votes/s, p99 ms", f"{s[f'tracing_{key}_votes_per_s']}, {s[f'tracing_{key}_p99_ms']}",
                   "") for name, key in (("off", "off"), ("10%", "10"), ("100%", "100"))]

@@ -167,9 +167,8 @@ def _recorded_in_batch(vote: Vote) -> bool:
     return _committer().record(vote, django_events.event_for(_cast_of(vote), key=str(vote.poll_id))) is Outcome.RECORDED
 
 
-@functools.cache
 def _committer() -> Committer:
-    return Committer(votes_record_batch)
+    return _COMMITTER
 
 
 def votes_record_batch(votes: Sequence[Vote], events: Sequence[django_events.Event]) -> set[uuid.UUID]:
@@ -184,6 +183,10 @@ def votes_record_batch(votes: Sequence[Vote], events: Sequence[django_events.Eve
             # Last before the commit, as for one vote.
             _tally_add_many(Counter((vote.poll_id, vote.choice_id) for vote in votes if vote.id in recorded))
     return recorded
+
+
+# The process's one committer (its thread starts with the first vote): one, so that it borrows one connection.
+_COMMITTER = Committer(votes_record_batch)
 
 
 def _votes_insert_if_valid(votes: Sequence[Vote]) -> set[uuid.UUID]:

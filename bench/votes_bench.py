@@ -23,6 +23,9 @@ as it signs them. wrk (bench/votes.lua) drives the closed loops, vegeta (bench/v
   freshness  under the load of the viral phase, a probe votes on a poll of its own and times each vote's 201 to its
              count in results and in the poll's total_votes.
   live       watchers of a poll's live results while votes flow (bench/live_bench.py)
+  batch      the vote path as it was, with the group commit (VOTES_BATCH), with the caller's rate limits in one
+             statement (RATE_LIMITS_TOGETHER), with both, and the monolith, `--rounds` times in that order, at each
+             of `--batch-levels` (vote-service restarted for each row).
   tracing    votes with tracing off, sampled at 10% and at 100% (the vote path's processes restarted for each).
 Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 """
@@ -30,6 +33,7 @@ Writes bench/results/votes.json and PNG plots beside it, and prints a table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import multiprocessing
@@ -102,21 +106,49 @@ def log(message: str) -> None:
 
 def cpu_seconds(supervisor: Supervisor) -> dict[str, float]:
     """CPU time used so far by each started process and its children (each leads its own process group), by the
-    PostgreSQL, Kafka and Zipkin servers (processes named postgres and java), and by the whole machine."""
+    PostgreSQL, Kafka and Zipkin servers the bench uses, and by the whole machine. A shared machine runs other
+    clusters and brokers too: only the postmaster of $DATABASE_URL and its backends count, and the Java servers
+    started from this tree (infra/infra.sh's, under .cache/), else every one."""
     names = supervisor.pids()
     used = dict.fromkeys([*names.values(), "postgresql", "kafka", "zipkin"], 0.0)
+    postmaster, ours = our_postmaster(), our_java()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with suppress(OSError):
             command, fields = stat.read_text().rsplit(")", 1)
             fields = fields.split()
+            number, parent = int(stat.parent.name), int(fields[1])
             name = {"(postgres": "postgresql", "(java": "java"}.get(command.split(" ", 1)[1], names.get(int(fields[2])))
+            if name == "postgresql" and postmaster not in (number, parent):
+                continue
             if name == "java":
+                if ours and number not in ours:
+                    continue
                 name = "zipkin" if b"zipkin" in (stat.parent / "cmdline").read_bytes() else "kafka"
             if name is not None:
                 used[name] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     used["machine"] = (sum(int(v) for v in cpu[:8]) - int(cpu[3]) - int(cpu[4])) / CLOCK_TICKS  # less idle, iowait
     return used
+
+
+@functools.cache
+def our_postmaster() -> int:
+    """The PostgreSQL server of $DATABASE_URL: the parent of a backend of it."""
+    with psycopg.connect(os.environ["DATABASE_URL"]) as connection:
+        backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@functools.cache
+def our_java() -> frozenset[int]:
+    """The Java servers (Kafka, Zipkin) whose command line names this tree; none: count every Java process."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with suppress(OSError):
+            words = cmdline.read_bytes()
+            if words.startswith(b"java") and str(ROOT / ".cache").encode() in words:
+                found.add(int(cmdline.parent.name))
+    return frozenset(found)
 
 
 def pid(supervisor: Supervisor, name: str) -> int:
@@ -410,6 +442,15 @@ def bulk_load(poll: Poll, votes: int) -> None:
 def stored_votes(poll: Poll) -> int:
     with psycopg.connect(database_url(SERVICE_DATABASES["vote"])) as connection:
         return connection.execute("SELECT count(*) FROM votes_vote WHERE poll_id = %s", [poll.id]).fetchone()[0]
+
+
+def commits(database: str) -> int:
+    """Transactions committed in ``database`` so far, as PostgreSQL counts them (each backend reports its own
+    at most once a second, and at once when it goes idle)."""
+    with psycopg.connect(database_url(database)) as connection:
+        connection.execute("SELECT pg_stat_force_next_flush()")
+        return int(connection.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                                      [database]).fetchone()[0])
 
 
 def settled_totals(client: httpx.Client, poll: Poll, timeout: float = 120) -> dict[str, int]:
@@ -799,6 +840,60 @@ def phase_tracing(run: Run, level: int) -> dict[str, Any]:
     return {"level": level, "exporter": "zipkin" if os.environ.get("ZIPKIN_URL") else "none", "rows": rows}
 
 
+# ------------------------------------------------------------------------------------ the vote path, batched
+
+# The rows of the batch phase: vote-service's processes restarted with each row's settings (VOTES_BATCH, the group
+# commit; RATE_LIMITS_TOGETHER, the caller's limits in one statement rather than a transaction each), then the
+# monolith as it runs (its limits together, no batch). The first row is the vote path before either.
+BATCH_ROWS: tuple[tuple[str, dict[str, str] | None], ...] = (
+    ("current", {"VOTES_BATCH": "off", "RATE_LIMITS_TOGETHER": "false"}),
+    ("batched", {"VOTES_BATCH": "on", "RATE_LIMITS_TOGETHER": "false"}),
+    ("limits together", {"VOTES_BATCH": "off", "RATE_LIMITS_TOGETHER": "true"}),
+    ("batched, limits together", {"VOTES_BATCH": "on", "RATE_LIMITS_TOGETHER": "true"}),
+    ("monolith", None),
+)
+
+
+def phase_batch(run: Run) -> dict[str, Any]:
+    """Votes closed loop at each of ``--batch-levels`` for each of BATCH_ROWS, ``--rounds`` times in that order, so
+    that each round measures them all on the same machine within minutes; with ``--profile``, vote-service's web
+    processes in each row at the top level of the first round."""
+    args = run.args
+    rows: dict[str, dict[int, list[dict[str, Any]]]] = {name: {} for name, _ in BATCH_ROWS}
+    for round_number in range(args.rounds):
+        for name, batch in BATCH_ROWS:
+            if batch is not None:
+                run.platform.restart(run.supervisor, ["vote"], batch, None)
+            url = run.platform.gateway if batch is not None else run.platform.monolith
+            new_poll = (lambda: create_poll(run.client, run.owner)) if batch is not None else create_monolith_poll
+            vote_load(url, new_poll(), run.tokens_file, 16, 3)  # warm-up: the restarted processes' first requests
+            for level in args.batch_levels:
+                poll = new_poll()
+                spy = None
+                if args.profile and batch is not None and round_number == 0 and level == max(args.batch_levels):
+                    spy = profile(pid(run.supervisor, "vote-web"), args.seconds,
+                                  RESULTS / f"vote-web-profile-{name.replace(',', '').replace(' ', '-')}.txt")
+                database = SERVICE_DATABASES["vote"] if batch is not None else MONOLITH_DATABASE
+                committed = commits(database)
+                before = cpu_seconds(run.supervisor)
+                result = vote_load(url, poll, run.tokens_file, level, args.seconds)
+                result["cpu_ms_per_vote"] = cpu_per_vote(before, cpu_seconds(run.supervisor), result)
+                if spy is not None:
+                    spy.wait()
+                if batch is not None:
+                    result["consistency"] = settled_totals(run.client, poll)
+                time.sleep(1.5)  # every backend has reported its commits
+                # Every transaction of the database per accepted vote: the throttles', the vote's (one per batch),
+                # the relay's and the consumer's; batched against one by one, the difference is the vote's share.
+                result["commits_per_vote"] = round((commits(database) - committed) / max(result["statuses"].get(201, 0), 1), 2)
+                rows[name].setdefault(level, []).append(result)
+                log(f"batch round {round_number + 1} {name:>24} c={level:<3} {result['accepted_per_s']:7.0f} votes/s "
+                    f"p50 {result['p50_ms']:6.1f} p99 {result['p99_ms']:6.1f} ms  statuses {result['statuses']}  "
+                    f"load {result['load_average']}  commits/vote {result['commits_per_vote']}  "
+                    f"CPU ms/vote {result['cpu_ms_per_vote']}")
+    return {"levels": args.batch_levels, "rows": rows}
+
+
 # ------------------------------------------------------------------------------------------- reporting
 
 
@@ -858,6 +953,36 @@ def summarise_viral(viral: dict[str, Any], levels: list[int]) -> dict[str, Any]:
         "tallies_consistent": all(c["accepted"] == c["results_total"] == c["total_votes"] for c in viral["consistency"]),
     }
     summary["services_to_monolith"] = round(summary["votes_per_s"] / summary["monolith_votes_per_s"], 2)
+    return summary
+
+
+def summarise_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """Per row and level: median votes/s, p99 and CPU per vote over the rounds; the headline pair of each row as
+    the viral phase picks it (the most votes/s with no non-201 and a p99 under the target)."""
+    rows: dict[str, Any] = {}
+    for name, runs in batch["rows"].items():
+        levels = {str(level): {"votes_per_s": round(median_of(level_runs, "accepted_per_s"), 1),
+                               "votes_per_s_range": range_of(level_runs, "accepted_per_s"),
+                               "p99_ms": round(median_of(level_runs, "p99_ms"), 1),
+                               "non_201": sum(run["non_201"] for run in level_runs),
+                               "cpu_ms_per_vote": median_cpu(level_runs),
+                               "commits_per_vote": round(median_of(level_runs, "commits_per_vote"), 2),
+                               "load_average": [run["load_average"] for run in level_runs]}
+                  for level, level_runs in runs.items()}
+        best = headline_level(runs, batch["levels"])
+        rows[name] = {"levels": levels, "headline_concurrency": best, **{
+            key: levels[str(best)][key] for key in ("votes_per_s", "p99_ms")}}
+    summary: dict[str, Any] = {"batch_rows": rows}
+    current, monolith = rows["current"]["votes_per_s"], rows["monolith"]["votes_per_s"]
+    for name, row in rows.items():
+        key = name.replace(",", "").replace(" ", "_")
+        summary[f"vote_path_{key}_votes_per_s"], summary[f"vote_path_{key}_p99_ms"] = row["votes_per_s"], row["p99_ms"]
+        summary[f"vote_path_{key}_to_current"] = round(row["votes_per_s"] / current, 2)
+        summary[f"vote_path_{key}_to_monolith"] = round(row["votes_per_s"] / monolith, 2)
+    summary["batch_tallies_consistent"] = all(
+        run["consistency"]["accepted"] == run["consistency"]["results_total"] == run["consistency"]["total_votes"]
+        for name, runs in batch["rows"].items() if name != "monolith" for level_runs in runs.values()
+        for run in level_runs)
     return summary
 
 
@@ -1073,6 +1198,18 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("freshness p50 / p99 ms", f"{s['freshness_p50_ms']} / {s['freshness_p99_ms']}", "p99 < 250"),
             ("total_votes' lag: relay / consumer p99 ms", f"{s['relay_p99_ms']} / {s['consumer_p99_ms']}", ""),
         ]
+    if "batch_rows" in s:
+        for name, row in s["batch_rows"].items():
+            rows += [(f"vote path {name}: votes/s, p99 ms at c={level}; CPU ms/vote",
+                      f"{figures['votes_per_s']:.0f}, {figures['p99_ms']}; commits/vote {figures['commits_per_vote']}; "
+                      + ", ".join(
+                          f"{k} {v}" for k, v in figures["cpu_ms_per_vote"].items()), ">= 600, < 100")
+                     for level, figures in row["levels"].items()]
+        rows += [(f"vote path {name}: / current, / monolith (headlines)",
+                  f"{s[f'vote_path_{key}_to_current']}, {s[f'vote_path_{key}_to_monolith']}", ">= 1.0")
+                 for name in s["batch_rows"] if name != "monolith"
+                 for key in [name.replace(",", "").replace(" ", "_")]]
+        rows += [("batch phase: accepted = results total = total_votes", str(s["batch_tallies_consistent"]), "True")]
     if "tracing_off_votes_per_s" in s:
         rows += [(f"tracing {name}: votes/s, p99 ms", f"{s[f'tracing_{key}_votes_per_s']}, {s[f'tracing_{key}_p99_ms']}",
                   "") for name, key in (("off", "off"), ("10%", "10"), ("100%", "100"))]
@@ -1090,7 +1227,7 @@ def print_table(summary: dict[str, Any]) -> None:
         print(f"{name:<{width}} | {value:<32} | {target}")
 
 
-PHASES = ("viral", "open-loop", "reads", "freshness", "live", "tracing")
+PHASES = ("viral", "open-loop", "reads", "freshness", "live", "batch", "tracing")
 
 
 def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
@@ -1112,6 +1249,8 @@ def run_phases(run: Run, phases: set[str]) -> dict[str, Any]:
                                             run.tokens[args.voters:], run.client, level)
     if "live" in phases:
         done["live"] = phase_live(run, level)
+    if "batch" in phases:  # it restarts vote-service's processes, leaving the group commit on as by default
+        done["batch"] = phase_batch(run)
     if "tracing" in phases:  # last: it restarts the vote path's processes
         done["tracing"] = phase_tracing(run, level)
     return done
@@ -1144,6 +1283,7 @@ def summarise(done: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                  "reads": lambda: summarise_reads(done["reads"], args.read_rate),
                  "freshness": lambda: summarise_freshness(done["freshness"]),
                  "live": lambda: {k: v for k, v in done["live"].items() if k.startswith("live_")},
+                 "batch": lambda: summarise_batch(done["batch"]),
                  "tracing": lambda: summarise_tracing(done["tracing"])}
     return {key: value for phase, keys in summaries.items() if phase in done for key, value in keys().items()}
 
@@ -1169,11 +1309,14 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=15000, help="voters per phase-1 run at most")
     parser.add_argument("--live-watchers", type=int, default=5000, help="streams of the live phase")
     parser.add_argument("--live-seconds", type=float, default=30, help="how long the live phase's probe votes")
+    parser.add_argument("--batch-levels", default="8,32",
+                        help="connections of the batch phase's closed loops (group commit off, on, the monolith)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy vote-service's web processes, its relay and polls-service's consumer at the top level")
     args = parser.parse_args()
     args.levels = [int(v) for v in args.levels.split(",")]
     args.sizes = [int(v) for v in args.sizes.split(",")]
+    args.batch_levels = [int(v) for v in args.batch_levels.split(",")]
     phases = set(args.phases.split(","))
     if phases - set(PHASES):
         raise SystemExit(f"--phases: of {', '.join(PHASES)}")

@@ -14,7 +14,8 @@ def poll_is_open(*, status: str, closes_at: datetime | None, at: datetime) -> bo
     return status == "open" and (closes_at is None or at < closes_at)
 
 
-def poll_is_open_sql(*, status: str = "status", closes_at: str = "closes_at") -> str:
+def poll_is_open_sql(*, status: str = "status", closes_at: str = "closes_at", at: str = "%s") -> str:
     """``poll_is_open`` as a SQL condition on a read model's columns, for a statement that must decide in the
-    database, in the same statement as its write; its one parameter (``%s``) is the moment ``at``."""
-    return f"{status} = 'open' AND ({closes_at} IS NULL OR {closes_at} > %s)"
+    database, in the same statement as its write; ``at`` is the moment: a parameter (``%s``) by default, or a
+    column of the statement's rows."""
+    return f"{status} = 'open' AND ({closes_at} IS NULL OR {closes_at} > {at})"

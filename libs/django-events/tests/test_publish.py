@@ -111,3 +111,38 @@ NOT_AN_OBJECT = b'{"id": "%s", "type": "a.b", "version": 1, "occurred_at": "2026
 def test_a_malformed_envelope_is_rejected_clearly(raw):
     with pytest.raises(django_events.InvalidEvent, match="not an event envelope"):
         django_events.Event.from_json(raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteCreated(django_events.Payload, type="note.created"):
+    note_id: str
+
+
+def test_events_made_in_their_own_contexts_are_recorded_together_in_the_callers_transaction():
+    # A writer committing several requests' work: each request makes its event, one transaction records them all.
+    with django_events.correlation("request-1"):
+        first = django_events.event_for(NoteCreated(note_id="n1"), key="n1")
+    with django_events.correlation("request-2"):
+        second = django_events.event_for(NoteCreated(note_id="n2"), key="n2")
+    assert not OutboxEvent.objects.exists()  # made, not recorded
+
+    with captured_events() as events, transaction.atomic():
+        django_events.publish_events([first, second])
+
+    assert events == [first, second]
+    assert [e.correlation_id for e in events] == ["request-1", "request-2"]
+
+
+def test_events_recorded_together_are_rolled_back_together():
+    events = [django_events.event_for(NoteCreated(note_id=n), key=n) for n in ("n1", "n2")]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        django_events.publish_events(events)
+        raise RuntimeError("the change failed")
+
+    assert not OutboxEvent.objects.exists()
+
+
+def test_event_for_takes_a_typed_payload_only():
+    with pytest.raises(TypeError):
+        django_events.event_for("note.created", key="n1")  # type: ignore[arg-type]

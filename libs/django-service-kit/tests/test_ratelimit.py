@@ -74,3 +74,51 @@ def test_a_client_cannot_pick_its_bucket_with_x_forwarded_for(api_client):
     for number in range(2):
         assert api_client.get(reverse("tight"), HTTP_X_FORWARDED_FOR=f"198.51.100.{number}").status_code == 200
     assert api_client.get(reverse("tight"), HTTP_X_FORWARDED_FOR="198.51.100.9").status_code == 429
+
+
+def test_limits_counted_together_are_counted_each_as_alone():
+    limits = [ratelimit.Limit("burst", 3, 60), ratelimit.Limit("day", 5, 86400)]
+    verdicts = [ratelimit.hit_all(limits, now=T0 + 10) for _ in range(4)]
+
+    assert [[v.allowed for v in pair] for pair in verdicts] == [[True, True]] * 3 + [[False, True]]
+    assert verdicts[-1][0].wait == pytest.approx(50 + 60 * (1 - 2 / 4))  # as hit() alone says it
+    assert dict(RateCounter.objects.values_list("key", "count")) == {"burst": 4, "day": 4}
+
+
+@pytest.fixture
+def together(monkeypatch):
+    """The tight view throttled by CallerRateThrottles (the kit's default), with burst and sustained rates."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    from service_kit.throttling import CallerRateThrottles
+    from tests.views import TightlyThrottledApi
+
+    monkeypatch.setattr(TightlyThrottledApi, "throttle_classes", [CallerRateThrottles])
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "burst", "5/min")
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "sustained", "1000/day")
+
+
+def test_limits_together_refuse_on_the_tightest_and_count_every_scope(api_client, together):
+    for _ in range(2):
+        assert api_client.get(reverse("tight")).status_code == 200
+    refused = api_client.get(reverse("tight"))
+
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    counts = dict(RateCounter.objects.values_list("key", "count"))
+    assert {key.split("_")[1]: count for key, count in counts.items()} == {"burst": 3, "sustained": 3, "tight": 3}
+
+
+def test_limits_together_are_one_statement_per_request(api_client, together):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert api_client.get(reverse("tight")).status_code == 200
+
+    assert [q["sql"].split()[0] for q in queries.captured_queries if "service_kit_rate" in q["sql"]] == ["INSERT"]
+
+
+def test_limits_together_let_the_request_through_when_their_store_fails(api_client, together):
+    with mock.patch.object(ratelimit, "hit_all", side_effect=DatabaseError("the database is gone")):
+        for _ in range(5):
+            assert api_client.get(reverse("tight")).status_code == 200

@@ -1,10 +1,14 @@
+import functools
 import logging
 import random
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import django_events
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
@@ -12,6 +16,7 @@ from event_contracts.payloads import VoteCast, VoteVoided
 from event_contracts.polls import poll_is_open_sql
 from service_kit.errors import ApplicationError, Conflict, NotKnownYet
 
+from votes.batching import Committer, Outcome
 from votes.models import ChoiceTally, ChoiceView, PollView, Vote
 
 logger = logging.getLogger(__name__)
@@ -34,10 +39,31 @@ _VOTE_INSERT_NEW = (
     f"INSERT INTO {_VOTE_TABLE} (id, poll_id, choice_id, voter_id, created_at) VALUES (%s, %s, %s, %s, %s) "
     "ON CONFLICT DO NOTHING"
 )
-_TALLY_ADD = (
-    f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES (%s, %s, %s, %s) "
-    f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
-)
+
+
+@functools.cache
+def _votes_insert_if_valid_sql(rows: int) -> str:
+    """_VOTE_INSERT_IF_VALID for ``rows`` votes at once (each row's moment its own), leaving out, rather than
+    failing on, a vote whose id or whose voter's vote in its poll is there already (or earlier in the same
+    statement); returns the ids recorded."""
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * rows)
+    is_open = poll_is_open_sql(status="p.status", closes_at="p.closes_at", at="v.column5")
+    return (
+        f"INSERT INTO {_VOTE_TABLE} (id, poll_id, choice_id, voter_id, created_at) "
+        f"SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES {values}) AS v "
+        f"WHERE EXISTS (SELECT 1 FROM {_POLL_TABLE} p JOIN {_CHOICE_TABLE} c ON c.poll_id = p.id "
+        f"WHERE p.id = v.column2 AND c.id = v.column3 AND {is_open}) "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+
+
+@functools.cache
+def _tally_add_sql(rows: int) -> str:
+    values = ", ".join(["(%s, %s, %s, %s)"] * rows)
+    return (
+        f"INSERT INTO {_TALLY_TABLE} (poll_id, choice_id, shard, votes) VALUES {values} "
+        f"ON CONFLICT (poll_id, choice_id, shard) DO UPDATE SET votes = {_TALLY_TABLE}.votes + excluded.votes"
+    )
 
 
 def _poll_with_choice_poll_id(*, poll_id: uuid.UUID, choice_id: uuid.UUID) -> PollView | None:
@@ -88,8 +114,17 @@ def _db_uuids(*values: uuid.UUID) -> list[Any]:
 
 
 def _tally_add(*, poll_id: uuid.UUID, choice_id: uuid.UUID, votes: int) -> None:
+    _tally_add_many({(poll_id, choice_id): votes})
+
+
+def _tally_add_many(votes: dict[tuple[uuid.UUID, uuid.UUID], int]) -> None:
+    """Adds to a shard of each (poll, choice)'s tally, in one statement. In the order of the choices, so that two
+    transactions adding to the same choices never wait for each other's rows in a cycle."""
+    params: list[Any] = []
+    for (poll_id, choice_id), count in sorted(votes.items()):
+        params += [*_db_uuids(poll_id, choice_id), random.randrange(ChoiceTally.SHARDS), count]
     with connection.cursor() as cursor:
-        cursor.execute(_TALLY_ADD, [*_db_uuids(poll_id, choice_id), random.randrange(ChoiceTally.SHARDS), votes])
+        cursor.execute(_tally_add_sql(len(votes)), params)
 
 
 def _poll_closed(poll_id: uuid.UUID) -> Conflict:
@@ -104,7 +139,8 @@ def vote_cast(*, poll_id: uuid.UUID, choice_id: uuid.UUID, voter_id: str) -> Vot
     or choice may have been created a moment ago, and is recorded if that wait made it valid.
     """
     vote = Vote(id=uuid.uuid4(), poll_id=poll_id, choice_id=choice_id, voter_id=voter_id, created_at=timezone.now())
-    if _record_if_valid(vote):
+    # Any vote the batch did not record is cast alone, as if there were no batch: its answer is the same.
+    if _recorded_in_batch(vote) or _record_if_valid(vote):
         return _logged(vote)
     poll = _poll_with_choice_awaited(poll_id=poll_id, choice_id=choice_id)
     _validate_vote(poll=poll, poll_id=poll_id, choice_id=choice_id, now=vote.created_at)
@@ -122,6 +158,54 @@ def _logged(vote: Vote) -> Vote:
     return vote
 
 
+def _recorded_in_batch(vote: Vote) -> bool:
+    """Whether the process's committer recorded the vote with the others cast at the same moment (VOTES["BATCH"]).
+    Never inside a caller's transaction (an Idempotency-Key's, whose stored answer commits with the vote): the
+    vote then commits with it, alone."""
+    if not settings.VOTES["BATCH"] or connection.in_atomic_block:
+        return False
+    return _committer().record(vote, django_events.event_for(_cast_of(vote), key=str(vote.poll_id))) is Outcome.RECORDED
+
+
+def _committer() -> Committer:
+    return _COMMITTER
+
+
+def votes_record_batch(votes: Sequence[Vote], events: Sequence[django_events.Event]) -> set[uuid.UUID]:
+    """Records the votes that the read models make valid and that break no one-vote-per-voter rule, each with its
+    ``vote.cast`` (``events``, one per vote, made by ``django_events.event_for``) and its tally, in one
+    transaction: one insert of the votes, one of their outbox rows, one upsert of their tallies, one commit.
+    Returns the ids of the votes recorded; the others wrote nothing."""
+    with transaction.atomic():
+        recorded = _votes_insert_if_valid(votes)
+        if recorded:
+            django_events.publish_events([event for vote, event in zip(votes, events, strict=True) if vote.id in recorded])
+            # Last before the commit, as for one vote.
+            _tally_add_many(Counter((vote.poll_id, vote.choice_id) for vote in votes if vote.id in recorded))
+    return recorded
+
+
+# The process's one committer (its thread starts with the first vote): one, so that it borrows one connection.
+_COMMITTER = Committer(votes_record_batch)
+
+
+def _votes_insert_if_valid(votes: Sequence[Vote]) -> set[uuid.UUID]:
+    params: list[Any] = []
+    # In the order of the unique index, so that two batches holding the same voters wait in one direction.
+    for vote in sorted(votes, key=lambda vote: (str(vote.poll_id), vote.voter_id)):
+        params += [*_db_uuids(vote.id, vote.poll_id, vote.choice_id), vote.voter_id,
+                   connection.ops.adapt_datetimefield_value(vote.created_at)]
+    with connection.cursor() as cursor:
+        cursor.execute(_votes_insert_if_valid_sql(len(votes)), params)
+        to_uuid = Vote._meta.pk.to_python
+        return {to_uuid(row[0]) for row in cursor.fetchall()}
+
+
+def _cast_of(vote: Vote) -> VoteCast:
+    return VoteCast(vote_id=vote.id, poll_id=vote.poll_id, choice_id=vote.choice_id, voter_id=vote.voter_id,
+                    created_at=vote.created_at)
+
+
 def _record_if_valid(vote: Vote) -> bool:
     """False, with nothing written, when the read models do not make the vote valid (see _VOTE_INSERT_IF_VALID)."""
     poll_id, choice_id = vote.poll_id, vote.choice_id
@@ -131,10 +215,7 @@ def _record_if_valid(vote: Vote) -> bool:
         with transaction.atomic():
             if not _vote_insert_if_valid(vote):
                 return False
-            cast = VoteCast(
-                vote_id=vote.id, poll_id=poll_id, choice_id=choice_id, voter_id=vote.voter_id, created_at=vote.created_at
-            )
-            django_events.publish(cast, key=str(poll_id))
+            django_events.publish(_cast_of(vote), key=str(poll_id))
             # Last before the commit: a viral poll's votes wait on this row's lock for the shortest time.
             _tally_add(poll_id=poll_id, choice_id=choice_id, votes=1)
     except IntegrityError as error:

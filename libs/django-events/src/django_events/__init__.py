@@ -4,7 +4,7 @@ from .context import correlation, current_correlation_id
 from .contracts import Catalogue, ContractViolation, Payload
 from .envelope import Event, InvalidEvent, topic_for
 from .freshness import wait_for_read_model
-from .outbox import apublish, publish
+from .outbox import apublish, event_for, publish, publish_events
 from .projection import Projection
 from .registry import UnsupportedVersion, handler, handles
 from .subscriptions import routes, subscribe
@@ -22,10 +22,12 @@ __all__ = [
     "Projection",
     "UnsupportedVersion",
     "correlation",
+    "event_for",
     "current_correlation_id",
     "handler",
     "handles",
     "publish",
+    "publish_events",
     "register_upcasters",
     "routes",
     "subscribe",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -58,6 +59,55 @@ def publish(
     Deprecated, until django-events 1.0: ``publish("vote.cast", key=..., data={...}, version=1)``, a type and
     a dict (it warns).
     """
+    event = _event(payload, key=key, data=data, version=version, type=type)
+    span = carrier = None
+    if (active := tracer()) is not None:
+        span, carrier = start_create(active, event.type, event.topic, event.key, str(event.id))
+        event = dataclasses.replace(event, traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate"))
+    row = _row(event)
+    alias = using or events_settings.DATABASE
+    if span is None:
+        _insert([row], alias)
+        return event
+    row["trace_context"] = carrier or None
+    try:
+        _insert([row], alias)
+    except BaseException as error:
+        span.record_exception(error)
+        raise
+    finally:
+        span.end()
+    return event
+
+
+def event_for(payload: Payload, /, *, key: str) -> Event:
+    """The event ``publish`` would record, made now, in the caller's context (its correlation id, its trace), and
+    not recorded yet: ``publish_events`` records it, maybe in another thread's transaction with other events.
+
+    For a writer that commits the work of several requests together: each request makes its own event, so each
+    keeps its correlation id and trace, and the one that commits records them all in one statement. Its ``create``
+    span (when tracing) ends here, being the event's creation; the insert is the committing transaction's.
+    """
+    if not isinstance(payload, Payload):
+        raise TypeError(f"event_for() takes a Payload, not {payload!r}")
+    event = _event(payload, key=key)
+    if (active := tracer()) is not None:
+        span, carrier = start_create(active, event.type, event.topic, event.key, str(event.id))
+        span.end()
+        event = dataclasses.replace(event, traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate"))
+    return event
+
+
+def publish_events(events: Sequence[Event], *, using: str | None = None) -> None:
+    """Records events made by ``event_for`` for delivery once the surrounding transaction commits, in one
+    statement: rolled back, none of them; committed, all. Per-key commit order holds as for ``publish`` (the
+    keys' locks are taken in one order, so two such transactions never wait for each other in a cycle)."""
+    if events:
+        _insert([_row(event) for event in events], using or events_settings.DATABASE)
+
+
+def _event(payload: Payload | str | None, *, key: str, data: dict[str, Any] | None = None,
+           version: int | None = None, type: str | None = None) -> Event:
     if isinstance(payload, Payload):
         if data is not None or version is not None or type is not None:
             raise TypeError("publish() takes a payload or a type with data, not both")
@@ -73,7 +123,7 @@ def publish(
             f"publish({event_type!r}, data={{...}}) is deprecated and goes in django-events 1.0: publish the typed "
             f"payload, publish(<its Payload dataclass>(...), key=...)",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         event_version, event_data = version or 1, data
     event = Event(
@@ -87,10 +137,10 @@ def publish(
     )
     if events_settings.VALIDATE_PUBLISHED:
         validate_published(event)
-    span = carrier = None
-    if (active := tracer()) is not None:
-        span, carrier = start_create(active, event.type, event.topic, event.key, str(event.id))
-        event = dataclasses.replace(event, traceparent=carrier.get("traceparent"), tracestate=carrier.get("tracestate"))
+    return event
+
+
+def _row(event: Event) -> dict[str, Any]:
     # insert_rows rather than the ORM's create(): less CPU, on the path of every write that publishes.
     row = {
         "event_id": event.id,
@@ -101,19 +151,10 @@ def publish(
         "shard": shard_of(event.key),
         "payload": event.to_json(),
     }
-    alias = using or events_settings.DATABASE
-    if span is None:
-        _insert(row, alias)
-        return event
-    row["trace_context"] = carrier or None
-    try:
-        _insert(row, alias)
-    except BaseException as error:
-        span.record_exception(error)
-        raise
-    finally:
-        span.end()
-    return event
+    if event.traceparent:
+        row["trace_context"] = {name: value for name, value in
+                                (("traceparent", event.traceparent), ("tracestate", event.tracestate)) if value}
+    return row
 
 
 async def apublish(
@@ -143,30 +184,32 @@ async def apublish(
     return await publishing(payload, key=key, data=data, version=version, using=using, type=type)
 
 
-def _insert(row: dict[str, Any], alias: str) -> None:
+def _insert(rows: list[dict[str, Any]], alias: str) -> None:
     from .models import OutboxEvent  # models load after the app registry; this module loads before it
 
     connection = connections[alias]
     if not (events_settings.KEY_COMMIT_ORDER and connection.vendor == "postgresql"):
         # SQLite lets one transaction write at a time, from its first write to its commit: a key's rows are
         # numbered in commit order already.
-        insert_rows(OutboxEvent, [row], using=alias)
+        insert_rows(OutboxEvent, rows, using=alias)
     elif connection.in_atomic_block or not connection.get_autocommit():
-        _insert_in_key_order(row, alias)
+        _insert_in_key_order(rows, alias)
     else:
         with transaction.atomic(using=alias):  # outside a transaction: the lock must cover the row's commit
-            _insert_in_key_order(row, alias)
+            _insert_in_key_order(rows, alias)
 
 
-def _insert_in_key_order(row: dict[str, Any], alias: str) -> None:
-    """Numbers the row after every committed row of its key, and before any row of the key that commits later.
+def _insert_in_key_order(rows: list[dict[str, Any]], alias: str) -> None:
+    """Numbers the rows after every committed row of their keys, and before any row of their keys that commits
+    later.
 
-    The lock lasts until the caller's transaction ends, so another transaction publishing for the key waits here
+    Each lock lasts until the caller's transaction ends, so another transaction publishing for the key waits here
     for that commit (or rollback), and only then takes its number from the outbox's sequence: one key's rows are
     numbered, and so relayed, in the order their transactions committed. Other keys do not wait.
     """
     from .models import OutboxEvent
 
     with connections[alias].cursor() as cursor:
-        cursor.execute(_KEY_LOCK, [KEY_LOCK_NAMESPACE, key_lock_id(row["topic"], row["key"])])
-    insert_rows(OutboxEvent, [row], using=alias)
+        for lock in sorted({key_lock_id(row["topic"], row["key"]) for row in rows}):
+            cursor.execute(_KEY_LOCK, [KEY_LOCK_NAMESPACE, lock])
+    insert_rows(OutboxEvent, rows, using=alias)

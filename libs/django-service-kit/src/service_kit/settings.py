@@ -54,6 +54,14 @@ def env_rates(name: str, default: dict[str, str]) -> dict[str, str]:
     return rates
 
 
+def throttle_classes() -> list[str]:
+    """Burst, sustained and the view's scope, counted in one statement per request; ``RATE_LIMITS_TOGETHER=false``
+    counts them one transaction each, as the kit did before (to measure one beside the other)."""
+    if env_bool("RATE_LIMITS_TOGETHER", True):
+        return ["service_kit.throttling.CallerRateThrottles"]
+    return [f"service_kit.throttling.{name}" for name in ("BurstRateThrottle", "SustainedRateThrottle", "ScopedRateThrottle")]
+
+
 def rate_limits_on() -> bool:
     """``RATE_LIMITS=off`` lifts every throttle, for a fuzzing run that sends thousands of requests from one
     address; the gateway reads the same variable. Anything but on/off is refused rather than guessed."""
@@ -239,11 +247,7 @@ def common_settings(
             "DEFAULT_PAGINATION_CLASS": "service_kit.pagination.Pagination",
             "PAGE_SIZE": 20,
             "EXCEPTION_HANDLER": "service_kit.errors.exception_handler",
-            "DEFAULT_THROTTLE_CLASSES": [
-                "service_kit.throttling.BurstRateThrottle",
-                "service_kit.throttling.SustainedRateThrottle",
-                "service_kit.throttling.ScopedRateThrottle",
-            ] if rate_limits_on() else [],
+            "DEFAULT_THROTTLE_CLASSES": throttle_classes() if rate_limits_on() else [],
             "DEFAULT_THROTTLE_RATES": env_rates("THROTTLE_RATES", DEFAULT_THROTTLE_RATES),
             # REMOTE_ADDR is the client already: uvicorn takes X-Forwarded-For from FORWARDED_ALLOW_IPS (the gateway)
             # only. DRF reading the header itself would believe it from anyone who reaches the service.

@@ -43,13 +43,16 @@ def client_key(request: Request) -> str:
     return address_key(str(request.META.get("REMOTE_ADDR") or "unknown"))
 
 
+def _caller(request: Request) -> str:
+    user = getattr(request, "user", None)
+    return f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_key(request)}"
+
+
 class _CallerRateThrottle(throttling.SimpleRateThrottle):
     _wait: float | None = None
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        user = getattr(request, "user", None)
-        ident = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{client_key(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.cache_format % {"scope": self.scope, "ident": _caller(request)}
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         if self.rate is None:
@@ -105,3 +108,42 @@ class ScopedRateThrottle(_CallerRateThrottle):
 
     def wait(self) -> float | None:
         return super().wait() if getattr(self, "rate", None) else None
+
+
+class CallerRateThrottles(throttling.BaseThrottle):
+    """The caller's limits together, as the three classes above count them one by one (``burst``, ``sustained``
+    and the view's ``throttle_scope``, else ``scoped``), in one statement (``ratelimit.hit_all``): one round
+    trip per request instead of a transaction per limit. Refused when any limit refuses; the wait is the longest."""
+
+    limits = ("burst", "sustained")
+    fallback_scope = ScopedRateThrottle.fallback_scope
+    _wait: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        rates = throttling.SimpleRateThrottle.THROTTLE_RATES
+        scoped = getattr(view, "throttle_scope", None)
+        scopes = {scope: rates.get(scope) for scope in self.limits}
+        if scoped:
+            scopes[scoped] = rates.get(scoped, rates.get(self.fallback_scope))
+        caller = _caller(request)
+        limits = [ratelimit.Limit(throttling.SimpleRateThrottle.cache_format % {"scope": scope, "ident": caller},
+                                  *_parsed(rate)) for scope, rate in scopes.items() if rate is not None]
+        if not limits:
+            return True
+        try:
+            verdicts = ratelimit.hit_all(limits)
+        except DatabaseError:
+            logger.warning("rate limits not counted: their database failed", exc_info=True)
+            return True
+        waits = [verdict.wait for verdict in verdicts if not verdict.allowed]
+        self._wait = max(waits) if waits else None
+        return not waits
+
+    def wait(self) -> float | None:
+        return None if self._wait is None else float(ratelimit.retry_after(self._wait))
+
+
+def _parsed(rate: str) -> tuple[int, int]:
+    """DRF's ``"<requests>/<period>"``: requests, and the period in seconds (s, m, h or d, as DRF reads it)."""
+    requests, period = rate.split("/")
+    return int(requests), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]

@@ -4,10 +4,11 @@ import uuid
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django_events.testing import captured_events
 from rest_framework.test import APIClient
 from service_kit.testing import make_token, register_known_user
 
-from votes.models import Vote
+from votes.models import ChoiceTally, Vote
 from votes.tests.factories import choice_view_create, poll_view_create
 
 PARALLEL_REQUESTS = 8
@@ -43,3 +44,44 @@ def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
 
     assert sorted(statuses) == [201] + [409] * (PARALLEL_REQUESTS - 1)
     assert Vote.objects.filter(poll_id=poll.id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "one by one"])
+def test_many_voters_at_once_each_get_their_own_answer_and_their_own_vote_cast(settings, batch):
+    settings.VOTES = {**settings.VOTES, "BATCH": batch}
+    poll = poll_view_create()
+    choice = choice_view_create(poll=poll)
+    voters = [str(uuid.uuid4()) for _ in range(PARALLEL_REQUESTS - 3)]
+    twice = voters[0]
+    requests = [*voters, twice, twice, voters[1]]  # three duplicates among them, maybe in one batch
+    for voter in voters:
+        register_known_user(voter, voter[:8])
+    start_together = threading.Barrier(len(requests))
+    answers: list[tuple[str, int, dict]] = []
+
+    def vote(voter: str) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id=voter, username=voter[:8])}")
+        try:
+            start_together.wait()
+            response = client.post(
+                reverse("vote-cast"), {"poll_id": str(poll.id), "choice_id": str(choice.id)}, format="json"
+            )
+            answers.append((voter, response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    with captured_events() as events:
+        threads = [threading.Thread(target=vote, args=(voter,)) for voter in requests]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    created = {voter: body["id"] for voter, status, body in answers if status == 201}
+    assert sorted(created) == sorted(voters)  # each voter's vote accepted once
+    assert sorted(status for _, status, _ in answers) == [201] * len(voters) + [409] * 3
+    assert {str(v) for v in Vote.objects.values_list("id", flat=True)} == set(created.values())
+    assert sorted(e.data["vote_id"] for e in events if e.type == "vote.cast") == sorted(created.values())
+    assert sum(ChoiceTally.objects.filter(poll_id=poll.id).values_list("votes", flat=True)) == len(voters)

@@ -162,3 +162,34 @@ def test_a_request_not_sampled_skips_the_django_instrumentation(
         assert f"{context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c" and not context.trace_flags.sampled
         assert context.span_id not in (0, 0xB7AD6B7169203331)  # the service's own hop, as the SDK makes it
         assert trace.get_current_span() is trace.INVALID_SPAN and exported.get_finished_spans() == ()
+
+
+def test_queries_are_traced_only_under_a_recorded_span() -> None:
+    pytest.importorskip("opentelemetry.instrumentation.psycopg")
+    import os
+
+    import psycopg
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+    from service_kit._queries import Instrumentor
+    from service_kit._sampling import ChildrenOfRecordedSpans
+
+    if not os.environ.get("DATABASE_URL"):
+        pytest.skip("needs DATABASE_URL")
+    provider, exported = _recording_provider(1.0)
+    Instrumentor().instrument(tracer_provider=ChildrenOfRecordedSpans(provider))
+    try:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # no request around it
+            unsampled = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(0)))
+            with trace.use_span(unsampled):
+                cursor.execute("SELECT 2")
+            assert exported.get_finished_spans() == ()
+            with provider.get_tracer("django").start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER):
+                cursor.execute("SELECT 3")
+                assert cursor.fetchone() == (3,)
+    finally:
+        Instrumentor().uninstrument()
+    (query, request) = exported.get_finished_spans()
+    assert (query.name, query.parent.span_id) == ("SELECT", request.context.span_id)

@@ -92,12 +92,13 @@ def _install(service: str, name: str) -> None:
     try:
         from opentelemetry import trace
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        from ._requests import Instrumentor, SampledRequestsOnly
+        from ._queries import Instrumentor as PsycopgInstrumentor
+        from ._requests import Instrumentor as DjangoInstrumentor
+        from ._requests import SampledRequestsOnly
     except ImportError as missing:
         raise TracingUnavailable(
             f"tracing is configured (OTEL_* variables) but not installed ({missing.name}): "
@@ -116,9 +117,9 @@ def _install(service: str, name: str) -> None:
     trace.set_tracer_provider(provider)
     # What is still in the batch leaves with the process (a relay or consumer stopped by SIGTERM).
     atexit.register(provider.shutdown)
-    # A request, query or call that is not sampled costs next to nothing (_requests, _sampling).
+    # A request, query or call that is not sampled costs next to nothing (_requests, _queries, _sampling).
     SampledRequestsOnly.follow(provider)
-    Instrumentor().instrument(excluded_urls=excluded_urls(os.environ))
+    DjangoInstrumentor().instrument(excluded_urls=excluded_urls(os.environ))
     # Django hands psycopg a cursor class of its own; the instrumentation wraps whatever factory it is given.
     PsycopgInstrumentor().instrument(enable_commenter=False, tracer_provider=ChildrenOfRecordedSpans(provider))
     HTTPXClientInstrumentor().instrument(tracer_provider=ChildrenOfRecordedSpans(provider))

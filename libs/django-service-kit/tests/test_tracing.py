@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
@@ -91,3 +92,104 @@ def test_paths_the_instrumentation_cannot_record_are_not_traced(path: str, trace
     assert parse_excluded_urls(excluded_urls({})).url_disabled(url) is not traced
     if not traced and path != "/healthz":  # whatever the variables exclude
         assert parse_excluded_urls(excluded_urls({"OTEL_PYTHON_EXCLUDED_URLS": "/nothing"})).url_disabled(url)
+
+
+def _recording_provider(ratio: float) -> tuple[Any, Any]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
+
+    from service_kit._sampling import WithoutLoneQueries
+
+    exported = InMemorySpanExporter()
+    provider = TracerProvider(sampler=WithoutLoneQueries(ParentBasedTraceIdRatio(ratio)))
+    provider.add_span_processor(SimpleSpanProcessor(exported))
+    return provider, exported
+
+
+def test_client_spans_are_made_only_under_a_recorded_span() -> None:
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+    from service_kit._sampling import ChildrenOfRecordedSpans
+
+    provider, exported = _recording_provider(1.0)
+    queries = ChildrenOfRecordedSpans(provider).get_tracer("psycopg")
+    unsampled = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(0)))
+    with trace.use_span(unsampled), queries.start_as_current_span("SELECT", kind=SpanKind.CLIENT) as span:
+        assert span is unsampled and trace.get_current_span() is unsampled  # the request's, for propagation
+    with queries.start_as_current_span("SELECT outbox", kind=SpanKind.CLIENT) as span:
+        assert not span.get_span_context().is_valid
+    assert exported.get_finished_spans() == ()
+    with (provider.get_tracer("django").start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER),
+          queries.start_as_current_span("INSERT", kind=SpanKind.CLIENT)):
+        pass
+    assert [span.name for span in exported.get_finished_spans()] == ["INSERT", "POST /api/votes/"]
+
+
+@pytest.mark.parametrize(("traceparent", "contrib"), [
+    ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", False),  # the gateway decided against it
+    ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),
+    (None, True),  # a root: the sampler decides on the id the SDK makes
+    ("garbage", True),
+])
+def test_a_request_not_sampled_skips_the_django_instrumentation(
+    monkeypatch: pytest.MonkeyPatch, rf: Any, traceparent: str | None, contrib: bool
+) -> None:
+    pytest.importorskip("opentelemetry.instrumentation.django")
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    from service_kit._requests import SampledRequestsOnly
+
+    provider, exported = _recording_provider(1.0)
+    monkeypatch.setattr(SampledRequestsOnly, "sampler", None)
+    SampledRequestsOnly.follow(provider)
+    monkeypatch.setattr(_DjangoMiddleware, "__call__", lambda self, request: "contrib")
+    seen = []
+
+    def view(request: Any) -> str:
+        seen.append(trace.get_current_span().get_span_context())
+        return "view"
+
+    headers = {"HTTP_TRACEPARENT": traceparent} if traceparent else {}
+    answer = SampledRequestsOnly(view)(rf.post("/api/votes/", **headers))
+    assert answer == ("contrib" if contrib else "view")
+    if not contrib:
+        (context,) = seen
+        assert f"{context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c" and not context.trace_flags.sampled
+        assert context.span_id not in (0, 0xB7AD6B7169203331)  # the service's own hop, as the SDK makes it
+        assert trace.get_current_span() is trace.INVALID_SPAN and exported.get_finished_spans() == ()
+
+
+def test_queries_are_traced_only_under_a_recorded_span() -> None:
+    pytest.importorskip("opentelemetry.instrumentation.psycopg")
+    import os
+
+    import psycopg
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+    from service_kit._queries import Instrumentor
+    from service_kit._sampling import ChildrenOfRecordedSpans
+
+    if not os.environ.get("DATABASE_URL"):
+        pytest.skip("needs DATABASE_URL")
+    provider, exported = _recording_provider(1.0)
+    Instrumentor().instrument(tracer_provider=ChildrenOfRecordedSpans(provider))
+    try:
+        with psycopg.connect(os.environ["DATABASE_URL"]) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # no request around it
+            unsampled = NonRecordingSpan(SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(0)))
+            with trace.use_span(unsampled):
+                cursor.execute("SELECT 2")
+            assert exported.get_finished_spans() == ()
+            with provider.get_tracer("django").start_as_current_span("POST /api/votes/", kind=SpanKind.SERVER):
+                cursor.execute("SELECT 3")
+                assert cursor.fetchone() == (3,)
+    finally:
+        Instrumentor().uninstrument()
+    (query, request) = exported.get_finished_spans()
+    assert (query.name, query.parent.span_id) == ("SELECT", request.context.span_id)

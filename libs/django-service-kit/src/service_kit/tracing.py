@@ -91,12 +91,14 @@ def configure(service: str) -> bool:
 def _install(service: str, name: str) -> None:
     try:
         from opentelemetry import trace
-        from opentelemetry.instrumentation.django import DjangoInstrumentor
         from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
         from opentelemetry.sdk.resources import SERVICE_NAME, Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from ._queries import Instrumentor as PsycopgInstrumentor
+        from ._requests import Instrumentor as DjangoInstrumentor
+        from ._requests import SampledRequestsOnly
     except ImportError as missing:
         raise TracingUnavailable(
             f"tracing is configured (OTEL_* variables) but not installed ({missing.name}): "
@@ -106,7 +108,7 @@ def _install(service: str, name: str) -> None:
     resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
     # The SDK reads OTEL_TRACES_SAMPLER(_ARG) itself; its choice is wrapped so that a query outside any request
     # or message (a relay's outbox poll, a migration) starts no trace of its own.
-    from ._sampling import WithoutLoneQueries
+    from ._sampling import ChildrenOfRecordedSpans, WithoutLoneQueries
 
     sampler = WithoutLoneQueries(TracerProvider().sampler)
     provider = TracerProvider(resource=resource, sampler=sampler)
@@ -115,10 +117,12 @@ def _install(service: str, name: str) -> None:
     trace.set_tracer_provider(provider)
     # What is still in the batch leaves with the process (a relay or consumer stopped by SIGTERM).
     atexit.register(provider.shutdown)
+    # A request, query or call that is not sampled costs next to nothing (_requests, _queries, _sampling).
+    SampledRequestsOnly.follow(provider)
     DjangoInstrumentor().instrument(excluded_urls=excluded_urls(os.environ))
     # Django hands psycopg a cursor class of its own; the instrumentation wraps whatever factory it is given.
-    PsycopgInstrumentor().instrument(enable_commenter=False)
-    HTTPXClientInstrumentor().instrument()
+    PsycopgInstrumentor().instrument(enable_commenter=False, tracer_provider=ChildrenOfRecordedSpans(provider))
+    HTTPXClientInstrumentor().instrument(tracer_provider=ChildrenOfRecordedSpans(provider))
     logger.info("tracing on: spans of %s %s", resource.attributes.get(SERVICE_NAME),
                 "sent nowhere (OTEL_TRACES_EXPORTER=none)" if name == "none" else f"exported by {name}")
 

@@ -164,7 +164,11 @@ def _recorded_in_batch(vote: Vote) -> bool:
     vote then commits with it, alone."""
     if not settings.VOTES["BATCH"] or connection.in_atomic_block:
         return False
-    return _committer().record(vote, django_events.event_for(_cast_of(vote), key=str(vote.poll_id))) is Outcome.RECORDED
+    event = django_events.event_for(_cast_of(vote), key=str(vote.poll_id))
+    # Back to the pool while the vote waits: the committer borrows from the same pool, sized one per thread, and
+    # would otherwise wait for a connection held by the very requests that wait for it.
+    connection.close()
+    return _committer().record(vote, event) is Outcome.RECORDED
 
 
 def _committer() -> Committer:

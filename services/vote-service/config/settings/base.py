@@ -22,10 +22,8 @@ DATABASES = {"default": database_from_env(name="vote_service", sqlite_path=BASE_
 # Group commit (votes.batching), VOTES_BATCH=on: the votes a web process's requests cast at the same moment are
 # recorded by one committer in one transaction and one commit, each request answered after it. Off by default:
 # measured beside each vote in its own transaction it saved PostgreSQL work but no votes/s (bench/README.md).
-# The committer holds a connection of its own while it commits, besides the request threads' ones.
+# The committer borrows a connection from the pool that the waiting requests gave theirs back to.
 VOTES = {"BATCH": env_bool("VOTES_BATCH", False)}
-if VOTES["BATCH"] and "pool" in DATABASES["default"].get("OPTIONS", {}):
-    DATABASES["default"]["OPTIONS"]["pool"]["max_size"] += 1
 
 # What this service publishes is checked against the platform's event contracts (VALIDATE_PUBLISHED, in tests);
 # what it consumes is refused unless it comes from its type's owner there (OWNERS). No per-key commit order: every

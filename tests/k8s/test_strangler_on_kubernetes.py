@@ -33,29 +33,6 @@ TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith" for service in ("polls
 VOTERS = 90
 MONOLITH_TAG = "0.1.0"  # deploy/helm/monolith's appVersion, monolith/pyproject.toml's version
 
-# The Kafka rights the contracts do not name while the seam moves: the monolith writes the topics of the events
-# it publishes and reads vote.cast; vote-service reads the monolith's vote.cast (MIGRATING_FROM). Granted by the
-# administrator, whose password comes on standard input, from a pod the broker admits.
-GRANT = """
-import os, sys
-from confluent_kafka.admin import AclBinding, AclOperation as Op, AclPermissionType, AdminClient
-from confluent_kafka.admin import ResourcePatternType as P, ResourceType as T
-prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
-def allow(kind, name, op, who, pattern=P.LITERAL):
-    return AclBinding(kind, name, pattern, "User:" + who, "*", op, AclPermissionType.ALLOW)
-rights = {"monolith": {"write": ["poll", "choice", "vote", "vote.dlq"], "read": ["vote"]},
-          "vote-service": {"write": ["vote.dlq"], "read": ["vote"]}}
-acls = [allow(T.GROUP, prefix + "monolith", op, "monolith", P.PREFIXED) for op in (Op.READ, Op.DESCRIBE)]
-for who, topics in rights.items():
-    acls += [allow(T.TOPIC, prefix + t, op, who) for t in topics["write"] for op in (Op.WRITE, Op.DESCRIBE, Op.CREATE)]
-    acls += [allow(T.TOPIC, prefix + t, op, who) for t in topics["read"] for op in (Op.READ, Op.DESCRIBE)]
-admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "security.protocol": "SASL_PLAINTEXT",
-                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin", "sasl.password": sys.stdin.read().strip()})
-for future in admin.create_acls(acls, request_timeout=30).values():
-    future.result(30)
-print("granted", len(acls))
-"""
-
 
 def helm(*args: str) -> str:
     return run("helm", *args, "-n", NAMESPACE, timeout=900)
@@ -67,9 +44,11 @@ def image_tag(deployment: str) -> str:
 
 
 def grant_the_seams_kafka_rights() -> None:
+    """What the contracts do not name while the seam moves (the script says which rights)."""
     secret = kubectl_json("get", "secret", "kafka-admin")["data"]["KAFKA_ADMIN_PASSWORD"]
-    result = run("sh", "-c", f'echo "$PASSWORD" | kubectl -n {NAMESPACE} exec -i deploy/vote-service-relay -- '
-                 f'python -c "$GRANT"', env_extra={"PASSWORD": base64.b64decode(secret).decode(), "GRANT": GRANT})
+    result = run("sh", "-c", f'kubectl -n {NAMESPACE} exec -i deploy/vote-service-relay -- '
+                 f'env KAFKA_ADMIN_PASSWORD="$PASSWORD" python - < {ROOT}/deploy/platform/votes-seam-kafka-acls.py',
+                 env_extra={"PASSWORD": base64.b64decode(secret).decode()})
     assert "granted" in result, result
 
 

@@ -1,0 +1,44 @@
+"""The Kafka rights the contracts do not name while the votes seam moves out of the monolith (docs/migration.md):
+the monolith writes the topics of the events it publishes (poll.created, choice.created, vote.cast) and reads
+vote.cast with a consumer group of its own; vote-service reads the monolith's vote.cast (MIGRATING_FROM). Run in a
+pod the platform's Kafka admits, with the administrator's password in KAFKA_ADMIN_PASSWORD:
+
+    kubectl -n polls exec -i deploy/vote-service-relay -- env KAFKA_ADMIN_PASSWORD="$(kubectl -n polls get secret \
+      kafka-admin -o jsonpath='{.data.KAFKA_ADMIN_PASSWORD}' | base64 -d)" python - < deploy/platform/votes-seam-kafka-acls.py
+
+Idempotent. The monolith's principal and password come from the platform release (`services.monolith`)."""
+
+import os
+
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+RIGHTS = {"monolith": {"write": ["poll", "choice", "vote", "vote.dlq"], "read": ["vote"]},
+          "vote-service": {"write": ["vote.dlq"], "read": ["vote"]}}
+GROUPS = ["monolith"]
+
+
+def allow(kind, name, operation, principal, pattern=ResourcePatternType.LITERAL):
+    return AclBinding(kind, name, pattern, f"User:{principal}", "*", operation, AclPermissionType.ALLOW)
+
+
+prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+acls = [allow(ResourceType.GROUP, prefix + group, operation, group, ResourcePatternType.PREFIXED)
+        for group in GROUPS for operation in (AclOperation.READ, AclOperation.DESCRIBE)]
+for principal, topics in RIGHTS.items():
+    acls += [allow(ResourceType.TOPIC, prefix + topic, operation, principal) for topic in topics["write"]
+             for operation in (AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.CREATE)]
+    acls += [allow(ResourceType.TOPIC, prefix + topic, operation, principal) for topic in topics["read"]
+             for operation in (AclOperation.READ, AclOperation.DESCRIBE)]
+admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "security.protocol": "SASL_PLAINTEXT",
+                     "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin",
+                     "sasl.password": os.environ["KAFKA_ADMIN_PASSWORD"]})
+for future in admin.create_acls(acls, request_timeout=30).values():
+    future.result(30)
+print(f"granted {len(acls)} ACLs")

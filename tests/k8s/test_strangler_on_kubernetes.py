@@ -30,7 +30,8 @@ GATEWAY_RELEASE, GATEWAY_PORT = "migration", 30081
 # The gateway's upstream values: every route of the monolith's seams to its one web process (step 1).
 TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith" for service in ("polls-service", "choice-service",
                                                                           "vote-service")]
-VOTERS = 90
+# Enough voters for the three steps at about one vote a second, helm's own time included.
+VOTERS = 150
 MONOLITH_TAG = "0.1.0"  # deploy/helm/monolith's appVersion, monolith/pyproject.toml's version
 
 
@@ -136,14 +137,14 @@ def step(load: Load, votes: int, action: tuple[str, ...] = ()) -> tuple[Tally, f
 def test_the_gateway_moves_votes_to_vote_service_and_back_by_helm_under_load(platform: Platform,
                                                                              migration: Platform) -> None:
     made = ballots(migration, platform, 3)
-    load = Load(migration.url, tokens(migration, VOTERS), made, threads=2, rate=2.0, reads_per_vote=1)
+    load = Load(migration.url, tokens(migration, VOTERS), made, threads=2, rate=1.2, reads_per_vote=1)
     poll = made[0].poll_id
     steps, served = {}, {}
     load.start()
     try:
         steps["1 monolith"] = step(load, 10)
         served["1 monolith"] = votes_served_by(migration, poll)
-        steps["4 helm upgrade"] = step(load, 20, ("upgrade", GATEWAY_RELEASE, str(HELM / "gateway"), "--reuse-values",
+        steps["4 helm upgrade"] = step(load, 15, ("upgrade", GATEWAY_RELEASE, str(HELM / "gateway"), "--reuse-values",
                                                   "--wait", "--timeout=5m",
                                                   "--set-string=upstreams.vote-service.name=vote-service"))
         served["4 helm upgrade"] = votes_served_by(migration, poll)

@@ -36,6 +36,7 @@ for principal, topics in RIGHTS.items():
              for operation in (AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.CREATE)]
     acls += [allow(ResourceType.TOPIC, prefix + topic, operation, principal) for topic in topics["read"]
              for operation in (AclOperation.READ, AclOperation.DESCRIBE)]
+acls = list(dict.fromkeys(acls))  # a topic both written and read is described once: the broker refuses duplicates
 admin = AdminClient({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "security.protocol": "SASL_PLAINTEXT",
                      "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": "admin",
                      "sasl.password": os.environ["KAFKA_ADMIN_PASSWORD"]})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +31,9 @@ GATEWAY_RELEASE, GATEWAY_PORT = "migration", 30081
 # The gateway's upstream values: every route of the monolith's seams to its one web process (step 1).
 TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith" for service in ("polls-service", "choice-service",
                                                                           "vote-service")]
-# Enough voters for the three steps at about one vote a second, helm's own time included.
-VOTERS = 150
+# Each voter votes once in each poll: enough votes for the three steps at about one a second, helm's own time
+# included, from few registrations (each hashes a password).
+VOTERS, POLLS = 20, 8
 MONOLITH_TAG = "0.1.0"  # deploy/helm/monolith's appVersion, monolith/pyproject.toml's version
 
 
@@ -140,8 +142,10 @@ def step(load: Load, votes: int, action: tuple[str, ...] = ()) -> tuple[Tally, f
 
 def test_the_gateway_moves_votes_to_vote_service_and_back_by_helm_under_load(platform: Platform,
                                                                              migration: Platform) -> None:
-    made = ballots(migration, platform, 3)
-    load = Load(migration.url, tokens(migration, VOTERS), made, threads=2, rate=1.2, reads_per_vote=1)
+    made = ballots(migration, platform, POLLS)
+    votes = [(token, ballot) for token in tokens(migration, VOTERS) for ballot in made]
+    random.shuffle(votes)
+    load = Load(migration.url, votes, made, threads=2, rate=1.2, reads_per_vote=1)
     poll, routed = made[0].poll_id, revisions()[-1]  # step 1's revision, the one to roll back to
     steps, served = {}, {}
     load.start()

@@ -48,10 +48,13 @@ def image_tag(deployment: str) -> str:
 
 def grant_the_seams_kafka_rights() -> None:
     """What the contracts do not name while the seam moves (the script says which rights)."""
-    secret = kubectl_json("get", "secret", "kafka-admin")["data"]["KAFKA_ADMIN_PASSWORD"]
-    result = run("sh", "-c", f'kubectl -n {NAMESPACE} exec -i deploy/vote-service-relay -- '
-                 f'env KAFKA_ADMIN_PASSWORD="$PASSWORD" python - < {ROOT}/deploy/platform/votes-seam-kafka-acls.py',
-                 env_extra={"PASSWORD": base64.b64decode(secret).decode()})
+    def secret(name: str, key: str) -> str:
+        return base64.b64decode(kubectl_json("get", "secret", name)["data"][key]).decode()
+
+    result = run("sh", "-c", f'kubectl -n {NAMESPACE} exec -i deploy/vote-service-relay -- env KAFKA_ADMIN_PASSWORD="$A" '
+                 f'MONOLITH_KAFKA_PASSWORD="$M" python - < {ROOT}/deploy/platform/votes-seam-kafka-acls.py',
+                 env_extra={"A": secret("kafka-admin", "KAFKA_ADMIN_PASSWORD"),
+                            "M": secret("monolith-kafka", "KAFKA_SASL_PASSWORD")})
     assert "granted" in result, result
 
 

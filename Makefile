@@ -291,7 +291,8 @@ deploy: venv
 # smoke test and tests/k8s. The cluster is torn down afterwards, pass or fail, so none of its processes takes CPU
 # from what runs next (binaries and images stay cached: the next run is back up in minutes); K8S_KEEP=1 leaves it
 # running. One run at a time on the machine (the cluster is machine-wide; its daemons do not inherit the lock).
-# The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap).
+# The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap); the
+# strangler test the monolith's image, which only this tier builds.
 K8S_UPGRADE_TAG := upgrade
 test-k8s: venv release-libs
 	@exec 7>>/tmp/polls-platform-test-k8s.lock; flock 7; \
@@ -299,6 +300,7 @@ test-k8s: venv release-libs
 		started=$$SECONDS; bash deploy/cluster/cluster.sh down; bash deploy/cluster/cluster.sh up 7>&-; \
 		PYTHON=$(PY) bash deploy/cluster/images.sh >/dev/null; \
 		TAG=$(K8S_UPGRADE_TAG) IMAGES=vote-service PYTHON=$(PY) bash deploy/cluster/images.sh >/dev/null; \
+		IMAGES=monolith PYTHON=$(PY) bash deploy/cluster/images.sh >/dev/null; \
 		eval "$$(bash deploy/cluster/cluster.sh env)"; \
 		gateway=$$(PYTHON=$(PY) bash deploy/platform/deploy.sh); eval "$$gateway"; \
 		export PATH="$$(bash deploy/cluster/build.sh):$$(PYTHON=$(PY) bash deploy/tests/install-tools.sh):$$PATH"; \

@@ -7,6 +7,8 @@
 #                        library wheels its pinned ranges pick from the local index (dist/index/, `make
 #                        release-libs`; fleet/wheels.py, run by $PYTHON), never libs/ itself, on the Python
 #                        services.toml names for it: Debian's python3 of the release that ships that version.
+#                        The monolith (monolith/, polls/polls-monolith) only when IMAGES names it: the cluster's migration
+#                        test alone runs it, so the usual build does not pay for it.
 #   images.sh cluster    the images the cluster itself runs: pause, coredns, metrics-server (cluster.sh calls it)
 #   images.sh build      as `all`, without importing them (no cluster needed: CI makes them while other tiers run)
 #   images.sh list       the names and tags `all` makes
@@ -195,10 +197,10 @@ python_shared_stages() {
 }
 
 service_image() {
-  local service=$1
+  local service=$1 folder=services/$1
+  [ "$service" != monolith ] || folder=monolith
   python_shared_stages "$(python_base_of "$(python_of "$service")")"
-  bah_build -f "services/$service/Dockerfile" --ignorefile "services/$service/Dockerfile.dockerignore" \
-    -t "$build_tag" .
+  bah_build -f "$folder/Dockerfile" --ignorefile "$folder/Dockerfile.dockerignore" -t "$build_tag" .
 }
 
 # debian_image DOCKERFILE: an image of deploy/docker/ built on the Debian base.
@@ -217,7 +219,8 @@ prometheus_image() {
     "$(dirname "$(readlink -f "$bin/prometheus")")"
 }
 
-python_of() { python3 -m fleet pythons | awk -v s="$1" '$1 == s {print $2}'; }
+# The monolith is not in services.toml: it runs on the services' default Python.
+python_of() { [ "$1" = monolith ] && echo 3.11 || python3 -m fleet pythons | awk -v s="$1" '$1 == s {print $2}'; }
 
 # The selected images' names, tags and build steps, one per line: NAME REF HASH-INPUTS... A service's inputs are
 # its wheels (not libs/): a library change it has not opted into leaves its image as it was.
@@ -228,6 +231,8 @@ plan() {
     echo "$service docker.io/polls/$service:$tag service_image:$service" \
       "$service_wheels/$service contracts services/$service deploy/docker/python-service.Dockerfile"
   done
+  echo "monolith docker.io/polls/polls-monolith:${TAG:-$(version_of monolith/pyproject.toml)} service_image:monolith" \
+    "$service_wheels/monolith contracts monolith deploy/docker/python-service.Dockerfile"
   echo "gateway docker.io/polls/gateway:${TAG:-$(version_of gateway/pyproject.toml)} debian_image:gateway.Dockerfile" \
     "gateway/web deploy/docker/gateway deploy/docker/gateway.Dockerfile"
   echo "postgresql docker.io/polls/postgresql:15 debian_image:postgresql.Dockerfile" \
@@ -240,12 +245,15 @@ plan() {
   echo "zipkin docker.io/polls/zipkin:$zipkin_version zipkin_image deploy/docker/zipkin.Dockerfile"
 }
 
-selected() { [ -z "${IMAGES:-}" ] || [[ " $IMAGES " == *" $1 "* ]]; }
+# Images made only when IMAGES names them.
+on_request=" monolith "
+named() { [[ " ${IMAGES:-} " == *" $1 "* ]]; }
+selected() { named "$1" || { [ -z "${IMAGES:-}" ] && [[ $on_request != *" $1 "* ]]; }; }
 
 all_images() {
   local started=$SECONDS name ref step inputs base_id wanted=()
   bases
-  for name in "${services[@]}"; do selected "$name" && wanted+=("$name"); done
+  for name in "${services[@]}" monolith; do selected "$name" && wanted+=("$name"); done
   if [ "${#wanted[@]}" -gt 0 ]; then
     [ -x "$PYTHON" ] || die "$PYTHON is missing: run \`make venv\` (or set PYTHON to a Python with packaging)"
     (cd "$repo_root" && "$PYTHON" -m fleet.wheels --copy "$service_wheels" "${wanted[@]}") ||

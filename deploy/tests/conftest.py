@@ -12,9 +12,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 HELM_DIR = ROOT / "deploy" / "helm"
 SERVICES = [service.service_name for service in fleet.load()]
 PLATFORM_CHARTS = ["gateway", "postgresql", "kafka", "polls-platform"]
-CHARTS = [*SERVICES, *PLATFORM_CHARTS]
+# The monolith the migration starts from (monolith/, docs/migration.md), on the services' library chart.
+CHARTS = [*SERVICES, "monolith", *PLATFORM_CHARTS]
 NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "non-default.yaml")
 GATEWAY_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "gateway-non-default.yaml")
+MONOLITH_SEAMS = str(pathlib.Path(__file__).parent / "values" / "monolith-seams.yaml")
 PLATFORM_NON_DEFAULT = str(pathlib.Path(__file__).parent / "values" / "platform-non-default.yaml")
 
 

@@ -9,6 +9,7 @@ from conftest import (
     CHARTS,
     GATEWAY_NON_DEFAULT,
     HELM_DIR,
+    MONOLITH_SEAMS,
     NON_DEFAULT,
     PLATFORM_NON_DEFAULT,
     ROOT,
@@ -23,11 +24,14 @@ from conftest import (
 VALUE_SETS = {"default": [], "non-default": ["-f", NON_DEFAULT]}
 GATEWAY_SETS = {"default": [], "non-default": ["-f", GATEWAY_NON_DEFAULT]}
 PLATFORM_SETS = {"default": [], "non-default": ["-f", PLATFORM_NON_DEFAULT]}
-SETS = {"gateway": GATEWAY_SETS, "polls-platform": PLATFORM_SETS, "postgresql": {"default": []}, "kafka": {"default": []}}
+MONOLITH_SETS = {**VALUE_SETS, "seams": ["-f", MONOLITH_SEAMS]}
+SETS = {"monolith": MONOLITH_SETS,
+        "gateway": GATEWAY_SETS, "polls-platform": PLATFORM_SETS, "postgresql": {"default": []}, "kafka": {"default": []}}
 
 
 # What `make deploy` installs with (deploy/platform/), linted and schema-checked like the rest.
-DEPLOY_VALUES = {**dict.fromkeys(SERVICES, "dev-service-values.yaml"), "polls-platform": "dev-platform-values.yaml"}
+DEPLOY_VALUES = {**dict.fromkeys([*SERVICES, "monolith"], "dev-service-values.yaml"),
+                 "polls-platform": "dev-platform-values.yaml"}
 
 
 def _cases():

@@ -38,7 +38,7 @@ class Tally:
 class Load:
     """``threads`` clients, each at most ``rate`` requests a second, one vote for every ``reads_per_vote`` reads."""
 
-    def __init__(self, gateway: str, tokens: list[str], ballots: list[Ballot], *, threads: int = 3,
+    def __init__(self, gateway: str, tokens: list[str] | list[tuple[str, Ballot]], ballots: list[Ballot], *, threads: int = 3,
                  rate: float = 8.0, reads_per_vote: int = 1) -> None:
         self.gateway, self.tokens, self.ballots = gateway, tokens, ballots
         self.threads, self.interval, self.reads_per_vote = threads, 1.0 / rate, reads_per_vote
@@ -102,6 +102,8 @@ class Load:
                     self.in_flight += 1
                     token = self.tokens.pop() if sent % (self.reads_per_vote + 1) == 0 and self.tokens else None
                     ballot = random.choice(self.ballots)
+                    if isinstance(token, tuple):  # a voter's token for one poll: a voter votes in several polls
+                        token, ballot = token
                 started = time.monotonic()
                 try:
                     if token is None:

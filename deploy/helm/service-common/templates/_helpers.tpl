@@ -23,6 +23,14 @@
 {{- define "service-common.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "service-common.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- with (include "service-common.seam" .) }}
+polls.dev/seam: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* The web process a context renders, when a chart runs several (service-common.webParts); else empty. */}}
+{{- define "service-common.seam" -}}
+{{- if hasKey . "Seam" }}{{ .Seam }}{{ end }}
 {{- end }}
 
 {{- define "service-common.labels" -}}

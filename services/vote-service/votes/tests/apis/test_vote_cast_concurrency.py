@@ -14,17 +14,12 @@ from votes.tests.factories import choice_view_create, poll_view_create
 PARALLEL_REQUESTS = 8
 
 
-@pytest.mark.django_db(transaction=True)
-def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
-    poll = poll_view_create()
-    choice = choice_view_create(poll=poll)
-    voter_id = str(uuid.uuid4())
-    register_known_user(voter_id, "storm")
-    token = make_token(user_id=voter_id, username="storm")
-    start_together = threading.Barrier(PARALLEL_REQUESTS)
-    statuses: list[int] = []
+def cast_at_once(poll, choice, tokens: list[str]) -> list[tuple[str, int, dict]]:
+    """One vote request per token, sent at the same moment from threads of their own: (token, status, body) each."""
+    start_together = threading.Barrier(len(tokens))
+    answers: list[tuple[str, int, dict]] = []
 
-    def vote() -> None:
+    def vote(token: str) -> None:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         try:
@@ -32,17 +27,29 @@ def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
             response = client.post(
                 reverse("vote-cast"), {"poll_id": str(poll.id), "choice_id": str(choice.id)}, format="json"
             )
-            statuses.append(response.status_code)
+            answers.append((token, response.status_code, response.json()))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=vote) for _ in range(PARALLEL_REQUESTS)]
+    threads = [threading.Thread(target=vote, args=(token,)) for token in tokens]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
 
-    assert sorted(statuses) == [201] + [409] * (PARALLEL_REQUESTS - 1)
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_concurrent_votes_of_one_user_store_exactly_one_vote():
+    poll = poll_view_create()
+    choice = choice_view_create(poll=poll)
+    voter_id = str(uuid.uuid4())
+    register_known_user(voter_id, "storm")
+    token = make_token(user_id=voter_id, username="storm")
+
+    answers = cast_at_once(poll, choice, [token] * PARALLEL_REQUESTS)
+
+    assert sorted(status for _, status, _ in answers) == [201] + [409] * (PARALLEL_REQUESTS - 1)
     assert Vote.objects.filter(poll_id=poll.id).count() == 1
 
 
@@ -55,29 +62,17 @@ def test_many_voters_at_once_each_get_their_own_answer_and_their_own_vote_cast(s
     voters = [str(uuid.uuid4()) for _ in range(PARALLEL_REQUESTS - 3)]
     twice = voters[0]
     requests = [*voters, twice, twice, voters[1]]  # three duplicates among them, maybe in one batch
+    token_of = {}
     for voter in voters:
         register_known_user(voter, voter[:8])
-    start_together = threading.Barrier(len(requests))
-    answers: list[tuple[str, int, dict]] = []
-
-    def vote(voter: str) -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user_id=voter, username=voter[:8])}")
-        try:
-            start_together.wait()
-            response = client.post(
-                reverse("vote-cast"), {"poll_id": str(poll.id), "choice_id": str(choice.id)}, format="json"
-            )
-            answers.append((voter, response.status_code, response.json()))
-        finally:
-            connection.close()
+        token_of[voter] = make_token(user_id=voter, username=voter[:8])
+    voter_of = {token: voter for voter, token in token_of.items()}
 
     with captured_events() as events:
-        threads = [threading.Thread(target=vote, args=(voter,)) for voter in requests]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers = [
+            (voter_of[token], status, body)
+            for token, status, body in cast_at_once(poll, choice, [token_of[v] for v in requests])
+        ]
 
     created = {voter: body["id"] for voter, status, body in answers if status == 201}
     assert sorted(created) == sorted(voters)  # each voter's vote accepted once

@@ -57,23 +57,36 @@ def wait_for_entry(platform: Platform, process: str, matches: Any, timeout: floa
         time.sleep(0.5)
 
 
+def cast_a_vote(client: httpx.Client, who: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """A vote through the gateway by a new user, in a poll another new user made (retried while vote-service does
+    not know the voter yet), sent with the extra headers."""
+    suffix = uuid.uuid4().hex[:6]
+    owner = register_and_login(client, f"{who}r-{suffix}")
+    voter = register_and_login(client, f"{who}d-{suffix}")
+    poll_id = client.post("/api/polls/", json={"question": "Traced?"}, headers=owner).json()["id"]
+    choice_id = client.post("/api/choices/", json={"poll_id": poll_id, "text": "Yes"}, headers=owner).json()["id"]
+    cast: httpx.Response = eventually(
+        lambda: client.post(
+            "/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id}, headers={**voter, **(headers or {})}
+        ),
+        until=lambda r: r.status_code != 401,
+    )
+    assert cast.status_code == 201, cast.text
+    return cast
+
+
+def traced_vote(cast: httpx.Response, access: dict[str, Any]) -> Vote:
+    """The vote as the gateway's access line for it names its trace: sampled, the span id it handed on."""
+    assert access["method"] == "POST" and access["path"] == "/api/votes/" and access["trace_flags"] == "01"
+    return Vote(str(cast.json()["id"]), cast.headers["x-request-id"], access["trace_id"], access["span_id"])
+
+
 @pytest.fixture(scope="module")
 def vote(platform: Platform) -> Vote:
     with platform.client() as client:
-        suffix = uuid.uuid4().hex[:6]
-        owner = register_and_login(client, f"tracer-{suffix}")
-        voter = register_and_login(client, f"traced-{suffix}")
-        poll_id = client.post("/api/polls/", json={"question": "Traced?"}, headers=owner).json()["id"]
-        choice_id = client.post("/api/choices/", json={"poll_id": poll_id, "text": "Yes"}, headers=owner).json()["id"]
-        cast = eventually(
-            lambda: client.post("/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id}, headers=voter),
-            until=lambda r: r.status_code != 401,
-        )
-    assert cast.status_code == 201, cast.text
+        cast = cast_a_vote(client, "trace")
     request_id = cast.headers["x-request-id"]
-    access = wait_for_entry(platform, "gateway", lambda entry: entry.get("request_id") == request_id)
-    assert access["method"] == "POST" and access["path"] == "/api/votes/" and access["trace_flags"] == "01"
-    return Vote(str(cast.json()["id"]), request_id, access["trace_id"], access["span_id"])
+    return traced_vote(cast, wait_for_entry(platform, "gateway", lambda entry: entry.get("request_id") == request_id))
 
 
 def test_vote_services_line_for_the_vote_carries_the_gateways_trace_id(platform: Platform, vote: Vote) -> None:

@@ -10,13 +10,13 @@ import subprocess
 import uuid
 from typing import Any
 
-from tests.e2e.conftest import eventually, register_and_login
 from tests.e2e.test_tracing import (
-    Vote,
     assert_consumer_applied,
     assert_request_and_sql,
+    cast_a_vote,
     holds_consumer,
     holds_request_and_sql,
+    traced_vote,
     zipkin_trace,
 )
 from tests.k8s.conftest import NAMESPACE, Platform, kubectl, wait_until
@@ -59,25 +59,12 @@ def cluster_zipkin_trace(trace_id: str) -> list[dict[str, Any]]:
 def test_one_votes_trace_reaches_zipkin_from_the_gateway_to_polls_services_consumer(platform: Platform) -> None:
     traceparent = sampled_traceparent()
     with platform.client() as client:
-        suffix = uuid.uuid4().hex[:6]
-        owner = register_and_login(client, f"k8s-tracer-{suffix}")
-        voter = register_and_login(client, f"k8s-traced-{suffix}")
-        poll_id = client.post("/api/polls/", json={"question": "Traced on Kubernetes?"}, headers=owner).json()["id"]
-        choice_id = client.post("/api/choices/", json={"poll_id": poll_id, "text": "Yes"}, headers=owner).json()["id"]
-        cast = eventually(
-            lambda: client.post(
-                "/api/votes/",
-                json={"poll_id": poll_id, "choice_id": choice_id},
-                headers={**voter, "traceparent": traceparent},
-            ),
-            until=lambda r: r.status_code != 401,
-        )
-    assert cast.status_code == 201, cast.text
+        cast = cast_a_vote(client, "k8s-trace", {"traceparent": traceparent})
     request_id = cast.headers["x-request-id"]
-    access = wait_until(lambda: gateway_access_line(request_id), "the gateway's access line", timeout=60)
-    assert access["method"] == "POST" and access["path"] == "/api/votes/" and access["trace_flags"] == "01"
-    assert access["trace_id"] == traceparent.split("-")[1]
-    vote = Vote(str(cast.json()["id"]), request_id, access["trace_id"], access["span_id"])
+    vote = traced_vote(
+        cast, wait_until(lambda: gateway_access_line(request_id), "the gateway's access line", timeout=60)
+    )
+    assert vote.trace_id == traceparent.split("-")[1]
 
     def complete(spans: list[dict[str, Any]]) -> bool:
         return holds_request_and_sql(spans) and holds_consumer(spans)

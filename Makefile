@@ -292,7 +292,7 @@ deploy: venv
 # from what runs next (binaries and images stay cached: the next run is back up in minutes); K8S_KEEP=1 leaves it
 # running. One run at a time on the machine (the cluster is machine-wide; its daemons do not inherit the lock).
 # The upgrade test needs a second tag of vote-service: the same image, tagged `upgrade` (cached, so cheap); and
-# the monolith's image, which only this tier builds: its build stays checked while its cluster test is out.
+# the monolith's image, which only this tier builds (the strangler path's step 4 runs on it).
 K8S_UPGRADE_TAG := upgrade
 test-k8s: venv release-libs
 	@exec 7>>/tmp/polls-platform-test-k8s.lock; flock 7; \

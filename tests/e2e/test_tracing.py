@@ -57,9 +57,10 @@ def wait_for_entry(platform: Platform, process: str, matches: Any, timeout: floa
         time.sleep(0.5)
 
 
-def cast_a_vote(client: httpx.Client, who: str, headers: dict[str, str] | None = None) -> httpx.Response:
+def cast_a_vote(client: httpx.Client, who: str, headers: Callable[[], dict[str, str]] = dict) -> httpx.Response:
     """A vote through the gateway by a new user, in a poll another new user made (retried while vote-service does
-    not know the voter yet), sent with the extra headers."""
+    not know the voter yet), each attempt sent with extra headers of its own: a retry that reused a client's
+    traceparent would put the refused attempts' spans in the vote's trace."""
     suffix = uuid.uuid4().hex[:6]
     owner = register_and_login(client, f"{who}r-{suffix}")
     voter = register_and_login(client, f"{who}d-{suffix}")
@@ -67,7 +68,7 @@ def cast_a_vote(client: httpx.Client, who: str, headers: dict[str, str] | None =
     choice_id = client.post("/api/choices/", json={"poll_id": poll_id, "text": "Yes"}, headers=owner).json()["id"]
     cast: httpx.Response = eventually(
         lambda: client.post(
-            "/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id}, headers={**voter, **(headers or {})}
+            "/api/votes/", json={"poll_id": poll_id, "choice_id": choice_id}, headers={**voter, **headers()}
         ),
         until=lambda r: r.status_code != 401,
     )
@@ -144,8 +145,13 @@ def assert_request_and_sql(spans: list[dict[str, Any]], vote: Vote) -> None:
     assert request["parentId"] == vote.gateway_span_id
     assert request["tags"].get("http.request.method", request["tags"].get("http.method")) == "POST"
     sql = [s for s in spans if s["localEndpoint"]["serviceName"] == "vote-service" and s.get("kind") == "CLIENT"]
-    assert {s["parentId"] for s in sql} == {request["id"]}
-    assert any(s["name"].lower() == "insert" for s in sql)
+    # Each query under the request, or under vote-service's own consumer where it also applies vote.* (while the
+    # votes seam moves, MIGRATING_FROM: tests/k8s runs the strangler path before this).
+    consumers = {
+        s["id"] for s in spans if s["localEndpoint"]["serviceName"] == "vote-service" and s.get("kind") == "CONSUMER"
+    }
+    assert {s["parentId"] for s in sql} <= {request["id"], *consumers}
+    assert any(s["name"].lower() == "insert" and s["parentId"] == request["id"] for s in sql)
 
 
 def holds_consumer(spans: list[dict[str, Any]]) -> bool:

@@ -52,9 +52,9 @@ class Load:
         self.stopped = threading.Event()
         self.workers: list[threading.Thread] = []
         self.in_flight = 0
-        # What the owner creates meanwhile ("choice", "poll" or nothing), with the owner's token, and what was
+        # What the owner creates meanwhile ("choice", "poll", in turn), with the owner's token, and what was
         # created (answered 201): kind -> id -> its text, unique to it.
-        self.creating: str | None = None
+        self.creating: tuple[str, ...] = ()
         self.owner_token = ""
         self.created: dict[str, dict[str, str]] = {"choice": {}, "poll": {}}
 
@@ -111,7 +111,8 @@ class Load:
                     ballot = random.choice(self.ballots)
                     if isinstance(token, tuple):  # a voter's token for one poll: a voter votes in several polls
                         token, ballot = token
-                    creating = self.creating if token is None and sent % CREATE_EVERY == CREATE_EVERY - 1 else None
+                    creating = self.creating[sent // CREATE_EVERY % len(self.creating)] \
+                        if self.creating and token is None and sent % CREATE_EVERY == CREATE_EVERY - 1 else None
                 started = time.monotonic()
                 try:
                     if creating is not None:

@@ -160,17 +160,18 @@ class Migration:
 
     # The seams' services
 
-    def start_service(self, name: str) -> str:
-        """A seam's service as production runs it (its web process, one relay, one consumer), believing and
-        keeping the monolith's events (MIGRATING_FROM)."""
-        env = self.env(DJANGO_SETTINGS_MODULE="config.settings.prod", DATABASE_URL=database_url(DATABASES[name]),
-                       MIGRATING_FROM="monolith")
-        plan = fleet_plan.plan(SERVICES[name], port=self.port(name), env=env)
-        self.supervisor.run_together([plan.migrate])
-        for process in (plan.web, *plan.relays, *plan.consumers):
-            self.supervisor.add(process)
-        self.supervisor.wait_for(f"{self.url(name)}/healthz")
-        return self.url(name)
+    def start_services(self, *names: str) -> None:
+        """Seams' services as production runs them (each its web process, one relay, one consumer), believing and
+        keeping the monolith's events (MIGRATING_FROM); migrated and started side by side."""
+        plans = [fleet_plan.plan(SERVICES[name], port=self.port(name), env=self.env(
+            DJANGO_SETTINGS_MODULE="config.settings.prod", DATABASE_URL=database_url(DATABASES[name]),
+            MIGRATING_FROM="monolith")) for name in names]
+        self.supervisor.run_together([plan.migrate for plan in plans])
+        for plan in plans:
+            for process in (plan.web, *plan.relays, *plan.consumers):
+                self.supervisor.add(process)
+        for name in names:
+            self.supervisor.wait_for(f"{self.url(name)}/healthz")
 
     # The gateway
 

@@ -140,12 +140,12 @@ def test_the_seams_move_to_their_services_and_back_under_load(migration: Migrati
 
     step("2 monolith publishes", publish)
 
-    # Step 3 of each seam: its service started, backfilled from what the monolith holds, then fed live: a shadow.
-    def shadow(service: str) -> Callable[[], None]:
+    # Step 3 of a seam: its service started, backfilled from what the monolith holds, then fed live: a shadow.
+    def shadow(*services: str) -> Callable[[], None]:
         def start() -> None:
-            migration.start_service(service)
-            register_users([owner, *voters], (DATABASES[service],))
-            up.add(service)
+            migration.start_services(*services)
+            register_users([owner, *voters], tuple(DATABASES[service] for service in services))
+            up.update(services)
             migration.manage_monolith("monolith_backfill")
 
         return start
@@ -168,19 +168,20 @@ def test_the_seams_move_to_their_services_and_back_under_load(migration: Migrati
     step("6 /api/votes/ to vote-service again", route("vote", "vote-service"), seconds=SEAM_STEP_SECONDS,
          moves=("vote", "vote-service"))
 
-    # The other seams the same way, choices then polls, the owner creating them meanwhile: the monolith consumes
-    # the service's events back, so each way back finds what the service took.
-    number = 7
+    # The other seams the same way, choices then polls, the owner creating both meanwhile: their services in
+    # shadow together (one start, one backfill), then each route moved, back and again; the monolith consumes the
+    # services' events back, so each way back finds what the service took.
+    load.creating = tuple(CREATED)
+    step("7 choice-service and polls-service backfilled, in shadow", shadow("choice", "polls"),
+         seconds=SEAM_STEP_SECONDS)
+    number = 8
     for kind, (service, _, _) in CREATED.items():
-        load.creating = kind
         prefix = f"/api/{kind}s/"
-        step(f"{number} {service}-service backfilled, in shadow", shadow(service), seconds=SEAM_STEP_SECONDS)
         for name, to in ((f"{prefix} to {service}-service", f"{service}-service"),
                          (f"{prefix} back to the monolith", "monolith"),
                          (f"{prefix} to {service}-service again", f"{service}-service")):
-            number += 1
             step(f"{number} {name}", route(service, to), seconds=SEAM_STEP_SECONDS, moves=(kind, to))
-        number += 1
+            number += 1
     load.stop()
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -252,3 +252,10 @@ def held(database: str, table: str, ids: set[str], text_column: str, texts: set[
         rows = connection.execute(f"SELECT count(*) FROM {table} WHERE {text_column} = ANY(%s)",
                                   [list(texts)]).fetchone()
     return (found[0] if found else 0), (rows[0] if rows else 0) - len(texts)
+
+
+def polls_service_totals() -> dict[str, int]:
+    """polls-service's total_votes, by poll (its tally of vote-service's vote.cast)."""
+    with psycopg.connect(database_url(POLLS_DATABASE), autocommit=True) as connection:
+        rows = connection.execute("SELECT poll_id::text, total_votes FROM polls_poll_tally WHERE total_votes > 0")
+        return {poll_id: int(total) for poll_id, total in rows.fetchall()}

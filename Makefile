@@ -38,7 +38,7 @@ help:
 	@echo "make run            start the whole platform on http://127.0.0.1:8000 (SQLite, embedded broker)"
 	@echo "make demo           the same, with a few users and polls loaded"
 	@echo "make run-monolith   the monolith the migration starts from (monolith/) on http://127.0.0.1:8100"
-	@echo "make test-migration the strangler path of the votes seam, monolith to vote-service and back, under load"
+	@echo "make test-migration the strangler path, monolith to the services seam by seam and back, under load"
 	@echo "make test           every suite against real PostgreSQL, Apache Kafka and RabbitMQ"
 	@echo "make test-matrix    the libraries' suites on every supported Python x Django pair (libs/noxfile.py)"
 	@echo "make release-libs   the libraries' sdists and wheels, checked, into the find-links folder dist/index/"
@@ -157,8 +157,9 @@ test-monolith: venv
 		print(database_url_for(os.environ["DATABASE_URL"], "monolith"))'); \
 		cd monolith && DATABASE_URL=$$url ../$(PY) -m pytest -q
 
-# The strangler path of the votes seam (docs/migration.md), steps 1-5 and back under a steady load through nginx,
-# on PostgreSQL + Kafka; writes bench/results/migration.json and prints its table. A few minutes.
+# The strangler path (docs/migration.md): the votes seam's steps 1-5, then the choices and polls seams, each moved,
+# back and again, to today's platform, under a steady load through nginx, on PostgreSQL + Kafka; writes
+# bench/results/migration.json and prints its table. A few minutes.
 test-migration: venv
 	$(INFRA_ENV); $(PY) -m pytest -q -s tests/migration
 

@@ -8,7 +8,7 @@ import pytest
 from django_events.contracts import breaking_changes, payload_problems
 from jsonschema import Draft202012Validator
 
-from event_contracts import CATALOGUE, PUBLISHED, payloads
+from event_contracts import CATALOGUE, OWNERS, PUBLISHED, owners_while_migrating, payloads
 from event_contracts.__main__ import docs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +54,12 @@ def test_every_event_version_consumed_has_a_typed_payload_of_all_its_required_fi
         payload = typed[(event_type, version)]
         assert dataclasses.is_dataclass(payload), payload.__name__
         assert set(schema["required"]) <= {f.name for f in dataclasses.fields(payload)}, payload.__name__
+
+
+def test_while_a_seam_moves_the_monolith_is_believed_beside_the_owners_of_its_families_alone():
+    owners = owners_while_migrating("monolith", ("poll", "choice"))
+
+    assert owners["poll.created"] == [OWNERS["poll.created"], "monolith"]
+    assert owners["choice.deleted"] == [OWNERS["choice.deleted"], "monolith"]
+    assert owners["vote.cast"] == OWNERS["vote.cast"]
+    assert owners_while_migrating("", ("poll",)) == OWNERS

@@ -1,9 +1,10 @@
-"""The Kafka rights the contracts do not name while the votes seam moves out of the monolith (docs/migration.md):
-the monolith writes the topics of the events it publishes (poll.created, choice.created, vote.cast) and reads
-vote.cast with a consumer group of its own; vote-service reads the monolith's vote.cast (MIGRATING_FROM). Run in a
-pod the platform's Kafka admits, with the administrator's password in KAFKA_ADMIN_PASSWORD and the monolith's (its
-Secret `monolith-kafka`, which the platform release makes for `services.monolith`) in MONOLITH_KAFKA_PASSWORD, as
-docs/migration.md does. Idempotent."""
+"""The Kafka rights the contracts do not name while the seams move out of the monolith (docs/migration.md): the
+monolith writes the topics of the events it publishes (poll.created, choice.created, vote.cast) and reads what its
+seams' services publish back (vote, choice and poll topics) with a consumer group of its own; each seam's service
+reads the monolith's events of its own family (MIGRATING_FROM): vote-service vote.cast, choice-service choice.*,
+polls-service poll.*. Run in a pod the platform's Kafka admits, with the administrator's password in
+KAFKA_ADMIN_PASSWORD and the monolith's (its Secret `monolith-kafka`, which the platform release makes for
+`services.monolith`) in MONOLITH_KAFKA_PASSWORD, as docs/migration.md does. Idempotent."""
 
 import os
 
@@ -19,8 +20,11 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-RIGHTS = {"monolith": {"write": ["poll", "choice", "vote", "vote.dlq"], "read": ["vote"]},
-          "vote-service": {"write": ["vote.dlq"], "read": ["vote"]}}
+RIGHTS = {"monolith": {"write": ["poll", "choice", "vote", "poll.dlq", "choice.dlq", "vote.dlq"],
+                       "read": ["poll", "choice", "vote"]},
+          "vote-service": {"write": ["vote.dlq"], "read": ["vote"]},
+          "choice-service": {"write": ["choice.dlq"], "read": ["choice"]},
+          "polls-service": {"write": ["poll.dlq"], "read": ["poll"]}}
 GROUPS = ["monolith"]
 
 

@@ -5,7 +5,8 @@ It is where a team starts before the services (docs/migration.md) and bench/vote
 MONOLITH_EVENTS chooses how far along the strangler path it is:
   off      (default) no event leaves: the monolith as it was;
   publish  its writes publish their events in the platform's contract shapes through django-events' outbox;
-  consume  also: `manage.py events_consume` applies the vote.cast of vote-service once `/api/votes/` moved there.
+  consume  also: `manage.py events_consume` applies the events of the services its seams moved to (vote.cast,
+           choice.*, poll.*), so its own pages stay right.
 """
 
 import os
@@ -34,8 +35,7 @@ DATABASES = {"default": database_from_env(name="monolith", sqlite_path=BASE_DIR 
 if not os.environ.get("DATABASE_URL"):  # the SQLite file of `make run-monolith`, in an ignored folder
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
-# The monolith owns polls and choices (and the votes it takes itself) while it publishes them; the vote.cast it
-# applies come from vote-service, or are its own coming back. Each type's producers during the migration:
-_OWNERS = {**event_contracts.OWNERS, "vote.cast": ["vote-service", SERVICE]}
+# While a seam moves, its type's producers are its service and the monolith: the events the monolith applies
+# (MONOLITH_EVENTS=consume) come from the services that took its seams' writes, or are its own coming back.
 DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory),  # noqa: F405
-                 "OWNERS": _OWNERS}
+                 "OWNERS": event_contracts.owners_while_migrating(SERVICE, ("poll", "choice", "vote"))}

@@ -1,5 +1,5 @@
 """The monolith's public API (the platform's paths and shapes), what it publishes once MONOLITH_EVENTS is on, the
-backfill, and the vote.cast it applies once vote-service takes the votes."""
+backfill, and the events it applies once the services take its seams' writes (vote.cast, choice.*, poll.*)."""
 
 import uuid
 
@@ -8,7 +8,27 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_events.models import OutboxEvent
 from django_events.testing import captured_events
-from event_contracts.payloads import VoteCast
+from event_contracts.payloads import (
+    ChoiceCreated,
+    ChoiceDeleted,
+    ChoiceUpdated,
+    PollClosed,
+    PollCreated,
+    PollDeleted,
+    PollUpdated,
+    VoteCast,
+)
+from monolith.choices.handlers import (
+    drop_choice_deleted_elsewhere,
+    keep_choice_created_elsewhere,
+    keep_choice_updated_elsewhere,
+)
+from monolith.polls.handlers import (
+    drop_poll_deleted_elsewhere,
+    keep_poll_closed_elsewhere,
+    keep_poll_created_elsewhere,
+    keep_poll_updated_elsewhere,
+)
 from monolith.polls.models import Poll
 from monolith.votes.handlers import count_vote_cast_elsewhere
 
@@ -91,3 +111,40 @@ def test_a_vote_cast_in_vote_service_is_counted_once(auth_client, api_client, au
 
     assert Poll.objects.get(pk=poll_id).total_votes == 1
     assert [c["votes"] for c in api_client.get(f"/api/votes/results/{poll_id}/").json()["choices"]] == [0, 1]
+
+
+def test_choices_created_changed_and_deleted_in_choice_service_are_in_the_monolith(auth_client, api_client):
+    poll_id, (first, _) = a_poll(auth_client)
+    elsewhere = ChoiceCreated(choice_id=uuid.uuid4(), poll_id=uuid.UUID(poll_id), text="made elsewhere", position=3)
+    keep_choice_created_elsewhere(elsewhere)
+    keep_choice_created_elsewhere(elsewhere)  # redelivered
+    # This monolith's own choice coming back: already here.
+    keep_choice_created_elsewhere(ChoiceCreated(choice_id=uuid.UUID(first), poll_id=uuid.UUID(poll_id),
+                                                text="not this", position=1))
+    keep_choice_updated_elsewhere(ChoiceUpdated(**{**elsewhere.__dict__, "text": "renamed elsewhere"}))
+
+    def texts() -> list[str]:
+        return [c["text"] for c in api_client.get("/api/choices/", {"poll_id": poll_id}).json()["results"]]
+
+    assert texts() == ["choice 0", "choice 1", "renamed elsewhere"]
+    drop_choice_deleted_elsewhere(ChoiceDeleted(choice_id=elsewhere.choice_id, poll_id=elsewhere.poll_id))
+    assert texts() == ["choice 0", "choice 1"]
+
+
+def test_polls_created_closed_and_deleted_in_polls_service_are_in_the_monolith(auth_client, api_client):
+    poll_id, _ = a_poll(auth_client)
+    elsewhere = PollCreated(poll_id=uuid.uuid4(), question="Asked elsewhere", owner_id="owner-1", status="open",
+                            closes_at=None, created_at=timezone.now())
+    keep_poll_created_elsewhere(elsewhere)
+    keep_poll_created_elsewhere(elsewhere)  # redelivered
+    keep_poll_created_elsewhere(PollCreated(**{**elsewhere.__dict__, "poll_id": uuid.UUID(poll_id),
+                                               "question": "not this"}))  # its own, coming back
+    keep_poll_updated_elsewhere(PollUpdated(poll_id=elsewhere.poll_id, question="Changed elsewhere", status="open",
+                                            closes_at=None))
+    keep_poll_closed_elsewhere(PollClosed(poll_id=elsewhere.poll_id, closed_at=timezone.now()))
+
+    page = api_client.get(f"/api/polls/{elsewhere.poll_id}/").json()
+    assert (page["question"], page["status"]) == ("Changed elsewhere", "closed")
+    assert api_client.get(f"/api/polls/{poll_id}/").json()["question"] == "Tea or coffee?"
+    drop_poll_deleted_elsewhere(PollDeleted(poll_id=elsewhere.poll_id))
+    assert api_client.get(f"/api/polls/{elsewhere.poll_id}/").status_code == 404

@@ -1,6 +1,7 @@
 """A steady, bounded load through the gateway, as clients make it: reads of polls and results, and votes, each from
 a voter of its own holding its token, each vote with an Idempotency-Key that its retries keep (after an error or
-a timeout, and now and then at once, as a client that lost the answer would)."""
+a timeout, and now and then at once, as a client that lost the answer would); and, while a seam of choices or
+polls moves, its owner creating choices or polls, so that the moving route carries writes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 
 RETRIES = 5
 RESEND_AT_ONCE = 0.1  # of votes, sent twice with one key as if the first answer was lost
+CREATE_EVERY = 6  # while creating: one request in this many (in place of a read) creates a choice or a poll
 
 
 @dataclass
@@ -50,6 +52,11 @@ class Load:
         self.stopped = threading.Event()
         self.workers: list[threading.Thread] = []
         self.in_flight = 0
+        # What the owner creates meanwhile ("choice", "poll", in turn), with the owner's token, and what was
+        # created (answered 201): kind -> id -> its text, unique to it.
+        self.creating: tuple[str, ...] = ()
+        self.owner_token = ""
+        self.created: dict[str, dict[str, str]] = {"choice": {}, "poll": {}}
 
     # Control
 
@@ -104,9 +111,13 @@ class Load:
                     ballot = random.choice(self.ballots)
                     if isinstance(token, tuple):  # a voter's token for one poll: a voter votes in several polls
                         token, ballot = token
+                    creating = self.creating[sent // CREATE_EVERY % len(self.creating)] \
+                        if self.creating and token is None and sent % CREATE_EVERY == CREATE_EVERY - 1 else None
                 started = time.monotonic()
                 try:
-                    if token is None:
+                    if creating is not None:
+                        self._create(client, creating, ballot)
+                    elif token is None:
                         self._read(client, ballot)
                     else:
                         self._vote(client, ballot, token)
@@ -148,6 +159,20 @@ class Load:
         path = random.choice([f"/api/polls/{ballot.poll_id}/", f"/api/votes/results/{ballot.poll_id}/"])
         outcome = self._send(client, "GET", path)
         self._record("read", outcome, isinstance(outcome, httpx.Response) and outcome.status_code == 200)
+
+    def _create(self, client: httpx.Client, kind: str, ballot: Ballot) -> None:
+        """A choice in one of the ballots' polls, or a poll, by their owner; its text unique, so that one created
+        twice shows."""
+        text = f"{kind} {uuid.uuid4()}"
+        path, body = ("/api/choices/", {"poll_id": ballot.poll_id, "text": text}) if kind == "choice" \
+            else ("/api/polls/", {"question": text})
+        outcome = self._send(client, "POST", path, json=body, headers={"Authorization": f"Bearer {self.owner_token}"})
+        ok = isinstance(outcome, httpx.Response) and outcome.status_code == 201
+        self._record(kind, outcome, ok)
+        if ok:
+            assert isinstance(outcome, httpx.Response)
+            with self.lock:
+                self.created[kind][outcome.json()["id"]] = text
 
     def _vote(self, client: httpx.Client, ballot: Ballot, token: str) -> None:
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}

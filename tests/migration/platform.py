@@ -1,6 +1,6 @@
-"""The pieces of the votes seam's strangler path (docs/migration.md), started with the platform's module (fleet/):
-the monolith (monolith/), vote-service as its chart runs it, and the real nginx gateway rendered from the
-routing table, whose upstreams move by a configuration reload.
+"""The pieces of the strangler path (docs/migration.md), started with the platform's module (fleet/): the
+monolith (monolith/), vote-service, choice-service and polls-service as their charts run them, and the real
+nginx gateway rendered from the routing table, whose upstreams move by a configuration reload.
 
 Everything runs on the PostgreSQL of $DATABASE_URL (databases of its own, recreated) and the Kafka of
 $KAFKA_BOOTSTRAP_SERVERS (topics under a prefix of its own), on ports from MIGRATION_PORT_BASE on.
@@ -31,7 +31,11 @@ from fleet.supervisor import Supervisor, answers
 
 WORK = ROOT / ".cache" / "test-migration"
 MONOLITH_DIR = ROOT / "monolith"
-MONOLITH_DATABASE, VOTE_DATABASE = "migration_monolith", "migration_vote_service"
+MONOLITH_DATABASE = "migration_monolith"
+# Each seam's service and its database, in the order the seams move.
+DATABASES = {"vote": "migration_vote_service", "choice": "migration_choice_service",
+             "polls": "migration_polls_service"}
+VOTE_DATABASE, CHOICE_DATABASE, POLLS_DATABASE = DATABASES.values()
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
 # The load comes from one address: the services' throttles are lifted (the gateway's per-IP limits are left out
 # of its rendering the same way).
@@ -47,7 +51,7 @@ def database_url(name: str) -> str:
 
 def recreate_databases() -> None:
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as admin:
-        for name in (MONOLITH_DATABASE, VOTE_DATABASE):
+        for name in (MONOLITH_DATABASE, *DATABASES.values()):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
 
@@ -74,7 +78,7 @@ class Issuer:
 
 
 def register_users(user_ids: list[str], databases: tuple[str, ...] = (VOTE_DATABASE,)) -> None:
-    """What vote-service's projection of user.registered would hold: it refuses unknown users' tokens (the
+    """What a service's projection of user.registered would hold: it refuses unknown users' tokens (the
     monolith checks the token's signature, issuer and audience only)."""
     for database in databases:
         with psycopg.connect(database_url(database), autocommit=True) as connection:
@@ -98,7 +102,10 @@ class Migration:
         return f"http://127.0.0.1:{self.port_base}"
 
     def port(self, name: str) -> int:
-        return self.port_base + {"monolith-blue": 1, "monolith-green": 2, "vote": 3}[name]
+        return self.port_base + {"monolith-blue": 1, "monolith-green": 2, "vote": 3, "choice": 4, "polls": 5}[name]
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port(name)}"
 
     def env(self, **extra: str) -> dict[str, str]:
         return {"JWT_PUBLIC_KEYS": self.issuer.public_pem, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE,
@@ -151,21 +158,20 @@ class Migration:
         self.supervisor.run_together([Process(f"monolith-{arguments[0]}", (sys.executable, "manage.py", *arguments),
                                               MONOLITH_DIR, self.monolith_env(events))])
 
-    # vote-service
+    # The seams' services
 
-    def start_vote_service(self) -> str:
-        """vote-service as production runs it (its web process, one relay, one consumer), believing and counting
-        the monolith's events (MIGRATING_FROM)."""
-        service = SERVICES["vote"]
-        env = self.env(DJANGO_SETTINGS_MODULE="config.settings.prod", DATABASE_URL=database_url(VOTE_DATABASE),
-                       MIGRATING_FROM="monolith")
-        plan = fleet_plan.plan(service, port=self.port("vote"), env=env)
-        self.supervisor.run_together([plan.migrate])
-        for process in (plan.web, *plan.relays, *plan.consumers):
-            self.supervisor.add(process)
-        url = f"http://127.0.0.1:{self.port('vote')}"
-        self.supervisor.wait_for(f"{url}/healthz")
-        return url
+    def start_services(self, *names: str) -> None:
+        """Seams' services as production runs them (each its web process, one relay, one consumer), believing and
+        keeping the monolith's events (MIGRATING_FROM); migrated and started side by side."""
+        plans = [fleet_plan.plan(SERVICES[name], port=self.port(name), env=self.env(
+            DJANGO_SETTINGS_MODULE="config.settings.prod", DATABASE_URL=database_url(DATABASES[name]),
+            MIGRATING_FROM="monolith")) for name in names]
+        self.supervisor.run_together([plan.migrate for plan in plans])
+        for plan in plans:
+            for process in (plan.web, *plan.relays, *plan.consumers):
+                self.supervisor.add(process)
+        for name in names:
+            self.supervisor.wait_for(f"{self.url(name)}/healthz")
 
     # The gateway
 
@@ -223,3 +229,33 @@ def results_by_poll(database: str) -> dict[str, dict[str, int]]:
         if votes:
             results.setdefault(poll_id, {})[choice_id] = int(votes)
     return results
+
+
+def rows_by_poll(database: str, table: str) -> dict[str, set[str]]:
+    """One side's choices (``choices_choice``) or polls (``polls_poll``, each its own "poll"), by poll: the
+    shadow check compares them with the monolith's."""
+    column = "id" if table == "polls_poll" else "poll_id"
+    with psycopg.connect(database_url(database), autocommit=True) as connection:
+        rows = connection.execute(f"SELECT {column}::text, id::text FROM {table}").fetchall()
+    held: dict[str, set[str]] = {}
+    for poll_id, row_id in rows:
+        held.setdefault(poll_id, set()).add(row_id)
+    return held
+
+
+def held(database: str, table: str, ids: set[str], text_column: str, texts: set[str]) -> tuple[int, int]:
+    """Of the rows the clients were answered 201 for: how many one side holds (by id), and how many extra rows
+    carry their texts (each is unique: one created twice)."""
+    with psycopg.connect(database_url(database), autocommit=True) as connection:
+        found = connection.execute(f"SELECT count(*) FROM {table} WHERE id::text = ANY(%s)",
+                                   [list(ids)]).fetchone()
+        rows = connection.execute(f"SELECT count(*) FROM {table} WHERE {text_column} = ANY(%s)",
+                                  [list(texts)]).fetchone()
+    return (found[0] if found else 0), (rows[0] if rows else 0) - len(texts)
+
+
+def polls_service_totals() -> dict[str, int]:
+    """polls-service's total_votes, by poll (its tally of vote-service's vote.cast)."""
+    with psycopg.connect(database_url(POLLS_DATABASE), autocommit=True) as connection:
+        rows = connection.execute("SELECT poll_id::text, total_votes FROM polls_poll_tally WHERE total_votes > 0")
+        return {poll_id: int(total) for poll_id, total in rows.fetchall()}

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import transaction
 from django.db.models import Max
-from event_contracts.payloads import ChoiceCreated
+from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated
 from service_kit.errors import Conflict, Forbidden, NotFound
 
 from monolith.choices.models import Choice
@@ -30,3 +30,19 @@ def choice_create(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
     choice = Choice.objects.create(poll_id=poll_id, text=text, position=last + 1)
     publish(choice_created(choice), key=str(poll_id))
     return choice
+
+
+def choice_record(created: ChoiceCreated) -> bool:
+    """Keeps a choice created elsewhere (choice-service, once `/api/choices/` moved there), under its id: False
+    when it is here already (this monolith's own choice coming back, or a redelivery)."""
+    _, new = Choice.objects.get_or_create(
+        pk=created.choice_id, defaults={"poll_id": created.poll_id, "text": created.text, "position": created.position})
+    return new
+
+
+def choice_record_update(updated: ChoiceUpdated) -> None:
+    Choice.objects.filter(pk=updated.choice_id).update(text=updated.text, position=updated.position)
+
+
+def choice_record_delete(deleted: ChoiceDeleted) -> None:
+    Choice.objects.filter(pk=deleted.choice_id).delete()

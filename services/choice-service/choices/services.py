@@ -75,6 +75,23 @@ def _choice_create_in_known_poll(*, poll_id: uuid.UUID, actor_id: str, text: str
 
 
 @transaction.atomic
+def choice_import(created: ChoiceCreated) -> bool:
+    """Keeps a choice the monolith created (while the choices seam moves to this service), under its id: False
+    when the id is here already (a redelivery, the backfill and the live stream overlapping, or this service's
+    own choice). Validated where it was created; announces nothing, being no new choice. Its position is kept
+    unless a choice created here in the moment the route moved holds it: then it goes last."""
+    list(PollView.objects.select_for_update().filter(pk=created.poll_id))  # positions one writer at a time
+    if Choice.objects.filter(pk=created.choice_id).exists():
+        return False
+    position = created.position
+    choices = Choice.objects.filter(poll_id=created.poll_id)
+    if choices.filter(position=position).exists():
+        position = (choices.aggregate(last=Max("position"))["last"] or 0) + 1
+    Choice.objects.create(id=created.choice_id, poll_id=created.poll_id, text=created.text, position=position)
+    return True
+
+
+@transaction.atomic
 def choice_update(*, choice_id: uuid.UUID, actor_id: str, text: str) -> Choice:
     choice = _choice_for_change(choice_id=choice_id, actor_id=actor_id)
     if choice.text == text:

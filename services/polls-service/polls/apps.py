@@ -12,3 +12,7 @@ class PollsConfig(AppConfig):
 
         # Every projection and handler of this service: what its consumer applies (manage.py events_handlers).
         django_events.subscribe(projections.PollTallyProjection)
+        from django.conf import settings
+
+        if settings.MIGRATING_FROM:
+            django_events.subscribe(projections.keep_poll_created_in_monolith)

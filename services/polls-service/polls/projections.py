@@ -1,9 +1,10 @@
 import logging
 
 import django_events
-from event_contracts.payloads import VoteCast, VoteVoided
+from event_contracts.payloads import PollCreated, VoteCast, VoteVoided
 
 from polls.models import PollTally
+from polls.services import poll_import
 
 logger = logging.getLogger(__name__)
 
@@ -21,3 +22,10 @@ class PollTallyProjection(django_events.Projection):
     def on_vote_voided(self, vote: VoteVoided) -> None:
         # A vote recorded after its poll closed (see vote-service's votes_void_after_close).
         self.add(vote.poll_id, total_votes=-1)
+
+
+@django_events.handles("poll.created")
+def keep_poll_created_in_monolith(created: PollCreated) -> None:
+    """While the polls seam moves (settings.MIGRATING_FROM): the monolith's polls, backfilled then live, kept here
+    once; this service's own poll.created come back too and are already here."""
+    poll_import(created)

@@ -57,6 +57,16 @@ def poll_create(*, owner_id: str, question: str, closes_at: datetime | None = No
     return poll
 
 
+def poll_import(created: PollCreated) -> bool:
+    """Keeps a poll the monolith created (while the polls seam moves to this service), under its id: False when
+    the id is here already (a redelivery, the backfill and the live stream overlapping, or this service's own
+    poll). Validated where it was created; announces nothing, being no new poll."""
+    _, new = Poll.objects.get_or_create(pk=created.poll_id, defaults={
+        "question": created.question, "owner_id": created.owner_id, "status": created.status,
+        "closes_at": created.closes_at, "created_at": created.created_at})
+    return new
+
+
 @transaction.atomic
 def poll_update(*, poll_id: uuid.UUID, actor_id: str, question: str = UNCHANGED, closes_at: datetime | None = UNCHANGED) -> Poll:
     poll = _poll_for_change(poll_id=poll_id, actor_id=actor_id)

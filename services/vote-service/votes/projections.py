@@ -39,5 +39,5 @@ class ChoiceViewProjection(django_events.Projection):
 @django_events.handles("vote.cast")
 def count_vote_cast_in_monolith(cast: VoteCast) -> None:
     """While the votes seam moves (settings.MIGRATING_FROM): the monolith's votes, backfilled then live, counted
-    here once; this service's own vote.cast come back too and are already here."""
+    here once and announced once; this service's own vote.cast come back too and are already here."""
     vote_import(cast)

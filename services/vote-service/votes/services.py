@@ -247,13 +247,16 @@ def _vote_insert_if_valid(vote: Vote) -> bool:
 def vote_import(cast: VoteCast) -> bool:
     """Counts a vote the monolith took (while the votes seam moves to this service): False when its id is here
     already (a redelivery, the backfill and the live stream overlapping, or this service's own vote) or its voter
-    has a vote in its poll under another id. Validated where it was taken; announces nothing, being no new vote."""
+    has a vote in its poll under another id. Validated where it was taken; announced again from here, once, under
+    its id: the monolith's own vote.cast of it may come twice (live, then backfilled), and what follows this
+    service's vote.cast (polls-service's total_votes, once the polls seam moves) counts each event."""
     moment = connection.ops.adapt_datetimefield_value(cast.created_at)
     with connection.cursor() as cursor:
         cursor.execute(_VOTE_INSERT_NEW, [*_db_uuids(cast.vote_id, cast.poll_id, cast.choice_id), cast.voter_id, moment])
         if cursor.rowcount == 0:
             return False
     _tally_add(poll_id=cast.poll_id, choice_id=cast.choice_id, votes=1)
+    django_events.publish(cast, key=str(cast.poll_id))
     return True
 
 

@@ -30,18 +30,13 @@ VOTES = {"BATCH": env_bool("VOTES_BATCH", False)}
 # vote of a poll is keyed by the poll, so its lock would make a viral poll's votes commit one at a time, and
 # nothing needs it: vote.cast events of a poll add up in any order, and a vote.voided is published only after
 # its vote.cast has committed (votes_void_after_close waits for every vote in flight).
-DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory),
-                 "OWNERS": event_contracts.OWNERS, "KEY_COMMIT_ORDER": False}
-
-# While the votes seam moves out of a monolith (docs/migration.md), the `source` of the monolith's events: its
-# polls, choices and votes are believed beside their owners', and its vote.cast are counted here (the backfill and
-# the shadow). Empty once the migration is over.
+# While the votes seam moves out of a monolith (docs/migration.md), MIGRATING_FROM is the `source` of the
+# monolith's events: its polls, choices and votes are believed beside their owners', and its vote.cast are counted
+# here (the backfill and the shadow). Empty once the migration is over.
 MIGRATING_FROM = os.environ.get("MIGRATING_FROM", "")
-if MIGRATING_FROM:
-    DJANGO_EVENTS["OWNERS"] = {
-        event_type: [owner, MIGRATING_FROM] if event_type.split(".")[0] in ("poll", "choice", "vote") else owner
-        for event_type, owner in event_contracts.OWNERS.items()
-    }
+DJANGO_EVENTS = {**DJANGO_EVENTS, "SERVICE": SERVICE, "CONTRACTS": str(event_contracts.CATALOGUE.directory),
+                 "OWNERS": event_contracts.owners_while_migrating(MIGRATING_FROM, ("poll", "choice", "vote")),
+                 "KEY_COMMIT_ORDER": False}
 
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,

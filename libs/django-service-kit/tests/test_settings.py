@@ -154,6 +154,16 @@ def test_a_quarter_of_the_web_threads_may_wait_for_a_read_model_unless_told(monk
     assert waiters() == 0
 
 
+def test_the_read_model_wait_is_django_events_default_unless_told(monkeypatch):
+    def events() -> dict:
+        return dict(common_settings(service="x", base_dir=Path("/tmp"), events=True)["DJANGO_EVENTS"])
+
+    monkeypatch.delenv("READ_MODEL_WAIT", raising=False)
+    assert "READ_MODEL_WAIT" not in events()
+    monkeypatch.setenv("READ_MODEL_WAIT", "0.5")
+    assert events()["READ_MODEL_WAIT"] == 0.5
+
+
 def test_rate_limits_off_lifts_the_throttles_and_a_typo_is_refused(monkeypatch):
     assert common_settings(service="x", base_dir=Path("/tmp"))["REST_FRAMEWORK"]["DEFAULT_THROTTLE_CLASSES"]
     monkeypatch.setenv("RATE_LIMITS", "off")

@@ -1,3 +1,3 @@
 """What the polls platform's Django services share besides events."""
 
-__version__ = "0.3.1"
+__version__ = "0.3.2"

@@ -311,4 +311,6 @@ def events_settings_from_env(service: str) -> dict[str, Any]:
         # A quarter of a web process's threads (service_kit.asgi) may wait for a read model at once: requests
         # for ids nobody created never hold the rest (django-events' README, READ_MODEL_WAITERS).
         "READ_MODEL_WAITERS": int(env("READ_MODEL_WAITERS") or max(1, int(env("WEB_THREADS") or 8) // 4)),
+        # How long such a request waits; unset, django-events' default.
+        **({"READ_MODEL_WAIT": float(wait)} if (wait := env("READ_MODEL_WAIT")) else {}),
     }

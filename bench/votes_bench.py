@@ -1198,6 +1198,13 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("freshness p50 / p99 ms", f"{s['freshness_p50_ms']} / {s['freshness_p99_ms']}", "p99 < 250"),
             ("total_votes' lag: relay / consumer p99 ms", f"{s['relay_p99_ms']} / {s['consumer_p99_ms']}", ""),
         ]
+    if "live_watchers" in s:
+        rows += [
+            ("live watchers held / asked while votes flow", f"{s['live_watchers']} / {s['live_watchers_asked']}",
+             ">= 5,000"),
+            ("live update delay p50 / p99 ms; updates missed",
+             f"{s['live_update_p50_ms']} / {s['live_update_p99_ms']}; {s['live_updates_missed']}", "p99 < 2,000; 0"),
+        ]
     if "batch_rows" in s:
         for name, row in s["batch_rows"].items():
             rows += [(f"vote path {name}: votes/s, p99 ms at c={level}; CPU ms/vote",

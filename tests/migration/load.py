@@ -33,6 +33,7 @@ class Tally:
     failed: int = 0
     retried: int = 0
     resent: int = 0
+    resent_answered_anew: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
@@ -187,7 +188,15 @@ class Load:
             same = isinstance(again, httpx.Response) and (
                 (again.status_code == 201 and again.json()["id"] == outcome.json()["id"])  # type: ignore[union-attr]
                 or (again.status_code == 409 and again.json().get("error") == "already_voted"))
-            self._record("vote resent", again, same)
+            if not same and isinstance(again, httpx.Response) and again.status_code == 201:
+                # The route moved between the two sends: the other side keeps no record of the key (each keeps
+                # its own) and had not applied the first vote's event yet, so it took the vote under another id.
+                # Both sides still count the voter once (double_counted says so); the step reports how often.
+                with self.lock:
+                    self.tally.resent_answered_anew += 1
+                self._record("vote resent, answered anew by the other side", again, True)
+            else:
+                self._record("vote resent", again, same)
         self._record("vote", outcome, ok)
         if ok:
             assert isinstance(outcome, httpx.Response)

@@ -263,6 +263,7 @@ def row(name: str, tally: Tally, load: Load, seconds: float, up: set[str]) -> di
         "last_taken_by": {route: taken_by(path, last=True) for route, path in ROUTES.items()},
         "retried": tally.retried,
         "resent_with_same_key": tally.resent,
+        "resent_answered_anew": tally.resent_answered_anew,
         "statuses": dict(sorted(tally.statuses.items())),
     })
     if tally.failures:

@@ -7,7 +7,7 @@ from typing import Any
 
 import django_events
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from event_contracts.payloads import ChoiceCreated, ChoiceDeleted, ChoiceUpdated
 from service_kit.errors import Conflict, Forbidden
@@ -53,6 +53,11 @@ def _choice_fields(choice: Choice) -> dict[str, Any]:
     return {"choice_id": choice.id, "poll_id": choice.poll_id, "text": choice.text, "position": choice.position}
 
 
+def _next_position(choices: QuerySet[Choice]) -> int:
+    """After the last of a poll's choices (the caller holds the poll's lock)."""
+    return (choices.aggregate(last=Max("position"))["last"] or 0) + 1
+
+
 def choice_create(*, poll_id: uuid.UUID, actor_id: str, text: str) -> Choice:
     # Waits for a poll created a moment ago (its owner's own write) before the transaction: on SQLite that
     # transaction would hold the write lock the consumer needs to record the poll.
@@ -68,8 +73,7 @@ def _choice_create_in_known_poll(*, poll_id: uuid.UUID, actor_id: str, text: str
         raise Conflict(
             f"A poll has at most {MAX_CHOICES_PER_POLL} choices.", code="too_many_choices", details={"poll_id": str(poll_id)}
         )
-    last_position = choices.aggregate(last=Max("position"))["last"]
-    choice = Choice.objects.create(poll_id=poll_id, text=text, position=(last_position or 0) + 1)
+    choice = Choice.objects.create(poll_id=poll_id, text=text, position=_next_position(choices))
     django_events.publish(ChoiceCreated(**_choice_fields(choice)), key=str(poll_id))
     return choice
 
@@ -86,7 +90,7 @@ def choice_import(created: ChoiceCreated) -> bool:
     position = created.position
     choices = Choice.objects.filter(poll_id=created.poll_id)
     if choices.filter(position=position).exists():
-        position = (choices.aggregate(last=Max("position"))["last"] or 0) + 1
+        position = _next_position(choices)
     Choice.objects.create(id=created.choice_id, poll_id=created.poll_id, text=created.text, position=position)
     return True
 

@@ -64,8 +64,9 @@ pg_up() {
       pg_createcluster "$version" "$name" -p "$pg_port" >/dev/null
       cluster="$version $name"
     fi
+    # stdout carries the environment only (`eval "$(infra.sh up)"`): "Removed stale pid file." goes to stderr.
     # shellcheck disable=SC2086  # "<version> <name>"
-    pg_ctlcluster $cluster start
+    pg_ctlcluster $cluster start >&2
     wait_port "$pg_port" PostgreSQL
   fi
   # One login role for every service; each service creates its own database.

@@ -31,6 +31,7 @@ from monolith.polls.handlers import (
 )
 from monolith.polls.models import Poll
 from monolith.votes.handlers import count_vote_cast_elsewhere
+from monolith.votes.services import vote_cast
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +91,20 @@ def test_the_backfill_publishes_what_exists_poll_first(auth_client, settings):
 
     assert [e.type for e in events] == ["poll.created", "choice.created", "choice.created", "vote.cast"]
     assert {e.key for e in events} == {poll_id}
+
+
+def test_the_backfill_publishes_every_vote_in_short_transactions(auth_client, settings):
+    poll_id, (first, second) = a_poll(auth_client)
+    voters = [str(uuid.uuid4()) for _ in range(5)]
+    for n, voter in enumerate(voters):
+        vote_cast(poll_id=uuid.UUID(poll_id), choice_id=uuid.UUID((first, second)[n % 2]), voter_id=voter)
+    settings.MONOLITH_EVENTS = "publish"
+
+    with captured_events() as events:
+        call_command("monolith_backfill", batch=2)
+
+    assert [e.type for e in events] == ["poll.created", "choice.created", "choice.created"] + ["vote.cast"] * 5
+    assert sorted(e.data["voter_id"] for e in events if e.type == "vote.cast") == sorted(voters)
 
 
 def test_the_backfill_refuses_to_run_before_every_process_publishes(auth_client):

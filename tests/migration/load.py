@@ -129,8 +129,9 @@ class Load:
                 time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     def _send(self, client: httpx.Client, method: str, path: str, **kwargs: object) -> httpx.Response | str:
-        """The request, retried as a client would on a transport error or a 502/503/504; the last answer, or
-        the last error as text."""
+        """The request, retried as a client would on a transport error, a 502/503/504, or a 409 saying its
+        Idempotency-Key's first request is still in flight (after a timeout: "retry shortly"); the last answer,
+        or the last error as text."""
         outcome: httpx.Response | str = ""
         for attempt in range(RETRIES):
             if attempt:
@@ -142,7 +143,7 @@ class Load:
             except httpx.TransportError as error:
                 outcome = f"{type(error).__name__}: {error}"
                 continue
-            if outcome.status_code not in (502, 503, 504):
+            if outcome.status_code not in (502, 503, 504) and not _in_flight(outcome):
                 return outcome
         return outcome
 
@@ -203,3 +204,8 @@ class Load:
             vote = outcome.json()
             with self.lock:
                 self.accepted[(vote["poll_id"], vote["voter_id"])] = vote["id"]
+
+
+def _in_flight(answer: httpx.Response) -> bool:
+    return answer.status_code == 409 and answer.headers.get("content-type", "").startswith("application/json") \
+        and answer.json().get("error") == "idempotency_key_in_flight"

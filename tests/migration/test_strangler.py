@@ -73,11 +73,12 @@ def create_ballot(gateway: str, owner_token: str) -> Ballot:
     return Ballot(poll["id"], choices)
 
 
-def converge(condition: Callable[[], bool], what: str) -> None:
+def converge(condition: Callable[[], bool], what: str, load: Load) -> None:
     deadline = time.monotonic() + CONVERGE_SECONDS
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {CONVERGE_SECONDS} s")
+            raise AssertionError(f"{what}: not within {CONVERGE_SECONDS} s; the step's answers: "
+                                 f"{dict(load.tally.statuses)}, failures: {load.tally.failures[:10]}")
         time.sleep(0.25)
 
 
@@ -187,20 +188,20 @@ def test_the_seams_move_to_their_services_and_back_under_load(migration: Migrati
 def settle(name: str, load: Load, up: set[str]) -> None:
     """Waits for every side started (``up``) to hold what the clients were answered 201 for."""
     expected = len(load.accepted)
-    converge(lambda: count_votes(MONOLITH_DATABASE)["voters"] == expected, f"{name}: the monolith's count")
+    converge(lambda: count_votes(MONOLITH_DATABASE)["voters"] == expected, f"{name}: the monolith's count", load)
     if "vote" in up:
-        converge(lambda: count_votes(VOTE_DATABASE)["voters"] == expected, f"{name}: vote-service's count")
+        converge(lambda: count_votes(VOTE_DATABASE)["voters"] == expected, f"{name}: vote-service's count", load)
         # The shadow check: vote-service's results are the monolith's, poll by poll and choice by choice.
         converge(lambda: results_by_poll(VOTE_DATABASE) == results_by_poll(MONOLITH_DATABASE),
-                 f"{name}: vote-service's results against the monolith's")
+                 f"{name}: vote-service's results against the monolith's", load)
     if "polls" in up:
         # Its pages' total_votes: every vote accepted, the monolith's too (vote-service announces those once).
-        converge(lambda: polls_service_totals() == accepted_results(load), f"{name}: polls-service's totals")
+        converge(lambda: polls_service_totals() == accepted_results(load), f"{name}: polls-service's totals", load)
     for kind, (service, table, _) in CREATED.items():
         if service in up:
             # Its shadow check: the service holds what the monolith holds, and the other way round.
             converge(lambda: rows_by_poll(DATABASES[service], table) == rows_by_poll(MONOLITH_DATABASE, table),
-                     f"{name}: {service}'s {kind}s against the monolith's")
+                     f"{name}: {service}'s {kind}s against the monolith's", load)
 
 
 def check(steps: list[dict[str, Any]]) -> None:

@@ -36,6 +36,9 @@ MONOLITH_DATABASE = "migration_monolith"
 DATABASES = {"vote": "migration_vote_service", "choice": "migration_choice_service",
              "polls": "migration_polls_service"}
 VOTE_DATABASE, CHOICE_DATABASE, POLLS_DATABASE = DATABASES.values()
+# The single-codebase step: each seam's route and the monolith's settings module that serves it alone
+# (monolith.settings_<seam>).
+SEAM_PROCESSES = {"polls": "polls", "choice": "choices", "vote": "votes"}
 ISSUER, AUDIENCE = "polls-auth", "polls-platform"
 # The load comes from one address: the services' throttles are lifted (the gateway's per-IP limits are left out
 # of its rendering the same way).
@@ -96,13 +99,15 @@ class Migration:
     prefix: str = field(default_factory=lambda: f"migration-{uuid.uuid4().hex[:8]}.")
     routes: dict[str, str] = field(default_factory=dict)
     monolith_colour: str = ""
+    split: list[str] = field(default_factory=list)  # the monolith's seam processes running (split_monolith)
 
     @property
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.port_base}"
 
     def port(self, name: str) -> int:
-        return self.port_base + {"monolith-blue": 1, "monolith-green": 2, "vote": 3, "choice": 4, "polls": 5}[name]
+        return self.port_base + {"monolith-blue": 1, "monolith-green": 2, "vote": 3, "choice": 4, "polls": 5,
+                                  "monolith-polls": 6, "monolith-choices": 7, "monolith-votes": 8}[name]
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port(name)}"
@@ -114,37 +119,50 @@ class Migration:
 
     # The monolith
 
-    def monolith_env(self, events: str) -> dict[str, str]:
-        return self.env(DJANGO_SETTINGS_MODULE="monolith.settings", DATABASE_URL=database_url(MONOLITH_DATABASE),
+    def monolith_env(self, events: str, settings: str = "monolith.settings") -> dict[str, str]:
+        return self.env(DJANGO_SETTINGS_MODULE=settings, DATABASE_URL=database_url(MONOLITH_DATABASE),
                         MONOLITH_EVENTS=events)
 
     def migrate_monolith(self) -> None:
         command = (sys.executable, "manage.py", "migrate", "--noinput", "-v", "0")
         self.supervisor.run_together([Process("monolith-migrate", command, MONOLITH_DIR, self.monolith_env("off"))])
 
-    def start_monolith(self, events: str) -> str:
-        """The monolith's web process in the colour not serving now (blue first); returns its URL."""
-        colour = "green" if self.monolith_colour == "blue" else "blue"
-        name, port = f"monolith-{colour}", self.port(f"monolith-{colour}")
+    def start_monolith_web(self, name: str, events: str, settings: str = "monolith.settings") -> str:
+        """One of the monolith's web processes, on ``settings``; returns its URL once it answers."""
+        port = self.port(name)
         self.supervisor.add(Process(name, (
             sys.executable, "-m", "uvicorn", "monolith.asgi:application", "--host", "127.0.0.1", "--port", str(port),
             "--no-access-log", "--timeout-graceful-shutdown", "20",
-        ), MONOLITH_DIR, self.monolith_env(events)))
+        ), MONOLITH_DIR, self.monolith_env(events, settings)))
         url = f"http://127.0.0.1:{port}"
         self.supervisor.wait_for(f"{url}/healthz")
         return url
 
     def deploy_monolith(self, events: str) -> None:
-        """A blue/green deploy: the new colour started, the gateway's routes moved to it by a reload, then the
-        old colour retired once the old nginx workers are done with it."""
+        """A blue/green deploy: the whole monolith in the colour not serving now (blue first), every route the
+        monolith serves (by its one process or by its seam processes) moved to it by a reload, then the old
+        processes retired once the old nginx workers are done with them."""
         old = self.monolith_colour
-        url = self.start_monolith(events)
         self.monolith_colour = "green" if old == "blue" else "blue"
+        url = self.start_monolith_web(f"monolith-{self.monolith_colour}", events)
+        serving = {self.monolith_url(old), *(self.url(name) for name in self.split)} if old else set()
         self.route({name: url for name in SERVICES if name != "auth" and (
-            not self.routes or self.routes.get(name) == self.monolith_url(old))})
+            not self.routes or self.routes.get(name) in serving)})
         if old:
-            time.sleep(2)  # nginx's old workers finish the requests they hold on the old colour
-            self.supervisor.retire(f"monolith-{old}")
+            time.sleep(2)  # nginx's old workers finish the requests they hold on the old processes
+            for name in (f"monolith-{old}", *self.split):
+                self.supervisor.retire(name)
+            self.split.clear()
+
+    def split_monolith(self, events: str) -> None:
+        """The single-codebase step (docs/migration.md): the same codebase started once per seam on its settings
+        module, still on the one database, and each seam's route moved to its own process by a reload."""
+        routes = {}
+        for route, seam in SEAM_PROCESSES.items():
+            name = f"monolith-{seam}"
+            routes[route] = self.start_monolith_web(name, events, f"monolith.settings_{seam}")
+            self.split.append(name)
+        self.route(routes)
 
     def monolith_url(self, colour: str | None = None) -> str:
         return f"http://127.0.0.1:{self.port(f'monolith-{colour or self.monolith_colour}')}"

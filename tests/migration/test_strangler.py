@@ -1,5 +1,6 @@
 """The seams moved out of the monolith and back, under a steady load through the gateway (issue 21,
-docs/migration.md): votes (steps 1-5), then choices and polls, each moved, brought back and moved again, ending at
+docs/migration.md): the single-codebase step (1b: each route on a process of its seam's settings module, then on
+one process again), votes (steps 1-5), then choices and polls, each moved, brought back and moved again, ending at
 today's platform. At each step no request fails, the monolith and vote-service count exactly the votes the
 clients were answered 201 for, the monolith and each seam's service hold exactly the choices and polls the
 clients created, nothing twice. Writes bench/results/migration.json and prints the table.
@@ -122,6 +123,10 @@ def test_the_seams_move_to_their_services_and_back_under_load(migration: Migrati
 
     # Step 1: nothing published yet.
     step("1 monolith only", lambda: None)
+    # The intermediate step: one codebase, a process per seam (its settings module), each route moved to its own;
+    # step 2's deploy brings the routes back to one process.
+    step("1b a process per seam, one codebase", lambda: migration.split_monolith(events="off"),
+         moves=("vote", "monolith-votes"))
 
     # Step 2: the monolith deployed again (blue/green behind the gateway) publishing through its outbox.
     def publish() -> None:
@@ -207,7 +212,8 @@ def settle(name: str, load: Load, up: set[str]) -> None:
 def check(steps: list[dict[str, Any]]) -> None:
     # The routes really moved, and back: vote-service took no vote before step 4, and the last write of a route
     # in a step that moved it (in its middle) was taken where it went.
-    assert [entry["taken_by"]["vote"].get("vote-service", 0) for entry in steps[:3]] == [0, 0, 0], steps[:3]
+    before = steps[:[entry["step"] for entry in steps].index("4 /api/votes/ to vote-service")]
+    assert [entry["taken_by"]["vote"].get("vote-service", 0) for entry in before] == [0] * len(before), before
     for entry in steps:
         if entry["moves"]:
             route, to = entry["moves"]
@@ -274,7 +280,8 @@ def row(name: str, tally: Tally, load: Load, seconds: float, up: set[str]) -> di
 
 # The writes of each route, as the gateway's access log names them.
 ROUTES = {"vote": "/api/votes/", "choice": "/api/choices/", "poll": "/api/polls/"}
-SERVICE_PORTS = {3: "vote-service", 4: "choice-service", 5: "polls-service"}
+SERVICE_PORTS = {3: "vote-service", 4: "choice-service", 5: "polls-service", 6: "monolith-polls",
+                 7: "monolith-choices", 8: "monolith-votes"}
 
 
 def taken_by(path: str, *, last: bool = False) -> Any:

@@ -1,5 +1,6 @@
 """Step 4 of the votes seam's strangler path (docs/migration.md) on the cluster: the monolith's chart installed beside
-the platform, a gateway whose routes send polls, choices and votes to it, then a `helm upgrade` of that gateway
+the platform as the single-codebase step deploys it (a web Deployment per seam, on its settings module), a gateway
+whose routes send polls, choices and votes each to its seam's, then a `helm upgrade` of that gateway
 moving /api/votes/ to vote-service and a `helm rollback` bringing it back, under a steady load of reads and votes
 (real users with tokens, each vote with an Idempotency-Key its retries keep). No request fails, and the monolith
 and vote-service each hold exactly the votes the clients were answered 201 for.
@@ -28,9 +29,12 @@ from tests.migration.load import Ballot, Load, Tally
 ROOT = Path(__file__).resolve().parents[2]
 HELM = ROOT / "deploy" / "helm"
 GATEWAY_RELEASE, GATEWAY_PORT = "migration", 30081
-# The gateway's upstream values: every route of the monolith's seams to its one web process (step 1).
-TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith" for service in ("polls-service", "choice-service",
-                                                                          "vote-service")]
+# The monolith as the single-codebase step deploys it (docs/migration.md): a web Deployment per seam, each on its
+# settings module, all on the one database; and the gateway's upstream values sending each route to its seam's
+# (step 1).
+SEAMS = {"polls-service": "polls", "choice-service": "choices", "vote-service": "votes"}
+MONOLITH_SEAMS = [f"--set=seams.{seam}.web.replicaCount=1" for seam in SEAMS.values()]
+TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith-{seam}" for service, seam in SEAMS.items()]
 # Each voter votes once in each poll: enough votes for the three steps at about one a second, helm's own time
 # included, from few registrations (each hashes a password).
 VOTERS, POLLS = 20, 8
@@ -74,7 +78,7 @@ def migration(platform: Platform) -> Platform:
     run("helm", "dependency", "build", str(HELM / "monolith"))
     helm("upgrade", "--install", "monolith", str(HELM / "monolith"), "--wait", "--timeout=10m",
          "-f", str(ROOT / "deploy/platform/dev-service-values.yaml"), "--set=events=consume",
-         "--set-string=config.kafka.saslExistingSecret=monolith-kafka")
+         "--set-string=config.kafka.saslExistingSecret=monolith-kafka", *MONOLITH_SEAMS)
     helm("upgrade", "--install", GATEWAY_RELEASE, str(HELM / "gateway"), "--wait", "--timeout=5m",
          f"--set-string=image.tag={image_tag('polls-gateway')}", "--set=service.type=NodePort",
          f"--set=service.nodePort={GATEWAY_PORT}", *TO_MONOLITH)

@@ -83,6 +83,8 @@ def contract_overflows(projection: Projection, catalogue: Catalogue, *, using: s
     holds them all. Applies the events in a transaction it rolls back, so it leaves the database as it was."""
     problems: list[str] = []
     handled = projection.event_types()
+    # Each event as its owner publishes it: a subscriber may take some sources only (handles(..., sources=...)).
+    owners = catalogue.owners()
     ids: dict[str, str] = {}
     with transaction.atomic(using=using):
         for event_type, version, schema in sorted(catalogue.schemas(), key=lambda s: _order(s[0])):
@@ -90,7 +92,8 @@ def contract_overflows(projection: Projection, catalogue: Catalogue, *, using: s
                 continue
             where = f"{type(projection).__name__} ({projection.table}) on {event_type} v{version}"
             try:
-                event = Event(type=event_type, key=str(uuid.uuid4()), data=largest_data(schema, ids), version=version)
+                event = Event(type=event_type, key=str(uuid.uuid4()), data=largest_data(schema, ids), version=version,
+                              source=owners[event_type])
             except Unbounded as error:
                 problems.append(f"{where}: the contract's {error}")
                 continue

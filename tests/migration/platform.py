@@ -272,6 +272,13 @@ def held(database: str, table: str, ids: set[str], text_column: str, texts: set[
     return (found[0] if found else 0), (rows[0] if rows else 0) - len(texts)
 
 
+def dead_letters(database: str) -> list[str]:
+    """The reasons of the dead letters one service's consumer recorded (django-events' table), whatever became of
+    them."""
+    with psycopg.connect(database_url(database), autocommit=True) as connection:
+        return [reason for (reason,) in connection.execute("SELECT reason FROM django_events_dead_letter").fetchall()]
+
+
 def polls_service_totals() -> dict[str, int]:
     """polls-service's total_votes, by poll (its tally of vote-service's vote.cast)."""
     with psycopg.connect(database_url(POLLS_DATABASE), autocommit=True) as connection:

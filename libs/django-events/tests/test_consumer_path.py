@@ -1,6 +1,7 @@
-"""The explicit consumer path: @handles where a handler is written, subscribe() to register it, routes() and
-events_handlers to list it, the rebuild flag, and publish() of a typed payload; and the deprecated forms
-(event types from method names, @handler, dict payloads), which keep working and warn."""
+"""The explicit consumer path: @handles where a handler is written (its types, versions and sources),
+subscribe() to register it, routes() and events_handlers to list it, the rebuild flag, and publish() of a typed
+payload; and the deprecated forms (event types from method names, @handler, dict payloads), which keep working
+and warn."""
 
 import datetime as dt
 import io
@@ -15,7 +16,8 @@ from django.db import transaction
 
 import django_events
 from django_events.dispatch import apply_events
-from django_events.models import OutboxEvent
+from django_events.metrics import consumer_ignored
+from django_events.models import InboxEvent, OutboxEvent
 from django_events.projection import find_projection
 from django_events.registry import registry
 from django_events.testing import make_event
@@ -94,6 +96,69 @@ def test_versions_come_from_the_payloads_or_from_handles():
     }
 
 
+class FirstHandNotes(django_events.Projection):
+    """Notes as their owner announces them: a monolith also announces them while the notes move out of it."""
+
+    model = NoteView
+
+    @django_events.handles("note.created", sources=("testapp",))
+    def on_note_created(self, note: NoteCreated) -> None:
+        self.upsert(note.note_id, text=note.text)
+
+
+def test_a_subscriber_applies_only_the_sources_it_names():
+    django_events.subscribe(FirstHandNotes)
+    notes = registry.subscribers["FirstHandNotes"]
+    second_hand = make_event("note.created", {"note_id": "n1", "text": "from the monolith"}, source="monolith")
+    first_hand = make_event("note.created", {"note_id": "n1", "text": "from its owner"}, source="testapp")
+    ignored = consumer_ignored.labels("testapp", "note.created", "monolith")
+    ignored_before = ignored._value.get()
+
+    assert deliver(second_hand, subscribers=[notes]) == 0
+    assert deliver(second_hand, subscribers=[notes]) == 0, "a redelivery applies nothing either"
+    assert deliver(first_hand, subscribers=[notes]) == 1
+    assert deliver(first_hand, subscribers=[notes]) == 0
+
+    assert NoteView.objects.get(id="n1").text == "from its owner"
+    # Acknowledged as a type nobody handles is: no inbox row, so nothing of it can shadow another event.
+    assert not InboxEvent.objects.filter(event_id=second_hand.id).exists()
+    assert InboxEvent.objects.filter(event_id=first_hand.id, subscriber="FirstHandNotes").count() == 1
+    assert ignored._value.get() == ignored_before + 2
+
+
+def test_a_subscriber_without_sources_still_applies_every_source_beside_one_that_names_them():
+    django_events.subscribe(FirstHandNotes)
+    second_hand = make_event("note.created", {"note_id": "n2", "text": "from the monolith"}, source="monolith")
+    both = [registry.subscribers["FirstHandNotes"], registry.subscribers["NoteProjection"]]
+
+    assert deliver(second_hand, subscribers=both) == 1
+    assert list(InboxEvent.objects.filter(event_id=second_hand.id).values_list("subscriber", flat=True)) == [
+        "NoteProjection"
+    ]
+
+
+def test_a_handler_function_names_its_sources_too():
+    @django_events.handles("tick.happened", sources=("testapp", "monolith"))
+    def first_or_second_hand(event: django_events.Event) -> None:
+        Applied.objects.create(event_id=event.id, key=event.key, seq=event.data["seq"])
+
+    django_events.subscribe(first_or_second_hand)
+    handler = registry.subscribers[f"{__name__}.{first_or_second_hand.__qualname__}"]
+    ticks = [make_event("tick.happened", {"seq": n}, key="k", source=source)
+             for n, source in enumerate(["testapp", "intruder", "monolith"])]
+
+    assert handler.sources() == {"tick.happened": frozenset({"testapp", "monolith"})}
+    assert deliver(*ticks, subscribers=[handler]) == 2
+    assert sorted(Applied.objects.values_list("seq", flat=True)) == [0, 2]
+
+
+@pytest.mark.parametrize("sources, problem", [("testapp", "takes sources such as"), ((), "names no source"),
+                                              (("testapp", ""), "takes sources such as")])
+def test_sources_are_a_collection_of_names(sources, problem):
+    with pytest.raises(TypeError, match=problem):
+        django_events.handles("note.created", sources=sources)
+
+
 def test_subscribe_refuses_a_declaration_its_payload_cannot_read():
     @django_events.handles("note.deleted")
     def wrong_type(note: NoteCreated) -> None: ...
@@ -135,6 +200,18 @@ def test_routes_and_events_handlers_list_every_type_and_who_handles_it():
                for line in lines)
     assert any("tick.happened v1 -> tests.testapp.projections.record_tick" in line and "projections.py:" in line
                for line in lines)
+
+
+def test_routes_and_events_handlers_say_which_sources_a_subscriber_applies():
+    django_events.subscribe(FirstHandNotes)
+    assert [(r.subscriber, r.sources) for r in django_events.routes() if r.event_type == "note.created"] == [
+        ("FirstHandNotes", ("testapp",)),
+        ("NoteProjection", ()),
+    ]
+
+    out = io.StringIO()
+    call_command("events_handlers", stdout=out)
+    assert "note.created v1 -> FirstHandNotes (projection, reads NoteCreated, from testapp only)  " in out.getvalue()
 
 
 def test_a_rebuild_is_a_flag_the_projection_reads():

@@ -1,5 +1,6 @@
 """The owner check on each broker: an event from another source than its type's owner, or on another type's
-topic, is dead-lettered with its reason and applies nothing; the owner's own events still apply."""
+topic, is dead-lettered with its reason and applies nothing; the owner's own events still apply. And a believed
+source that no subscriber takes (``handles(..., sources=...)``) is acknowledged, not dead-lettered."""
 
 import uuid
 
@@ -9,8 +10,9 @@ from django.core.checks import run_checks
 import django_events
 from django_events import Catalogue, ContractViolation
 from django_events.consumer import DEAD_LETTER_SUBSCRIBER
-from django_events.metrics import consumer_dead_lettered
-from django_events.models import InboxEvent
+from django_events.metrics import consumer_dead_lettered, consumer_ignored
+from django_events.models import DeadLetter, InboxEvent
+from django_events.registry import registry
 from tests.conftest import consume_until, publish_raw, publish_ticks, read_topic, relay_until_empty
 from tests.test_checks import ids
 from tests.testapp.models import Applied, NoteView
@@ -89,6 +91,42 @@ def test_a_type_may_name_several_owners_while_its_production_moves(settings):
         assert refusal(django_events.Event(type="tick.happened", key="k", data={"seq": 1}, source=source), topic) == expected
 
 
+@django_events.handles("tick.happened", sources=("testapp",))
+def record_first_hand_tick(event: django_events.Event) -> None:
+    Applied.objects.create(event_id=event.id, key=event.key, seq=event.data["seq"])
+
+
+@pytest.fixture
+def first_hand_ticks(live, settings):
+    """While a monolith hands ticks over: it is believed, but the ticks are counted from their owner alone."""
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": {**OWNERS, "tick.happened": ["testapp", "monolith"]}}
+    before = dict(registry.subscribers)
+    registry.subscribers.pop("tests.testapp.projections.record_tick")
+    django_events.subscribe(record_first_hand_tick)
+    yield live
+    registry.subscribers.clear()
+    registry.subscribers.update(before)
+
+
+def test_a_believed_source_no_subscriber_takes_is_acknowledged_not_dead_lettered(first_hand_ticks):
+    topic = django_events.topic_for("tick.happened")
+    second_hand = forged("tick.happened", "key-0", {"seq": 99}, source="monolith")
+    publish_raw(topic, key=b"key-0", value=second_hand)
+    genuine = publish_ticks(keys=1, per_key=2)
+    relay_until_empty()
+    ignored = consumer_ignored.labels("testapp", "tick.happened", "monolith")
+    ignored_before = ignored._value.get()
+    refused = consumer_dead_lettered.labels("testapp", "tick.happened")
+    refused_before = refused._value.get()
+
+    consume_until(lambda: Applied.objects.count() >= 2 and ignored._value.get() > ignored_before)
+
+    assert sorted(Applied.objects.values_list("event_id", flat=True)) == sorted(e.id for e in genuine)
+    assert refused._value.get() == refused_before
+    assert not DeadLetter.objects.exists()
+    assert not InboxEvent.objects.filter(event_id=django_events.Event.from_json(second_hand).id).exists()
+
+
 def test_without_owners_any_source_is_believed(live):
     topic = django_events.topic_for("tick.happened")
     publish_raw(topic, key=b"key-0", value=forged("tick.happened", "key-0", {"seq": 1}, source="anyone"))
@@ -110,6 +148,20 @@ def test_without_owners_any_source_is_believed(live):
 def test_owners_that_miss_a_consumed_type_or_are_malformed_are_reported(settings, owners, expected):
     settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": owners}
     assert ids(run_checks()) == expected
+
+
+def test_a_subscriber_taking_only_sources_owners_does_not_believe_is_warned(settings):
+    settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": OWNERS}
+    before = dict(registry.subscribers)
+    django_events.subscribe(record_first_hand_tick)
+    try:
+        assert ids(run_checks()) == []
+        settings.DJANGO_EVENTS = {**settings.DJANGO_EVENTS, "OWNERS": {**OWNERS, "tick.happened": "monolith"}}
+        [warning] = [e for e in run_checks() if e.id == "django_events.W002"]
+        assert "record_first_hand_tick handles tick.happened from testapp only" in warning.msg
+    finally:
+        registry.subscribers.clear()
+        registry.subscribers.update(before)
 
 
 def test_a_consumer_without_owners_is_warned_under_check_deploy(settings):

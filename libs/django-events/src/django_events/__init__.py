@@ -10,7 +10,7 @@ from .registry import UnsupportedVersion, handler, handles
 from .subscriptions import routes, subscribe
 from .upcasting import register_upcasters, unregister_upcasters, upcasts
 
-__version__ = "0.3.1"
+__version__ = "0.3.2"
 
 __all__ = [
     "apublish",

@@ -95,7 +95,26 @@ def check_owners(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if orphans:
         missing = f"{SETTINGS_NAME}['OWNERS'] names no owner for {', '.join(orphans)}, which this service consumes"
         return [Error(missing, hint="every such event would be dead-lettered", id="django_events.E009")]
-    return []
+    return _unbelieved_sources(owners)
+
+
+def _unbelieved_sources(owners: dict[str, str | list[str]]) -> list[CheckMessage]:
+    """A subscriber that applies only sources OWNERS does not believe for a type applies none of its events."""
+    from .registry import registry
+
+    found: list[CheckMessage] = []
+    for subscriber in registry.subscribers.values():
+        for event_type, sources in sorted(subscriber.sources().items()):
+            owner = owners.get(event_type, [])
+            believed = {owner} if isinstance(owner, str) else set(owner)
+            if sources.isdisjoint(believed):
+                found.append(Warning(
+                    f"{subscriber.name} handles {event_type} from {', '.join(sorted(sources))} only, a source "
+                    f"{SETTINGS_NAME}['OWNERS'] does not believe for it ({owner!r})",
+                    hint="it will apply none of its events: correct handles(..., sources=...) or OWNERS",
+                    id="django_events.W002",
+                ))
+    return found
 
 
 @register(Tags.security, deploy=True)

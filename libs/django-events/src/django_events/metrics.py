@@ -11,6 +11,11 @@ relay_failed = Counter("django_events_relay_failed_total", "Relay delivery failu
 consumer_processed = Counter(
     "django_events_consumer_processed_total", "Events applied by this service's consumer", ["service", "type"]
 )
+consumer_ignored = Counter(
+    "django_events_consumer_ignored_total",
+    "Events of a consumed type from a believed source that no subscriber takes (handles(..., sources=...))",
+    ["service", "type", "source"],
+)
 consumer_duplicates = Counter(
     "django_events_consumer_duplicates_total", "Redelivered events skipped by the inbox", ["service"]
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
@@ -16,7 +16,7 @@ from django.db.models import F, Model, QuerySet
 from .conf import events_settings
 from .contracts import Payload, payload_readers
 from .envelope import Event
-from .registry import Routes, UnsupportedVersion, call_route, declared_types, registry, routes_of
+from .registry import Routes, UnsupportedVersion, call_route, declared_sources, declared_types, registry, routes_of
 from .rows import insert_rows
 
 _METHOD_PREFIX = "on_"
@@ -206,6 +206,10 @@ class Projection:
     def event_types(self) -> set[str]:
         return set(self.routes())
 
+    def sources(self) -> Mapping[str, frozenset[str]]:
+        """Event type -> the only sources its method applies (``@handles(..., sources=...)``)."""
+        return _class_sources(type(self))
+
     def apply(self, event: Event) -> None:
         routes, methods = _class_routes(type(self))
         if event.type not in methods:
@@ -295,6 +299,20 @@ def _class_routes(cls: type[Projection]) -> tuple[Routes, dict[str, str]]:
                 routes[event_type], methods[event_type] = by_version, attr
         _routes[cls] = (routes, methods)
     return _routes[cls]
+
+
+_sources: dict[type[Projection], dict[str, frozenset[str]]] = {}
+
+
+def _class_sources(cls: type[Projection]) -> dict[str, frozenset[str]]:
+    if cls not in _sources:
+        methods = _class_routes(cls)[1]
+        _sources[cls] = {
+            event_type: only
+            for event_type, attr in methods.items()
+            if (only := declared_sources(getattr(cls, attr)).get(event_type)) is not None
+        }
+    return _sources[cls]
 
 
 def handling_method(cls: type[Projection], event_type: str) -> Any:

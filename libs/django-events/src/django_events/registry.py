@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -14,6 +14,8 @@ from .envelope import Event, topic_for
 
 # Where @handles leaves its declaration on the function: event type -> versions (None: from the annotation).
 HANDLES_ATTRIBUTE = "__django_events_handles__"
+# And the sources it applies, for the types whose declaration names them: event type -> sources.
+SOURCES_ATTRIBUTE = "__django_events_sources__"
 
 
 class UnsupportedVersion(Exception):
@@ -31,6 +33,11 @@ class Subscriber(Protocol):
 
     def apply(self, event: Event) -> None: ...
 
+    def sources(self) -> Mapping[str, frozenset[str]]:
+        """Event type -> the only sources whose events of it apply; a type missing: every source ``OWNERS``
+        believes."""
+        ...
+
 
 # Event type -> version -> the payload the function reads it as (None: the raw Event).
 Routes = dict[str, dict[int, type[Payload] | None]]
@@ -38,7 +45,9 @@ Routes = dict[str, dict[int, type[Payload] | None]]
 FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
 
 
-def handles(event_type: str, *, versions: Iterable[int] | None = None) -> Callable[[FunctionT], FunctionT]:
+def handles(
+    event_type: str, *, versions: Iterable[int] | None = None, sources: Iterable[str] | None = None
+) -> Callable[[FunctionT], FunctionT]:
     """Declare that a projection method or a handler function handles ``event_type``::
 
         @django_events.handles("vote.cast", versions=(1,))
@@ -47,12 +56,18 @@ def handles(event_type: str, *, versions: Iterable[int] | None = None) -> Callab
     Stack it for several types. Without ``versions``, the versions are those of the payloads the event parameter
     is annotated with (``VoteCast``, or a union of a type's versions), or 1 for a raw ``Event``. Any other
     version is dead-lettered with its reason. It only declares: ``subscribe`` registers.
+
+    ``sources`` (default: every source ``OWNERS`` believes) names the only sources whose events of the type it
+    applies, such as ``("vote-service",)`` while another believed source announces the same facts too. An event
+    from a believed source that no subscriber takes is acknowledged and applies nothing, like a type nobody
+    handles; ``OWNERS`` still dead-letters the untrusted.
     """
     if not isinstance(event_type, str) or "." not in event_type:
         raise TypeError(f"handles() takes an event type such as 'vote.cast', not {event_type!r}")
     wanted = None if versions is None else frozenset(versions)
     if wanted is not None and not wanted:
         raise TypeError(f"handles({event_type!r}) names no version")
+    applies = None if sources is None else _sources(event_type, sources)
 
     def mark(function: FunctionT) -> FunctionT:
         if inspect.iscoroutinefunction(function):
@@ -65,9 +80,26 @@ def handles(event_type: str, *, versions: Iterable[int] | None = None) -> Callab
             raise TypeError(f"{function.__qualname__} declares {event_type!r} twice")
         declared[event_type] = wanted
         setattr(function, HANDLES_ATTRIBUTE, declared)
+        if applies is not None:
+            setattr(function, SOURCES_ATTRIBUTE, {**declared_sources(function), event_type: applies})
         return function
 
     return mark
+
+
+def _sources(event_type: str, sources: Iterable[str]) -> frozenset[str]:
+    # A bare string is iterable too: "vote-service" would otherwise mean its letters.
+    chosen = frozenset(sources) if not isinstance(sources, str) else None
+    if chosen is None or not all(isinstance(source, str) and source for source in chosen):
+        raise TypeError(f"handles({event_type!r}) takes sources such as ('vote-service',), not {sources!r}")
+    if not chosen:
+        raise TypeError(f"handles({event_type!r}) names no source")
+    return chosen
+
+
+def declared_sources(function: Any) -> dict[str, frozenset[str]]:
+    """The sources ``@handles`` named on ``function``, per event type; a type it named none for is missing."""
+    return dict(getattr(function, SOURCES_ATTRIBUTE, {}))
 
 
 def declared_types(function: Any) -> dict[str, frozenset[int] | None]:
@@ -114,9 +146,13 @@ class FunctionSubscriber:
     function: Callable[[Any], Any]  # takes the Event, or the typed payload it is annotated with
     # Set for a function declared with @handles; None for the deprecated handler() form (versions per function).
     routes: Routes | None = None
+    only_from: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def event_types(self) -> set[str]:
         return self.types
+
+    def sources(self) -> Mapping[str, frozenset[str]]:
+        return self.only_from
 
     def apply(self, event: Event) -> None:
         if self.routes is not None:
@@ -157,6 +193,7 @@ def function_subscriber(function: Callable[..., Any]) -> FunctionSubscriber:
         versions={v for by_version in routes.values() for v in by_version},
         function=function,
         routes=routes,
+        only_from=declared_sources(function),
     )
 
 

@@ -41,10 +41,11 @@ class Route:
     subscriber: str
     kind: str  # "projection" or "handler"
     reads: str  # the payload class, or "Event"
+    sources: tuple[str, ...] = ()  # the only sources it applies (@handles(..., sources=...)); empty: every one
 
 
 def routes() -> list[Route]:
-    """Every event type and version this service consumes and who handles it, sorted: what
+    """Every event type and version this service consumes, who handles it and from which sources, sorted: what
     ``manage.py events_handlers`` prints."""
     found = []
     for subscriber in registry.subscribers.values():
@@ -55,9 +56,10 @@ def routes() -> list[Route]:
         else:
             continue
         for event_type, by_version in by_type.items():
+            sources = tuple(sorted(subscriber.sources().get(event_type, ())))
             for version, payload in by_version.items():
                 reads = payload.__name__ if payload is not None else "Event"
-                found.append(Route(event_type, version, subscriber.name, kind, reads))
+                found.append(Route(event_type, version, subscriber.name, kind, reads, sources))
     return sorted(found, key=lambda r: (r.event_type, r.version, r.subscriber))
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def vote_cast(poll_id):
     data = {"vote_id": str(uuid.uuid4()), "poll_id": str(poll_id), "choice_id": str(uuid.uuid4()),
             "voter_id": str(uuid.uuid4()), "created_at": "2026-11-24T00:00:00+00:00"}
-    return make_event("vote.cast", data, key=str(poll_id))
+    return make_event("vote.cast", data, key=str(poll_id), source="vote-service")
 
 
 def test_polls_list_newest_first_with_their_total_votes():

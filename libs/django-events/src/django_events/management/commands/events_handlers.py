@@ -14,8 +14,8 @@ from ...subscriptions import routes
 
 class Command(BaseCommand):
     help = (
-        "List every event type and version this service consumes, the projection or handler that handles it, "
-        "and the upcasters that convert older versions for them."
+        "List every event type and version this service consumes, the projection or handler that handles it "
+        "(and from which sources, when it names them), and the upcasters that convert older versions for them."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -24,8 +24,10 @@ class Command(BaseCommand):
             self.stdout.write("no subscribers: register them with django_events.subscribe() in AppConfig.ready()")
         for route in found:
             where = _where(_handling(registry.subscribers[route.subscriber], route.event_type))
+            only = f", from {', '.join(route.sources)} only" if route.sources else ""
             self.stdout.write(
-                f"{route.event_type} v{route.version} -> {route.subscriber} ({route.kind}, reads {route.reads}){where}"
+                f"{route.event_type} v{route.version} -> {route.subscriber} "
+                f"({route.kind}, reads {route.reads}{only}){where}"
             )
         for event_type, version, upcaster in upcasting.registered():
             self.stdout.write(

@@ -25,6 +25,7 @@ import pytest
 from tests.e2e.conftest import eventually, register_and_login
 from tests.k8s.conftest import NAMESPACE, Platform, kubectl_json, run, wait_until
 from tests.migration.load import Ballot, Load, Tally
+from tests.migration.platform import SEAM_PROCESSES, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = ROOT / "deploy" / "helm"
@@ -32,7 +33,7 @@ GATEWAY_RELEASE, GATEWAY_PORT = "migration", 30081
 # The monolith as the single-codebase step deploys it (docs/migration.md): a web Deployment per seam, each on its
 # settings module, all on the one database; and the gateway's upstream values sending each route to its seam's
 # (step 1).
-SEAMS = {"polls-service": "polls", "choice-service": "choices", "vote-service": "votes"}
+SEAMS = {SERVICES[route].service_name: seam for route, seam in SEAM_PROCESSES.items()}
 MONOLITH_SEAMS = [f"--set=seams.{seam}.web.replicaCount=1" for seam in SEAMS.values()]
 TO_MONOLITH = [f"--set=upstreams.{service}.name=monolith-{seam}" for service, seam in SEAMS.items()]
 # Each voter votes once in each poll: enough votes for the three steps at about one a second, helm's own time
